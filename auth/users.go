@@ -1,0 +1,550 @@
+// Package auth holds ferry's user stores. UsersFile is a TOML file of
+// accounts with hashed passwords, edited by "ferry user" and read by the
+// server:
+//
+//	[[user]]
+//	name = "alice"
+//	password = "$argon2id$v=19$m=65536,t=3,p=2$..."  # or a bcrypt hash
+//	home = "/srv/ftp/alice"                          # host directory
+//	write = true
+//
+// Plaintext passwords are refused when the file is loaded.
+package auth
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/ferry-ftp/ferry/ftpserver"
+	"github.com/pelletier/go-toml/v2"
+)
+
+// ErrAuthFailed is ftpserver.ErrAuthFailed, so Verify's errors can be
+// returned by an ftpserver.Authenticator unchanged.
+var ErrAuthFailed = ftpserver.ErrAuthFailed
+
+// Sentinel errors of UsersFile's editing methods.
+var (
+	ErrUserExists  = errors.New("user already exists")
+	ErrNoSuchUser  = errors.New("no such user")
+	ErrInvalidName = errors.New("invalid user name")
+)
+
+// User is one account of a users file.
+type User struct {
+	Name string
+	// Home is the host directory the user sees as "/". A relative home in
+	// the file is relative to the file's directory; Home is already
+	// resolved.
+	Home  string
+	Write bool
+	// PasswordHash is the stored Argon2id or bcrypt hash.
+	PasswordHash string
+}
+
+// Algorithm reports the hash algorithm of u's password.
+func (u User) Algorithm() Algorithm {
+	a, _ := AlgorithmOf(u.PasswordHash) // validated when loaded or set
+	return a
+}
+
+// record is a [[user]] table as written in the file.
+type record struct {
+	Name     string `toml:"name"`
+	Password string `toml:"password"`
+	Home     string `toml:"home"`
+	Write    bool   `toml:"write"`
+}
+
+type document struct {
+	User []record `toml:"user"`
+}
+
+// UsersFile is a users file loaded in memory. Its methods are safe for
+// concurrent use. Edits (Add, SetPassword, Delete) change only the memory
+// copy until Save writes it back; Save does not keep comments or layout of
+// a hand-edited file.
+type UsersFile struct {
+	// Algorithm hashes the passwords given to Add and SetPassword
+	// (default Argon2id). Set it before the UsersFile is shared.
+	Algorithm Algorithm
+
+	path string
+	dir  string // absolute directory of path, for relative homes
+
+	mu    sync.RWMutex
+	users []record       // file order
+	index map[string]int // name → position in users
+	// loaded is the file as last read or written, to notice edits made
+	// by someone else (ReloadIfChanged); nil when it did not exist.
+	loaded fs.FileInfo
+
+	reloadMu sync.Mutex // one ReloadIfChanged reads the file at a time
+
+	dummyMu sync.Mutex
+	dummies map[string]string // cost parameters → hash of nothing
+}
+
+// LoadUsers reads the users file at path. A missing file is an error
+// (errors.Is(err, fs.ErrNotExist)); see LoadOrCreateUsers.
+func LoadUsers(path string) (*UsersFile, error) {
+	f, err := newUsersFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Reload(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func newUsersFile(path string) (*UsersFile, error) {
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("users file: %w", err)
+	}
+	return &UsersFile{path: path, dir: dir, index: map[string]int{}}, nil
+}
+
+// LoadOrCreateUsers is LoadUsers, except that a missing file gives an empty
+// set that Save will create.
+func LoadOrCreateUsers(path string) (*UsersFile, error) {
+	f, err := LoadUsers(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return newUsersFile(path)
+	}
+	return f, err
+}
+
+// Path returns the file's path.
+func (f *UsersFile) Path() string { return f.path }
+
+// Reload reads the file again and replaces the accounts in memory with its
+// content, discarding unsaved edits. On error the previous accounts stay.
+func (f *UsersFile) Reload() error {
+	file, err := os.Open(f.path)
+	if err != nil {
+		return fmt.Errorf("users file: %w", err)
+	}
+	defer file.Close()
+	// Stat the descriptor we read, not the name, so the recorded version
+	// is the one whose content we hold.
+	info, err := file.Stat()
+	if err != nil {
+		return fmt.Errorf("users file: %w", err)
+	}
+	if info.IsDir() {
+		return fmt.Errorf("users file %s is a directory", f.path)
+	}
+	data, err := io.ReadAll(file)
+	if err != nil {
+		return fmt.Errorf("users file: %w", err)
+	}
+	users, index, err := parseUsers(f.path, data)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	f.users, f.index, f.loaded = users, index, info
+	f.mu.Unlock()
+	return nil
+}
+
+// ReloadIfChanged reloads the file if it was replaced or modified since it
+// was last read or saved, and reports whether it did. A server calls it
+// before each login so that "ferry user add" takes effect without a
+// restart. On error the previous accounts stay in use.
+func (f *UsersFile) ReloadIfChanged() (bool, error) {
+	f.reloadMu.Lock()
+	defer f.reloadMu.Unlock()
+	info, err := os.Stat(f.path)
+	f.mu.RLock()
+	loaded := f.loaded
+	f.mu.RUnlock()
+	if errors.Is(err, fs.ErrNotExist) && loaded == nil {
+		return false, nil // still not created
+	}
+	if err != nil {
+		return false, fmt.Errorf("users file: %w", err)
+	}
+	if loaded != nil && os.SameFile(loaded, info) &&
+		loaded.ModTime().Equal(info.ModTime()) && loaded.Size() == info.Size() {
+		return false, nil
+	}
+	if err := f.Reload(); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// parseUsers decodes and checks a users file.
+func parseUsers(path string, data []byte) ([]record, map[string]int, error) {
+	var doc document
+	dec := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields()
+	if err := dec.Decode(&doc); err != nil {
+		return nil, nil, tomlError(path, err)
+	}
+	lines := userLines(data, len(doc.User))
+	where := func(i int) string {
+		if lines != nil {
+			return fmt.Sprintf("%s:%d", path, lines[i])
+		}
+		return fmt.Sprintf("%s: user #%d", path, i+1)
+	}
+	index := make(map[string]int, len(doc.User))
+	for i, u := range doc.User {
+		if err := ValidateName(u.Name); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", where(i), err)
+		}
+		if j, dup := index[u.Name]; dup {
+			return nil, nil, fmt.Errorf("%s: user %q is already defined at %s", where(i), u.Name, where(j))
+		}
+		if u.Password == "" {
+			return nil, nil, fmt.Errorf("%s: user %q has no password (set one with \"ferry user passwd %s\")", where(i), u.Name, u.Name)
+		}
+		if _, err := AlgorithmOf(u.Password); err != nil {
+			if errors.Is(err, ErrUnknownHash) {
+				return nil, nil, fmt.Errorf("%s: user %q: password is not an argon2id or bcrypt hash; plaintext passwords are not allowed (set one with \"ferry user passwd %s\")", where(i), u.Name, u.Name)
+			}
+			return nil, nil, fmt.Errorf("%s: user %q: %w", where(i), u.Name, err)
+		}
+		if u.Home == "" {
+			return nil, nil, fmt.Errorf("%s: user %q has no home", where(i), u.Name)
+		}
+		if strings.ContainsRune(u.Home, 0) {
+			return nil, nil, fmt.Errorf("%s: user %q: home contains a NUL byte", where(i), u.Name)
+		}
+		index[u.Name] = i
+	}
+	return doc.User, index, nil
+}
+
+// tomlError names the file, line and column of a decoding error.
+func tomlError(path string, err error) error {
+	var strict *toml.StrictMissingError
+	if errors.As(err, &strict) {
+		msgs := make([]string, len(strict.Errors))
+		for i, e := range strict.Errors {
+			line, col := e.Position()
+			msgs[i] = fmt.Sprintf("%s:%d:%d: unknown key %q", path, line, col, strings.Join(e.Key(), "."))
+		}
+		return errors.New(strings.Join(msgs, "\n"))
+	}
+	var de *toml.DecodeError
+	if errors.As(err, &de) {
+		line, col := de.Position()
+		msg := strings.TrimPrefix(de.Error(), "toml: ")
+		if key := de.Key(); len(key) > 0 {
+			msg = strings.Join(key, ".") + ": " + msg
+		}
+		return fmt.Errorf("%s:%d:%d: %s", path, line, col, msg)
+	}
+	return fmt.Errorf("%s: %w", path, err)
+}
+
+var userHeader = regexp.MustCompile(`^\s*\[\[\s*user\s*\]\]\s*(#.*)?$`)
+
+// userLines finds the line of each [[user]] header, so load errors can
+// point at the entry. It gives nil when the file is not laid out that way
+// (inline tables, say) and the count does not match.
+func userLines(data []byte, n int) []int {
+	var lines []int
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(nil, len(data)+1)
+	for line := 1; sc.Scan(); line++ {
+		if userHeader.Match(sc.Bytes()) {
+			lines = append(lines, line)
+		}
+	}
+	if len(lines) != n {
+		return nil
+	}
+	return lines
+}
+
+// ValidateName checks a user name: non-empty UTF-8 of at most 255 bytes
+// with no spaces or control characters, and not one of the names that
+// mean anonymous login ("anonymous", "ftp", in any case).
+func ValidateName(name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("%w: empty", ErrInvalidName)
+	case len(name) > 255:
+		return fmt.Errorf("%w: longer than 255 bytes", ErrInvalidName)
+	case !utf8.ValidString(name):
+		return fmt.Errorf("%w %q: not valid UTF-8", ErrInvalidName, name)
+	case strings.EqualFold(name, "anonymous") || strings.EqualFold(name, "ftp"):
+		return fmt.Errorf("%w %q: reserved for anonymous login", ErrInvalidName, name)
+	}
+	for _, r := range name {
+		if unicode.IsSpace(r) || unicode.IsControl(r) {
+			return fmt.Errorf("%w %q: contains a space or control character", ErrInvalidName, name)
+		}
+	}
+	return nil
+}
+
+func (f *UsersFile) user(r record) User {
+	home := r.Home
+	if !filepath.IsAbs(home) {
+		home = filepath.Join(f.dir, home)
+	}
+	return User{Name: r.Name, Home: home, Write: r.Write, PasswordHash: r.Password}
+}
+
+// Lookup returns the account called name.
+func (f *UsersFile) Lookup(name string) (User, bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	i, ok := f.index[name]
+	if !ok {
+		return User{}, false
+	}
+	return f.user(f.users[i]), true
+}
+
+// List returns every account in file order.
+func (f *UsersFile) List() []User {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	list := make([]User, len(f.users))
+	for i, r := range f.users {
+		list[i] = f.user(r)
+	}
+	return list
+}
+
+// Add creates an account, hashing password with f.Algorithm. home is
+// stored as given; a relative home is relative to the file's directory.
+func (f *UsersFile) Add(name, password, home string, write bool) error {
+	if err := ValidateName(name); err != nil {
+		return err
+	}
+	if home == "" {
+		return errors.New("home directory required")
+	}
+	if strings.ContainsRune(home, 0) {
+		return errors.New("home directory contains a NUL byte")
+	}
+	if _, ok := f.Lookup(name); ok { // fail before spending time hashing
+		return fmt.Errorf("%w: %s", ErrUserExists, name)
+	}
+	hash, err := f.hash(password)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.index[name]; ok {
+		return fmt.Errorf("%w: %s", ErrUserExists, name)
+	}
+	f.index[name] = len(f.users)
+	f.users = append(f.users, record{Name: name, Password: hash, Home: home, Write: write})
+	return nil
+}
+
+// SetPassword replaces name's password, hashing it with f.Algorithm.
+func (f *UsersFile) SetPassword(name, password string) error {
+	if _, ok := f.Lookup(name); !ok {
+		return fmt.Errorf("%w: %s", ErrNoSuchUser, name)
+	}
+	hash, err := f.hash(password)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	i, ok := f.index[name]
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrNoSuchUser, name)
+	}
+	f.users[i].Password = hash
+	return nil
+}
+
+func (f *UsersFile) hash(password string) (string, error) {
+	if password == "" {
+		return "", errors.New("empty password")
+	}
+	return HashPassword(password, f.Algorithm)
+}
+
+// Delete removes the account called name.
+func (f *UsersFile) Delete(name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	i, ok := f.index[name]
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrNoSuchUser, name)
+	}
+	f.users = append(f.users[:i:i], f.users[i+1:]...)
+	delete(f.index, name)
+	for j := i; j < len(f.users); j++ {
+		f.index[f.users[j].Name] = j
+	}
+	return nil
+}
+
+const fileHeader = `# ferry users file. Edit with "ferry user add|passwd|del|list"; passwords
+# are Argon2id or bcrypt hashes, never plaintext.
+
+`
+
+// Save writes the accounts back to the file atomically: a temporary file
+// in the same directory, flushed to disk, renamed over the old one. The
+// file is readable by its owner only (mode 0600).
+func (f *UsersFile) Save() error {
+	f.mu.RLock()
+	body, err := toml.Marshal(document{User: f.users})
+	f.mu.RUnlock()
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(f.path, append([]byte(fileHeader), body...), 0o600); err != nil {
+		return fmt.Errorf("users file: %w", err)
+	}
+	// Remember what we wrote, so ReloadIfChanged does not re-read it.
+	if info, err := os.Stat(f.path); err == nil {
+		f.mu.Lock()
+		f.loaded = info
+		f.mu.Unlock()
+	}
+	return nil
+}
+
+func writeFileAtomic(path string, data []byte, perm fs.FileMode) (err error) {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err := tmp.Chmod(perm); err != nil {
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	// Make the rename itself durable.
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// hashSlots bounds the password checks running at once: an Argon2id check
+// allocates its whole memory cost (64 MiB by default), so a burst of
+// logins must queue rather than exhaust memory.
+var hashSlots = make(chan struct{}, max(runtime.GOMAXPROCS(0), 2))
+
+// Verify checks name's password and returns the account. Wrong
+// credentials give an error wrapping ErrAuthFailed. An unknown name costs
+// the same hashing work as a known one, so response times do not reveal
+// which accounts exist.
+func (f *UsersFile) Verify(ctx context.Context, name, pass string) (*User, error) {
+	f.mu.RLock()
+	i, known := f.index[name]
+	var u User
+	if known {
+		u = f.user(f.users[i])
+	}
+	reference := ""
+	if len(f.users) > 0 {
+		reference = f.users[0].Password
+	}
+	f.mu.RUnlock()
+
+	hash := u.PasswordHash
+	if !known {
+		var err error
+		if hash, err = f.dummyHash(reference); err != nil {
+			return nil, err
+		}
+	}
+	select {
+	case hashSlots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	ok, err := CheckPassword(hash, pass)
+	<-hashSlots
+	if err != nil {
+		return nil, fmt.Errorf("user %q: %w", name, err)
+	}
+	if !known {
+		return nil, fmt.Errorf("%w: unknown user", ErrAuthFailed)
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: wrong password", ErrAuthFailed)
+	}
+	return &u, nil
+}
+
+// dummyHash returns a hash of a random password made with the same
+// algorithm and cost as reference (the file's first account, or the
+// defaults for an empty file), computed once per cost.
+func (f *UsersFile) dummyHash(reference string) (string, error) {
+	key := costKey(reference)
+	f.dummyMu.Lock()
+	defer f.dummyMu.Unlock()
+	if h, ok := f.dummies[key]; ok {
+		return h, nil
+	}
+	var h string
+	var err error
+	if reference == "" {
+		h, err = HashPassword("ferry dummy password", Argon2id)
+	} else {
+		h, err = hashLike(reference, "ferry dummy password")
+	}
+	if err != nil {
+		return "", err
+	}
+	if f.dummies == nil {
+		f.dummies = map[string]string{}
+	}
+	f.dummies[key] = h
+	return h, nil
+}
+
+// costKey is the part of a hash naming its algorithm and cost: everything
+// before the salt.
+func costKey(hash string) string {
+	if isBcrypt(hash) && len(hash) >= 7 {
+		return "bcrypt" + hash[3:7] // "$2b$12$" → "bcrypt$12$"; the minor version costs nothing
+	}
+	if i := strings.LastIndexByte(hash, '$'); i > 0 {
+		if j := strings.LastIndexByte(hash[:i], '$'); j > 0 {
+			return hash[:j]
+		}
+	}
+	return hash
+}

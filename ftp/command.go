@@ -57,6 +57,13 @@ func (lr *LineReader) ReadLine() ([]byte, error) {
 	for {
 		chunk, err := lr.r.ReadSlice('\n')
 		for _, c := range chunk {
+			if c == '\n' {
+				// A line end ends the line even where a Telnet
+				// sequence would take it as its argument ("IAC LF",
+				// "IAC WILL LF"): the client thinks the line is over,
+				// and the LF must stay to mark the end below.
+				lr.state = stData
+			}
 			switch lr.state {
 			case stIAC:
 				switch {

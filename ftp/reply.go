@@ -95,9 +95,13 @@ func AppendReply(b []byte, code int, msg string) []byte {
 		b = append(b, msg...)
 		return append(b, '\r', '\n')
 	}
-	lines := strings.Split(strings.ReplaceAll(msg, "\r\n", "\n"), "\n")
+	// CRLF, LF and a lone CR all break the line: a CR left inside a line
+	// would let the text pass for a line end to some clients, and a message
+	// whose only break is a CR must still get its closing "code " line.
+	msg = strings.ReplaceAll(msg, "\r\n", "\n")
+	msg = strings.ReplaceAll(msg, "\r", "\n")
+	lines := strings.Split(msg, "\n")
 	for i, line := range lines {
-		line = strings.TrimRight(line, "\r")
 		switch {
 		case i == 0:
 			b = appendCode(b, code, '-')

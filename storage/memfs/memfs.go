@@ -1,0 +1,585 @@
+// Package memfs is an in-memory ftpserver.FileSystem: the reference backend
+// used by the server's tests and examples, and the executable statement of
+// the semantics every other backend (see storage/storagetest) must match.
+//
+// Directories are real nodes, files have modification times and permission
+// bits (0644 for new files, 0755 for new directories), and List returns
+// entries in name order. An FS is safe for concurrent use; a FileWriter or a
+// reader returned by Open, like an *os.File, belongs to one goroutine.
+//
+// Names must be clean absolute slash-separated paths ("/", "/a/b.txt"), as
+// ftpserver promises to send; anything else ("", "a", "/a/../b", "/a/")
+// fails with ftpserver.ErrInvalidName. A backslash is an ordinary byte.
+//
+// Uploads emulate what storage/localfs does on disk:
+//
+//   - UploadAtomic buffers the upload; Commit replaces the target with the
+//     buffer, Abort discards it. WriteAppend and WriteAt start the buffer
+//     with the existing content (all of it, or its first Offset bytes).
+//   - UploadAtomicResume buffers a WriteTruncate upload the same way, but
+//     Abort installs whatever arrived, provided at least one byte did (an
+//     upload interrupted before any data leaves the previous version). For
+//     WriteAppend and WriteAt on an existing file it writes into the target
+//     in place, because the existing prefix is already where it belongs;
+//     with WriteAt the old content after the data written is dropped when
+//     the upload ends (by Commit, or by Abort if anything arrived).
+//   - UploadDirect writes into the target: WriteTruncate empties it and
+//     WriteAt cuts it at Offset when Create returns.
+//
+// WriteAt with Offset 0 is WriteTruncate; with Offset > 0 the file must exist
+// (fs.ErrNotExist) and be at least Offset bytes long (fs.ErrInvalid).
+// Exclusive fails with fs.ErrExist if the target exists when Create is called
+// or, for the buffered modes, when the upload is installed. A replaced file
+// keeps its permission bits.
+//
+// Every method checks its context first and fails with the context's error
+// once it is done; a DirLister also stops when the context of its List call
+// ends. A FileWriter is not bound to the context of Create.
+//
+// After Commit or Abort, Write and Commit fail with fs.ErrClosed and Abort
+// returns nil, so "defer w.Abort()" is safe. A failed Commit has already
+// cleaned up as Abort would.
+package memfs
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ferry-ftp/ferry/ftpserver"
+)
+
+const (
+	defaultFileMode fs.FileMode = 0o644
+	defaultDirMode  fs.FileMode = 0o755
+
+	// availableSpace is what AvailableSpace reports: memory is not a quota.
+	availableSpace int64 = 1 << 40
+
+	// defaultBatch is how many entries DirLister.Next returns for n <= 0.
+	defaultBatch = 128
+)
+
+// FS is an in-memory file system. The zero value is not usable; call New.
+type FS struct {
+	mu   sync.RWMutex
+	root *node
+}
+
+// node is a file or a directory. Fields are guarded by FS.mu.
+type node struct {
+	dir      bool
+	perm     fs.FileMode
+	mtime    time.Time
+	data     []byte           // files
+	children map[string]*node // directories
+}
+
+var (
+	_ ftpserver.FileSystem    = (*FS)(nil)
+	_ ftpserver.Chmoder       = (*FS)(nil)
+	_ ftpserver.SpaceReporter = (*FS)(nil)
+)
+
+// New returns an empty file system holding only the root directory.
+func New() *FS {
+	return &FS{root: newDir(time.Now())}
+}
+
+func newDir(mtime time.Time) *node {
+	return &node{dir: true, perm: defaultDirMode, mtime: mtime, children: map[string]*node{}}
+}
+
+// split validates a virtual path and returns its components ("/" has none).
+func split(op, name string) ([]string, error) {
+	if name == "" || name[0] != '/' || path.Clean(name) != name || strings.IndexByte(name, 0) >= 0 {
+		return nil, &fs.PathError{Op: op, Path: name, Err: ftpserver.ErrInvalidName}
+	}
+	if name == "/" {
+		return nil, nil
+	}
+	return strings.Split(name[1:], "/"), nil
+}
+
+func pathErr(op, name string, err error) error {
+	return &fs.PathError{Op: op, Path: name, Err: err}
+}
+
+func ctxErr(ctx context.Context, op, name string) error {
+	if err := ctx.Err(); err != nil {
+		return pathErr(op, name, err)
+	}
+	return nil
+}
+
+// lookup finds the node at parts. fsys.mu must be held.
+func (fsys *FS) lookup(parts []string) (*node, error) {
+	n := fsys.root
+	for _, p := range parts {
+		if !n.dir {
+			return nil, fs.ErrNotExist
+		}
+		child, ok := n.children[p]
+		if !ok {
+			return nil, fs.ErrNotExist
+		}
+		n = child
+	}
+	return n, nil
+}
+
+// parentDir finds the directory that holds parts (which must not be the
+// root) and returns it with the last component. fsys.mu must be held.
+func (fsys *FS) parentDir(parts []string) (*node, string, error) {
+	dir, err := fsys.lookup(parts[:len(parts)-1])
+	if err != nil {
+		return nil, "", err
+	}
+	if !dir.dir {
+		return nil, "", fs.ErrNotExist
+	}
+	return dir, parts[len(parts)-1], nil
+}
+
+// fileInfo is an immutable snapshot of a node.
+type fileInfo struct {
+	name  string
+	size  int64
+	mode  fs.FileMode
+	mtime time.Time
+}
+
+func (fi *fileInfo) Name() string       { return fi.name }
+func (fi *fileInfo) Size() int64        { return fi.size }
+func (fi *fileInfo) Mode() fs.FileMode  { return fi.mode }
+func (fi *fileInfo) ModTime() time.Time { return fi.mtime }
+func (fi *fileInfo) IsDir() bool        { return fi.mode.IsDir() }
+func (fi *fileInfo) Sys() any           { return nil }
+
+// info snapshots n under the given base name. fsys.mu must be held.
+func (n *node) info(name string) *fileInfo {
+	fi := &fileInfo{name: name, mode: n.perm, mtime: n.mtime}
+	if n.dir {
+		fi.mode |= fs.ModeDir
+	} else {
+		fi.size = int64(len(n.data))
+	}
+	return fi
+}
+
+func baseName(parts []string) string {
+	if len(parts) == 0 {
+		return "/"
+	}
+	return parts[len(parts)-1]
+}
+
+// Stat implements ftpserver.FileSystem.
+func (fsys *FS) Stat(ctx context.Context, name string) (fs.FileInfo, error) {
+	if err := ctxErr(ctx, "stat", name); err != nil {
+		return nil, err
+	}
+	parts, err := split("stat", name)
+	if err != nil {
+		return nil, err
+	}
+	fsys.mu.RLock()
+	defer fsys.mu.RUnlock()
+	n, err := fsys.lookup(parts)
+	if err != nil {
+		return nil, pathErr("stat", name, err)
+	}
+	return n.info(baseName(parts)), nil
+}
+
+// Open implements ftpserver.FileSystem. The reader sees the file as it is
+// when each Read runs, like an open file on disk: writes in place show, and
+// a file replaced by a later upload or rename keeps being read as it was.
+func (fsys *FS) Open(ctx context.Context, name string, offset int64) (io.ReadCloser, error) {
+	if err := ctxErr(ctx, "open", name); err != nil {
+		return nil, err
+	}
+	parts, err := split("open", name)
+	if err != nil {
+		return nil, err
+	}
+	if offset < 0 {
+		return nil, pathErr("open", name, fmt.Errorf("negative offset: %w", fs.ErrInvalid))
+	}
+	fsys.mu.RLock()
+	defer fsys.mu.RUnlock()
+	n, err := fsys.lookup(parts)
+	if err != nil {
+		return nil, pathErr("open", name, err)
+	}
+	if n.dir {
+		return nil, pathErr("open", name, ftpserver.ErrIsDir)
+	}
+	return &reader{fsys: fsys, name: name, node: n, pos: offset}, nil
+}
+
+type reader struct {
+	fsys   *FS
+	name   string
+	node   *node
+	pos    int64
+	closed bool
+}
+
+func (r *reader) Read(p []byte) (int, error) {
+	if r.closed {
+		return 0, pathErr("read", r.name, fs.ErrClosed)
+	}
+	r.fsys.mu.RLock()
+	defer r.fsys.mu.RUnlock()
+	if r.pos >= int64(len(r.node.data)) {
+		return 0, io.EOF
+	}
+	n := copy(p, r.node.data[r.pos:])
+	r.pos += int64(n)
+	return n, nil
+}
+
+func (r *reader) Close() error {
+	if r.closed {
+		return pathErr("close", r.name, fs.ErrClosed)
+	}
+	r.closed = true
+	return nil
+}
+
+// List implements ftpserver.FileSystem. It snapshots the directory's entries
+// (names and metadata, not content) when called and returns them in name
+// order.
+func (fsys *FS) List(ctx context.Context, name string) (ftpserver.DirLister, error) {
+	if err := ctxErr(ctx, "list", name); err != nil {
+		return nil, err
+	}
+	parts, err := split("list", name)
+	if err != nil {
+		return nil, err
+	}
+	fsys.mu.RLock()
+	defer fsys.mu.RUnlock()
+	n, err := fsys.lookup(parts)
+	if err != nil {
+		return nil, pathErr("list", name, err)
+	}
+	if !n.dir {
+		return nil, pathErr("list", name, ftpserver.ErrNotDir)
+	}
+	names := make([]string, 0, len(n.children))
+	for child := range n.children {
+		names = append(names, child)
+	}
+	slices.Sort(names)
+	infos := make([]fs.FileInfo, len(names))
+	for i, child := range names {
+		infos[i] = n.children[child].info(child)
+	}
+	return &lister{ctx: ctx, name: name, infos: infos}, nil
+}
+
+type lister struct {
+	ctx    context.Context
+	name   string
+	infos  []fs.FileInfo
+	closed bool
+}
+
+func (l *lister) Next(n int) ([]fs.FileInfo, error) {
+	if l.closed {
+		return nil, pathErr("readdir", l.name, fs.ErrClosed)
+	}
+	if err := ctxErr(l.ctx, "readdir", l.name); err != nil {
+		return nil, err
+	}
+	if len(l.infos) == 0 {
+		return nil, io.EOF
+	}
+	if n <= 0 {
+		n = defaultBatch
+	}
+	n = min(n, len(l.infos))
+	batch := l.infos[:n:n]
+	l.infos = l.infos[n:]
+	return batch, nil
+}
+
+func (l *lister) Close() error {
+	l.closed = true
+	l.infos = nil
+	return nil
+}
+
+// Mkdir implements ftpserver.FileSystem.
+func (fsys *FS) Mkdir(ctx context.Context, name string) error {
+	if err := ctxErr(ctx, "mkdir", name); err != nil {
+		return err
+	}
+	parts, err := split("mkdir", name)
+	if err != nil {
+		return err
+	}
+	if len(parts) == 0 {
+		return pathErr("mkdir", name, fs.ErrExist)
+	}
+	fsys.mu.Lock()
+	defer fsys.mu.Unlock()
+	dir, base, err := fsys.parentDir(parts)
+	if err != nil {
+		return pathErr("mkdir", name, err)
+	}
+	if _, ok := dir.children[base]; ok {
+		return pathErr("mkdir", name, fs.ErrExist)
+	}
+	now := time.Now()
+	dir.children[base] = newDir(now)
+	dir.mtime = now
+	return nil
+}
+
+// Remove implements ftpserver.FileSystem.
+func (fsys *FS) Remove(ctx context.Context, name string) error {
+	if err := ctxErr(ctx, "remove", name); err != nil {
+		return err
+	}
+	parts, err := split("remove", name)
+	if err != nil {
+		return err
+	}
+	if len(parts) == 0 {
+		return pathErr("remove", name, ftpserver.ErrIsDir)
+	}
+	fsys.mu.Lock()
+	defer fsys.mu.Unlock()
+	dir, base, err := fsys.parentDir(parts)
+	if err != nil {
+		return pathErr("remove", name, err)
+	}
+	n, ok := dir.children[base]
+	if !ok {
+		return pathErr("remove", name, fs.ErrNotExist)
+	}
+	if n.dir {
+		return pathErr("remove", name, ftpserver.ErrIsDir)
+	}
+	delete(dir.children, base)
+	dir.mtime = time.Now()
+	return nil
+}
+
+// RemoveDir implements ftpserver.FileSystem. The root cannot be removed
+// (fs.ErrPermission).
+func (fsys *FS) RemoveDir(ctx context.Context, name string) error {
+	if err := ctxErr(ctx, "rmdir", name); err != nil {
+		return err
+	}
+	parts, err := split("rmdir", name)
+	if err != nil {
+		return err
+	}
+	if len(parts) == 0 {
+		return pathErr("rmdir", name, fs.ErrPermission)
+	}
+	fsys.mu.Lock()
+	defer fsys.mu.Unlock()
+	dir, base, err := fsys.parentDir(parts)
+	if err != nil {
+		return pathErr("rmdir", name, err)
+	}
+	n, ok := dir.children[base]
+	switch {
+	case !ok:
+		return pathErr("rmdir", name, fs.ErrNotExist)
+	case !n.dir:
+		return pathErr("rmdir", name, ftpserver.ErrNotDir)
+	case len(n.children) > 0:
+		return pathErr("rmdir", name, ftpserver.ErrDirNotEmpty)
+	}
+	delete(dir.children, base)
+	dir.mtime = time.Now()
+	return nil
+}
+
+// Rename implements ftpserver.FileSystem. It replaces a file at to, never a
+// directory (ftpserver.ErrIsDir), and a directory only moves onto a free
+// name (ftpserver.ErrNotDir if to is a file). Moving a directory into itself
+// fails with ftpserver.ErrInvalidName; the root cannot be moved or replaced
+// (fs.ErrPermission). A file keeps its modification time.
+func (fsys *FS) Rename(ctx context.Context, from, to string) error {
+	fail := func(err error) error {
+		return &os.LinkError{Op: "rename", Old: from, New: to, Err: err}
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	fromParts, err := split("rename", from)
+	if err != nil {
+		return fail(ftpserver.ErrInvalidName)
+	}
+	toParts, err := split("rename", to)
+	if err != nil {
+		return fail(ftpserver.ErrInvalidName)
+	}
+	if len(fromParts) == 0 || len(toParts) == 0 {
+		return fail(fs.ErrPermission)
+	}
+	fsys.mu.Lock()
+	defer fsys.mu.Unlock()
+	fromDir, fromBase, err := fsys.parentDir(fromParts)
+	if err != nil {
+		return fail(err)
+	}
+	n, ok := fromDir.children[fromBase]
+	if !ok {
+		return fail(fs.ErrNotExist)
+	}
+	if from == to {
+		return nil
+	}
+	if strings.HasPrefix(to, from+"/") {
+		return fail(fmt.Errorf("cannot move a directory into itself: %w", ftpserver.ErrInvalidName))
+	}
+	toDir, toBase, err := fsys.parentDir(toParts)
+	if err != nil {
+		return fail(err)
+	}
+	if old, ok := toDir.children[toBase]; ok {
+		if old.dir {
+			return fail(ftpserver.ErrIsDir)
+		}
+		if n.dir {
+			return fail(ftpserver.ErrNotDir)
+		}
+	}
+	delete(fromDir.children, fromBase)
+	toDir.children[toBase] = n
+	now := time.Now()
+	fromDir.mtime = now
+	toDir.mtime = now
+	return nil
+}
+
+// SetModTime implements ftpserver.FileSystem.
+func (fsys *FS) SetModTime(ctx context.Context, name string, mtime time.Time) error {
+	if err := ctxErr(ctx, "chtimes", name); err != nil {
+		return err
+	}
+	parts, err := split("chtimes", name)
+	if err != nil {
+		return err
+	}
+	fsys.mu.Lock()
+	defer fsys.mu.Unlock()
+	n, err := fsys.lookup(parts)
+	if err != nil {
+		return pathErr("chtimes", name, err)
+	}
+	n.mtime = mtime
+	return nil
+}
+
+// Chmod implements ftpserver.Chmoder. Only the permission bits (0o777) of
+// mode are used: setuid, setgid and sticky bits are dropped.
+func (fsys *FS) Chmod(ctx context.Context, name string, mode fs.FileMode) error {
+	if err := ctxErr(ctx, "chmod", name); err != nil {
+		return err
+	}
+	parts, err := split("chmod", name)
+	if err != nil {
+		return err
+	}
+	fsys.mu.Lock()
+	defer fsys.mu.Unlock()
+	n, err := fsys.lookup(parts)
+	if err != nil {
+		return pathErr("chmod", name, err)
+	}
+	n.perm = mode.Perm()
+	return nil
+}
+
+// AvailableSpace implements ftpserver.SpaceReporter with a fixed 1 TiB.
+func (fsys *FS) AvailableSpace(ctx context.Context, name string) (int64, error) {
+	if err := ctxErr(ctx, "statfs", name); err != nil {
+		return 0, err
+	}
+	parts, err := split("statfs", name)
+	if err != nil {
+		return 0, err
+	}
+	fsys.mu.RLock()
+	defer fsys.mu.RUnlock()
+	if _, err := fsys.lookup(parts); err != nil {
+		return 0, pathErr("statfs", name, err)
+	}
+	return availableSpace, nil
+}
+
+// WriteFile stores a copy of data at name, creating missing parent
+// directories and replacing an existing file. It is a shortcut for tests and
+// examples.
+func (fsys *FS) WriteFile(name string, data []byte) error {
+	parts, err := split("writefile", name)
+	if err != nil {
+		return err
+	}
+	if len(parts) == 0 {
+		return pathErr("writefile", name, ftpserver.ErrIsDir)
+	}
+	fsys.mu.Lock()
+	defer fsys.mu.Unlock()
+	now := time.Now()
+	dir := fsys.root
+	for _, p := range parts[:len(parts)-1] {
+		child, ok := dir.children[p]
+		if !ok {
+			child = newDir(now)
+			dir.children[p] = child
+			dir.mtime = now
+		}
+		if !child.dir {
+			return pathErr("writefile", name, ftpserver.ErrNotDir)
+		}
+		dir = child
+	}
+	base := parts[len(parts)-1]
+	n, ok := dir.children[base]
+	switch {
+	case !ok:
+		n = &node{perm: defaultFileMode}
+		dir.children[base] = n
+		dir.mtime = now
+	case n.dir:
+		return pathErr("writefile", name, ftpserver.ErrIsDir)
+	}
+	n.data = slices.Clone(data)
+	n.mtime = now
+	return nil
+}
+
+// ReadFile returns a copy of the content of the file at name.
+func (fsys *FS) ReadFile(name string) ([]byte, error) {
+	parts, err := split("readfile", name)
+	if err != nil {
+		return nil, err
+	}
+	fsys.mu.RLock()
+	defer fsys.mu.RUnlock()
+	n, err := fsys.lookup(parts)
+	if err != nil {
+		return nil, pathErr("readfile", name, err)
+	}
+	if n.dir {
+		return nil, pathErr("readfile", name, ftpserver.ErrIsDir)
+	}
+	return slices.Clone(n.data), nil
+}

@@ -1,9 +1,17 @@
 package ftpserver
 
 import (
+	"context"
 	"crypto/tls"
+	"errors"
 	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"syscall"
 	"time"
+
+	"github.com/ferry-ftp/ferry/ftp"
 )
 
 // PortRange is an inclusive range of TCP ports. The zero value means "any
@@ -66,4 +74,240 @@ type Server struct {
 
 	// Logger receives session and transfer logs. Default slog.Default().
 	Logger *slog.Logger
+
+	stateOnce sync.Once
+	st        *serverState
+}
+
+// ErrServerClosed is returned by Serve and ListenAndServe after Shutdown or
+// Close.
+var ErrServerClosed = errors.New("ftpserver: Server closed")
+
+// Defaults for the zero values of Server's fields.
+const (
+	DefaultIdleTimeout    = 5 * time.Minute
+	DefaultLoginTimeout   = time.Minute
+	DefaultDataTimeout    = time.Minute
+	DefaultLoginFailDelay = time.Second
+	DefaultMaxBadCommands = 20
+)
+
+// serverState is the bookkeeping Serve needs: listeners and live sessions,
+// so Shutdown can stop accepting and drain.
+type serverState struct {
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	sessions  map[*session]struct{}
+	perIP     map[netip.Addr]int
+	closing   bool
+	nextID    uint64
+	drained   chan struct{} // closed when sessions becomes empty while closing
+}
+
+func (srv *Server) logger() *slog.Logger {
+	if srv.Logger != nil {
+		return srv.Logger
+	}
+	return slog.Default()
+}
+
+func durationOr(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
+
+// ListenAndServe listens on srv.Addr and serves until Shutdown or Close.
+func (srv *Server) ListenAndServe() error {
+	addr := srv.Addr
+	if addr == "" {
+		addr = ":21"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return srv.Serve(ln)
+}
+
+// Serve accepts control connections on ln and serves each in its own
+// goroutine. It always returns a non-nil error; after Shutdown or Close it
+// is ErrServerClosed. Serve closes ln when it returns.
+func (srv *Server) Serve(ln net.Listener) error {
+	if srv.Auth == nil {
+		ln.Close()
+		return errors.New("ftpserver: Server.Auth is nil")
+	}
+	st := srv.state()
+	st.mu.Lock()
+	if st.closing {
+		st.mu.Unlock()
+		ln.Close()
+		return ErrServerClosed
+	}
+	st.listeners[ln] = struct{}{}
+	st.mu.Unlock()
+	defer func() {
+		st.mu.Lock()
+		delete(st.listeners, ln)
+		st.mu.Unlock()
+		ln.Close()
+	}()
+
+	var backoff time.Duration
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			st.mu.Lock()
+			closing := st.closing
+			st.mu.Unlock()
+			if closing {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) || errors.Is(err, syscall.ECONNABORTED) {
+				// Out of file descriptors or a transient failure: back off
+				// rather than spin, as net/http does.
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				srv.logger().Warn("accept failed; retrying", "err", err, "delay", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		srv.startSession(conn)
+	}
+}
+
+func (srv *Server) state() *serverState {
+	srv.stateOnce.Do(func() {
+		srv.st = &serverState{
+			listeners: make(map[net.Listener]struct{}),
+			sessions:  make(map[*session]struct{}),
+			perIP:     make(map[netip.Addr]int),
+		}
+	})
+	return srv.st
+}
+
+// startSession admits conn (or turns it away with 421 when a session limit
+// is reached) and runs its session in a new goroutine.
+func (srv *Server) startSession(conn net.Conn) {
+	st := srv.state()
+	ip := addrIP(conn.RemoteAddr())
+	st.mu.Lock()
+	var refuse string
+	switch {
+	case st.closing:
+		refuse = "Server is shutting down."
+	case srv.MaxSessions > 0 && len(st.sessions) >= srv.MaxSessions:
+		refuse = "Too many users, please try again later."
+	case srv.MaxSessionsPerIP > 0 && st.perIP[ip] >= srv.MaxSessionsPerIP:
+		refuse = "Too many connections from your address."
+	}
+	if refuse != "" {
+		st.mu.Unlock()
+		go func() {
+			conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			conn.Write(ftp.AppendReply(nil, ftp.CodeServiceNotAvailable, refuse))
+			conn.Close()
+		}()
+		return
+	}
+	st.nextID++
+	s := newSession(srv, conn, st.nextID)
+	st.sessions[s] = struct{}{}
+	st.perIP[ip]++
+	st.mu.Unlock()
+
+	go func() {
+		defer srv.endSession(s, ip)
+		s.serve()
+	}()
+}
+
+func (srv *Server) endSession(s *session, ip netip.Addr) {
+	st := srv.state()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	delete(st.sessions, s)
+	if st.perIP[ip]--; st.perIP[ip] <= 0 {
+		delete(st.perIP, ip)
+	}
+	if st.closing && len(st.sessions) == 0 && st.drained != nil {
+		close(st.drained)
+		st.drained = nil
+	}
+}
+
+// Shutdown stops accepting connections, tells idle sessions the server is
+// going away (421), lets running transfers finish, and returns when every
+// session has ended or ctx is done; in the latter case it closes what is
+// left and returns ctx's error.
+func (srv *Server) Shutdown(ctx context.Context) error {
+	st := srv.state()
+	st.mu.Lock()
+	st.closing = true
+	for ln := range st.listeners {
+		ln.Close()
+	}
+	var drained chan struct{}
+	if len(st.sessions) > 0 {
+		if st.drained == nil {
+			st.drained = make(chan struct{})
+		}
+		drained = st.drained
+	}
+	for s := range st.sessions {
+		s.shutdown()
+	}
+	st.mu.Unlock()
+	if drained == nil {
+		return nil
+	}
+	select {
+	case <-drained:
+		return nil
+	case <-ctx.Done():
+		srv.Close()
+		return ctx.Err()
+	}
+}
+
+// Close stops accepting and closes every session at once, transfers
+// included.
+func (srv *Server) Close() error {
+	st := srv.state()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.closing = true
+	for ln := range st.listeners {
+		ln.Close()
+	}
+	for s := range st.sessions {
+		s.kill()
+	}
+	return nil
+}
+
+// SessionCount reports how many sessions are open.
+func (srv *Server) SessionCount() int {
+	st := srv.state()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return len(st.sessions)
+}
+
+func addrIP(a net.Addr) netip.Addr {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		ip, _ := netip.AddrFromSlice(ta.IP)
+		return ip.Unmap()
+	}
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
 }

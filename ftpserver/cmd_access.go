@@ -1,0 +1,284 @@
+package ftpserver
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ferry-ftp/ferry/ftp"
+)
+
+func cmdUSER(s *session, arg string) error {
+	// A new USER starts a new login, as RFC 959 allows.
+	s.logout()
+	s.userName = arg
+	// 331 for every name, known or not, so replies do not enumerate users.
+	if isAnonymousName(arg) {
+		s.reply(ftp.CodeNeedPassword, "Anonymous login ok, send your e-mail address as password.")
+	} else {
+		s.reply(ftp.CodeNeedPassword, "Password required for "+quoteName(truncate(arg, 64))+".")
+	}
+	return nil
+}
+
+func isAnonymousName(name string) bool {
+	return strings.EqualFold(name, "anonymous") || strings.EqualFold(name, "ftp")
+}
+
+func cmdPASS(s *session, arg string) error {
+	if s.acct != nil {
+		s.reply(ftp.CodeLoggedIn, "Already logged in.")
+		return nil
+	}
+	if s.userName == "" {
+		return ftp.Errorf(ftp.CodeBadSequence, "Login with USER first.")
+	}
+	user := s.userName
+	s.userName = ""
+	acct, err := s.srv.Auth.Authenticate(s.ctx, ConnInfo{RemoteAddr: s.conn.RemoteAddr(), LocalAddr: s.conn.LocalAddr()}, user, arg)
+	if err != nil || acct == nil || acct.FS == nil {
+		if err != nil && !errors.Is(err, ErrAuthFailed) {
+			s.log.Error("authenticator failed", "user", user, "err", err)
+			return ftp.Errorf(ftp.CodeServiceNotAvailable, "Login service unavailable, try again later.")
+		}
+		s.log.Info("login failed", "user", user)
+		if d := durationOr(s.srv.LoginFailDelay, DefaultLoginFailDelay); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-s.ctx.Done():
+			}
+		}
+		if s.countBad() {
+			return nil
+		}
+		return ftp.Errorf(ftp.CodeNotLoggedIn, "Login incorrect.")
+	}
+	s.acct = acct
+	s.cwd = "/"
+	s.badCount = 0
+	s.log = s.log.With("user", acct.User)
+	s.log.Info("logged in", "anonymous", acct.Anonymous)
+	msg := "Login successful."
+	if acct.Anonymous {
+		msg = "Anonymous access granted, restrictions apply."
+	}
+	s.reply(ftp.CodeLoggedIn, msg)
+	return nil
+}
+
+func cmdACCT(s *session, _ string) error {
+	s.reply(ftp.CodeNotImplementedOK, "ACCT not needed; no accounts on this server.")
+	return nil
+}
+
+// logout forgets the login and everything tied to it.
+func (s *session) logout() {
+	if s.acct != nil {
+		s.log = s.srv.logger().With("session", s.id, "remote", s.conn.RemoteAddr().String())
+	}
+	s.acct = nil
+	s.userName = ""
+	s.cwd = "/"
+	s.ascii = false
+	s.restOffset = 0
+	s.renameFrom = ""
+	s.epsvAll = false
+	s.mlstFacts = ftp.AllFacts
+	s.hashAlgo = "SHA-256"
+	s.data.close()
+}
+
+func cmdREIN(s *session, _ string) error {
+	s.logout()
+	s.reply(ftp.CodeServiceReady, "Service ready for new user.")
+	return nil
+}
+
+func cmdQUIT(s *session, _ string) error {
+	s.quitting = true
+	s.reply(ftp.CodeClosing, "Goodbye.")
+	return nil
+}
+
+func cmdCWD(s *session, arg string) error {
+	p := s.resolve(arg)
+	fi, err := s.acct.FS.Stat(s.ctx, p)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return ftp.Errorf(ftp.CodeActionNotTaken, "Not a directory.")
+	}
+	s.cwd = p
+	s.reply(ftp.CodeFileActionOK, "Directory changed to "+quoteName(p)+".")
+	return nil
+}
+
+func cmdCDUP(s *session, _ string) error { return cmdCWD(s, "..") }
+
+func cmdSMNT(s *session, _ string) error {
+	return ftp.Errorf(ftp.CodeNotImplemented, "SMNT not implemented.")
+}
+
+// quotePath renders a path for a 257 reply: in double quotes, with any
+// quote inside doubled (RFC 959 Appendix II).
+func quotePath(p string) string {
+	return `"` + strings.ReplaceAll(quoteName(p), `"`, `""`) + `"`
+}
+
+func cmdPWD(s *session, _ string) error {
+	s.reply(ftp.CodePathCreated, quotePath(s.cwd)+" is the current directory.")
+	return nil
+}
+
+func cmdTYPE(s *session, arg string) error {
+	f := strings.Fields(strings.ToUpper(arg))
+	if len(f) == 0 || len(f) > 2 {
+		return ftp.Errorf(ftp.CodeArgumentError, "Bad TYPE argument.")
+	}
+	switch {
+	case f[0] == "I" && len(f) == 1,
+		f[0] == "L" && len(f) == 2 && f[1] == "8",
+		f[0] == "L8" && len(f) == 1:
+		s.ascii = false
+		s.reply(ftp.CodeOK, "Switching to Binary mode.")
+	case f[0] == "A" && (len(f) == 1 || f[1] == "N"):
+		s.ascii = true
+		s.reply(ftp.CodeOK, "Switching to ASCII mode.")
+	case f[0] == "A" || f[0] == "E" || f[0] == "L":
+		return ftp.Errorf(ftp.CodeParamNotImplemented, "TYPE %s not implemented.", strings.Join(f, " "))
+	default:
+		return ftp.Errorf(ftp.CodeArgumentError, "Bad TYPE argument.")
+	}
+	return nil
+}
+
+func cmdSTRU(s *session, arg string) error {
+	switch strings.ToUpper(strings.TrimSpace(arg)) {
+	case "F":
+		s.reply(ftp.CodeOK, "Structure set to F.")
+	case "R":
+		// Record structure over a byte stream is the file itself: the
+		// server has no record boundaries to mark.
+		s.reply(ftp.CodeOK, "Structure set to R.")
+	case "P":
+		return ftp.Errorf(ftp.CodeParamNotImplemented, "STRU P not implemented.")
+	default:
+		return ftp.Errorf(ftp.CodeArgumentError, "Bad STRU argument.")
+	}
+	return nil
+}
+
+func cmdMODE(s *session, arg string) error {
+	switch strings.ToUpper(strings.TrimSpace(arg)) {
+	case "S":
+		s.reply(ftp.CodeOK, "Mode set to S.")
+	case "B", "C", "Z":
+		return ftp.Errorf(ftp.CodeParamNotImplemented, "Only MODE S is implemented.")
+	default:
+		return ftp.Errorf(ftp.CodeArgumentError, "Bad MODE argument.")
+	}
+	return nil
+}
+
+func cmdALLO(s *session, _ string) error {
+	s.reply(ftp.CodeNotImplementedOK, "ALLO not needed; storage is allocated on demand.")
+	return nil
+}
+
+func cmdREST(s *session, arg string) error {
+	var n int64
+	if _, err := fmt.Sscan(arg, &n); err != nil || n < 0 || strings.TrimSpace(arg) != fmt.Sprint(n) {
+		return ftp.Errorf(ftp.CodeArgumentError, "REST needs a non-negative byte offset.")
+	}
+	s.restOffset = n
+	s.replyf(ftp.CodePendingFurtherInfo, "Restarting at %d. Send STOR or RETR to start the transfer.", n)
+	return nil
+}
+
+func cmdSYST(s *session, _ string) error {
+	s.reply(ftp.CodeSystemType, "UNIX Type: L8")
+	return nil
+}
+
+func cmdNOOP(s *session, _ string) error {
+	s.reply(ftp.CodeOK, "NOOP ok.")
+	return nil
+}
+
+func cmdHELP(s *session, arg string) error {
+	if arg == "" {
+		s.reply(ftp.CodeHelp, helpText())
+		return nil
+	}
+	verb := strings.ToUpper(strings.TrimSpace(arg))
+	if verb == "SITE" {
+		s.reply(ftp.CodeHelp, siteHelp())
+		return nil
+	}
+	c, ok := commandTable[verb]
+	if !ok {
+		return ftp.Errorf(ftp.CodeNotImplemented, "Unknown command %s.", truncate(quoteName(verb), 16))
+	}
+	s.reply(ftp.CodeHelp, "Syntax: "+c.syntax)
+	return nil
+}
+
+func (s *session) features() string {
+	lines := []string{
+		"Features:",
+		"AVBL",
+		"EPRT",
+		"EPSV",
+		"HASH " + hashFeat(s.hashAlgo),
+		"MDTM",
+		"MFMT",
+		"MLST " + ftp.FeatMLST(ftp.AllFacts, s.mlstFacts),
+		"PASV",
+		"REST STREAM",
+		"SIZE",
+		"TVFS",
+		"UTF8",
+		"End",
+	}
+	return strings.Join(lines, "\n")
+}
+
+func cmdFEAT(s *session, _ string) error {
+	s.reply(ftp.CodeSystemStatus, s.features())
+	return nil
+}
+
+func cmdOPTS(s *session, arg string) error {
+	name, value, _ := strings.Cut(strings.TrimSpace(arg), " ")
+	switch strings.ToUpper(name) {
+	case "UTF8", "UTF-8":
+		switch strings.ToUpper(strings.TrimSpace(value)) {
+		case "ON", "":
+			s.reply(ftp.CodeOK, "UTF8 mode is always on.")
+		case "OFF":
+			// Names are passed through as bytes either way.
+			s.reply(ftp.CodeOK, "UTF8 mode cannot be turned off; names pass through unchanged.")
+		default:
+			return ftp.Errorf(ftp.CodeArgumentError, "OPTS UTF8 takes ON or OFF.")
+		}
+	case "MLST":
+		s.mlstFacts = ftp.ParseOptsMLST(value)
+		s.reply(ftp.CodeOK, "MLST OPTS "+ftp.FeatMLST(s.mlstFacts, 0))
+	case "HASH":
+		if value == "" {
+			s.reply(ftp.CodeOK, s.hashAlgo)
+			return nil
+		}
+		algo, ok := hashAlgoName(value)
+		if !ok {
+			return ftp.Errorf(ftp.CodeArgumentError, "Unknown hash algorithm.")
+		}
+		s.hashAlgo = algo
+		s.reply(ftp.CodeOK, algo)
+	default:
+		return ftp.Errorf(ftp.CodeArgumentError, "Unknown OPTS option.")
+	}
+	return nil
+}

@@ -1,0 +1,342 @@
+package ftpserver
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/ferry-ftp/ferry/ftp"
+)
+
+// takeRest returns and clears the REST offset: it applies to one transfer.
+func (s *session) takeRest() int64 {
+	n := s.restOffset
+	s.restOffset = 0
+	return n
+}
+
+func cmdRETR(s *session, arg string) error {
+	offset := s.takeRest()
+	p := s.resolve(arg)
+	fi, err := s.acct.FS.Stat(s.ctx, p)
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return ftp.Errorf(ftp.CodeActionNotTaken, "Not a regular file.")
+	}
+	if offset > fi.Size() {
+		return ftp.Errorf(ftp.CodeArgumentError, "Restart offset %d is beyond the end of the file (%d bytes).", offset, fi.Size())
+	}
+	r, err := s.acct.FS.Open(s.ctx, p, offset)
+	if err != nil {
+		return err
+	}
+	ascii := s.ascii
+	open := fmt.Sprintf("Opening %s mode data connection for %s (%d bytes).", s.describeMode(), quoteName(path.Base(p)), fi.Size()-offset)
+	return s.startTransfer("RETR", p, fi.Size()-offset, open, "Transfer complete.",
+		func(t *transfer, conn net.Conn) error {
+			if ascii {
+				return s.send(t, conn, ftp.NewCRLFWriter(conn), r)
+			}
+			return s.send(t, conn, conn, r)
+		},
+		func() { r.Close() })
+}
+
+func cmdSTOR(s *session, arg string) error {
+	return s.store("STOR", s.resolve(arg), WriteTruncate, false)
+}
+
+func cmdAPPE(s *session, arg string) error {
+	s.takeRest()
+	return s.store("APPE", s.resolve(arg), WriteAppend, false)
+}
+
+func cmdSTOU(s *session, arg string) error {
+	s.takeRest()
+	base := "ferry"
+	if arg != "" {
+		base = path.Base(s.resolve(arg))
+	}
+	dir := s.cwd
+	if arg != "" {
+		dir = path.Dir(s.resolve(arg))
+	}
+	// Try a few random suffixes; Exclusive creation makes the choice safe
+	// against a concurrent upload of the same name.
+	for i := 0; i < 8; i++ {
+		var rnd [4]byte
+		rand.Read(rnd[:])
+		name := path.Join(dir, base+"."+hex.EncodeToString(rnd[:]))
+		err := s.store("STOU", name, WriteTruncate, true)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		return err
+	}
+	return ftp.Errorf(ftp.CodeActionNotTaken, "Could not find a unique file name.")
+}
+
+// store runs STOR, APPE and STOU: permission check, create, then the
+// transfer; 226 only after the backend has committed the data durably.
+func (s *session) store(verb, p string, mode WriteMode, exclusive bool) error {
+	offset := int64(0)
+	if verb == "STOR" {
+		offset = s.takeRest()
+	}
+	existing, statErr := s.acct.FS.Stat(s.ctx, p)
+	if statErr == nil && existing.IsDir() {
+		return ftp.Errorf(ftp.CodeActionNotTaken, "Is a directory.")
+	}
+	if statErr != nil && !errors.Is(statErr, fs.ErrNotExist) {
+		return statErr
+	}
+	// Anonymous upload areas accept new files only, never changes to
+	// existing ones.
+	if err := s.canWrite(p, statErr != nil && offset == 0 && mode == WriteTruncate); err != nil {
+		return err
+	}
+	if offset > 0 {
+		size := int64(0)
+		if statErr == nil {
+			size = existing.Size()
+		}
+		if offset > size {
+			return ftp.Errorf(ftp.CodeArgumentError, "Restart offset %d is beyond the end of the file (%d bytes).", offset, size)
+		}
+		mode = WriteAt
+	}
+	w, err := s.acct.FS.Create(s.ctx, p, CreateOptions{Mode: mode, Offset: offset, Upload: s.srv.Upload, Exclusive: exclusive})
+	if err != nil {
+		return err
+	}
+	ascii := s.ascii
+	open := fmt.Sprintf("Ok to send data for %s.", quoteName(path.Base(p)))
+	done := "Transfer complete."
+	if verb == "STOU" {
+		open = "FILE: " + quoteName(path.Base(p))
+		done = "Transfer complete (unique file name: " + quoteName(path.Base(p)) + ")."
+	}
+	finished := false
+	return s.startTransfer(verb, p, -1, open, done,
+		func(t *transfer, conn net.Conn) error {
+			var err error
+			if ascii {
+				lf := ftp.NewLFWriter(w)
+				if err = s.receive(t, conn, lf); err == nil {
+					err = lf.Flush()
+				}
+			} else {
+				err = s.receive(t, conn, w)
+			}
+			if err == nil && (t.isAborted() || !s.queued.Load() && controlClosed(s.conn)) {
+				// The data connection ended with a FIN, but the client is
+				// gone (killed, not finished): do not pass a partial
+				// file off as complete.
+				err = errAborted
+			}
+			if err != nil {
+				return err
+			}
+			finished = true
+			return w.Commit()
+		},
+		func() {
+			if !finished {
+				if err := w.Abort(); err != nil {
+					s.log.Error("aborting upload", "file", p, "err", err)
+				}
+			}
+		})
+}
+
+func cmdDELE(s *session, arg string) error {
+	p := s.resolve(arg)
+	if err := s.canWrite(p, false); err != nil {
+		return err
+	}
+	if err := s.acct.FS.Remove(s.ctx, p); err != nil {
+		return err
+	}
+	s.reply(ftp.CodeFileActionOK, "File deleted.")
+	return nil
+}
+
+func cmdRMD(s *session, arg string) error {
+	p := s.resolve(arg)
+	if p == "/" {
+		return ftp.Errorf(ftp.CodeActionNotTaken, "Permission denied.")
+	}
+	if err := s.canWrite(p, false); err != nil {
+		return err
+	}
+	if err := s.acct.FS.RemoveDir(s.ctx, p); err != nil {
+		return err
+	}
+	s.reply(ftp.CodeFileActionOK, "Directory removed.")
+	return nil
+}
+
+func cmdMKD(s *session, arg string) error {
+	p := s.resolve(arg)
+	if err := s.canWrite(p, true); err != nil {
+		return err
+	}
+	if err := s.acct.FS.Mkdir(s.ctx, p); err != nil {
+		return err
+	}
+	s.reply(ftp.CodePathCreated, quotePath(p)+" created.")
+	return nil
+}
+
+func cmdRNFR(s *session, arg string) error {
+	p := s.resolve(arg)
+	if p == "/" {
+		return ftp.Errorf(ftp.CodeActionNotTaken, "Permission denied.")
+	}
+	if err := s.canWrite(p, false); err != nil {
+		return err
+	}
+	if _, err := s.acct.FS.Stat(s.ctx, p); err != nil {
+		return err
+	}
+	s.renameFrom = p
+	s.reply(ftp.CodePendingFurtherInfo, "Ready for RNTO.")
+	return nil
+}
+
+func cmdRNTO(s *session, arg string) error {
+	from := s.renameFrom
+	s.renameFrom = ""
+	if from == "" {
+		return ftp.Errorf(ftp.CodeBadSequence, "RNFR required first.")
+	}
+	to := s.resolve(arg)
+	if err := s.canWrite(to, false); err != nil {
+		return err
+	}
+	if to == from || inDir(to, from) {
+		return ftp.Errorf(ftp.CodeActionNotTaken, "Cannot move a directory into itself.")
+	}
+	if err := s.acct.FS.Rename(s.ctx, from, to); err != nil {
+		return err
+	}
+	s.reply(ftp.CodeFileActionOK, "Rename successful.")
+	return nil
+}
+
+func cmdSIZE(s *session, arg string) error {
+	fi, err := s.acct.FS.Stat(s.ctx, s.resolve(arg))
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return ftp.Errorf(ftp.CodeActionNotTaken, "Not a regular file.")
+	}
+	s.reply(ftp.CodeFileStatus, strconv.FormatInt(fi.Size(), 10))
+	return nil
+}
+
+func cmdMDTM(s *session, arg string) error {
+	fi, err := s.acct.FS.Stat(s.ctx, s.resolve(arg))
+	if err != nil {
+		return err
+	}
+	s.reply(ftp.CodeFileStatus, ftp.FormatMDTM(fi.ModTime()))
+	return nil
+}
+
+func cmdMFMT(s *session, arg string) error {
+	stamp, name, ok := strings.Cut(arg, " ")
+	if !ok || name == "" {
+		return ftp.Errorf(ftp.CodeArgumentError, "MFMT needs a time and a path.")
+	}
+	t, err := ftp.ParseMDTM(stamp)
+	if err != nil {
+		return ftp.Errorf(ftp.CodeArgumentError, "Bad time value; want YYYYMMDDHHMMSS.")
+	}
+	p := s.resolve(name)
+	if err := s.canWrite(p, false); err != nil {
+		return err
+	}
+	if err := s.acct.FS.SetModTime(s.ctx, p, t); err != nil {
+		return err
+	}
+	s.reply(ftp.CodeFileStatus, "Modify="+ftp.FormatMDTM(t)+"; "+quoteName(name))
+	return nil
+}
+
+func cmdAVBL(s *session, arg string) error {
+	sr, ok := s.acct.FS.(SpaceReporter)
+	if !ok {
+		return ftp.Errorf(ftp.CodeNotImplemented, "AVBL not supported by this storage.")
+	}
+	p := s.resolve(arg)
+	fi, err := s.acct.FS.Stat(s.ctx, p)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return ftp.Errorf(ftp.CodeActionNotTaken, "Not a directory.")
+	}
+	n, err := sr.AvailableSpace(s.ctx, p)
+	if err != nil {
+		return err
+	}
+	s.reply(ftp.CodeFileStatus, strconv.FormatInt(n, 10))
+	return nil
+}
+
+func cmdSITE(s *session, arg string) error {
+	sub, rest, _ := strings.Cut(strings.TrimSpace(arg), " ")
+	switch strings.ToUpper(sub) {
+	case "HELP":
+		s.reply(ftp.CodeHelp, siteHelp())
+		return nil
+	case "CHMOD":
+		if s.acct == nil {
+			return ftp.Errorf(ftp.CodeNotLoggedIn, "Please log in with USER and PASS.")
+		}
+		return siteChmod(s, rest)
+	}
+	return ftp.Errorf(ftp.CodeNotImplemented, "Unknown SITE command.")
+}
+
+func siteHelp() string {
+	return "The following SITE commands are recognized.\n CHMOD <mode> <path>\n HELP\nHelp OK."
+}
+
+func siteChmod(s *session, arg string) error {
+	modeText, name, ok := strings.Cut(strings.TrimSpace(arg), " ")
+	if !ok || name == "" {
+		return ftp.Errorf(ftp.CodeArgumentError, "SITE CHMOD needs a mode and a path.")
+	}
+	mode, err := strconv.ParseUint(modeText, 8, 32)
+	if err != nil || mode > 0o7777 {
+		return ftp.Errorf(ftp.CodeArgumentError, "Bad mode; want octal such as 644.")
+	}
+	if !ftp.ValidPathName(name) {
+		return ftp.Errorf(ftp.CodeBadFileName, "File name not allowed.")
+	}
+	ch, ok := s.acct.FS.(Chmoder)
+	if !ok {
+		return ftp.Errorf(ftp.CodeNotImplemented, "SITE CHMOD not supported by this storage.")
+	}
+	p := s.resolve(name)
+	if err := s.canWrite(p, false); err != nil {
+		return err
+	}
+	if err := ch.Chmod(s.ctx, p, fs.FileMode(mode)); err != nil {
+		return err
+	}
+	s.reply(ftp.CodeOK, "SITE CHMOD command successful.")
+	return nil
+}
+

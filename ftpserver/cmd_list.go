@@ -1,0 +1,380 @@
+package ftpserver
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"path"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ferry-ftp/ferry/ftp"
+)
+
+// listBatch is how many entries one DirLister.Next call returns: memory
+// stays flat whatever the directory's size.
+const listBatch = 256
+
+// listFormat selects the line format of a listing.
+type listFormat int
+
+const (
+	formatLIST listFormat = iota
+	formatNLST
+	formatMLSD
+)
+
+// listTarget is what a LIST/NLST argument names after options are
+// stripped: a directory, a file, or a glob in a directory.
+type listTarget struct {
+	dir     string // directory to read (absolute)
+	file    fs.FileInfo
+	pattern string // glob on entry names, "" for all
+	prefix  string // prepended to NLST names, as the client wrote the path
+}
+
+// listArg removes leading "ls" options ("-a", "-la", "-l -a") that clients
+// such as lftp and FileZilla send with LIST and NLST.
+func listArg(arg string) string {
+	for {
+		arg = strings.TrimLeft(arg, " ")
+		if !strings.HasPrefix(arg, "-") {
+			return arg
+		}
+		opt, rest, _ := strings.Cut(arg, " ")
+		if strings.ContainsAny(opt[1:], "/") {
+			return arg
+		}
+		arg = rest
+	}
+}
+
+func (s *session) findListTarget(arg string) (listTarget, error) {
+	p := s.resolve(arg)
+	fi, err := s.acct.FS.Stat(s.ctx, p)
+	if err == nil {
+		if fi.IsDir() {
+			return listTarget{dir: p}, nil
+		}
+		prefix := ""
+		if d := path.Dir(arg); arg != "" && strings.Contains(arg, "/") {
+			prefix = d + "/"
+		}
+		return listTarget{dir: path.Dir(p), file: fi, prefix: prefix}, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) || !strings.ContainsAny(path.Base(p), "*?[") {
+		return listTarget{}, err
+	}
+	// A glob in the last element, as Debian's ftp sends for mget.
+	pattern := path.Base(p)
+	if _, perr := path.Match(pattern, ""); perr != nil {
+		return listTarget{}, err
+	}
+	dir := path.Dir(p)
+	dfi, derr := s.acct.FS.Stat(s.ctx, dir)
+	if derr != nil {
+		return listTarget{}, derr
+	}
+	if !dfi.IsDir() {
+		return listTarget{}, ftp.Errorf(ftp.CodeActionNotTaken, "Not a directory.")
+	}
+	prefix := ""
+	if i := strings.LastIndex(arg, "/"); i >= 0 {
+		prefix = arg[:i+1]
+	}
+	return listTarget{dir: dir, pattern: pattern, prefix: prefix}, nil
+}
+
+func cmdLIST(s *session, arg string) error { return s.list("LIST", listArg(arg), formatLIST) }
+func cmdNLST(s *session, arg string) error { return s.list("NLST", listArg(arg), formatNLST) }
+
+func cmdMLSD(s *session, arg string) error {
+	p := s.resolve(arg)
+	fi, err := s.acct.FS.Stat(s.ctx, p)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return ftp.Errorf(ftp.CodeArgumentError, "MLSD needs a directory; use MLST for a file.")
+	}
+	return s.startListing("MLSD", listTarget{dir: p}, formatMLSD)
+}
+
+func (s *session) list(verb, arg string, format listFormat) error {
+	target, err := s.findListTarget(arg)
+	if err != nil {
+		return err
+	}
+	return s.startListing(verb, target, format)
+}
+
+func (s *session) startListing(verb string, target listTarget, format listFormat) error {
+	s.takeRest()
+	var lister DirLister
+	if target.file == nil {
+		var err error
+		if lister, err = s.acct.FS.List(s.ctx, target.dir); err != nil {
+			return err
+		}
+	}
+	cleanup := func() {
+		if lister != nil {
+			lister.Close()
+		}
+	}
+	open := "Here comes the directory listing."
+	return s.startTransfer(verb, target.dir, -1, open, "Directory send OK.",
+		func(t *transfer, conn net.Conn) error {
+			lw := s.newLineWriter(t, conn)
+			defer lw.release()
+			if target.file != nil {
+				s.appendListEntry(lw, target.file, target.dir, target.prefix, format)
+				return lw.flush()
+			}
+			for {
+				batch, err := lister.Next(listBatch)
+				for _, fi := range batch {
+					if target.pattern != "" {
+						if ok, _ := path.Match(target.pattern, fi.Name()); !ok {
+							continue
+						}
+					}
+					s.appendListEntry(lw, fi, target.dir, target.prefix, format)
+					if err := lw.maybeFlush(); err != nil {
+						return err
+					}
+				}
+				if errors.Is(err, io.EOF) {
+					return lw.flush()
+				}
+				if err != nil {
+					return err
+				}
+			}
+		}, cleanup)
+}
+
+func (s *session) appendListEntry(lw *lineWriter, fi fs.FileInfo, dir, prefix string, format listFormat) {
+	switch format {
+	case formatLIST:
+		lw.buf = ftp.AppendListLine(lw.buf, fi, lw.now)
+	case formatNLST:
+		lw.buf = ftp.AppendNameLine(lw.buf, prefix+fi.Name())
+	case formatMLSD:
+		e := s.mlsxEntry(fi, path.Join(dir, fi.Name()))
+		lw.buf = ftp.AppendFacts(lw.buf, &e, s.mlstFacts)
+		lw.buf = append(lw.buf, '\r', '\n')
+	}
+}
+
+// lineWriter batches listing lines into a pooled buffer and writes them to
+// the data connection with a fresh deadline per write.
+type lineWriter struct {
+	s    *session
+	t    *transfer
+	conn net.Conn
+	pool *[]byte
+	buf  []byte
+	now  time.Time
+}
+
+func (s *session) newLineWriter(t *transfer, conn net.Conn) *lineWriter {
+	pb := bufPool.Get().(*[]byte)
+	return &lineWriter{s: s, t: t, conn: conn, pool: pb, buf: (*pb)[:0], now: time.Now()}
+}
+
+func (lw *lineWriter) maybeFlush() error {
+	if len(lw.buf) < cap(lw.buf)-1024 {
+		return nil
+	}
+	return lw.flush()
+}
+
+func (lw *lineWriter) flush() error {
+	if len(lw.buf) == 0 {
+		return nil
+	}
+	lw.conn.SetWriteDeadline(time.Now().Add(durationOr(lw.s.srv.DataTimeout, DefaultDataTimeout)))
+	n, err := lw.conn.Write(lw.buf)
+	lw.t.bytes.Add(int64(n))
+	lw.buf = lw.buf[:0]
+	if err != nil {
+		return netErr{err}
+	}
+	return nil
+}
+
+func (lw *lineWriter) release() {
+	if cap(lw.buf) == cap(*lw.pool) {
+		*lw.pool = lw.buf[:cap(lw.buf)]
+		bufPool.Put(lw.pool)
+	}
+}
+
+// mlsxEntry describes fi (at virtual path p) with RFC 3659 facts.
+func (s *session) mlsxEntry(fi fs.FileInfo, p string) ftp.Entry {
+	e := ftp.Entry{
+		Name:    fi.Name(),
+		Size:    fi.Size(),
+		ModTime: fi.ModTime(),
+		Mode:    fi.Mode().Perm(),
+		HasMode: true,
+	}
+	write := s.acct.Write
+	create := write || s.acct.UploadDir != "" && (p == s.acct.UploadDir || inDir(p, s.acct.UploadDir))
+	switch {
+	case fi.IsDir():
+		e.Type = "dir"
+		e.Perm = "el"
+		if create {
+			e.Perm += "cm"
+		}
+		if write {
+			e.Perm += "dfp"
+		}
+	case fi.Mode()&fs.ModeSymlink != 0:
+		e.Type = "OS.unix=symlink"
+		e.Perm = "r"
+	default:
+		e.Type = "file"
+		e.Perm = "r"
+		if write {
+			e.Perm += "adfw"
+		}
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		e.Unique = strconv.FormatUint(uint64(st.Dev), 16) + "U" + strconv.FormatUint(st.Ino, 16)
+	}
+	return e
+}
+
+func cmdMLST(s *session, arg string) error {
+	p := s.resolve(arg)
+	fi, err := s.acct.FS.Stat(s.ctx, p)
+	if err != nil {
+		return err
+	}
+	e := s.mlsxEntry(fi, p)
+	e.Name = p
+	if p == s.cwd && fi.IsDir() {
+		e.Type = "cdir"
+	}
+	line := ftp.AppendFacts(nil, &e, s.mlstFacts)
+	s.reply(ftp.CodeFileActionOK, "Listing "+quoteName(p)+"\n"+string(line)+"\nEnd.")
+	return nil
+}
+
+func cmdSTAT(s *session, arg string) error {
+	if t := s.currentTransfer(); t != nil {
+		total := "unknown"
+		if t.size >= 0 {
+			total = strconv.FormatInt(t.size, 10)
+		}
+		s.replyf(ftp.CodeSystemStatus, "Transfer in progress:\n%s %s: %d of %s bytes in %s.\nEnd of status.",
+			t.verb, quoteName(t.path), t.bytes.Load(), total, time.Since(t.start).Round(time.Millisecond))
+		return nil
+	}
+	if arg == "" {
+		return s.statSession()
+	}
+	if s.acct == nil {
+		return ftp.Errorf(ftp.CodeNotLoggedIn, "Please log in with USER and PASS.")
+	}
+	return s.statPath(listArg(arg))
+}
+
+func (s *session) statSession() error {
+	var b strings.Builder
+	b.WriteString("ferry FTP server status:\n")
+	fmt.Fprintf(&b, "Connected to %s\n", hostIP(s.conn.RemoteAddr()))
+	if s.acct != nil {
+		fmt.Fprintf(&b, "Logged in as %s\n", quoteName(s.acct.User))
+	} else {
+		b.WriteString("Not logged in\n")
+	}
+	fmt.Fprintf(&b, "TYPE: %s, STRUcture: File, MODE: Stream\n", s.describeMode())
+	if s.data.ready() {
+		b.WriteString("Data connection prepared\n")
+	} else {
+		b.WriteString("No data connection\n")
+	}
+	b.WriteString("End of status.")
+	s.reply(ftp.CodeSystemStatus, b.String())
+	return nil
+}
+
+// statPath sends a LIST-format listing over the control connection
+// (STAT path), streamed so a large directory is never held whole.
+func (s *session) statPath(arg string) error {
+	target, err := s.findListTarget(arg)
+	if err != nil {
+		return err
+	}
+	var lister DirLister
+	if target.file == nil {
+		if lister, err = s.acct.FS.List(s.ctx, target.dir); err != nil {
+			return err
+		}
+		defer lister.Close()
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	now := time.Now()
+	buf := ftp.AppendReply(nil, ftp.CodeFileStatus, "-Status of "+quoteName(target.dir)+":")
+	// AppendReply wrote "213 -Status"; make it the opening line "213-".
+	buf = append(buf[:3], buf[4:]...)
+	write := func() bool {
+		s.conn.SetWriteDeadline(time.Now().Add(durationOr(s.srv.DataTimeout, DefaultDataTimeout)))
+		_, err := s.conn.Write(buf)
+		buf = buf[:0]
+		return err == nil
+	}
+	appendLine := func(fi fs.FileInfo) {
+		buf = append(buf, ' ')
+		buf = ftp.AppendListLine(buf, fi, now)
+	}
+	if target.file != nil {
+		appendLine(target.file)
+	} else {
+		for {
+			batch, err := lister.Next(listBatch)
+			for _, fi := range batch {
+				if target.pattern != "" {
+					if ok, _ := path.Match(target.pattern, fi.Name()); !ok {
+						continue
+					}
+				}
+				appendLine(fi)
+			}
+			if len(buf) > 32<<10 && !write() {
+				return nil
+			}
+			if err != nil {
+				if !errors.Is(err, io.EOF) {
+					s.log.Error("STAT listing failed", "err", err)
+				}
+				break
+			}
+		}
+	}
+	buf = ftp.AppendReply(buf, ftp.CodeFileStatus, "End of status.")
+	write()
+	return nil
+}
+
+func cmdABOR(s *session, _ string) error {
+	t := s.currentTransfer()
+	if t == nil {
+		s.data.close()
+		s.reply(ftp.CodeDataOpenNoTransfer, "No transfer to abort.")
+		return nil
+	}
+	t.abort()
+	<-t.done // the transfer answers 426 first
+	s.reply(ftp.CodeClosingData, "ABOR successful.")
+	return nil
+}

@@ -1,0 +1,243 @@
+package ftpserver
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/ferry-ftp/ferry/ftp"
+)
+
+// dataChannel is the data connection a client prepared with PASV/EPSV
+// (a listener) or PORT/EPRT (an address to dial). Each is used for one
+// transfer.
+type dataChannel struct {
+	ln     net.Listener
+	active netip.AddrPort
+}
+
+func (d *dataChannel) ready() bool { return d.ln != nil || d.active.IsValid() }
+
+func (d *dataChannel) close() {
+	if d.ln != nil {
+		d.ln.Close()
+	}
+	*d = dataChannel{}
+}
+
+// take hands the prepared channel to a transfer and clears it.
+func (d *dataChannel) take() dataChannel {
+	c := *d
+	*d = dataChannel{}
+	return c
+}
+
+// listenPassive opens a listener on the control connection's local address,
+// in the configured port range.
+func (s *session) listenPassive() (net.Listener, error) {
+	local := hostIP(s.conn.LocalAddr())
+	lo, hi := s.srv.PassivePorts.Min, s.srv.PassivePorts.Max
+	if lo <= 0 || hi < lo {
+		return net.ListenTCP("tcp", &net.TCPAddr{IP: local.AsSlice()})
+	}
+	// Start at a random port so concurrent sessions rarely collide, and
+	// try the whole range before giving up.
+	n := hi - lo + 1
+	first := rand.IntN(n)
+	for i := 0; i < n; i++ {
+		port := lo + (first+i)%n
+		ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: local.AsSlice(), Port: port})
+		if err == nil {
+			return ln, nil
+		}
+	}
+	return nil, ftp.Errorf(ftp.CodeCantOpenData, "No passive port free, try again later.")
+}
+
+func (s *session) refuseAfterEPSVAll(verb string) error {
+	if s.epsvAll {
+		return ftp.Errorf(ftp.CodeBadSequence, "%s not allowed after EPSV ALL.", verb)
+	}
+	return nil
+}
+
+func cmdPASV(s *session, _ string) error {
+	if err := s.refuseAfterEPSVAll("PASV"); err != nil {
+		return err
+	}
+	announce := hostIP(s.conn.LocalAddr())
+	if s.srv.PublicHost != "" {
+		ip, err := netip.ParseAddr(s.srv.PublicHost)
+		if err != nil {
+			// A host name: resolve it now, so a dynamic address is followed.
+			ips, rerr := net.DefaultResolver.LookupNetIP(s.ctx, "ip4", s.srv.PublicHost)
+			if rerr != nil || len(ips) == 0 {
+				s.log.Error("public host does not resolve", "host", s.srv.PublicHost, "err", rerr)
+				return ftp.Errorf(ftp.CodeCantOpenData, "Can't open passive connection.")
+			}
+			ip = ips[0]
+		}
+		announce = ip.Unmap()
+	}
+	if !announce.Is4() {
+		return ftp.Errorf(ftp.CodeCantOpenData, "PASV is IPv4 only; use EPSV.")
+	}
+	ln, err := s.listenPassive()
+	if err != nil {
+		return err
+	}
+	s.data.close()
+	s.data.ln = ln
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	s.replyf(ftp.CodePassive, "Entering Passive Mode (%s).", ftp.FormatPORT(netip.AddrPortFrom(announce, port)))
+	return nil
+}
+
+func cmdEPSV(s *session, arg string) error {
+	family, all, err := ftp.ParseEPSVArg(arg)
+	if err != nil {
+		if errors.Is(err, ftp.ErrUnsupportedFamily) {
+			return ftp.Errorf(ftp.CodeNetProtoUnsupported, "Network protocol not supported, use (%d).", s.family())
+		}
+		return ftp.Errorf(ftp.CodeArgumentError, "Bad EPSV argument.")
+	}
+	if all {
+		s.epsvAll = true
+		s.data.close()
+		s.reply(ftp.CodeOK, "EPSV ALL ok.")
+		return nil
+	}
+	if family != 0 && family != s.family() {
+		return ftp.Errorf(ftp.CodeNetProtoUnsupported, "Network protocol not supported, use (%d).", s.family())
+	}
+	ln, err := s.listenPassive()
+	if err != nil {
+		return err
+	}
+	s.data.close()
+	s.data.ln = ln
+	s.reply(ftp.CodeExtendedPassive, ftp.FormatEPSVReply(ln.Addr().(*net.TCPAddr).Port))
+	return nil
+}
+
+// family is the RFC 2428 protocol number of the control connection.
+func (s *session) family() int {
+	if hostIP(s.conn.LocalAddr()).Is4() {
+		return 1
+	}
+	return 2
+}
+
+func cmdPORT(s *session, arg string) error {
+	if err := s.refuseAfterEPSVAll("PORT"); err != nil {
+		return err
+	}
+	ap, err := ftp.ParsePORT(arg)
+	if err != nil {
+		return ftp.Errorf(ftp.CodeArgumentError, "Bad PORT argument.")
+	}
+	return s.setActive("PORT", ap)
+}
+
+func cmdEPRT(s *session, arg string) error {
+	if err := s.refuseAfterEPSVAll("EPRT"); err != nil {
+		return err
+	}
+	ap, err := ftp.ParseEPRT(arg)
+	if err != nil {
+		if errors.Is(err, ftp.ErrUnsupportedFamily) {
+			return ftp.Errorf(ftp.CodeNetProtoUnsupported, "Network protocol not supported, use (1,2).")
+		}
+		return ftp.Errorf(ftp.CodeArgumentError, "Bad EPRT argument.")
+	}
+	return s.setActive("EPRT", ap)
+}
+
+// setActive checks an active-mode address against RFC 2577: the data
+// connection goes back to the client's own address and to an unprivileged
+// port, so the server cannot be used to bounce traffic elsewhere.
+func (s *session) setActive(verb string, ap netip.AddrPort) error {
+	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	if ap.Port() < 1024 {
+		return ftp.Errorf(ftp.CodeSyntaxError, "Illegal %s command: port below 1024.", verb)
+	}
+	if !s.srv.AllowFXP && ap.Addr() != hostIP(s.conn.RemoteAddr()) {
+		s.log.Warn("refused active data address", "verb", verb, "addr", ap.String())
+		return ftp.Errorf(ftp.CodeSyntaxError, "Illegal %s command: address must be your own.", verb)
+	}
+	s.data.close()
+	s.data.active = ap
+	s.replyf(ftp.CodeOK, "%s command successful. Consider using EPSV.", verb)
+	return nil
+}
+
+// connect opens the data connection of channel ch for transfer t. A
+// passive connection is accepted only from the client's address (unless FXP
+// is allowed): anybody else who guesses the port is turned away and the
+// wait goes on.
+func (s *session) connect(ctx context.Context, ch dataChannel, t *transfer) (net.Conn, error) {
+	timeout := durationOr(s.srv.DataTimeout, DefaultDataTimeout)
+	deadline := time.Now().Add(timeout)
+	if ch.ln != nil {
+		defer ch.ln.Close()
+		if !t.setListener(ch.ln) {
+			return nil, errAborted
+		}
+		tl, _ := ch.ln.(*net.TCPListener)
+		client := hostIP(s.conn.RemoteAddr())
+		for {
+			if tl != nil {
+				tl.SetDeadline(deadline)
+			}
+			conn, err := ch.ln.Accept()
+			if err != nil {
+				if t.isAborted() {
+					return nil, errAborted
+				}
+				return nil, ftp.Errorf(ftp.CodeCantOpenData, "Can't open data connection.")
+			}
+			if !s.srv.AllowFXP && hostIP(conn.RemoteAddr()) != client {
+				s.log.Warn("refused data connection from foreign address", "from", conn.RemoteAddr().String())
+				conn.Close()
+				continue
+			}
+			return conn, nil
+		}
+	}
+	d := net.Dialer{
+		Deadline:  deadline,
+		LocalAddr: &net.TCPAddr{IP: hostIP(s.conn.LocalAddr()).AsSlice()},
+	}
+	dctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if !t.setCancel(cancel) {
+		return nil, errAborted
+	}
+	conn, err := d.DialContext(dctx, "tcp", ch.active.String())
+	if err != nil {
+		if t.isAborted() {
+			return nil, errAborted
+		}
+		return nil, ftp.Errorf(ftp.CodeCantOpenData, "Can't open data connection.")
+	}
+	return conn, nil
+}
+
+var errAborted = errors.New("transfer aborted")
+
+// describeMode names the transfer type for 150 replies.
+func (s *session) describeMode() string {
+	if s.ascii {
+		return "ASCII"
+	}
+	return "BINARY"
+}
+
+func quoteName(name string) string {
+	return strings.ReplaceAll(name, "\n", " ")
+}
+

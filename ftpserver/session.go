@@ -1,0 +1,353 @@
+package ftpserver
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/netip"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/ferry-ftp/ferry/ftp"
+)
+
+// session is one control connection.
+type session struct {
+	srv  *Server
+	id   string
+	conn net.Conn
+	lr   *ftp.LineReader
+	log  *slog.Logger
+
+	ctx    context.Context // cancelled when the session ends
+	cancel context.CancelFunc
+
+	// wmu serialises replies: the control loop and a running transfer
+	// both write to conn.
+	wmu  sync.Mutex
+	wbuf []byte
+
+	// Only the control-loop goroutine touches the fields below, except
+	// where noted.
+	userName   string   // from USER, waiting for PASS
+	acct       *Account // nil until logged in
+	cwd        string
+	ascii      bool  // TYPE A; binary (TYPE I) is the default
+	restOffset int64 // from REST, for the next transfer
+	renameFrom string
+	epsvAll    bool
+	mlstFacts  ftp.Facts
+	hashAlgo   string
+	badCount   int
+	quitting   bool
+
+	data dataChannel // the prepared (not yet used) data connection
+
+	// xfer is the running transfer; guarded by xmu because ABOR, STAT
+	// and shutdown look at it from the control loop while the transfer
+	// goroutine ends it.
+	xmu  sync.Mutex
+	xfer *transfer
+
+	closing atomicBool // set by Server.Shutdown
+	// queued is set when a command arrived during a transfer and waits
+	// for it: proof that the client is alive and talking.
+	queued atomic.Bool
+}
+
+type atomicBool struct {
+	mu sync.Mutex
+	v  bool
+}
+
+func (b *atomicBool) set()      { b.mu.Lock(); b.v = true; b.mu.Unlock() }
+func (b *atomicBool) get() bool { b.mu.Lock(); defer b.mu.Unlock(); return b.v }
+
+func newSession(srv *Server, conn net.Conn, n uint64) *session {
+	id := strconv.FormatUint(n, 36)
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &session{
+		srv:       srv,
+		id:        id,
+		conn:      conn,
+		ctx:       ctx,
+		cancel:    cancel,
+		cwd:       "/",
+		mlstFacts: ftp.AllFacts,
+		hashAlgo:  "SHA-256",
+	}
+	s.log = srv.logger().With("session", id, "remote", conn.RemoteAddr().String())
+	setOOBInline(conn)
+	s.lr = ftp.NewLineReader(bufio.NewReaderSize(conn, 512), ftp.MaxLine)
+	return s
+}
+
+// setOOBInline makes TCP urgent data arrive in the normal stream. Python's
+// ftplib sends "ABOR\r\n" with MSG_OOB; without this option the kernel
+// takes its last byte out of the stream and the command never ends.
+func setOOBInline(conn net.Conn) {
+	tc, ok := conn.(*net.TCPConn)
+	if !ok {
+		return
+	}
+	raw, err := tc.SyscallConn()
+	if err != nil {
+		return
+	}
+	raw.Control(func(fd uintptr) {
+		syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_OOBINLINE, 1)
+	})
+}
+
+// reply sends one reply; a multi-line msg becomes a multi-line reply.
+func (s *session) reply(code int, msg string) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.wbuf = ftp.AppendReply(s.wbuf[:0], code, msg)
+	s.conn.SetWriteDeadline(time.Now().Add(durationOr(s.srv.DataTimeout, DefaultDataTimeout)))
+	if _, err := s.conn.Write(s.wbuf); err != nil {
+		s.log.Debug("reply not sent", "err", err)
+	}
+	if cap(s.wbuf) > 4096 { // do not keep a big listing's buffer for an idle session
+		s.wbuf = nil
+	}
+}
+
+// replyf is reply with a formatted message.
+func (s *session) replyf(code int, format string, args ...any) {
+	s.reply(code, fmt.Sprintf(format, args...))
+}
+
+// replyError is the one place where a handler's error becomes a reply.
+// Storage and auth errors are matched by kind; anything unexpected is
+// logged here and the client sees a generic 451, never the error text.
+func (s *session) replyError(err error) {
+	var fe *ftp.Error
+	switch {
+	case errors.As(err, &fe):
+		s.reply(fe.Code, fe.Msg)
+	case errors.Is(err, fs.ErrNotExist):
+		s.reply(ftp.CodeActionNotTaken, "No such file or directory.")
+	case errors.Is(err, fs.ErrPermission):
+		s.reply(ftp.CodeActionNotTaken, "Permission denied.")
+	case errors.Is(err, fs.ErrExist):
+		s.reply(ftp.CodeActionNotTaken, "File exists.")
+	case errors.Is(err, ErrDirNotEmpty):
+		s.reply(ftp.CodeActionNotTaken, "Directory not empty.")
+	case errors.Is(err, ErrIsDir):
+		s.reply(ftp.CodeActionNotTaken, "Is a directory.")
+	case errors.Is(err, ErrNotDir):
+		s.reply(ftp.CodeActionNotTaken, "Not a directory.")
+	case errors.Is(err, ErrQuota):
+		s.reply(ftp.CodeExceededStorage, "Storage quota exceeded.")
+	case errors.Is(err, ErrInvalidName):
+		s.reply(ftp.CodeBadFileName, "File name not allowed.")
+	case errors.Is(err, ErrNotSupported):
+		s.reply(ftp.CodeNotImplemented, "Not supported by this storage.")
+	case errors.Is(err, syscall.ENOSPC):
+		s.reply(ftp.CodeInsufficientStorage, "Insufficient storage space.")
+	case errors.Is(err, syscall.ENAMETOOLONG):
+		s.reply(ftp.CodeBadFileName, "File name too long.")
+	default:
+		s.log.Error("command failed", "err", err)
+		s.reply(ftp.CodeLocalError, "Requested action aborted: local error in processing.")
+	}
+}
+
+// serve runs the control loop until QUIT, a fatal error or shutdown.
+func (s *session) serve() {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("session panic", "panic", r, "stack", string(debug.Stack()))
+		}
+		s.abortTransfer()
+		s.waitTransfer()
+		s.data.close()
+		s.cancel()
+		s.conn.Close()
+		s.log.Debug("session closed")
+	}()
+	s.log.Debug("session opened")
+	banner := s.srv.Banner
+	if banner == "" {
+		banner = "ferry FTP server ready."
+	}
+	s.reply(ftp.CodeServiceReady, banner)
+
+	for !s.quitting {
+		line, err := s.readCommand()
+		if err != nil {
+			if errors.Is(err, ftp.ErrLineTooLong) {
+				s.reply(ftp.CodeSyntaxError, "Command line too long.")
+				if s.countBad() {
+					return
+				}
+				continue
+			}
+			return
+		}
+		s.dispatch(line)
+		if s.closing.get() {
+			s.waitTransfer()
+			if !s.quitting {
+				s.reply(ftp.CodeServiceNotAvailable, "Server is shutting down.")
+			}
+			return
+		}
+	}
+}
+
+// readCommand reads the next command line, arming the idle timeout. The
+// timeout never ends a session while a transfer runs.
+func (s *session) readCommand() (string, error) {
+	for {
+		if s.closing.get() {
+			// Shutting down: a running transfer may finish (within the
+			// grace period), then the client is told why it goes.
+			s.waitTransfer()
+			s.reply(ftp.CodeServiceNotAvailable, "Server is shutting down.")
+			return "", ErrServerClosed
+		}
+		timeout := durationOr(s.srv.IdleTimeout, DefaultIdleTimeout)
+		if s.acct == nil {
+			timeout = durationOr(s.srv.LoginTimeout, DefaultLoginTimeout)
+		}
+		s.conn.SetReadDeadline(time.Now().Add(timeout))
+		line, err := s.lr.ReadLine()
+		if err == nil {
+			return string(line), nil
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			if s.transferring() || s.closing.get() {
+				continue
+			}
+			s.reply(ftp.CodeServiceNotAvailable, "Timeout: closing control connection.")
+			return "", err
+		}
+		return "", err
+	}
+}
+
+// countBad records a rejected command and reports whether the session has
+// now exceeded the bad-command threshold (and has been told so).
+func (s *session) countBad() bool {
+	limit := s.srv.MaxBadCommands
+	if limit == 0 {
+		limit = DefaultMaxBadCommands
+	}
+	s.badCount++
+	if limit > 0 && s.badCount >= limit {
+		s.log.Warn("too many bad commands; closing session")
+		s.reply(ftp.CodeServiceNotAvailable, "Too many bad commands, closing connection.")
+		s.quitting = true
+		return true
+	}
+	return false
+}
+
+// shutdown asks the session to end once its transfer (if any) is done: an
+// idle read is interrupted at once.
+func (s *session) shutdown() {
+	s.closing.set()
+	s.conn.SetReadDeadline(time.Now())
+}
+
+// kill ends the session now.
+func (s *session) kill() {
+	s.closing.set()
+	s.abortTransfer()
+	s.conn.Close()
+}
+
+// dispatch runs one command line.
+func (s *session) dispatch(line string) {
+	cmd, err := ftp.ParseCommand(line)
+	if err != nil {
+		s.reply(ftp.CodeSyntaxError, "Syntax error, command unrecognized.")
+		s.countBad()
+		return
+	}
+	def, ok := commandTable[cmd.Verb]
+	if !ok {
+		s.replyf(ftp.CodeSyntaxError, "Unknown command %q.", truncate(cmd.Verb, 16))
+		s.countBad()
+		return
+	}
+	if !def.duringTransfer && s.transferring() {
+		// Commands are answered in order: one that arrives while a
+		// transfer runs waits for its final reply.
+		s.queued.Store(true)
+		s.waitTransfer()
+		s.queued.Store(false)
+	}
+	if s.renameFrom != "" && cmd.Verb != "RNTO" && !def.duringTransfer {
+		s.renameFrom = "" // RNTO must follow RNFR directly
+	}
+	if def.needLogin && s.acct == nil {
+		s.reply(ftp.CodeNotLoggedIn, "Please log in with USER and PASS.")
+		s.countBad()
+		return
+	}
+	if def.needArg && cmd.Arg == "" {
+		s.replyf(ftp.CodeArgumentError, "%s needs an argument.", cmd.Verb)
+		s.countBad()
+		return
+	}
+	if def.path && !ftp.ValidPathName(cmd.Arg) {
+		s.reply(ftp.CodeBadFileName, "File name not allowed.")
+		return
+	}
+	if err := def.handler(s, cmd.Arg); err != nil {
+		if c := ftp.CodeOf(err); c == ftp.CodeArgumentError || c == ftp.CodeSyntaxError {
+			if s.countBad() {
+				return
+			}
+		}
+		s.replyError(err)
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// resolve turns a client path into the virtual absolute path for storage.
+func (s *session) resolve(arg string) string {
+	return ftp.JoinPath(s.cwd, arg)
+}
+
+// canWrite reports whether the account may change path. create is true for
+// operations that only add something new (STOR of a new file, MKD): those
+// are also allowed inside an anonymous upload directory.
+func (s *session) canWrite(path string, create bool) error {
+	if s.acct.Write {
+		return nil
+	}
+	if create && s.acct.UploadDir != "" && inDir(path, s.acct.UploadDir) {
+		return nil
+	}
+	return ftp.Errorf(ftp.CodeActionNotTaken, "Permission denied.")
+}
+
+// inDir reports whether p lies strictly below dir (both clean, absolute).
+func inDir(p, dir string) bool {
+	if dir == "/" {
+		return p != "/"
+	}
+	return len(p) > len(dir) && p[:len(dir)] == dir && p[len(dir)] == '/'
+}
+
+func hostIP(a net.Addr) netip.Addr { return addrIP(a) }
+

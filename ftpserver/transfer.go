@@ -1,0 +1,301 @@
+package ftpserver
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ferry-ftp/ferry/ftp"
+)
+
+// transfer is one data-connection operation running beside the control
+// loop: a RETR, STOR, APPE, STOU or a listing.
+type transfer struct {
+	verb  string
+	path  string
+	size  int64 // total expected, -1 when unknown
+	start time.Time
+	bytes atomic.Int64
+	done  chan struct{}
+
+	mu      sync.Mutex
+	aborted bool
+	ln      net.Listener
+	conn    net.Conn
+	cancel  context.CancelFunc
+}
+
+func (t *transfer) isAborted() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.aborted
+}
+
+// abort interrupts whatever the transfer is blocked on: the accept, the
+// dial, or a read or write on the data connection.
+func (t *transfer) abort() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.aborted = true
+	if t.ln != nil {
+		t.ln.Close()
+	}
+	if t.conn != nil {
+		t.conn.Close()
+	}
+	if t.cancel != nil {
+		t.cancel()
+	}
+}
+
+func (t *transfer) setListener(ln net.Listener) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.ln = ln
+	return !t.aborted
+}
+
+func (t *transfer) setCancel(cancel context.CancelFunc) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.cancel = cancel
+	return !t.aborted
+}
+
+func (t *transfer) setConn(c net.Conn) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.conn = c
+	return !t.aborted
+}
+
+// transferring reports whether a transfer is running.
+func (s *session) transferring() bool {
+	s.xmu.Lock()
+	defer s.xmu.Unlock()
+	return s.xfer != nil
+}
+
+func (s *session) currentTransfer() *transfer {
+	s.xmu.Lock()
+	defer s.xmu.Unlock()
+	return s.xfer
+}
+
+// waitTransfer blocks until the running transfer (if any) has sent its
+// final reply.
+func (s *session) waitTransfer() {
+	if t := s.currentTransfer(); t != nil {
+		<-t.done
+	}
+}
+
+func (s *session) abortTransfer() {
+	if t := s.currentTransfer(); t != nil {
+		t.abort()
+	}
+}
+
+// transferBody moves the data once the connection is open. Its error
+// picks the final reply; nil means 226 with doneMsg.
+type transferBody func(t *transfer, conn net.Conn) error
+
+// startTransfer takes the prepared data channel, answers 150 and runs body
+// in its own goroutine so the control loop stays free for ABOR and STAT.
+// cleanup runs when the transfer ends, whatever happened.
+func (s *session) startTransfer(verb, path string, size int64, openMsg, doneMsg string, body transferBody, cleanup func()) error {
+	if !s.data.ready() {
+		if cleanup != nil {
+			cleanup()
+		}
+		return ftp.Errorf(ftp.CodeCantOpenData, "Use PORT, EPRT, PASV or EPSV first.")
+	}
+	ch := s.data.take()
+	t := &transfer{verb: verb, path: path, size: size, start: time.Now(), done: make(chan struct{})}
+	s.xmu.Lock()
+	s.xfer = t
+	s.xmu.Unlock()
+	s.reply(ftp.CodeFileStatusOK, openMsg)
+
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				s.log.Error("transfer panic", "panic", r)
+				s.reply(ftp.CodeLocalError, "Requested action aborted: local error in processing.")
+			}
+			s.xmu.Lock()
+			s.xfer = nil
+			s.xmu.Unlock()
+			close(t.done)
+		}()
+		if cleanup != nil {
+			defer cleanup()
+		}
+		err := s.runTransfer(ch, t, body)
+		s.logTransfer(t, err)
+		switch {
+		case err == nil:
+			s.reply(ftp.CodeClosingData, doneMsg)
+		case t.isAborted() || errors.Is(err, errAborted):
+			s.reply(ftp.CodeTransferAborted, "Connection closed; transfer aborted.")
+		case isNetError(err):
+			s.reply(ftp.CodeTransferAborted, "Data connection lost; transfer aborted.")
+		default:
+			s.replyError(err)
+		}
+	}()
+	return nil
+}
+
+func (s *session) runTransfer(ch dataChannel, t *transfer, body transferBody) error {
+	conn, err := s.connect(s.ctx, ch, t)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if !t.setConn(conn) {
+		return errAborted
+	}
+	return body(t, conn)
+}
+
+// netErr marks a failure of the data connection itself (as opposed to the
+// storage), which is answered with 426.
+type netErr struct{ err error }
+
+func (e netErr) Error() string { return e.err.Error() }
+func (e netErr) Unwrap() error { return e.err }
+
+func isNetError(err error) bool {
+	var ne netErr
+	return errors.As(err, &ne)
+}
+
+// chunk is how much one zero-copy call may move before the deadline is
+// re-armed and the progress counter updated.
+const chunk = 4 << 20
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+
+// send copies src to the data connection until EOF, re-arming the write
+// deadline per chunk so a client that stops reading is dropped after
+// DataTimeout, never holding the session forever. A *os.File source goes
+// to a TCP connection through sendfile(2).
+func (s *session) send(t *transfer, conn net.Conn, dst io.Writer, src io.Reader) error {
+	timeout := durationOr(s.srv.DataTimeout, DefaultDataTimeout)
+	_, srcFile := src.(*os.File)
+	_, dstTCP := dst.(*net.TCPConn)
+	var buf *[]byte
+	if !(srcFile && dstTCP) {
+		buf = bufPool.Get().(*[]byte)
+		defer bufPool.Put(buf)
+	}
+	for {
+		conn.SetWriteDeadline(time.Now().Add(timeout))
+		lr := io.LimitedReader{R: src, N: chunk}
+		var n int64
+		var err error
+		if buf == nil {
+			n, err = io.Copy(dst, &lr)
+		} else {
+			n, err = io.CopyBuffer(writerOnly{dst}, readerOnly{&lr}, *buf)
+		}
+		t.bytes.Add(n)
+		if err != nil {
+			if isConnErr(err, conn) {
+				return netErr{err}
+			}
+			return err
+		}
+		if n < chunk {
+			return nil
+		}
+	}
+}
+
+// receive copies the data connection into dst until EOF, re-arming the
+// read deadline per chunk. A destination that implements io.ReaderFrom
+// (a local file) is handed the socket directly so it can splice(2).
+func (s *session) receive(t *transfer, conn net.Conn, dst io.Writer) error {
+	timeout := durationOr(s.srv.DataTimeout, DefaultDataTimeout)
+	rf, zeroCopy := dst.(io.ReaderFrom)
+	if _, ok := conn.(*net.TCPConn); !ok {
+		zeroCopy = false
+	}
+	var buf *[]byte
+	if !zeroCopy {
+		buf = bufPool.Get().(*[]byte)
+		defer bufPool.Put(buf)
+	}
+	for {
+		conn.SetReadDeadline(time.Now().Add(timeout))
+		lr := io.LimitedReader{R: conn, N: chunk}
+		var n int64
+		var err error
+		if zeroCopy {
+			n, err = rf.ReadFrom(&lr)
+		} else {
+			n, err = io.CopyBuffer(writerOnly{dst}, readerOnly{&lr}, *buf)
+		}
+		t.bytes.Add(n)
+		if err != nil {
+			if isConnErr(err, conn) {
+				return netErr{err}
+			}
+			return err
+		}
+		if n < chunk {
+			return nil
+		}
+	}
+}
+
+// isConnErr tells a data-connection failure from a storage failure.
+func isConnErr(err error, conn net.Conn) bool {
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		return true
+	}
+	return errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// writerOnly and readerOnly hide ReaderFrom/WriterTo so io.CopyBuffer uses
+// the pooled buffer instead of allocating its own.
+type writerOnly struct{ io.Writer }
+type readerOnly struct{ io.Reader }
+
+// logTransfer writes one xferlog-style line per transfer.
+func (s *session) logTransfer(t *transfer, err error) {
+	direction := "o"
+	switch t.verb {
+	case "STOR", "APPE", "STOU":
+		direction = "i"
+	case "LIST", "NLST", "MLSD":
+		return
+	}
+	kind := "b"
+	if s.ascii {
+		kind = "a"
+	}
+	access := "r"
+	if s.acct != nil && s.acct.Anonymous {
+		access = "a"
+	}
+	status := "c"
+	if err != nil {
+		status = "i"
+	}
+	s.log.Info("transfer",
+		"duration", time.Since(t.start).Round(time.Millisecond),
+		"bytes", t.bytes.Load(),
+		"file", t.path,
+		"type", kind,
+		"direction", direction,
+		"access", access,
+		"status", status)
+}

@@ -339,4 +339,3 @@ func siteChmod(s *session, arg string) error {
 	s.reply(ftp.CodeOK, "SITE CHMOD command successful.")
 	return nil
 }
-

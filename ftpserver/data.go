@@ -240,4 +240,3 @@ func (s *session) describeMode() string {
 func quoteName(name string) string {
 	return strings.ReplaceAll(name, "\n", " ")
 }
-

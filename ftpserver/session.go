@@ -350,4 +350,3 @@ func inDir(p, dir string) bool {
 }
 
 func hostIP(a net.Addr) netip.Addr { return addrIP(a) }
-

@@ -150,6 +150,23 @@ func AppendFacts(b []byte, e *Entry, sel Facts) []byte {
 	return appendListName(b, e.Name)
 }
 
+// appendListName appends a file name to a listing line. A name with a CR or
+// LF would end the line early and let the rest pass for another entry, so
+// those bytes become '?'.
+func appendListName(b []byte, name string) []byte {
+	if !strings.ContainsAny(name, "\r\n") {
+		return append(b, name...)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c == '\r' || c == '\n' {
+			c = '?'
+		}
+		b = append(b, c)
+	}
+	return b
+}
+
 func validFactValue(v string) bool {
 	return v != "" && !strings.ContainsAny(v, "; \r\n")
 }

@@ -175,4 +175,3 @@ func TestLocalTraversalRefused(t *testing.T) {
 	c.pasv()
 	c.cmd(550, "RETR ../../etc/passwd")
 }
-

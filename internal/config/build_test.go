@@ -1,0 +1,356 @@
+package config
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferry-ftp/ferry/auth"
+	"github.com/ferry-ftp/ferry/ftpserver"
+)
+
+// A hash of "password" made by the Argon2 reference implementation at a
+// small cost, so the tests need not spend real hashing time.
+const passwordHash = "$argon2id$v=19$m=256,t=2,p=1$c29tZXNhbHQ$nf65EOgLrQMR/uIPnA4rEsF5h7TKyQwu9U1bMCHGi/4"
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func build(t *testing.T, c *Config) *ftpserver.Server {
+	t.Helper()
+	srv, cleanup, err := c.Build(quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := cleanup(); err != nil {
+			t.Error(err)
+		}
+	})
+	return srv
+}
+
+func login(srv *ftpserver.Server, user, pass string) (*ftpserver.Account, error) {
+	return srv.Auth.Authenticate(context.Background(), ftpserver.ConnInfo{}, user, pass)
+}
+
+// mustSee checks that acct's file system is rooted where marker lives.
+func mustSee(t *testing.T, acct *ftpserver.Account, marker string) {
+	t.Helper()
+	if _, err := acct.FS.Stat(context.Background(), "/"+marker); err != nil {
+		t.Errorf("%s's file system does not show /%s: %v", acct.User, marker, err)
+	}
+}
+
+func TestBuildServerFields(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "ferry.toml")
+	writeFile(t, path, `
+listen = "127.0.0.1:2100"
+passive_ports = "40000-40010"
+public_host = "203.0.113.7"
+allow_fxp = true
+upload_mode = "atomic"
+banner = "hello"
+idle_timeout = "10m"
+login_timeout = "30s"
+data_timeout = "2m"
+login_fail_delay = "0s"
+max_sessions = 100
+max_sessions_per_ip = 4
+max_bad_commands = 0
+`)
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := build(t, c)
+	want := ftpserver.Server{
+		Addr:             "127.0.0.1:2100",
+		PassivePorts:     ftpserver.PortRange{Min: 40000, Max: 40010},
+		PublicHost:       "203.0.113.7",
+		AllowFXP:         true,
+		Upload:           ftpserver.UploadAtomic,
+		Banner:           "hello",
+		IdleTimeout:      10 * time.Minute,
+		LoginTimeout:     30 * time.Second,
+		DataTimeout:      2 * time.Minute,
+		LoginFailDelay:   -1, // "0s" in the file: no delay
+		MaxSessions:      100,
+		MaxSessionsPerIP: 4,
+		MaxBadCommands:   -1, // 0 in the file: no limit
+	}
+	got := fmt.Sprintf("%s %+v %s %v %v %q %v %v %v %v %d %d %d",
+		srv.Addr, srv.PassivePorts, srv.PublicHost, srv.AllowFXP, srv.Upload, srv.Banner,
+		srv.IdleTimeout, srv.LoginTimeout, srv.DataTimeout, srv.LoginFailDelay,
+		srv.MaxSessions, srv.MaxSessionsPerIP, srv.MaxBadCommands)
+	wantText := fmt.Sprintf("%s %+v %s %v %v %q %v %v %v %v %d %d %d",
+		want.Addr, want.PassivePorts, want.PublicHost, want.AllowFXP, want.Upload, want.Banner,
+		want.IdleTimeout, want.LoginTimeout, want.DataTimeout, want.LoginFailDelay,
+		want.MaxSessions, want.MaxSessionsPerIP, want.MaxBadCommands)
+	if got != wantText {
+		t.Errorf("server\n got %s\nwant %s", got, wantText)
+	}
+	if srv.Auth == nil || srv.Logger != quiet || srv.TLSConfig != nil {
+		t.Errorf("Auth %v, Logger %v, TLSConfig %v", srv.Auth, srv.Logger, srv.TLSConfig)
+	}
+}
+
+func TestBuildDefaultsMapToServerDefaults(t *testing.T) {
+	srv := build(t, validConfig(t))
+	if srv.Addr != ":2121" || srv.PassivePorts != (ftpserver.PortRange{Min: 50000, Max: 50100}) ||
+		srv.Upload != ftpserver.UploadAtomicResume || srv.LoginFailDelay != time.Second || srv.MaxBadCommands != 20 {
+		t.Errorf("default server: %+v", srv)
+	}
+}
+
+func TestAnonymous(t *testing.T) {
+	c := validConfig(t)
+	writeFile(t, filepath.Join(c.Root, "readme.txt"), "hi")
+	os.Mkdir(filepath.Join(c.Root, "incoming"), 0o755)
+	c.Anonymous.UploadDir = "/incoming"
+	srv := build(t, c)
+
+	for _, user := range []string{"anonymous", "ANONYMOUS", "Anonymous", "ftp", "FTP"} {
+		for _, pass := range []string{"", "guest@example.com", "anything at all"} {
+			acct, err := login(srv, user, pass)
+			if err != nil {
+				t.Fatalf("%s/%q: %v", user, pass, err)
+			}
+			if acct.User != "anonymous" || !acct.Anonymous || acct.Write || acct.UploadDir != "/incoming" {
+				t.Errorf("%s: account %+v", user, acct)
+			}
+			mustSee(t, acct, "readme.txt")
+		}
+	}
+	// Each login gets its own Account, so a session cannot change another's.
+	a1, _ := login(srv, "ftp", "")
+	a2, _ := login(srv, "ftp", "")
+	if a1 == a2 {
+		t.Error("two logins share one *Account")
+	}
+	if _, err := login(srv, "anonymous1", ""); !errors.Is(err, ftpserver.ErrAuthFailed) {
+		t.Errorf("unknown user: %v", err)
+	}
+}
+
+func TestAnonymousOwnRootAndWrite(t *testing.T) {
+	c := validConfig(t)
+	c.Anonymous.Root = t.TempDir()
+	c.Anonymous.Write = true
+	writeFile(t, filepath.Join(c.Anonymous.Root, "anon-only"), "x")
+	srv := build(t, c)
+	acct, err := login(srv, "anonymous", "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !acct.Write {
+		t.Error("anonymous.write = true, but the account cannot write")
+	}
+	mustSee(t, acct, "anon-only")
+}
+
+func TestAnonymousDisabled(t *testing.T) {
+	c := validConfig(t)
+	c.Anonymous.Enabled = false
+	c.Account = &Account{Name: "bob", Password: "pw"}
+	srv := build(t, c)
+	for _, user := range []string{"anonymous", "ftp", "Ftp"} {
+		acct, err := login(srv, user, "guest@")
+		if acct != nil || !errors.Is(err, ftpserver.ErrAuthFailed) {
+			t.Errorf("%s with anonymous disabled: %v, %v", user, acct, err)
+		}
+	}
+}
+
+func TestUsersFile(t *testing.T) {
+	dir := t.TempDir()
+	home := filepath.Join(dir, "homes", "alice")
+	writeFile(t, filepath.Join(home, "alice.txt"), "a")
+	// The users file and the home inside it are relative to the
+	// configuration file.
+	writeFile(t, filepath.Join(dir, "users.toml"), fmt.Sprintf(`
+[[user]]
+name = "alice"
+password = %q
+home = "homes/alice"
+write = true
+
+[[user]]
+name = "bob"
+password = %q
+home = "homes/bob-missing"
+`, passwordHash, passwordHash))
+	writeFile(t, filepath.Join(dir, "ferry.toml"), "root = \".\"\nusers_file = \"users.toml\"\n")
+	c, err := Load(filepath.Join(dir, "ferry.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := build(t, c)
+
+	acct, err := login(srv, "alice", "password")
+	if err != nil {
+		t.Fatalf("alice with the right password: %v", err)
+	}
+	if acct.User != "alice" || !acct.Write || acct.Anonymous || acct.UploadDir != "" {
+		t.Errorf("alice's account: %+v", acct)
+	}
+	mustSee(t, acct, "alice.txt")
+	again, _ := login(srv, "alice", "password")
+	if again.FS != acct.FS {
+		t.Error("a second login opened another file system for the same home")
+	}
+
+	for _, c := range []struct{ user, pass string }{
+		{"alice", "wrong"}, {"alice", ""}, {"ALICE", "password"}, {"carol", "password"},
+	} {
+		acct, err := login(srv, c.user, c.pass)
+		if acct != nil || !errors.Is(err, ftpserver.ErrAuthFailed) {
+			t.Errorf("%s/%s: %v, %v; want ErrAuthFailed", c.user, c.pass, acct, err)
+		}
+	}
+
+	// A home that does not exist is a server-side problem, not a wrong
+	// password: the error is not ErrAuthFailed (the client gets 421 and
+	// the log says why).
+	_, err = login(srv, "bob", "password")
+	if err == nil || errors.Is(err, ftpserver.ErrAuthFailed) || !strings.Contains(err.Error(), "bob") {
+		t.Errorf("bob with a missing home: %v", err)
+	}
+}
+
+// "ferry user add" on a running server's users file takes effect at the
+// next login.
+func TestUsersFileReload(t *testing.T) {
+	dir := t.TempDir()
+	usersPath := filepath.Join(dir, "users.toml")
+	users, _ := auth.LoadOrCreateUsers(usersPath)
+	if err := users.Save(); err != nil {
+		t.Fatal(err)
+	}
+	c := validConfig(t)
+	c.UsersFile = usersPath
+	srv := build(t, c)
+	if _, err := login(srv, "dave", "pw"); !errors.Is(err, ftpserver.ErrAuthFailed) {
+		t.Fatalf("dave before being added: %v", err)
+	}
+	if err := users.Add("dave", "pw", dir, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := users.Save(); err != nil {
+		t.Fatal(err)
+	}
+	acct, err := login(srv, "dave", "pw")
+	if err != nil {
+		t.Fatalf("dave after being added: %v", err)
+	}
+	if acct.Write {
+		t.Error("dave can write")
+	}
+}
+
+func TestCommandLineAccount(t *testing.T) {
+	c := validConfig(t)
+	writeFile(t, filepath.Join(c.Root, "root.txt"), "r")
+	c.Account = &Account{Name: "admin", Password: "s3cret", Write: true}
+	srv := build(t, c)
+
+	acct, err := login(srv, "admin", "s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acct.User != "admin" || !acct.Write || acct.Anonymous {
+		t.Errorf("account %+v", acct)
+	}
+	mustSee(t, acct, "root.txt")
+	for _, c := range []struct{ user, pass string }{
+		{"admin", "s3cre"}, {"admin", "s3cret "}, {"admin", ""}, {"Admin", "s3cret"}, {"admi", "s3cret"},
+	} {
+		acct, err := login(srv, c.user, c.pass)
+		if acct != nil || !errors.Is(err, ftpserver.ErrAuthFailed) {
+			t.Errorf("%q/%q: %v, %v; want ErrAuthFailed", c.user, c.pass, acct, err)
+		}
+	}
+	// Anonymous login still works beside it.
+	if _, err := login(srv, "anonymous", ""); err != nil {
+		t.Errorf("anonymous beside --user: %v", err)
+	}
+}
+
+func TestBuildRefusesInvalid(t *testing.T) {
+	c := validConfig(t)
+	c.PassivePorts = "1-2"
+	if srv, cleanup, err := c.Build(quiet); err == nil || srv != nil || cleanup != nil {
+		t.Fatalf("Build of an invalid configuration = %v, %v", srv, err)
+	}
+	c = validConfig(t)
+	c.UsersFile = filepath.Join(t.TempDir(), "users.toml")
+	writeFile(t, c.UsersFile, "[[user]]\nname = \"x\"\npassword = \"plain\"\nhome = \"/\"\n")
+	if _, _, err := c.Build(quiet); err == nil || !strings.Contains(err.Error(), "plaintext") {
+		t.Fatalf("Build with a plaintext users file: %v", err)
+	}
+}
+
+func TestBuildTLS(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	writeSelfSigned(t, certFile, keyFile)
+
+	c := validConfig(t)
+	c.TLS.CertFile, c.TLS.KeyFile = certFile, keyFile
+	srv := build(t, c)
+	if srv.TLSConfig == nil || len(srv.TLSConfig.Certificates) != 1 {
+		t.Fatalf("TLSConfig = %+v", srv.TLSConfig)
+	}
+
+	c.TLS.KeyFile = certFile // not a key
+	if _, _, err := c.Build(quiet); err == nil || !strings.HasPrefix(err.Error(), "tls: ") {
+		t.Errorf("Build with a bad key: %v", err)
+	}
+
+	// Until the server can enforce them, these are refused rather than
+	// silently ignored.
+	c.TLS.KeyFile = keyFile
+	c.TLS.Required = true
+	if _, _, err := c.Build(quiet); err == nil || !strings.Contains(err.Error(), "tls.required") {
+		t.Errorf("Build with tls.required: %v", err)
+	}
+}
+
+func writeSelfSigned(t *testing.T, certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "localhost"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		DNSNames:     []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, certFile, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
+	writeFile(t, keyFile, string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})))
+}

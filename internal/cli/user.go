@@ -1,0 +1,296 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/ferry-ftp/ferry/auth"
+)
+
+func init() { register(newUserCommand) }
+
+func newUserCommand(env Env) *cobra.Command {
+	var file string
+	cmd := &cobra.Command{
+		Use:   "user",
+		Short: "Manage the accounts of a users file",
+		Long: `Manage the accounts of a users file: the TOML file named by users_file
+in the server configuration. Passwords are stored as Argon2id (default) or
+bcrypt hashes, never in plaintext. A running server notices the changes at
+the next login.
+
+Passwords are asked for on the terminal, or read as one line from standard
+input with --password-stdin:
+
+  ferry user add alice --home /srv/ftp/alice --write
+  printf '%s\n' "$PASS" | ferry user passwd alice --password-stdin`,
+	}
+	cmd.PersistentFlags().StringVar(&file, "file", "users.toml", "users file to edit")
+	cmd.AddCommand(
+		newUserAddCommand(env, &file),
+		newUserPasswdCommand(env, &file),
+		newUserDelCommand(env, &file),
+		newUserListCommand(env, &file),
+	)
+	return cmd
+}
+
+// passwordFlags are the flags of the commands that set a password.
+type passwordFlags struct {
+	fromStdin bool
+	algo      string
+}
+
+func (p *passwordFlags) add(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&p.fromStdin, "password-stdin", false, "read the password from the first line of standard input")
+	cmd.Flags().StringVar(&p.algo, "algo", "argon2id", "password hash: argon2id or bcrypt")
+}
+
+func newUserAddCommand(env Env, file *string) *cobra.Command {
+	var (
+		home  string
+		write bool
+		pw    passwordFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "add NAME --home DIR",
+		Short: "Add an account (creating the users file if needed)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := args[0]
+			algo, err := auth.ParseAlgorithm(pw.algo)
+			if err != nil {
+				return err
+			}
+			// Check what can be checked before asking for the password.
+			if err := auth.ValidateName(name); err != nil {
+				return err
+			}
+			users, err := auth.LoadOrCreateUsers(*file)
+			if err != nil {
+				return err
+			}
+			if _, ok := users.Lookup(name); ok {
+				return fmt.Errorf("user %q already exists in %s (use \"ferry user passwd\" to change the password)", name, *file)
+			}
+			// Store an absolute home: a relative one in the file would be
+			// taken relative to the file, not to where this ran.
+			abs, err := filepath.Abs(home)
+			if err != nil {
+				return err
+			}
+			pass, err := readNewPassword(cmd.Context(), env, pw.fromStdin)
+			if err != nil {
+				return err
+			}
+			users.Algorithm = algo
+			if err := users.Add(name, pass, abs, write); err != nil {
+				return err
+			}
+			if err := users.Save(); err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "added user %q (home %s, %s) to %s\n", name, abs, access(write), *file)
+			if info, err := os.Stat(abs); err != nil || !info.IsDir() {
+				fmt.Fprintf(env.Stderr, "warning: %s is not a directory yet; %s cannot log in until it is\n", abs, name)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&home, "home", "", "host directory the user sees as / (required)")
+	cmd.Flags().BoolVar(&write, "write", false, "allow uploads, deletes and renames")
+	cmd.MarkFlagRequired("home")
+	pw.add(cmd)
+	return cmd
+}
+
+func newUserPasswdCommand(env Env, file *string) *cobra.Command {
+	var pw passwordFlags
+	cmd := &cobra.Command{
+		Use:   "passwd NAME",
+		Short: "Change an account's password",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := args[0]
+			algo, err := auth.ParseAlgorithm(pw.algo)
+			if err != nil {
+				return err
+			}
+			users, err := loadUsers(*file)
+			if err != nil {
+				return err
+			}
+			if _, ok := users.Lookup(name); !ok {
+				return fmt.Errorf("no user %q in %s", name, *file)
+			}
+			pass, err := readNewPassword(cmd.Context(), env, pw.fromStdin)
+			if err != nil {
+				return err
+			}
+			users.Algorithm = algo
+			if err := users.SetPassword(name, pass); err != nil {
+				return err
+			}
+			if err := users.Save(); err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "changed the password of %q in %s\n", name, *file)
+			return nil
+		},
+	}
+	pw.add(cmd)
+	return cmd
+}
+
+func newUserDelCommand(env Env, file *string) *cobra.Command {
+	return &cobra.Command{
+		Use:   "del NAME",
+		Short: "Delete an account",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := args[0]
+			users, err := loadUsers(*file)
+			if err != nil {
+				return err
+			}
+			if err := users.Delete(name); err != nil {
+				if errors.Is(err, auth.ErrNoSuchUser) {
+					return fmt.Errorf("no user %q in %s", name, *file)
+				}
+				return err
+			}
+			if err := users.Save(); err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "deleted user %q from %s\n", name, *file)
+			return nil
+		},
+	}
+}
+
+func newUserListCommand(env Env, file *string) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List the accounts (never their password hashes)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			users, err := loadUsers(*file)
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(env.Stdout, 0, 8, 2, ' ', 0)
+			fmt.Fprintln(w, "NAME\tHOME\tWRITE\tHASH")
+			for _, u := range users.List() {
+				write := "no"
+				if u.Write {
+					write = "yes"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", u.Name, u.Home, write, u.Algorithm())
+			}
+			return w.Flush()
+		},
+	}
+}
+
+func loadUsers(file string) (*auth.UsersFile, error) {
+	users, err := auth.LoadUsers(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w (create it with \"ferry user add\", or name another with --file)", err)
+	}
+	return users, err
+}
+
+func access(write bool) string {
+	if write {
+		return "read-write"
+	}
+	return "read-only"
+}
+
+// maxPasswordLine bounds what --password-stdin reads.
+const maxPasswordLine = 4096
+
+// readNewPassword gets a new password: the first line of standard input
+// with --password-stdin, else typed twice on the terminal without echo.
+func readNewPassword(ctx context.Context, env Env, fromStdin bool) (string, error) {
+	var pass string
+	if fromStdin {
+		var err error
+		if pass, err = readPasswordLine(env.Stdin); err != nil {
+			return "", err
+		}
+	} else {
+		tty, ok := env.Stdin.(interface{ Fd() uintptr })
+		if !ok || !term.IsTerminal(int(tty.Fd())) {
+			return "", errors.New("standard input is not a terminal to ask for the password on; pipe the password in with --password-stdin")
+		}
+		fd := int(tty.Fd())
+		first, err := promptPassword(ctx, env, fd, "New password: ")
+		if err != nil {
+			return "", err
+		}
+		second, err := promptPassword(ctx, env, fd, "Retype new password: ")
+		if err != nil {
+			return "", err
+		}
+		if first != second {
+			return "", errors.New("the passwords do not match")
+		}
+		pass = first
+	}
+	if pass == "" {
+		return "", errors.New("empty password")
+	}
+	return pass, nil
+}
+
+func readPasswordLine(r io.Reader) (string, error) {
+	line, err := bufio.NewReader(io.LimitReader(r, maxPasswordLine+1)).ReadString('\n')
+	if err != nil && err != io.EOF {
+		return "", fmt.Errorf("reading the password from standard input: %w", err)
+	}
+	if err == io.EOF && len(line) > maxPasswordLine {
+		return "", fmt.Errorf("password on standard input longer than %d bytes", maxPasswordLine)
+	}
+	return strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r"), nil
+}
+
+// promptPassword reads a line from the terminal without echo. Ctrl-C
+// cancels ctx (the signal is caught for graceful shutdown) but cannot
+// interrupt the read, so give up waiting then and turn echo back on.
+func promptPassword(ctx context.Context, env Env, fd int, prompt string) (string, error) {
+	state, err := term.GetState(fd)
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprint(env.Stderr, prompt)
+	type result struct {
+		pass []byte
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		pass, err := term.ReadPassword(fd)
+		done <- result{pass, err}
+	}()
+	select {
+	case r := <-done:
+		fmt.Fprintln(env.Stderr)
+		return string(r.pass), r.err
+	case <-ctx.Done():
+		term.Restore(fd, state)
+		fmt.Fprintln(env.Stderr)
+		return "", fmt.Errorf("interrupted: %w", ctx.Err())
+	}
+}

@@ -38,7 +38,7 @@
 //
 // After Commit or Abort, Write and Commit fail with fs.ErrClosed and Abort
 // returns nil, so "defer w.Abort()" is safe. A failed Commit has already
-// cleaned up as Abort would.
+// discarded its buffer rather than install it.
 package memfs
 
 import (

@@ -72,6 +72,11 @@ func (c *Config) Build(logger *slog.Logger) (*ftpserver.Server, func() error, er
 				logger.Warn("the --user account hides the users file's account of the same name", "user", a.account.Name)
 			}
 		}
+		for _, u := range users.List() {
+			if err := checkDir(u.Home); err != nil {
+				logger.Warn("user cannot log in until the home directory exists", "user", u.Name, "err", err)
+			}
+		}
 		a.users = users
 	}
 

@@ -354,3 +354,22 @@ func writeSelfSigned(t *testing.T, certFile, keyFile string) {
 	writeFile(t, certFile, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
 	writeFile(t, keyFile, string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})))
 }
+
+// An account whose home is missing is reported when the server starts,
+// not only when that user first tries to log in.
+func TestBuildWarnsAboutMissingHomes(t *testing.T) {
+	dir := t.TempDir()
+	c := validConfig(t)
+	c.UsersFile = filepath.Join(dir, "users.toml")
+	writeFile(t, c.UsersFile, fmt.Sprintf("[[user]]\nname = \"erin\"\npassword = %q\nhome = \"gone\"\n", passwordHash))
+	var logs strings.Builder
+	_, cleanup, err := c.Build(slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cleanup()
+	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "user=erin") ||
+		!strings.Contains(logs.String(), filepath.Join(dir, "gone")) {
+		t.Errorf("no warning about erin's missing home in the log:\n%s", logs.String())
+	}
+}

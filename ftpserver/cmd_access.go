@@ -42,7 +42,7 @@ func cmdPASS(s *session, arg string) error {
 			s.log.Error("authenticator failed", "user", user, "err", err)
 			return ftp.Errorf(ftp.CodeServiceNotAvailable, "Login service unavailable, try again later.")
 		}
-		s.log.Info("login failed", "user", user)
+		s.log.Info("login failed", "user", user, "reason", err)
 		if d := durationOr(s.srv.LoginFailDelay, DefaultLoginFailDelay); d > 0 {
 			select {
 			case <-time.After(d):

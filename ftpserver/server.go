@@ -64,9 +64,10 @@ type Server struct {
 	// connections get 421 and are closed. Zero means no limit.
 	MaxSessions      int
 	MaxSessionsPerIP int
-	// MaxBadCommands closes a session after this many consecutive
-	// rejected commands (unknown verbs, syntax errors, failed logins).
-	// Default 20; negative disables.
+	// MaxBadCommands closes a session after this many rejected commands
+	// in a row (unknown verbs, syntax errors, overlong lines, commands
+	// before login, failed logins); USER does not end a row, so password
+	// guessing is caught. Default 20; negative disables.
 	MaxBadCommands int
 
 	// TLSConfig enables AUTH TLS when set (FTPS; see the TLS issue).

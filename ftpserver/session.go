@@ -306,14 +306,21 @@ func (s *session) dispatch(line string) {
 		s.reply(ftp.CodeBadFileName, "File name not allowed.")
 		return
 	}
-	if err := def.handler(s, cmd.Arg); err != nil {
-		if c := ftp.CodeOf(err); c == ftp.CodeArgumentError || c == ftp.CodeSyntaxError {
-			if s.countBad() {
-				return
-			}
+	err = def.handler(s, cmd.Arg)
+	if err == nil {
+		// The threshold counts rejected commands in a row; USER does not
+		// break the row, so repeated USER/PASS guessing still trips it.
+		if cmd.Verb != "USER" {
+			s.badCount = 0
 		}
-		s.replyError(err)
+		return
 	}
+	if c := ftp.CodeOf(err); c == ftp.CodeArgumentError || c == ftp.CodeSyntaxError {
+		if s.countBad() {
+			return
+		}
+	}
+	s.replyError(err)
 }
 
 func truncate(s string, n int) string {

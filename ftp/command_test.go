@@ -2,6 +2,7 @@ package ftp
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"strings"
@@ -138,4 +139,65 @@ func TestParseCommand(t *testing.T) {
 			t.Errorf("ParseCommand(%q) = %+v, %v; want {%s %q}", tt.line, cmd, err, tt.verb, tt.arg)
 		}
 	}
+}
+
+func FuzzParseCommand(f *testing.F) {
+	for _, s := range []string{"USER anonymous", "stor my file.txt", "NOOP", "PWD ", "CWD  x", "", " x", "TOOLONGVERB", "N\xffOP x", "opts MLST type;size;"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		cmd, err := ParseCommand(line)
+		if err != nil {
+			if !errors.Is(err, ErrBadCommand) {
+				t.Fatalf("ParseCommand(%q): %v", line, err)
+			}
+			return
+		}
+		if cmd.Verb == "" || len(cmd.Verb) > 8 || cmd.Verb != strings.ToUpper(cmd.Verb) {
+			t.Fatalf("ParseCommand(%q): verb %q", line, cmd.Verb)
+		}
+		if !strings.EqualFold(line[:len(cmd.Verb)], cmd.Verb) {
+			t.Fatalf("ParseCommand(%q): verb %q is not the start of the line", line, cmd.Verb)
+		}
+		if rest := line[len(cmd.Verb):]; rest != "" && rest != " "+cmd.Arg || rest == "" && cmd.Arg != "" {
+			t.Fatalf("ParseCommand(%q): argument %q is not the rest of the line", line, cmd.Arg)
+		}
+	})
+}
+
+// FuzzLineReader feeds arbitrary bytes (Telnet sequences, CR, LF, long
+// lines) to a LineReader and checks that it never panics, never loops,
+// never returns a line longer than its limit or one holding an LF.
+func FuzzLineReader(f *testing.F) {
+	f.Add([]byte("USER bob\r\nPASS x\r\n"), uint8(0), uint8(0))
+	f.Add([]byte("\xff\xf4\xff\xf2ABOR\r\n"), uint8(0), uint8(0))
+	f.Add([]byte("a\xff\xffb\r\n\xff\xfb\x01c\n"), uint8(8), uint8(0))
+	f.Add([]byte("\xff\n\xff\xfb\n\xff"), uint8(4), uint8(16))
+	f.Add([]byte(strings.Repeat("x", 300)+"\r\nNOOP\r\n"), uint8(32), uint8(0))
+	f.Fuzz(func(t *testing.T, data []byte, max, bufSize uint8) {
+		limit := int(max)
+		if limit == 0 {
+			limit = MaxLine
+		}
+		lr := NewLineReader(bufio.NewReaderSize(bytes.NewReader(data), 16+int(bufSize)), int(max))
+		for range len(data) + 2 {
+			line, err := lr.ReadLine()
+			if errors.Is(err, ErrLineTooLong) {
+				continue
+			}
+			if err != nil {
+				if err != io.EOF && err != io.ErrUnexpectedEOF {
+					t.Fatalf("unexpected error %v", err)
+				}
+				return
+			}
+			if len(line) > limit {
+				t.Fatalf("line of %d bytes over the limit %d: %q", len(line), limit, line)
+			}
+			if bytes.IndexByte(line, '\n') >= 0 {
+				t.Fatalf("line holds an LF: %q", line)
+			}
+		}
+		t.Fatalf("more lines than bytes in %q", data)
+	})
 }

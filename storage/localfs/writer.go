@@ -1,0 +1,383 @@
+package localfs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path"
+	"strconv"
+	"syscall"
+
+	"github.com/ferry-ftp/ferry/ftpserver"
+)
+
+// Create implements ftpserver.FileSystem; the package documentation says
+// what each WriteMode × UploadMode combination does.
+func (fsys *FS) Create(ctx context.Context, name string, opts ftpserver.CreateOptions) (ftpserver.FileWriter, error) {
+	if err := ctxErr(ctx, "create", name); err != nil {
+		return nil, err
+	}
+	target, err := fsys.rel("create", name)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (ftpserver.FileWriter, error) {
+		return nil, fsys.wrap("create", name, err)
+	}
+	if target == "." {
+		return fail(ftpserver.ErrIsDir)
+	}
+	if opts.Mode == ftpserver.WriteAt && opts.Offset < 0 {
+		return fail(fmt.Errorf("negative offset: %w", fs.ErrInvalid))
+	}
+	if opts.Exclusive {
+		// Lstat: a dangling link occupies the name too.
+		if _, err := fsys.root.Lstat(target); err == nil {
+			return fail(fs.ErrExist)
+		} else if !errors.Is(fsys.cause(err), fs.ErrNotExist) {
+			return fail(err)
+		}
+	}
+	existing, err := fsys.root.Stat(target)
+	switch {
+	case err == nil:
+		if err := checkRegular(existing); err != nil {
+			return fail(err)
+		}
+	case errors.Is(fsys.cause(err), fs.ErrNotExist):
+		existing = nil
+	default:
+		return fail(err) // a link out of the root, for one
+	}
+
+	// Reduce the write mode to what it means for the file as it is now:
+	// appending to nothing and writing at offset 0 are plain truncating
+	// writes, and prefix is how much of the existing content is kept.
+	mode := opts.Mode
+	var prefix int64
+	switch mode {
+	case ftpserver.WriteAppend:
+		if existing == nil || existing.Size() == 0 {
+			mode = ftpserver.WriteTruncate
+		} else {
+			prefix = existing.Size()
+		}
+	case ftpserver.WriteAt:
+		switch {
+		case opts.Offset == 0:
+			mode = ftpserver.WriteTruncate
+		case existing == nil:
+			return fail(fs.ErrNotExist)
+		case opts.Offset > existing.Size():
+			return fail(fmt.Errorf("offset %d beyond end of file: %w", opts.Offset, fs.ErrInvalid))
+		default:
+			prefix = opts.Offset
+		}
+	default:
+		mode = ftpserver.WriteTruncate
+	}
+
+	// The directory is held open for the whole upload, so the temporary
+	// file is found, published and removed in the directory where the
+	// upload started even if that directory is renamed meanwhile.
+	dir, err := fsys.root.OpenRoot(path.Dir(target))
+	if err != nil {
+		// OpenRoot says "not a directory" without an errno.
+		if info, serr := fsys.root.Stat(path.Dir(target)); serr == nil && !info.IsDir() {
+			err = fs.ErrNotExist
+		}
+		return fail(err)
+	}
+	w := &fileWriter{
+		fsys: fsys, name: name, target: target, dir: dir, base: path.Base(target),
+		upload: opts.Upload, exclusive: opts.Exclusive,
+	}
+	switch {
+	case opts.Upload == ftpserver.UploadDirect:
+		err = w.openTarget(mode, prefix)
+	case opts.Upload == ftpserver.UploadAtomicResume && mode != ftpserver.WriteTruncate:
+		err = w.openInPlace(mode, prefix)
+	default:
+		err = w.openTemp(existing, prefix)
+	}
+	if err != nil {
+		dir.Close()
+		return fail(err)
+	}
+	return w, nil
+}
+
+// fileWriter is an upload in progress, written either to a temporary file
+// (temp set) or to the target itself.
+type fileWriter struct {
+	fsys      *FS
+	name      string   // virtual path, for errors
+	target    string   // root-relative
+	dir       *os.Root // the target's directory
+	base      string   // the target's name in dir
+	temp      string   // name of the temporary file in dir, "" when in place
+	upload    ftpserver.UploadMode
+	exclusive bool
+
+	f        *os.File
+	pos      int64 // offset of the next byte written
+	cutAtEnd bool  // in place: drop what follows pos when the upload ends
+	written  int64
+	done     bool
+}
+
+var _ io.ReaderFrom = (*fileWriter)(nil)
+
+// openTarget opens the target for direct writing.
+func (w *fileWriter) openTarget(mode ftpserver.WriteMode, prefix int64) error {
+	flag := os.O_WRONLY | os.O_CREATE
+	if w.exclusive {
+		flag |= os.O_EXCL
+	}
+	if mode == ftpserver.WriteTruncate {
+		flag |= os.O_TRUNC
+	}
+	f, err := w.fsys.root.OpenFile(w.target, flag, 0o666)
+	if err != nil {
+		return err
+	}
+	if err := w.start(f, prefix, mode == ftpserver.WriteAt); err != nil {
+		f.Close()
+		return err
+	}
+	return nil
+}
+
+// openInPlace opens the existing target to write after its prefix, which
+// is cut off there only when the upload ends.
+func (w *fileWriter) openInPlace(mode ftpserver.WriteMode, prefix int64) error {
+	f, err := w.fsys.root.OpenFile(w.target, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	if err := w.start(f, prefix, false); err != nil {
+		f.Close()
+		return err
+	}
+	w.cutAtEnd = mode == ftpserver.WriteAt
+	return nil
+}
+
+// start checks the opened target, optionally truncates it at prefix, and
+// positions it there.
+func (w *fileWriter) start(f *os.File, prefix int64, truncate bool) error {
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if err := checkRegular(info); err != nil {
+		return err
+	}
+	if truncate {
+		if err := f.Truncate(prefix); err != nil {
+			return err
+		}
+	}
+	if _, err := f.Seek(prefix, io.SeekStart); err != nil {
+		return err
+	}
+	w.f, w.pos = f, prefix
+	return nil
+}
+
+// openTemp creates the temporary file beside the target and copies the
+// first prefix bytes of the target into it.
+func (w *fileWriter) openTemp(existing fs.FileInfo, prefix int64) error {
+	var f *os.File
+	var temp string
+	for try := 0; ; try++ {
+		temp = tempPrefix + strconv.FormatUint(rand.Uint64(), 36)
+		var err error
+		f, err = w.dir.OpenFile(temp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, fs.ErrExist) || try == 100 {
+			return err
+		}
+	}
+	w.f, w.temp = f, temp
+	err := w.fill(existing, prefix)
+	if err != nil {
+		f.Close()
+		w.dir.Remove(temp)
+	}
+	return err
+}
+
+func (w *fileWriter) fill(existing fs.FileInfo, prefix int64) error {
+	if existing == nil {
+		return nil
+	}
+	// The new version replaces the old one: keep its permissions.
+	if err := w.f.Chmod(existing.Mode().Perm()); err != nil {
+		return err
+	}
+	if prefix == 0 {
+		return nil
+	}
+	src, err := w.fsys.root.OpenFile(w.target, os.O_RDONLY|oNonblock, 0)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	info, err := src.Stat()
+	if err != nil {
+		return err
+	}
+	if err := checkRegular(info); err != nil {
+		return err
+	}
+	if info.Size() < prefix {
+		return fmt.Errorf("offset %d beyond end of file: %w", prefix, fs.ErrInvalid)
+	}
+	// *os.File to *os.File: copy_file_range(2) where the kernel has it.
+	n, err := io.CopyN(w.f, src, prefix)
+	w.pos = n
+	return err
+}
+
+// Write implements io.Writer.
+func (w *fileWriter) Write(p []byte) (int, error) {
+	if w.done {
+		return 0, &fs.PathError{Op: "write", Path: w.name, Err: fs.ErrClosed}
+	}
+	n, err := w.f.Write(p)
+	w.pos += int64(n)
+	w.written += int64(n)
+	if err != nil {
+		return n, w.fsys.wrap("write", w.name, err)
+	}
+	return n, nil
+}
+
+// ReadFrom implements io.ReaderFrom by handing r to the *os.File, so that
+// io.Copy from a TCP connection can use splice(2).
+func (w *fileWriter) ReadFrom(r io.Reader) (int64, error) {
+	if w.done {
+		return 0, &fs.PathError{Op: "write", Path: w.name, Err: fs.ErrClosed}
+	}
+	n, err := w.f.ReadFrom(r)
+	w.pos += n
+	w.written += n
+	if err != nil {
+		return n, w.fsys.wrap("write", w.name, err)
+	}
+	return n, nil
+}
+
+// Commit implements ftpserver.FileWriter.
+func (w *fileWriter) Commit() error {
+	if w.done {
+		return &fs.PathError{Op: "commit", Path: w.name, Err: fs.ErrClosed}
+	}
+	w.done = true
+	if err := w.finish(true); err != nil {
+		return w.fsys.wrap("commit", w.name, err)
+	}
+	return nil
+}
+
+// Abort implements ftpserver.FileWriter.
+func (w *fileWriter) Abort() error {
+	if w.done {
+		return nil
+	}
+	w.done = true
+	if err := w.finish(false); err != nil {
+		return w.fsys.wrap("abort", w.name, err)
+	}
+	return nil
+}
+
+// finish ends the upload: commit says whether it succeeded.
+func (w *fileWriter) finish(commit bool) error {
+	defer w.dir.Close()
+	f := w.f
+	w.f = nil
+	if w.temp == "" {
+		var err error
+		if w.cutAtEnd && (commit || w.written > 0) {
+			err = f.Truncate(w.pos)
+		}
+		if commit && err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if commit && err == nil && w.upload == ftpserver.UploadDirect {
+			// The file may be new: make its directory entry durable.
+			err = w.syncDir()
+		}
+		return err
+	}
+
+	publish := commit || (w.upload == ftpserver.UploadAtomicResume && w.written > 0)
+	var err error
+	if commit {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && publish {
+		err = w.publish()
+	}
+	if err != nil || !publish {
+		if rerr := w.dir.Remove(w.temp); err == nil && !errors.Is(rerr, fs.ErrNotExist) {
+			err = rerr
+		}
+		return err
+	}
+	if commit {
+		return w.syncDir()
+	}
+	return nil
+}
+
+// publish moves the temporary file to the target name.
+func (w *fileWriter) publish() error {
+	if !w.exclusive {
+		return w.dir.Rename(w.temp, w.base)
+	}
+	// link(2) fails rather than replace a file created since Create.
+	err := w.dir.Link(w.temp, w.base)
+	switch {
+	case err == nil:
+		w.dir.Remove(w.temp) // the upload is in place; a failure only leaves a hidden file
+		return nil
+	case errors.Is(err, fs.ErrExist):
+		return fs.ErrExist
+	}
+	// No hard links on this file system: check, then rename.
+	if _, err := w.dir.Lstat(w.base); err == nil {
+		return fs.ErrExist
+	}
+	return w.dir.Rename(w.temp, w.base)
+}
+
+// syncDir makes the target's directory entry durable.
+func (w *fileWriter) syncDir() error {
+	dir, err := w.dir.OpenFile(".", os.O_RDONLY|oDirectory, 0)
+	if err != nil {
+		return err
+	}
+	err = dir.Sync()
+	if cerr := dir.Close(); err == nil {
+		err = cerr
+	}
+	if errors.Is(err, syscall.EINVAL) || errors.Is(err, errors.ErrUnsupported) {
+		return nil // the file system cannot sync directories
+	}
+	return err
+}

@@ -29,9 +29,12 @@ type jail struct {
 	base, root, outside string
 	fsys                *localfs.FS
 	before              map[string]hostEntry
+	// forbidden describes every file and directory outside the root, for
+	// os.SameFile.
+	forbidden []fs.FileInfo
 }
 
-func newJail(t *testing.T) *jail {
+func newJail(t testing.TB) *jail {
 	t.Helper()
 	base := t.TempDir()
 	j := &jail{base: base, root: filepath.Join(base, "root"), outside: filepath.Join(base, "outside")}
@@ -52,7 +55,24 @@ func newJail(t *testing.T) *jail {
 	t.Cleanup(func() { fsys.Close() })
 	j.fsys = fsys
 	j.before = j.snapshot(t)
+	for p := range j.before {
+		info, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j.forbidden = append(j.forbidden, info)
+	}
 	return j
+}
+
+// isForbidden reports whether info describes something outside the root.
+func (j *jail) isForbidden(info fs.FileInfo) bool {
+	for _, f := range j.forbidden {
+		if os.SameFile(f, info) {
+			return true
+		}
+	}
+	return false
 }
 
 type hostEntry struct {
@@ -112,7 +132,7 @@ func (j *jail) checkOutside(t testing.TB) {
 	}
 }
 
-func (j *jail) symlink(t *testing.T, target, link string) {
+func (j *jail) symlink(t testing.TB, target, link string) {
 	t.Helper()
 	if err := os.Symlink(target, filepath.Join(j.root, filepath.FromSlash(link))); err != nil {
 		t.Fatal(err)
@@ -120,11 +140,25 @@ func (j *jail) symlink(t *testing.T, target, link string) {
 }
 
 // tryEverything runs every operation on name, and reports whether any of
-// them read the secret.
-func tryEverything(t testing.TB, fsys *localfs.FS, name string) (leaked bool) {
+// them reached something outside the root.
+func (j *jail) tryEverything(t testing.TB, name string) (leaked bool) {
+	return j.try(t, name, true)
+}
+
+// try is tryEverything; without commit, uploads are aborted rather than
+// committed, which saves the fsyncs.
+func (j *jail) try(t testing.TB, name string, commit bool) (leaked bool) {
 	ctx := t.Context()
-	fsys.Stat(ctx, name)
+	fsys := j.fsys
+	if info, err := fsys.Stat(ctx, name); err == nil && j.isForbidden(info) {
+		t.Logf("Stat(%q) reached %s", name, info.Name())
+		leaked = true
+	}
 	if r, err := fsys.Open(ctx, name, 0); err == nil {
+		if info, err := r.(*os.File).Stat(); err == nil && j.isForbidden(info) {
+			t.Logf("Open(%q) reached %s", name, info.Name())
+			leaked = true
+		}
 		data, _ := io.ReadAll(r)
 		r.Close()
 		leaked = leaked || bytes.Contains(data, secret)
@@ -133,7 +167,10 @@ func tryEverything(t testing.TB, fsys *localfs.FS, name string) (leaked bool) {
 		for {
 			batch, err := l.Next(16)
 			for _, info := range batch {
-				leaked = leaked || info.Name() == "only-outside.txt" || info.Name() == "secret.txt"
+				if j.isForbidden(info) {
+					t.Logf("List(%q) shows %s", name, info.Name())
+					leaked = true
+				}
 			}
 			if err != nil {
 				break
@@ -146,7 +183,11 @@ func tryEverything(t testing.TB, fsys *localfs.FS, name string) (leaked bool) {
 			w, err := fsys.Create(ctx, name, ftpserver.CreateOptions{Mode: mode, Offset: 1, Upload: upload})
 			if err == nil {
 				w.Write([]byte("EVIL"))
-				w.Commit()
+				if commit {
+					w.Commit()
+				} else {
+					w.Abort()
+				}
 			}
 		}
 	}
@@ -194,7 +235,7 @@ func TestDotDotNames(t *testing.T) {
 		"/a/../../secret.txt", "/a/b/../../../outside", "/a/b/../../..", "/./../secret.txt",
 		"/a/..", "a/../../secret.txt", `/..\secret.txt`, `/a\..\..\secret.txt`,
 	} {
-		if tryEverything(t, j.fsys, name) {
+		if j.tryEverything(t, name) {
 			t.Errorf("%q read something outside the root", name)
 		}
 		if name[0] != '/' || path.Clean(name) != name {
@@ -235,7 +276,7 @@ func TestHostPathNames(t *testing.T) {
 				t.Errorf("Create(%s): %v, want fs.ErrNotExist (no parent below the root)", name, err)
 			}
 		}
-		if tryEverything(t, j.fsys, name) {
+		if j.tryEverything(t, name) {
 			t.Errorf("%s read something outside the root", name)
 		}
 	}
@@ -289,7 +330,7 @@ func TestSymlinkedDirOutside(t *testing.T) {
 	j.symlink(t, "../../outside", "/sub/rel2")
 	for _, link := range []string{"/abs", "/rel", "/sub/rel2"} {
 		for _, name := range []string{link, link + "/only-outside.txt", link + "/new.txt", link + "/newdir"} {
-			if tryEverything(t, j.fsys, name) {
+			if j.tryEverything(t, name) {
 				t.Errorf("%s read something outside the root", name)
 			}
 		}
@@ -356,7 +397,7 @@ func TestSwapRace(t *testing.T) {
 			batch, _ := l.Next(10)
 			l.Close()
 			for _, info := range batch {
-				if info.Name() != "only-outside.txt" && !strings.HasPrefix(info.Name(), "new-") {
+				if j.isForbidden(info) {
 					leaks++
 				}
 			}
@@ -399,7 +440,17 @@ func TestReservedTempNames(t *testing.T) {
 		if !errors.Is(err, ftpserver.ErrInvalidName) {
 			t.Errorf("Stat(%s): %v, want ErrInvalidName", name, err)
 		}
-		tryEverything(t, fsys, name)
+		_, err = fsys.Open(ctx, name, 0)
+		if !errors.Is(err, ftpserver.ErrInvalidName) {
+			t.Errorf("Open(%s): %v, want ErrInvalidName", name, err)
+		}
+		_, err = fsys.Create(ctx, name, ftpserver.CreateOptions{Upload: ftpserver.UploadDirect})
+		if !errors.Is(err, ftpserver.ErrInvalidName) {
+			t.Errorf("Create(%s): %v, want ErrInvalidName", name, err)
+		}
+		if err := fsys.Remove(ctx, name); !errors.Is(err, ftpserver.ErrInvalidName) {
+			t.Errorf("Remove(%s): %v, want ErrInvalidName", name, err)
+		}
 	}
 	if err := fsys.Rename(ctx, temp, "/stolen"); !errors.Is(err, ftpserver.ErrInvalidName) {
 		t.Errorf("Rename of the temporary file: %v, want ErrInvalidName", err)

@@ -145,7 +145,7 @@ func (w *fileWriter) openTarget(mode ftpserver.WriteMode, prefix int64) error {
 	if err != nil {
 		return err
 	}
-	if err := w.start(f, prefix, mode == ftpserver.WriteAt); err != nil {
+	if err := w.start(f, mode, prefix); err != nil {
 		f.Close()
 		return err
 	}
@@ -159,7 +159,7 @@ func (w *fileWriter) openInPlace(mode ftpserver.WriteMode, prefix int64) error {
 	if err != nil {
 		return err
 	}
-	if err := w.start(f, prefix, false); err != nil {
+	if err := w.start(f, mode, prefix); err != nil {
 		f.Close()
 		return err
 	}
@@ -167,9 +167,10 @@ func (w *fileWriter) openInPlace(mode ftpserver.WriteMode, prefix int64) error {
 	return nil
 }
 
-// start checks the opened target, optionally truncates it at prefix, and
-// positions it there.
-func (w *fileWriter) start(f *os.File, prefix int64, truncate bool) error {
+// start checks the opened target and positions it for mode: at its end
+// to append (wherever that is by now), at prefix otherwise. Direct writes
+// at an offset cut the file there at once; in place, cutAtEnd does it later.
+func (w *fileWriter) start(f *os.File, mode ftpserver.WriteMode, prefix int64) error {
 	info, err := f.Stat()
 	if err != nil {
 		return err
@@ -177,15 +178,20 @@ func (w *fileWriter) start(f *os.File, prefix int64, truncate bool) error {
 	if err := checkRegular(info); err != nil {
 		return err
 	}
-	if truncate {
+	if mode == ftpserver.WriteAt && w.upload == ftpserver.UploadDirect {
 		if err := f.Truncate(prefix); err != nil {
 			return err
 		}
 	}
-	if _, err := f.Seek(prefix, io.SeekStart); err != nil {
+	whence := io.SeekStart
+	if mode == ftpserver.WriteAppend {
+		prefix, whence = 0, io.SeekEnd
+	}
+	pos, err := f.Seek(prefix, whence)
+	if err != nil {
 		return err
 	}
-	w.f, w.pos = f, prefix
+	w.f, w.pos = f, pos
 	return nil
 }
 

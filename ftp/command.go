@@ -121,6 +121,10 @@ func (lr *LineReader) appendByte(line []byte, c byte, overflow *bool) []byte {
 	return append(line, c)
 }
 
+// Buffered returns how many bytes have been read from the connection but
+// not yet returned as lines.
+func (lr *LineReader) Buffered() int { return lr.r.Buffered() }
+
 // Command is one parsed command line.
 type Command struct {
 	Verb string // upper case

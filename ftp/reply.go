@@ -28,6 +28,7 @@ const (
 	CodeLongPassive         = 228
 	CodeExtendedPassive     = 229
 	CodeLoggedIn            = 230
+	CodeLoggedInSecurity    = 232 // RFC 2228: logged in, authorized by security data exchange
 	CodeAuthOK              = 234
 	CodeFileActionOK        = 250
 	CodePathCreated         = 257
@@ -45,9 +46,11 @@ const (
 	CodeNotImplemented      = 502
 	CodeBadSequence         = 503
 	CodeParamNotImplemented = 504
+	CodeDataProtDenied      = 521 // RFC 4217 §9: data connection refused at this PROT level
 	CodeNetProtoUnsupported = 522
 	CodeNotLoggedIn         = 530
 	CodeNeedAccountStore    = 532
+	CodeDeniedPolicy        = 534 // RFC 2228: request denied for policy reasons
 	CodeProtLevelDenied     = 536
 	CodeActionNotTaken      = 550
 	CodePageTypeUnknown     = 551

@@ -2,6 +2,7 @@ package ftpserver
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 )
@@ -22,6 +23,10 @@ var ErrAuthFailed = errors.New("authentication failed")
 type ConnInfo struct {
 	RemoteAddr net.Addr
 	LocalAddr  net.Addr
+	// TLS is the control connection's TLS state, nil in clear text. With
+	// client certificates configured, TLS.VerifiedChains identifies the
+	// client.
+	TLS *tls.ConnectionState
 }
 
 // Account is a logged-in user's identity and rights.
@@ -38,6 +43,18 @@ type Account struct {
 	UploadDir string
 	// Anonymous marks an anonymous login (for logs and xferlog).
 	Anonymous bool
+	// RequireTLS refuses this account a login over clear text and data
+	// connections without PROT P.
+	RequireTLS bool
+}
+
+// CertAuthenticator is an optional interface of an Authenticator: a
+// client that presented a verified certificate may be logged in by it
+// alone. USER then answers 232 without asking for a password.
+type CertAuthenticator interface {
+	// AuthenticateCert returns the account for user if the verified
+	// certificate in conn.TLS maps to it, or ErrAuthFailed.
+	AuthenticateCert(ctx context.Context, conn ConnInfo, user string) (*Account, error)
 }
 
 // AuthFunc adapts a function to the Authenticator interface.

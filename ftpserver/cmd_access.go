@@ -10,9 +10,20 @@ import (
 )
 
 func cmdUSER(s *session, arg string) error {
+	if s.listener.TLS.RequireLogin && !s.secure() {
+		return ftp.Errorf(ftp.CodeNotLoggedIn, "TLS is required: send AUTH TLS before logging in.")
+	}
 	// A new USER starts a new login, as RFC 959 allows.
 	s.logout()
 	s.userName = arg
+	if ca, ok := s.srv.Auth.(CertAuthenticator); ok && s.secure() {
+		if acct, err := ca.AuthenticateCert(s.ctx, s.connInfo(), arg); err == nil && acct != nil && acct.FS != nil {
+			s.userName = ""
+			s.loggedIn(acct)
+			s.reply(ftp.CodeLoggedInSecurity, "Logged in by client certificate.")
+			return nil
+		}
+	}
 	// 331 for every name, known or not, so replies do not enumerate users.
 	if isAnonymousName(arg) {
 		s.reply(ftp.CodeNeedPassword, "Anonymous login ok, send your e-mail address as password.")
@@ -36,7 +47,11 @@ func cmdPASS(s *session, arg string) error {
 	}
 	user := s.userName
 	s.userName = ""
-	acct, err := s.srv.Auth.Authenticate(s.ctx, ConnInfo{RemoteAddr: s.conn.RemoteAddr(), LocalAddr: s.conn.LocalAddr()}, user, arg)
+	acct, err := s.srv.Auth.Authenticate(s.ctx, s.connInfo(), user, arg)
+	if err == nil && acct != nil && acct.RequireTLS && !s.secure() {
+		s.log.Info("login refused: account requires TLS", "user", user)
+		return ftp.Errorf(ftp.CodeNotLoggedIn, "TLS is required for this account: send AUTH TLS first.")
+	}
 	if err != nil || acct == nil || acct.FS == nil {
 		if err != nil && !errors.Is(err, ErrAuthFailed) {
 			s.log.Error("authenticator failed", "user", user, "err", err)
@@ -54,17 +69,25 @@ func cmdPASS(s *session, arg string) error {
 		}
 		return ftp.Errorf(ftp.CodeNotLoggedIn, "Login incorrect.")
 	}
-	s.acct = acct
-	s.cwd = "/"
-	s.badCount = 0
-	s.log = s.log.With("user", acct.User)
-	s.log.Info("logged in", "anonymous", acct.Anonymous)
+	s.loggedIn(acct)
 	msg := "Login successful."
 	if acct.Anonymous {
 		msg = "Anonymous access granted, restrictions apply."
 	}
 	s.reply(ftp.CodeLoggedIn, msg)
 	return nil
+}
+
+func (s *session) connInfo() ConnInfo {
+	return ConnInfo{RemoteAddr: s.conn.RemoteAddr(), LocalAddr: s.conn.LocalAddr(), TLS: s.connState()}
+}
+
+func (s *session) loggedIn(acct *Account) {
+	s.acct = acct
+	s.cwd = "/"
+	s.badCount = 0
+	s.log = s.log.With("user", acct.User)
+	s.log.Info("logged in", "anonymous", acct.Anonymous, "tls", s.secure())
 }
 
 func cmdACCT(s *session, _ string) error {
@@ -226,8 +249,14 @@ func cmdHELP(s *session, arg string) error {
 }
 
 func (s *session) features() string {
-	lines := []string{
-		"Features:",
+	lines := []string{"Features:"}
+	if s.srv.TLSConfig != nil {
+		lines = append(lines, "AUTH TLS", "PBSZ", "PROT")
+		if s.listener.TLS.AllowCCC {
+			lines = append(lines, "CCC")
+		}
+	}
+	lines = append(lines,
 		"AVBL",
 		"EPRT",
 		"EPSV",
@@ -241,7 +270,7 @@ func (s *session) features() string {
 		"TVFS",
 		"UTF8",
 		"End",
-	}
+	)
 	return strings.Join(lines, "\n")
 }
 

@@ -48,6 +48,12 @@ func init() {
 		"PWD":  loggedIn(cmdPWD, "PWD (print working directory)"),
 		"XPWD": loggedIn(cmdPWD, "XPWD (print working directory)"),
 
+		// Security extensions (RFC 2228, RFC 4217).
+		"AUTH": {handler: cmdAUTH, needArg: true, syntax: "AUTH TLS"},
+		"PBSZ": {handler: cmdPBSZ, needArg: true, syntax: "PBSZ 0"},
+		"PROT": {handler: cmdPROT, needArg: true, syntax: "PROT <P|C>"},
+		"CCC":  {handler: cmdCCC, needLogin: true, syntax: "CCC (clear command channel)"},
+
 		// Transfer parameters (§4.1.2, RFC 2428).
 		"TYPE": {handler: cmdTYPE, needArg: true, syntax: "TYPE <A|I|L 8>"},
 		"STRU": {handler: cmdSTRU, needArg: true, syntax: "STRU <F|R>"},

@@ -70,8 +70,16 @@ type Server struct {
 	// guessing is caught. Default 20; negative disables.
 	MaxBadCommands int
 
-	// TLSConfig enables AUTH TLS when set (FTPS; see the TLS issue).
+	// TLSConfig enables FTPS: AUTH TLS (explicit, RFC 4217) on every
+	// listener, and ServeTLS (implicit TLS). It needs a certificate
+	// (Certificates or GetCertificate). ferry adds its own session-ticket
+	// handling to bind data connections to their control session, so
+	// WrapSession and UnwrapSession must be left nil.
 	TLSConfig *tls.Config
+
+	// TLS is the default TLS policy of Serve and ServeTLS listeners;
+	// ServeWith sets one per listener.
+	TLS TLSPolicy
 
 	// Logger receives session and transfer logs. Default slog.Default().
 	Logger *slog.Logger
@@ -133,12 +141,41 @@ func (srv *Server) ListenAndServe() error {
 }
 
 // Serve accepts control connections on ln and serves each in its own
-// goroutine. It always returns a non-nil error; after Shutdown or Close it
-// is ErrServerClosed. Serve closes ln when it returns.
+// goroutine, with the server's TLS policy (AUTH TLS available when
+// TLSConfig is set). It always returns a non-nil error; after Shutdown or
+// Close it is ErrServerClosed. Serve closes ln when it returns.
 func (srv *Server) Serve(ln net.Listener) error {
+	return srv.ServeWith(ln, ListenerOptions{TLS: srv.TLS})
+}
+
+// ServeTLS serves implicit FTPS on ln: every connection starts with a TLS
+// handshake (traditionally port 990), and data connections are protected
+// from the start.
+func (srv *Server) ServeTLS(ln net.Listener) error {
+	return srv.ServeWith(ln, ListenerOptions{ImplicitTLS: true, TLS: srv.TLS})
+}
+
+// ListenerOptions are the per-listener settings of ServeWith.
+type ListenerOptions struct {
+	// ImplicitTLS starts every connection with a TLS handshake.
+	ImplicitTLS bool
+	// TLS is this listener's TLS policy.
+	TLS TLSPolicy
+}
+
+// ServeWith is Serve with per-listener options.
+func (srv *Server) ServeWith(ln net.Listener, opts ListenerOptions) error {
 	if srv.Auth == nil {
 		ln.Close()
 		return errors.New("ftpserver: Server.Auth is nil")
+	}
+	if (opts.ImplicitTLS || opts.TLS.RequireLogin || opts.TLS.RequireData) && srv.TLSConfig == nil {
+		ln.Close()
+		return errors.New("ftpserver: TLS required or implicit, but Server.TLSConfig is nil")
+	}
+	if srv.TLSConfig != nil && (srv.TLSConfig.WrapSession != nil || srv.TLSConfig.UnwrapSession != nil) {
+		ln.Close()
+		return errors.New("ftpserver: Server.TLSConfig must not set WrapSession or UnwrapSession")
 	}
 	st := srv.state()
 	st.mu.Lock()
@@ -178,7 +215,7 @@ func (srv *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		backoff = 0
-		srv.startSession(conn)
+		srv.startSession(conn, opts)
 	}
 }
 
@@ -195,7 +232,7 @@ func (srv *Server) state() *serverState {
 
 // startSession admits conn (or turns it away with 421 when a session limit
 // is reached) and runs its session in a new goroutine.
-func (srv *Server) startSession(conn net.Conn) {
+func (srv *Server) startSession(conn net.Conn, opts ListenerOptions) {
 	st := srv.state()
 	ip := addrIP(conn.RemoteAddr())
 	st.mu.Lock()
@@ -218,7 +255,7 @@ func (srv *Server) startSession(conn net.Conn) {
 		return
 	}
 	st.nextID++
-	s := newSession(srv, conn, st.nextID)
+	s := newSession(srv, conn, st.nextID, opts)
 	st.sessions[s] = struct{}{}
 	st.perIP[ip]++
 	st.mu.Unlock()

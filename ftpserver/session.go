@@ -58,6 +58,9 @@ type session struct {
 	xfer *transfer
 
 	closing atomicBool // set by Server.Shutdown
+
+	listener ListenerOptions
+	tls      tlsState
 	// queued is set when a command arrived during a transfer and waits
 	// for it: proof that the client is alive and talking.
 	queued atomic.Bool
@@ -71,7 +74,7 @@ type atomicBool struct {
 func (b *atomicBool) set()      { b.mu.Lock(); b.v = true; b.mu.Unlock() }
 func (b *atomicBool) get() bool { b.mu.Lock(); defer b.mu.Unlock(); return b.v }
 
-func newSession(srv *Server, conn net.Conn, n uint64) *session {
+func newSession(srv *Server, conn net.Conn, n uint64, opts ListenerOptions) *session {
 	id := strconv.FormatUint(n, 36)
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &session{
@@ -83,6 +86,7 @@ func newSession(srv *Server, conn net.Conn, n uint64) *session {
 		cwd:       "/",
 		mlstFacts: ftp.AllFacts,
 		hashAlgo:  "SHA-256",
+		listener:  opts,
 	}
 	s.log = srv.logger().With("session", id, "remote", conn.RemoteAddr().String())
 	setOOBInline(conn)
@@ -176,6 +180,14 @@ func (s *session) serve() {
 		s.log.Debug("session closed")
 	}()
 	s.log.Debug("session opened")
+	if s.listener.ImplicitTLS {
+		if err := s.startTLS(); err != nil {
+			s.log.Info("implicit TLS handshake failed", "err", err)
+			return
+		}
+		// Implicit FTPS protects data connections from the start.
+		s.tls.pbsz, s.tls.protP = true, true
+	}
 	banner := s.srv.Banner
 	if banner == "" {
 		banner = "ferry FTP server ready."

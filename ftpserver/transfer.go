@@ -109,11 +109,15 @@ type transferBody func(t *transfer, conn net.Conn) error
 // in its own goroutine so the control loop stays free for ABOR and STAT.
 // cleanup runs when the transfer ends, whatever happened.
 func (s *session) startTransfer(verb, path string, size int64, openMsg, doneMsg string, body transferBody, cleanup func()) error {
-	if !s.data.ready() {
+	err := s.checkDataProtection()
+	if err == nil && !s.data.ready() {
+		err = ftp.Errorf(ftp.CodeCantOpenData, "Use PORT, EPRT, PASV or EPSV first.")
+	}
+	if err != nil {
 		if cleanup != nil {
 			cleanup()
 		}
-		return ftp.Errorf(ftp.CodeCantOpenData, "Use PORT, EPRT, PASV or EPSV first.")
+		return err
 	}
 	ch := s.data.take()
 	t := &transfer{verb: verb, path: path, size: size, start: time.Now(), done: make(chan struct{})}
@@ -158,6 +162,15 @@ func (s *session) runTransfer(ch dataChannel, t *transfer, body transferBody) er
 		return err
 	}
 	defer conn.Close()
+	if s.tls.protP {
+		if !t.setConn(conn) {
+			return errAborted
+		}
+		if conn, err = s.secureData(conn); err != nil {
+			return err
+		}
+		defer conn.Close()
+	}
 	if !t.setConn(conn) {
 		return errAborted
 	}

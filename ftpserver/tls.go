@@ -1,0 +1,225 @@
+package ftpserver
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"crypto/tls"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/ferry-ftp/ferry/ftp"
+)
+
+// TLSPolicy says what a listener demands of TLS (RFC 4217).
+type TLSPolicy struct {
+	// RequireLogin refuses USER on a connection without TLS (530).
+	RequireLogin bool
+	// RequireData refuses PROT C and transfers without PROT P.
+	RequireData bool
+	// AllowUnresumedData accepts PROT P data connections that do not
+	// resume the TLS session of their control connection. By default they
+	// are refused (as vsftpd's require_ssl_reuse does), so a stolen data
+	// port is useless; some clients cannot resume and need this.
+	AllowUnresumedData bool
+	// AllowCCC lets a client drop TLS from the control connection after
+	// login (CCC, RFC 4217 §6), for NAT devices that must read PORT.
+	AllowCCC bool
+}
+
+// tlsState is one session's FTPS state.
+type tlsState struct {
+	raw    net.Conn    // the TCP connection under the TLS control connection
+	config *tls.Config // this session's config: tickets carry its token
+	pbsz   bool
+	protP  bool
+}
+
+func (s *session) secure() bool { return s.tls.raw != nil }
+
+// sessionConfig returns this session's TLS config, made on first use. Its
+// tickets carry a random token of this control session, and only tickets
+// with that token are resumed: a data connection can resume its own
+// control connection's session and nobody else's.
+func (s *session) sessionConfig() *tls.Config {
+	if s.tls.config != nil {
+		return s.tls.config
+	}
+	token := make([]byte, 16)
+	rand.Read(token)
+	conf := s.srv.TLSConfig.Clone()
+	conf.WrapSession = func(cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
+		ss.Extra = [][]byte{token}
+		return conf.EncryptTicket(cs, ss)
+	}
+	conf.UnwrapSession = func(identity []byte, cs tls.ConnectionState) (*tls.SessionState, error) {
+		ss, err := conf.DecryptTicket(identity, cs)
+		if err != nil || ss == nil || len(ss.Extra) != 1 || !bytes.Equal(ss.Extra[0], token) {
+			return nil, nil // not ours: a full handshake, which is then refused
+		}
+		return ss, nil
+	}
+	s.tls.config = conf
+	return conf
+}
+
+// startTLS runs the server side of a handshake on the control connection
+// and switches the session's reader and writer to it.
+func (s *session) startTLS() error {
+	raw := s.conn
+	tc := tls.Server(raw, s.sessionConfig())
+	tc.SetDeadline(time.Now().Add(durationOr(s.srv.LoginTimeout, DefaultLoginTimeout)))
+	if err := tc.Handshake(); err != nil {
+		return err
+	}
+	tc.SetDeadline(time.Time{})
+	s.wmu.Lock()
+	s.conn = tc
+	s.wmu.Unlock()
+	s.tls.raw = raw
+	s.lr = ftp.NewLineReader(bufio.NewReaderSize(tc, 512), ftp.MaxLine)
+	return nil
+}
+
+func cmdAUTH(s *session, arg string) error {
+	if s.srv.TLSConfig == nil {
+		return ftp.Errorf(ftp.CodeNotImplemented, "TLS is not configured on this server.")
+	}
+	switch strings.ToUpper(strings.TrimSpace(arg)) {
+	case "TLS", "TLS-C", "SSL", "TLS-P":
+	default:
+		return ftp.Errorf(ftp.CodeParamNotImplemented, "Unsupported security mechanism; use AUTH TLS.")
+	}
+	if s.secure() {
+		return ftp.Errorf(ftp.CodeBadSequence, "TLS is already active.")
+	}
+	if s.lr.Buffered() > 0 {
+		// Commands sent behind AUTH before the handshake would be taken
+		// as if they came over TLS (command injection): refuse.
+		s.reply(ftp.CodeServiceNotAvailable, "Commands pipelined after AUTH; closing.")
+		s.quitting = true
+		return nil
+	}
+	s.reply(ftp.CodeAuthOK, "AUTH TLS ok, starting the handshake.")
+	if err := s.startTLS(); err != nil {
+		s.log.Info("TLS handshake failed", "err", err)
+		s.quitting = true
+		return nil
+	}
+	// RFC 4217 §4: a new security exchange resets the login.
+	s.logout()
+	if strings.EqualFold(strings.TrimSpace(arg), "TLS-P") {
+		s.tls.pbsz, s.tls.protP = true, true
+	}
+	return nil
+}
+
+func cmdPBSZ(s *session, arg string) error {
+	if !s.secure() {
+		return ftp.Errorf(ftp.CodeBadSequence, "PBSZ needs AUTH TLS first.")
+	}
+	if strings.TrimSpace(arg) == "" {
+		return ftp.Errorf(ftp.CodeArgumentError, "PBSZ needs an argument.")
+	}
+	// TLS is a stream: the buffer size is always 0 (RFC 4217 §8).
+	s.tls.pbsz = true
+	s.reply(ftp.CodeOK, "PBSZ=0")
+	return nil
+}
+
+func cmdPROT(s *session, arg string) error {
+	if !s.secure() || !s.tls.pbsz {
+		return ftp.Errorf(ftp.CodeBadSequence, "PROT needs AUTH TLS and PBSZ first.")
+	}
+	switch strings.ToUpper(strings.TrimSpace(arg)) {
+	case "P":
+		s.tls.protP = true
+		s.reply(ftp.CodeOK, "Protection level set to Private.")
+	case "C":
+		if s.requireDataTLS() {
+			return ftp.Errorf(ftp.CodeDeniedPolicy, "Clear data connections are not allowed; use PROT P.")
+		}
+		s.tls.protP = false
+		s.reply(ftp.CodeOK, "Protection level set to Clear.")
+	case "S", "E":
+		return ftp.Errorf(ftp.CodeProtLevelDenied, "PROT %s is not supported with TLS; use P or C.", strings.ToUpper(strings.TrimSpace(arg)))
+	default:
+		return ftp.Errorf(ftp.CodeParamNotImplemented, "Unknown protection level.")
+	}
+	return nil
+}
+
+func cmdCCC(s *session, _ string) error {
+	if !s.secure() {
+		return ftp.Errorf(ftp.CodeBadSequence, "The control connection is not protected.")
+	}
+	if !s.listener.TLS.AllowCCC {
+		return ftp.Errorf(ftp.CodeDeniedPolicy, "CCC is not allowed on this server.")
+	}
+	tc := s.conn.(*tls.Conn)
+	s.reply(ftp.CodeOK, "Clearing the control connection.")
+	// Close our direction of TLS and wait for the client's close_notify;
+	// what follows is clear text on the same TCP connection.
+	tc.CloseWrite()
+	tc.SetReadDeadline(time.Now().Add(durationOr(s.srv.DataTimeout, DefaultDataTimeout)))
+	var buf [256]byte
+	for {
+		if _, err := tc.Read(buf[:]); err != nil {
+			break
+		}
+	}
+	s.wmu.Lock()
+	s.conn = s.tls.raw
+	s.wmu.Unlock()
+	s.conn.SetReadDeadline(time.Time{})
+	s.lr = ftp.NewLineReader(bufio.NewReaderSize(s.conn, 512), ftp.MaxLine)
+	s.tls.raw = nil
+	return nil
+}
+
+// requireDataTLS reports whether this session's data must be protected.
+func (s *session) requireDataTLS() bool {
+	return s.listener.TLS.RequireData || s.acct != nil && s.acct.RequireTLS
+}
+
+// checkDataProtection is called before a transfer opens its connection.
+func (s *session) checkDataProtection() error {
+	if s.requireDataTLS() && !s.tls.protP {
+		return ftp.Errorf(ftp.CodeDataProtDenied, "Data connections must be protected; send PBSZ 0 and PROT P.")
+	}
+	return nil
+}
+
+// errNotResumed refuses a PROT P data connection that did not resume its
+// control connection's TLS session.
+var errNotResumed = ftp.Errorf(ftp.CodeCantOpenData, "TLS session of the data connection must resume the control connection's session.")
+
+// secureData runs the TLS handshake of a PROT P data connection (the
+// client is the TLS client whichever side opened the TCP connection, RFC
+// 4217 §7) and checks that it resumed this session.
+func (s *session) secureData(conn net.Conn) (net.Conn, error) {
+	tc := tls.Server(conn, s.sessionConfig())
+	tc.SetDeadline(time.Now().Add(durationOr(s.srv.DataTimeout, DefaultDataTimeout)))
+	if err := tc.Handshake(); err != nil {
+		s.log.Info("data TLS handshake failed", "err", err)
+		return nil, ftp.Errorf(ftp.CodeCantOpenData, "TLS handshake on the data connection failed.")
+	}
+	tc.SetDeadline(time.Time{})
+	if !tc.ConnectionState().DidResume && !s.listener.TLS.AllowUnresumedData {
+		s.log.Warn("refused data connection that did not resume the control TLS session", "from", conn.RemoteAddr().String())
+		tc.Close()
+		return nil, errNotResumed
+	}
+	return tc, nil
+}
+
+// connState is the control connection's TLS state, for authenticators.
+func (s *session) connState() *tls.ConnectionState {
+	if tc, ok := s.conn.(*tls.Conn); ok {
+		cs := tc.ConnectionState()
+		return &cs
+	}
+	return nil
+}
+

@@ -222,4 +222,3 @@ func (s *session) connState() *tls.ConnectionState {
 	}
 	return nil
 }
-

@@ -1,0 +1,296 @@
+package interop
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// curl's exit codes that the tests expect (see curl(1), EXIT CODES).
+const (
+	curlOK           = 0
+	curlQuoteError   = 21
+	curlUploadFailed = 25
+	curlLoginDenied  = 67
+	curlFileNotFound = 78
+)
+
+// curl runs curl with a time limit, no progress meter and errors shown.
+func curl(t *testing.T, dir string, args ...string) result {
+	t.Helper()
+	bin := needClient(t, "curl")
+	return run(t, 90*time.Second, "", dir, bin, append([]string{"-sS", "--max-time", "60"}, args...)...)
+}
+
+// wantCurl fails the test unless curl exited with code.
+func wantCurl(t *testing.T, res result, code int) {
+	t.Helper()
+	if res.exitCode != code {
+		t.Fatalf("curl exited %d, want %d\n%s", res.exitCode, code, res)
+	}
+}
+
+func TestCurlList(t *testing.T) {
+	ts := startServer(t)
+	names := []string{"hello.txt", "with space.txt", "名前.txt", "ünïcødé"}
+	for _, n := range names {
+		writeFile(t, ts.local("/"+n), []byte("x"))
+	}
+	if err := os.Mkdir(ts.local("/sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	res := curl(t, "", ts.url("/"))
+	wantCurl(t, res, curlOK)
+	lines := outputLines(res.stdout)
+	for _, n := range append(slices.Clone(names), "sub", "incoming") {
+		found := false
+		for _, l := range lines {
+			if strings.HasSuffix(l, " "+n) {
+				found = true
+				if isDir := strings.HasPrefix(l, "d"); isDir != (n == "sub" || n == "incoming") {
+					t.Errorf("LIST line %q: directory flag wrong", l)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("LIST output has no line for %q:\n%s", n, res.stdout)
+		}
+	}
+
+	// --list-only sends NLST: names only, one per line.
+	res = curl(t, "", "--list-only", ts.url("/"))
+	wantCurl(t, res, curlOK)
+	got := outputLines(res.stdout)
+	want := append(slices.Clone(names), "sub", "incoming")
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("NLST names = %q, want %q", got, want)
+	}
+
+	// A directory that does not exist: CWD fails and curl says so.
+	res = curl(t, "", ts.url("/nowhere/"))
+	if res.exitCode == curlOK {
+		t.Errorf("listing a missing directory succeeded:\n%s", res)
+	}
+}
+
+// TestCurlDataConnections runs a download, an upload and a listing over
+// each kind of data connection curl can make, and checks from curl's
+// verbose log that the intended command was used and accepted.
+func TestCurlDataConnections(t *testing.T) {
+	modes := []struct {
+		name  string
+		args  []string
+		wants []string // lines in curl -v's log
+	}{
+		{"EPSV default", nil, []string{"> EPSV", "< 229 "}},
+		{"ftp-pasv", []string{"--ftp-pasv"}, []string{"> EPSV", "< 229 "}},
+		{"PASV disable-epsv", []string{"--disable-epsv"}, []string{"> PASV", "< 227 "}},
+		{"EPRT -P", []string{"-P", "127.0.0.1"}, []string{"> EPRT |1|127.0.0.1|", "< 200 "}},
+		{"PORT ftp-port disable-eprt", []string{"--ftp-port", "127.0.0.1", "--disable-eprt"}, []string{"> PORT 127,0,0,1,", "< 200 "}},
+	}
+	ts := startServer(t)
+	data := testData(1, 1<<20+3)
+	writeFile(t, ts.local("/data.bin"), data)
+	for i, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			dir := t.TempDir()
+			args := append([]string{"-v"}, m.args...)
+
+			res := curl(t, dir, append(args, "-o", "got.bin", ts.url("/data.bin"))...)
+			wantCurl(t, res, curlOK)
+			wantFile(t, filepath.Join(dir, "got.bin"), data)
+			wantLog(t, res.stderr, m.wants...)
+			wantLog(t, res.stderr, "> RETR data.bin", "< 226 ")
+
+			up := testData(uint64(100+i), 777777)
+			writeFile(t, filepath.Join(dir, "up.bin"), up)
+			name := "/up-" + strings.ReplaceAll(m.name, " ", "-") + ".bin"
+			res = curl(t, dir, append(args, "-T", "up.bin", ts.url(name))...)
+			wantCurl(t, res, curlOK)
+			wantFile(t, ts.local(name), up)
+			wantLog(t, res.stderr, m.wants...)
+			wantLog(t, res.stderr, "< 226 ")
+
+			res = curl(t, dir, append(args, "--list-only", ts.url("/"))...)
+			wantCurl(t, res, curlOK)
+			if !slices.Contains(outputLines(res.stdout), "data.bin") {
+				t.Errorf("NLST output lacks data.bin:\n%s", res.stdout)
+			}
+			wantLog(t, res.stderr, m.wants...)
+		})
+	}
+}
+
+// outputLines splits a listing into lines. curl turns the CRLF of ASCII
+// transfers into LF, so either ending is accepted.
+func outputLines(s string) []string {
+	lines := strings.Split(strings.TrimRight(s, "\r\n"), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimSuffix(l, "\r")
+	}
+	return lines
+}
+
+// wantLog fails the test unless every want starts some line of curl's
+// verbose log.
+func wantLog(t *testing.T, log string, wants ...string) {
+	t.Helper()
+	lines := strings.Split(log, "\n")
+	for _, w := range wants {
+		if !slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, w) }) {
+			t.Errorf("curl log has no line starting %q:\n%s", w, log)
+		}
+	}
+}
+
+func TestCurlResumeDownload(t *testing.T) {
+	ts := startServer(t)
+	data := testData(2, 2<<20+5)
+	writeFile(t, ts.local("/big.bin"), data)
+	dir := t.TempDir()
+	// The partial file a broken download left behind.
+	writeFile(t, filepath.Join(dir, "big.bin"), data[:300001])
+
+	res := curl(t, dir, "-v", "-C", "-", "-o", "big.bin", ts.url("/big.bin"))
+	wantCurl(t, res, curlOK)
+	wantLog(t, res.stderr, "> REST 300001", "< 350 ", "< 226 ")
+	wantFile(t, filepath.Join(dir, "big.bin"), data)
+
+	// A byte range: REST, then curl closes the data connection early.
+	res = curl(t, dir, "-r", "1000-1999", "-o", "range.bin", ts.url("/big.bin"))
+	wantCurl(t, res, curlOK)
+	wantFile(t, filepath.Join(dir, "range.bin"), data[1000:2000])
+
+	// The session still works after the early close.
+	res = curl(t, dir, "-o", "again.bin", ts.url("/big.bin"))
+	wantCurl(t, res, curlOK)
+	wantFile(t, filepath.Join(dir, "again.bin"), data)
+}
+
+func TestCurlResumeUpload(t *testing.T) {
+	ts := startServer(t)
+	data := testData(3, 1<<20+11)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "up.bin"), data)
+	// What an interrupted upload left on the server.
+	writeFile(t, ts.local("/up.bin"), data[:123457])
+
+	res := curl(t, dir, "-v", "-C", "-", "-T", "up.bin", ts.url("/up.bin"))
+	wantCurl(t, res, curlOK)
+	wantLog(t, res.stderr, "> SIZE up.bin", "< 213 123457", "< 226 ")
+	wantFile(t, ts.local("/up.bin"), data)
+
+	// --append sends APPE.
+	extra := []byte("appended tail\n")
+	writeFile(t, filepath.Join(dir, "tail.txt"), extra)
+	res = curl(t, dir, "-v", "--append", "-T", "tail.txt", ts.url("/up.bin"))
+	wantCurl(t, res, curlOK)
+	wantLog(t, res.stderr, "> APPE up.bin", "< 226 ")
+	wantFile(t, ts.local("/up.bin"), append(data[:len(data):len(data)], extra...))
+}
+
+func TestCurlCreateDirs(t *testing.T) {
+	ts := startServer(t)
+	dir := t.TempDir()
+	data := testData(4, 4096)
+	writeFile(t, filepath.Join(dir, "f.txt"), data)
+
+	// Without --ftp-create-dirs the missing directory is an error.
+	res := curl(t, dir, "-T", "f.txt", ts.url("/a/b/c/f.txt"))
+	if res.exitCode == curlOK {
+		t.Fatalf("upload into a missing directory succeeded:\n%s", res)
+	}
+	wantNoFile(t, ts.local("/a"))
+
+	res = curl(t, dir, "--ftp-create-dirs", "-T", "f.txt", ts.url("/a/b/c/f.txt"))
+	wantCurl(t, res, curlOK)
+	wantFile(t, ts.local("/a/b/c/f.txt"), data)
+
+	// Again, now that the directories exist (MKD fails, CWD works).
+	res = curl(t, dir, "--ftp-create-dirs", "-T", "f.txt", ts.url("/a/b/c/g.txt"))
+	wantCurl(t, res, curlOK)
+	wantFile(t, ts.local("/a/b/c/g.txt"), data)
+
+	// Names with spaces and UTF-8, percent-encoded in the URL.
+	res = curl(t, dir, "--ftp-create-dirs", "-T", "f.txt", ts.url("/with%20space/%C3%BC/%E5%90%8D.txt"))
+	wantCurl(t, res, curlOK)
+	wantFile(t, ts.local("/with space/ü/名.txt"), data)
+}
+
+func TestCurlQuote(t *testing.T) {
+	ts := startServer(t)
+	writeFile(t, ts.local("/x"), []byte("delete me"))
+	writeFile(t, ts.local("/a"), []byte("rename me"))
+
+	// -Q before the transfer, -Q "-..." after it.
+	res := curl(t, "", "-v",
+		"-Q", "DELE x",
+		"-Q", "MKD made",
+		"-Q", "-RNFR a",
+		"-Q", "-RNTO made/b",
+		"--list-only", ts.url("/"))
+	wantCurl(t, res, curlOK)
+	wantLog(t, res.stderr, "< 250 File deleted.", `< 257 "/made" created.`, "< 350 ", "< 250 Rename successful.")
+	wantNoFile(t, ts.local("/x"))
+	wantNoFile(t, ts.local("/a"))
+	wantFile(t, ts.local("/made/b"), []byte("rename me"))
+	// The listing ran after DELE and MKD and before the rename.
+	if names := strings.Fields(res.stdout); !slices.Contains(names, "made") || slices.Contains(names, "x") || !slices.Contains(names, "a") {
+		t.Errorf("listing between the quote commands = %q", names)
+	}
+
+	// A quote command the server refuses stops curl with a quote error.
+	res = curl(t, "", "-v", "-Q", "DELE missing", ts.url("/"))
+	wantCurl(t, res, curlQuoteError)
+	wantLog(t, res.stderr, "< 550 ")
+
+	// "*" in front lets the command fail without stopping curl.
+	res = curl(t, "", "-Q", "*DELE missing", "--list-only", ts.url("/"))
+	wantCurl(t, res, curlOK)
+}
+
+func TestCurlAnonymous(t *testing.T) {
+	ts := startServer(t)
+	pub := testData(5, 5000)
+	writeFile(t, ts.local("/pub.bin"), pub)
+	dir := t.TempDir()
+	up := testData(6, 6000)
+	writeFile(t, filepath.Join(dir, "up.bin"), up)
+
+	res := curl(t, dir, "-o", "pub.bin", ts.anonURL("/pub.bin"))
+	wantCurl(t, res, curlOK)
+	wantFile(t, filepath.Join(dir, "pub.bin"), pub)
+
+	// Read-only outside the upload directory.
+	res = curl(t, dir, "-v", "-T", "up.bin", ts.anonURL("/up.bin"))
+	wantCurl(t, res, curlUploadFailed)
+	wantLog(t, res.stderr, "< 550 ")
+	wantNoFile(t, ts.local("/up.bin"))
+	res = curl(t, dir, "-v", "-Q", "DELE pub.bin", ts.anonURL("/"))
+	wantCurl(t, res, curlQuoteError)
+	wantFile(t, ts.local("/pub.bin"), pub)
+
+	// New files in /incoming are fine; replacing one is not.
+	res = curl(t, dir, "-T", "up.bin", ts.anonURL("/incoming/up.bin"))
+	wantCurl(t, res, curlOK)
+	wantFile(t, ts.local("/incoming/up.bin"), up)
+	writeFile(t, filepath.Join(dir, "other.bin"), pub)
+	res = curl(t, dir, "-T", "other.bin", ts.anonURL("/incoming/up.bin"))
+	wantCurl(t, res, curlUploadFailed)
+	wantFile(t, ts.local("/incoming/up.bin"), up)
+}
+
+func TestCurlErrors(t *testing.T) {
+	ts := startServer(t)
+	res := curl(t, "", "ftp://"+user+":wrong@"+ts.addr()+"/")
+	wantCurl(t, res, curlLoginDenied)
+
+	res = curl(t, "", "-o", "/dev/null", ts.url("/missing.bin"))
+	wantCurl(t, res, curlFileNotFound)
+}

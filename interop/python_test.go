@@ -1,0 +1,100 @@
+package interop
+
+import (
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// ftplib runs one scenario of testdata/ftplib_client.py against ts. The
+// script checks the replies itself and exits non-zero on the first
+// surprise.
+func ftplib(t *testing.T, ts *testServer, scenario, workdir string) {
+	t.Helper()
+	bin := needClient(t, "python3")
+	script, err := filepath.Abs(filepath.Join("testdata", "ftplib_client.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := run(t, 2*time.Minute, "", workdir, bin, script, ts.host, strconv.Itoa(ts.port), scenario, workdir)
+	if res.exitCode != 0 || strings.TrimSpace(res.stdout) != "ok" {
+		t.Fatalf("ftplib scenario %s failed: %s", scenario, res)
+	}
+}
+
+func TestPythonFtplib(t *testing.T) {
+	ts := startServer(t)
+	work := t.TempDir()
+	data := testData(20, 3<<20+1)
+	writeFile(t, ts.local("/data.bin"), data)
+	writeFile(t, filepath.Join(work, "data.bin.want"), data)
+	utf8 := []byte("ünïcødé 名前\n")
+	writeFile(t, ts.local("/ünï 名前.txt"), utf8)
+	writeFile(t, ts.local("/text.txt"), []byte("first line\nsecond line\n\nlast\n"))
+	writeFile(t, filepath.Join(work, "lines.txt"), []byte("one\ntwo\r\nthree\n"))
+	up := testData(21, 1<<20+9)
+	writeFile(t, filepath.Join(work, "up.bin"), up)
+
+	ftplib(t, ts, "basic", work)
+
+	wantFile(t, filepath.Join(work, "data.bin"), data)
+	wantFile(t, filepath.Join(work, "utf8.txt"), utf8)
+	// storlines sent CRLF line ends; TYPE A stores them as LF.
+	wantFile(t, ts.local("/lines.txt"), []byte("one\ntwo\nthree\n"))
+	wantFile(t, ts.local("/renamed.bin"), up)
+	wantNoFile(t, ts.local("/up.bin"))
+	wantNoFile(t, ts.local("/moved.bin"))
+	wantNoFile(t, ts.local("/new dir"))
+	wantNoFile(t, ts.local("/gone"))
+}
+
+// TestPythonFtplibAbort aborts a download of a large file after its first
+// megabyte: the server answers 426 for the transfer and 226 for ABOR, and
+// the session goes on.
+func TestPythonFtplibAbort(t *testing.T) {
+	ts := startServer(t)
+	work := t.TempDir()
+	writeFile(t, ts.local("/big.bin"), testData(22, 64<<20))
+	data := testData(23, 100000)
+	writeFile(t, ts.local("/data.bin"), data)
+
+	ftplib(t, ts, "abort", work)
+	wantFile(t, filepath.Join(work, "data.bin"), data)
+}
+
+func TestPythonFtplibActive(t *testing.T) {
+	ts := startServer(t)
+	work := t.TempDir()
+	data := testData(24, 2<<20+3)
+	writeFile(t, ts.local("/data.bin"), data)
+	up := testData(25, 1<<20+1)
+	writeFile(t, filepath.Join(work, "up.bin"), up)
+
+	ftplib(t, ts, "active", work)
+	wantFile(t, filepath.Join(work, "data.bin"), data)
+	wantFile(t, ts.local("/up.bin"), up)
+}
+
+func TestPythonFtplibAnonymous(t *testing.T) {
+	ts := startServer(t)
+	work := t.TempDir()
+	data := testData(26, 5000)
+	writeFile(t, ts.local("/data.bin"), data)
+	up := testData(27, 7000)
+	writeFile(t, filepath.Join(work, "up.bin"), up)
+
+	ftplib(t, ts, "anonymous", work)
+	wantFile(t, filepath.Join(work, "data.bin"), data)
+	wantFile(t, ts.local("/data.bin"), data)
+	wantNoFile(t, ts.local("/up.bin"))
+	wantNoFile(t, ts.local("/x.bin"))
+	wantNoFile(t, ts.local("/mine"))
+	wantFile(t, ts.local("/incoming/up.bin"), up)
+}
+
+func TestPythonFtplibBadLogin(t *testing.T) {
+	ts := startServer(t)
+	ftplib(t, ts, "badlogin", t.TempDir())
+}

@@ -1,0 +1,208 @@
+"""Drives a ferry server with Python's ftplib for the interop tests.
+
+Usage: ftplib_client.py HOST PORT SCENARIO WORKDIR
+
+Each scenario checks the replies it gets and exits non-zero with a message
+on the first surprise; the Go test then checks the files on disk. Files to
+upload are read from WORKDIR and downloads are written there.
+"""
+
+import ftplib
+import os
+import sys
+
+USER, PASSWORD = "alice", "secret"
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Failure(msg)
+
+
+def expect_error(code, fn, *args):
+    """Calls fn and requires it to fail with an FTP reply starting with code."""
+    try:
+        resp = fn(*args)
+    except ftplib.Error as e:
+        check(str(e).startswith(code), "%s%r: got %r, want %s" % (fn.__name__, args, str(e), code))
+        return
+    raise Failure("%s%r: succeeded with %r, want a %s error" % (fn.__name__, args, resp, code))
+
+
+def connect(host, port, login=True):
+    ftp = ftplib.FTP()
+    ftp.encoding = "utf-8"
+    welcome = ftp.connect(host, port, timeout=30)
+    check(welcome.startswith("220"), "greeting: %r" % welcome)
+    if login:
+        resp = ftp.login(USER, PASSWORD)
+        check(resp.startswith("230"), "login: %r" % resp)
+    return ftp
+
+
+def path(workdir, name):
+    return os.path.join(workdir, name)
+
+
+def download(ftp, name, dest):
+    with open(dest, "wb") as f:
+        resp = ftp.retrbinary("RETR " + name, f.write)
+    check(resp.startswith("226"), "RETR %s: %r" % (name, resp))
+
+
+def upload(ftp, src, name):
+    with open(src, "rb") as f:
+        resp = ftp.storbinary("STOR " + name, f)
+    check(resp.startswith("226"), "STOR %s: %r" % (name, resp))
+
+
+def basic(ftp, workdir):
+    check(ftp.pwd() == "/", "pwd: %r" % ftp.pwd())
+
+    names = sorted(ftp.nlst())
+    check(names == ["data.bin", "incoming", "text.txt", "ünï 名前.txt"], "nlst: %r" % names)
+
+    facts = dict(ftp.mlsd())
+    check(facts["data.bin"]["type"] == "file", "mlsd data.bin: %r" % facts["data.bin"])
+    check(facts["data.bin"]["size"] == str(os.path.getsize(path(workdir, "data.bin.want"))),
+          "mlsd data.bin size: %r" % facts["data.bin"])
+    check(facts["incoming"]["type"] == "dir", "mlsd incoming: %r" % facts["incoming"])
+    check("modify" in facts["data.bin"], "mlsd data.bin has no modify fact: %r" % facts["data.bin"])
+    check("ünï 名前.txt" in facts, "mlsd lacks the UTF-8 name: %r" % sorted(facts))
+
+    check(ftp.size("data.bin") == os.path.getsize(path(workdir, "data.bin.want")), "size data.bin")
+    expect_error("550", ftp.size, "missing.bin")
+    expect_error("550", ftp.size, "incoming")
+
+    download(ftp, "data.bin", path(workdir, "data.bin"))
+    download(ftp, "ünï 名前.txt", path(workdir, "utf8.txt"))
+
+    # Text mode: lines arrive without their ends, and STOR in TYPE A
+    # turns the CRLF ftplib sends into the server's LF.
+    lines = []
+    resp = ftp.retrlines("RETR text.txt", lines.append)
+    check(resp.startswith("226"), "retrlines: %r" % resp)
+    check(lines == ["first line", "second line", "", "last"], "retrlines: %r" % lines)
+    with open(path(workdir, "lines.txt"), "rb") as f:
+        resp = ftp.storlines("STOR lines.txt", f)
+    check(resp.startswith("226"), "storlines: %r" % resp)
+
+    upload(ftp, path(workdir, "up.bin"), "up.bin")
+
+    check(ftp.mkd("new dir") == "/new dir", "mkd")
+    expect_error("550", ftp.mkd, "new dir")
+    check(ftp.cwd("new dir").startswith("250"), "cwd")
+    check(ftp.pwd() == "/new dir", "pwd after cwd: %r" % ftp.pwd())
+    upload(ftp, path(workdir, "up.bin"), "inner.bin")
+    check(ftp.cwd("..").startswith("250"), "cwd ..")
+    expect_error("550", ftp.rmd, "new dir")  # not empty
+
+    check(ftp.rename("up.bin", "renamed.bin").startswith("250"), "rename")
+    expect_error("550", ftp.rename, "up.bin", "again.bin")
+    check(ftp.rename("new dir/inner.bin", "moved.bin").startswith("250"), "rename across directories")
+
+    check(ftp.delete("moved.bin").startswith("250"), "delete")
+    expect_error("550", ftp.delete, "moved.bin")
+    expect_error("550", ftp.delete, "new dir")
+
+    check(ftp.mkd("gone") == "/gone", "mkd gone")
+    check(ftp.rmd("gone").startswith("250"), "rmd")
+    check(ftp.rmd("new dir").startswith("250"), "rmd new dir")
+    expect_error("550", ftp.rmd, "new dir")
+    expect_error("550", ftp.cwd, "new dir")
+
+    check(ftp.quit().startswith("221"), "quit")
+
+
+def abort(ftp, workdir):
+    size = ftp.size("big.bin")
+    ftp.voidcmd("TYPE I")
+    conn = ftp.transfercmd("RETR big.bin")
+    got = 0
+    while got < 1 << 20:
+        chunk = conn.recv(65536)
+        check(chunk, "data connection closed after %d of %d bytes" % (got, size))
+        got += len(chunk)
+    # ftplib.abort sends ABOR as urgent data and reads one reply.
+    resp = ftp.abort()
+    check(resp.startswith("426"), "abort: first reply %r, want 426" % resp)
+    conn.close()
+    resp = ftp.voidresp()
+    check(resp.startswith("226"), "abort: second reply %r, want 226" % resp)
+
+    # The session goes on.
+    check(ftp.pwd() == "/", "pwd after abort")
+    download(ftp, "data.bin", path(workdir, "data.bin"))
+
+    # ABOR with no transfer running.
+    resp = ftp.abort()
+    check(resp.startswith("225") or resp.startswith("226"), "idle abort: %r" % resp)
+    check(ftp.pwd() == "/", "pwd after idle abort")
+    ftp.quit()
+
+
+def active(ftp, workdir):
+    ftp.set_pasv(False)
+    names = sorted(ftp.nlst())
+    check("data.bin" in names, "nlst in active mode: %r" % names)
+    check("incoming" in dict(ftp.mlsd()), "mlsd in active mode")
+    download(ftp, "data.bin", path(workdir, "data.bin"))
+    upload(ftp, path(workdir, "up.bin"), "up.bin")
+    # The command ftplib sent was PORT (IPv4) and it was accepted.
+    resp = ftp.sendport("127.0.0.1", 40000)
+    check(resp.startswith("200"), "PORT: %r" % resp)
+    ftp.quit()
+
+
+def anonymous(ftp, workdir):
+    resp = ftp.login()  # anonymous
+    check(resp.startswith("230"), "anonymous login: %r" % resp)
+    download(ftp, "data.bin", path(workdir, "data.bin"))
+    with open(path(workdir, "up.bin"), "rb") as f:
+        expect_error("550", ftp.storbinary, "STOR up.bin", f)
+    expect_error("550", ftp.delete, "data.bin")
+    expect_error("550", ftp.mkd, "mine")
+    expect_error("550", ftp.rename, "data.bin", "x.bin")
+    upload(ftp, path(workdir, "up.bin"), "incoming/up.bin")
+    check(ftp.mkd("incoming/mine") == "/incoming/mine", "mkd in incoming")
+    expect_error("550", ftp.delete, "incoming/up.bin")
+    with open(path(workdir, "up.bin"), "rb") as f:
+        expect_error("550", ftp.storbinary, "STOR incoming/up.bin", f)
+    ftp.quit()
+
+
+def badlogin(ftp, workdir):
+    expect_error("530", ftp.login, USER, "wrong")
+    expect_error("530", ftp.nlst)
+    resp = ftp.login(USER, PASSWORD)
+    check(resp.startswith("230"), "login after a failure: %r" % resp)
+    ftp.quit()
+
+
+SCENARIOS = {
+    "basic": (basic, True),
+    "abort": (abort, True),
+    "active": (active, True),
+    "anonymous": (anonymous, False),
+    "badlogin": (badlogin, False),
+}
+
+
+def main():
+    host, port, scenario, workdir = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    fn, login = SCENARIOS[scenario]
+    ftp = connect(host, port, login)
+    try:
+        fn(ftp, workdir)
+    except Failure as e:
+        print("FAIL: %s" % e, file=sys.stderr)
+        sys.exit(1)
+    print("ok")
+
+
+if __name__ == "__main__":
+    main()

@@ -7,7 +7,8 @@ import (
 	"strings"
 )
 
-// MaxLine is the longest command line a server accepts, CRLF included.
+// MaxLine is the longest command line a server accepts, counting the CR
+// of its CRLF but not the LF.
 // RFC 959 sets no limit; 4096 leaves room for long UTF-8 paths.
 const MaxLine = 4096
 

@@ -91,6 +91,7 @@ func Run(t *testing.T, newFS func(t *testing.T) ftpserver.FileSystem, opts ...Op
 	t.Run("CreateErrors", s.testCreateErrors)
 	t.Run("Exclusive", s.testExclusive)
 	t.Run("ConcurrentUploads", s.testConcurrentUploads)
+	t.Run("ReadWhileWriting", s.testReadWhileWriting)
 	t.Run("List", s.testList)
 	t.Run("ListLarge", s.testListLarge)
 	t.Run("Mkdir", s.testMkdir)
@@ -896,6 +897,62 @@ func (s *suite) testConcurrentUploads(t *testing.T) {
 			wantContent(t, fsys, name, []byte(name))
 		}
 	})
+}
+
+// testReadWhileWriting reads a file over and over while an upload replaces
+// it: the atomic modes only ever show the old or the new content whole, and
+// direct mode a growing prefix of the new content.
+func (s *suite) testReadWhileWriting(t *testing.T) {
+	for _, u := range uploadModes {
+		t.Run(u.String(), func(t *testing.T) {
+			fsys := s.newFS(t)
+			ctx := t.Context()
+			old, final := pattern(32<<10, 11), pattern(64<<10, 77)
+			put(t, fsys, "/f", old)
+			w, err := fsys.Create(ctx, "/f", ftpserver.CreateOptions{Upload: u})
+			if err != nil {
+				t.Fatal(err)
+			}
+			stop := make(chan struct{})
+			result := make(chan string, 1)
+			go func() {
+				for {
+					select {
+					case <-stop:
+						result <- ""
+						return
+					default:
+					}
+					got, err := read(ctx, fsys, "/f", 0)
+					var ok bool
+					if u == ftpserver.UploadDirect {
+						ok = bytes.HasPrefix(final, got)
+					} else {
+						ok = bytes.Equal(got, old) || bytes.Equal(got, final)
+					}
+					if err != nil || !ok {
+						result <- fmt.Sprintf("a reader during the upload got %d bytes (%v), want %s", len(got), err,
+							map[bool]string{true: "a prefix of the new content", false: "the old or the new content"}[u == ftpserver.UploadDirect])
+						return
+					}
+				}
+			}()
+			for chunk := range slices.Chunk(final, 1024) {
+				if _, err := w.Write(chunk); err != nil {
+					t.Fatal(err)
+				}
+				runtime.Gosched()
+			}
+			if err := w.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			close(stop)
+			if msg := <-result; msg != "" {
+				t.Error(msg)
+			}
+			wantContent(t, fsys, "/f", final)
+		})
+	}
 }
 
 // --- directories ---

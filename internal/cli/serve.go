@@ -104,11 +104,12 @@ func runServe(cmd *cobra.Command, env Env, f *serveFlags) error {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level}))
-	srv, cleanup, err := cfg.Build(logger)
+	inst, err := cfg.Build(logger)
 	if err != nil {
 		return err
 	}
-	defer cleanup()
+	defer inst.Close()
+	srv := inst.Server
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

@@ -5,25 +5,40 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/ferry-ftp/ferry/auth"
 	"github.com/ferry-ftp/ferry/ftpserver"
 	"github.com/ferry-ftp/ferry/storage/localfs"
 )
 
+// Instance is a server built from a Config, with what belongs to it
+// beside the ftpserver.Server: the certificate it can reload and the
+// accounts' open directories.
+type Instance struct {
+	// Server is ready to serve: Serve on a listener for Config.Listen
+	// and, when Config.TLS.ImplicitListen is set, ServeTLS on one for
+	// it. Its TLS field holds the [tls] policy, which both use.
+	Server *ftpserver.Server
+
+	certs *certHolder // nil without TLS
+	homes *homeCache
+}
+
 // Build validates c and returns a server configured by it, not yet
-// serving, and a cleanup function that releases what the server's
-// accounts hold open (directory handles); call it after the server has
-// stopped.
-func (c *Config) Build(logger *slog.Logger) (*ftpserver.Server, func() error, error) {
+// serving. Call the Instance's Close after the server has stopped.
+func (c *Config) Build(logger *slog.Logger) (*Instance, error) {
 	if err := c.Validate(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if logger == nil {
 		logger = slog.Default()
@@ -32,9 +47,9 @@ func (c *Config) Build(logger *slog.Logger) (*ftpserver.Server, func() error, er
 	upload, _ := ftpserver.ParseUploadMode(c.UploadMode) // validated
 
 	homes := &homeCache{open: map[string]*localfs.FS{}}
-	fail := func(err error) (*ftpserver.Server, func() error, error) {
+	fail := func(err error) (*Instance, error) {
 		homes.Close()
-		return nil, nil, err
+		return nil, err
 	}
 	a := &authenticator{logger: logger, homes: homes}
 	if c.Anonymous.Enabled {
@@ -97,21 +112,106 @@ func (c *Config) Build(logger *slog.Logger) (*ftpserver.Server, func() error, er
 		MaxBadCommands:   disableIfZero(c.MaxBadCommands),
 		Logger:           logger,
 	}
+	inst := &Instance{Server: srv, homes: homes}
 	if c.TLS.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(c.TLS.CertFile, c.TLS.KeyFile)
+		inst.certs = &certHolder{certFile: c.TLS.CertFile, keyFile: c.TLS.KeyFile}
+		cert, err := inst.certs.load()
 		if err != nil {
 			return fail(fmt.Errorf("tls: %w", err))
 		}
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		if now := time.Now(); cert.Leaf != nil && (now.After(cert.Leaf.NotAfter) || now.Before(cert.Leaf.NotBefore)) {
+			logger.Warn("the TLS certificate is not valid now; clients will refuse it",
+				"cert_file", c.TLS.CertFile, "not_before", cert.Leaf.NotBefore, "not_after", cert.Leaf.NotAfter)
+		}
+		// GetCertificate rather than Certificates, so that a reload
+		// reaches every new handshake, including those of sessions
+		// already open (their configs are clones of this one).
+		srv.TLSConfig = &tls.Config{
+			GetCertificate: inst.certs.get,
+			MinVersion:     tlsVersions[c.TLS.MinVersion], // validated
+		}
+		if c.TLS.ClientCA != "" {
+			pool, err := loadCertPool(c.TLS.ClientCA)
+			if err != nil {
+				return fail(fmt.Errorf("tls.client_ca: %w", err))
+			}
+			srv.TLSConfig.ClientCAs = pool
+			// Optional: clients without a certificate log in with a
+			// password as before; one that sends a certificate must send
+			// a valid one.
+			srv.TLSConfig.ClientAuth = tls.VerifyClientCertIfGiven
+			a.certLogin = true
+		}
+		srv.TLS = c.TLS.Policy()
 	}
-	// Refuse rather than silently serve without the protection asked for.
-	if c.TLS.Required {
-		return fail(errors.New("tls.required: not supported by this version of ferry yet"))
+	return inst, nil
+}
+
+// ReloadCertificate reads the certificate and key files again; new TLS
+// handshakes use the new pair, and established connections go on with the
+// one they started with. If the files do not load, the previous
+// certificate stays in use and the error says why. Without TLS it does
+// nothing.
+func (in *Instance) ReloadCertificate() error {
+	if in.certs == nil {
+		return nil
 	}
-	if c.TLS.ImplicitListen != "" {
-		return fail(errors.New("tls.implicit_listen: not supported by this version of ferry yet"))
+	if _, err := in.certs.load(); err != nil {
+		return fmt.Errorf("tls: %w", err)
 	}
-	return srv, homes.Close, nil
+	return nil
+}
+
+// Certificate returns the certificate new handshakes present (with Leaf
+// parsed), or nil without TLS.
+func (in *Instance) Certificate() *tls.Certificate {
+	if in.certs == nil {
+		return nil
+	}
+	return in.certs.current.Load()
+}
+
+// Close releases what the accounts hold open (directory handles). Call it
+// after the server has stopped.
+func (in *Instance) Close() error { return in.homes.Close() }
+
+// certHolder holds the current certificate for GetCertificate, which
+// handshakes call concurrently with reloads.
+type certHolder struct {
+	certFile, keyFile string
+	current           atomic.Pointer[tls.Certificate]
+}
+
+// load reads the pair and, if it is good, makes it current.
+func (h *certHolder) load() (*tls.Certificate, error) {
+	cert, err := tls.LoadX509KeyPair(h.certFile, h.keyFile)
+	if err != nil {
+		return nil, err
+	}
+	if cert.Leaf == nil {
+		if cert.Leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
+			return nil, err
+		}
+	}
+	h.current.Store(&cert)
+	return &cert, nil
+}
+
+func (h *certHolder) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	return h.current.Load(), nil
+}
+
+// loadCertPool reads the PEM certificates of a CA file.
+func loadCertPool(path string) (*x509.CertPool, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) {
+		return nil, fmt.Errorf("no PEM certificate in %s", path)
+	}
+	return pool, nil
 }
 
 // disableIfZero maps the file's "0 means none" to ftpserver's "negative
@@ -176,6 +276,7 @@ type authenticator struct {
 	accountFS ftpserver.FileSystem
 	users     *auth.UsersFile // nil when none
 	homes     *homeCache
+	certLogin bool // tls.client_ca is set
 }
 
 func (a *authenticator) Authenticate(ctx context.Context, conn ftpserver.ConnInfo, user, pass string) (*ftpserver.Account, error) {
@@ -195,17 +296,57 @@ func (a *authenticator) Authenticate(ctx context.Context, conn ftpserver.ConnInf
 	if a.users == nil {
 		return nil, fmt.Errorf("%w: unknown user", ftpserver.ErrAuthFailed)
 	}
-	// Pick up "ferry user" edits without a restart; a broken edit keeps
-	// the accounts loaded before it.
+	a.reloadUsers()
+	u, err := a.users.Verify(ctx, user, pass)
+	if err != nil {
+		return nil, err
+	}
+	return a.userAccount(u)
+}
+
+// AuthenticateCert logs user in without a password when the control
+// connection presented a client certificate verified against tls.client_ca
+// whose Subject CommonName is exactly user. Anonymous names never log in
+// this way: the anonymous account needs no proof, and a certificate
+// naming "ftp" should not silently downgrade to it.
+func (a *authenticator) AuthenticateCert(ctx context.Context, conn ftpserver.ConnInfo, user string) (*ftpserver.Account, error) {
+	if !a.certLogin || conn.TLS == nil || len(conn.TLS.VerifiedChains) == 0 || len(conn.TLS.VerifiedChains[0]) == 0 {
+		return nil, fmt.Errorf("%w: no verified client certificate", ftpserver.ErrAuthFailed)
+	}
+	if strings.EqualFold(user, "anonymous") || strings.EqualFold(user, "ftp") {
+		return nil, fmt.Errorf("%w: no certificate login for anonymous", ftpserver.ErrAuthFailed)
+	}
+	// The chain was verified by the handshake against client_ca with
+	// the client-authentication key usage; its first element is the
+	// client's own certificate.
+	if cn := conn.TLS.VerifiedChains[0][0].Subject.CommonName; cn == "" || cn != user {
+		return nil, fmt.Errorf("%w: certificate is for %q", ftpserver.ErrAuthFailed, cn)
+	}
+	if a.account != nil && user == a.account.Name {
+		return &ftpserver.Account{User: a.account.Name, FS: a.accountFS, Write: a.account.Write}, nil
+	}
+	if a.users == nil {
+		return nil, fmt.Errorf("%w: unknown user", ftpserver.ErrAuthFailed)
+	}
+	a.reloadUsers()
+	u, ok := a.users.Lookup(user)
+	if !ok {
+		return nil, fmt.Errorf("%w: unknown user", ftpserver.ErrAuthFailed)
+	}
+	return a.userAccount(&u)
+}
+
+// reloadUsers picks up "ferry user" edits without a restart; a broken
+// edit keeps the accounts loaded before it.
+func (a *authenticator) reloadUsers() {
 	if reloaded, err := a.users.ReloadIfChanged(); err != nil {
 		a.logger.Warn("users file not reloaded; keeping the accounts loaded before", "err", err)
 	} else if reloaded {
 		a.logger.Info("users file reloaded", "path", a.users.Path())
 	}
-	u, err := a.users.Verify(ctx, user, pass)
-	if err != nil {
-		return nil, err
-	}
+}
+
+func (a *authenticator) userAccount(u *auth.User) (*ftpserver.Account, error) {
 	fsys, err := a.homes.get(u.Home)
 	if err != nil {
 		return nil, fmt.Errorf("home of user %q: %w", u.Name, err)

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -31,16 +32,21 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func build(t *testing.T, c *Config) *ftpserver.Server {
 	t.Helper()
-	srv, cleanup, err := c.Build(quiet)
+	return buildInstance(t, c).Server
+}
+
+func buildInstance(t *testing.T, c *Config) *Instance {
+	t.Helper()
+	inst, err := c.Build(quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := cleanup(); err != nil {
+		if err := inst.Close(); err != nil {
 			t.Error(err)
 		}
 	})
-	return srv
+	return inst
 }
 
 func login(srv *ftpserver.Server, user, pass string) (*ftpserver.Account, error) {
@@ -293,13 +299,13 @@ func TestCommandLineAccount(t *testing.T) {
 func TestBuildRefusesInvalid(t *testing.T) {
 	c := validConfig(t)
 	c.PassivePorts = "1-2"
-	if srv, cleanup, err := c.Build(quiet); err == nil || srv != nil || cleanup != nil {
-		t.Fatalf("Build of an invalid configuration = %v, %v", srv, err)
+	if inst, err := c.Build(quiet); err == nil || inst != nil {
+		t.Fatalf("Build of an invalid configuration = %v, %v", inst, err)
 	}
 	c = validConfig(t)
 	c.UsersFile = filepath.Join(t.TempDir(), "users.toml")
 	writeFile(t, c.UsersFile, "[[user]]\nname = \"x\"\npassword = \"plain\"\nhome = \"/\"\n")
-	if _, _, err := c.Build(quiet); err == nil || !strings.Contains(err.Error(), "plaintext") {
+	if _, err := c.Build(quiet); err == nil || !strings.Contains(err.Error(), "plaintext") {
 		t.Fatalf("Build with a plaintext users file: %v", err)
 	}
 }
@@ -311,22 +317,50 @@ func TestBuildTLS(t *testing.T) {
 
 	c := validConfig(t)
 	c.TLS.CertFile, c.TLS.KeyFile = certFile, keyFile
-	srv := build(t, c)
-	if srv.TLSConfig == nil || len(srv.TLSConfig.Certificates) != 1 {
+	c.TLS.MinVersion = "1.3"
+	c.TLS.AllowCCC = true
+	inst := buildInstance(t, c)
+	srv := inst.Server
+	if srv.TLSConfig == nil || srv.TLSConfig.GetCertificate == nil || srv.TLSConfig.MinVersion != tls.VersionTLS13 {
 		t.Fatalf("TLSConfig = %+v", srv.TLSConfig)
+	}
+	if srv.TLSConfig.ClientAuth != tls.NoClientCert {
+		t.Errorf("client certificates requested without client_ca: %v", srv.TLSConfig.ClientAuth)
+	}
+	if want := (ftpserver.TLSPolicy{AllowCCC: true}); srv.TLS != want {
+		t.Errorf("policy %+v, want %+v", srv.TLS, want)
+	}
+	if cert := inst.Certificate(); cert == nil || cert.Leaf == nil || cert.Leaf.Subject.CommonName != "localhost" {
+		t.Errorf("Certificate() = %+v", cert)
 	}
 
 	c.TLS.KeyFile = certFile // not a key
-	if _, _, err := c.Build(quiet); err == nil || !strings.HasPrefix(err.Error(), "tls: ") {
+	if _, err := c.Build(quiet); err == nil || !strings.HasPrefix(err.Error(), "tls: ") {
 		t.Errorf("Build with a bad key: %v", err)
 	}
 
-	// Until the server can enforce them, these are refused rather than
-	// silently ignored.
 	c.TLS.KeyFile = keyFile
-	c.TLS.Required = true
-	if _, _, err := c.Build(quiet); err == nil || !strings.Contains(err.Error(), "tls.required") {
-		t.Errorf("Build with tls.required: %v", err)
+	c.TLS.ClientCA = certFile + ".missing"
+	writeFile(t, c.TLS.ClientCA, "not PEM")
+	if _, err := c.Build(quiet); err == nil || !strings.HasPrefix(err.Error(), "tls.client_ca: no PEM certificate") {
+		t.Errorf("Build with a bad client_ca: %v", err)
+	}
+}
+
+func TestTLSPolicy(t *testing.T) {
+	for _, c := range []struct {
+		tls  TLS
+		want ftpserver.TLSPolicy
+	}{
+		{TLS{}, ftpserver.TLSPolicy{}},
+		{TLS{Required: true}, ftpserver.TLSPolicy{RequireLogin: true, RequireData: true}},
+		{TLS{RequireData: true}, ftpserver.TLSPolicy{RequireData: true}},
+		{TLS{AllowUnresumedData: true}, ftpserver.TLSPolicy{AllowUnresumedData: true}},
+		{TLS{AllowCCC: true, Required: true}, ftpserver.TLSPolicy{RequireLogin: true, RequireData: true, AllowCCC: true}},
+	} {
+		if got := c.tls.Policy(); got != c.want {
+			t.Errorf("%+v: policy %+v, want %+v", c.tls, got, c.want)
+		}
 	}
 }
 
@@ -363,11 +397,11 @@ func TestBuildWarnsAboutMissingHomes(t *testing.T) {
 	c.UsersFile = filepath.Join(dir, "users.toml")
 	writeFile(t, c.UsersFile, fmt.Sprintf("[[user]]\nname = \"erin\"\npassword = %q\nhome = \"gone\"\n", passwordHash))
 	var logs strings.Builder
-	_, cleanup, err := c.Build(slog.New(slog.NewTextHandler(&logs, nil)))
+	inst, err := c.Build(slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cleanup()
+	inst.Close()
 	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "user=erin") ||
 		!strings.Contains(logs.String(), filepath.Join(dir, "gone")) {
 		t.Errorf("no warning about erin's missing home in the log:\n%s", logs.String())

@@ -8,6 +8,7 @@ package config
 
 import (
 	"bytes"
+	"crypto/tls"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -77,12 +78,46 @@ type Anonymous struct {
 	Root string `toml:"root"`
 }
 
-// TLS is the [tls] table.
+// TLS is the [tls] table: FTPS. Its policy applies to both listeners.
 type TLS struct {
-	CertFile       string `toml:"cert_file"`
-	KeyFile        string `toml:"key_file"`
+	CertFile string `toml:"cert_file"`
+	KeyFile  string `toml:"key_file"`
+	// ImplicitListen is the address of a second listener that speaks TLS
+	// from the first byte; empty for none.
 	ImplicitListen string `toml:"implicit_listen"`
-	Required       bool   `toml:"required"`
+	// Required refuses logins and data connections without TLS.
+	Required bool `toml:"required"`
+	// RequireData refuses data connections without TLS (PROT P).
+	RequireData bool `toml:"require_data"`
+	// AllowUnresumedData accepts TLS data connections that do not resume
+	// the control connection's session.
+	AllowUnresumedData bool `toml:"allow_unresumed_data"`
+	// AllowCCC lets clients drop TLS from the control connection after
+	// login.
+	AllowCCC bool `toml:"allow_ccc"`
+	// MinVersion is "1.2" or "1.3".
+	MinVersion string `toml:"min_version"`
+	// ClientCA is a PEM file of CA certificates: clients may present a
+	// certificate signed by one, and one whose Subject CommonName is the
+	// USER name logs that user in without a password.
+	ClientCA string `toml:"client_ca"`
+}
+
+// tlsVersions maps min_version to crypto/tls versions. TLS 1.0 and 1.1
+// are left out on purpose: they are deprecated (RFC 8996).
+var tlsVersions = map[string]uint16{
+	"1.2": tls.VersionTLS12,
+	"1.3": tls.VersionTLS13,
+}
+
+// Policy is the listener TLS policy the table asks for.
+func (t *TLS) Policy() ftpserver.TLSPolicy {
+	return ftpserver.TLSPolicy{
+		RequireLogin:       t.Required,
+		RequireData:        t.Required || t.RequireData,
+		AllowUnresumedData: t.AllowUnresumedData,
+		AllowCCC:           t.AllowCCC,
+	}
 }
 
 // Account is a single account given on the command line.
@@ -157,7 +192,7 @@ func Load(path string) (*Config, error) {
 // resolvePaths makes every relative path absolute against dir (the working
 // directory when dir is empty).
 func (c *Config) resolvePaths(dir string) error {
-	for _, p := range []*string{&c.Root, &c.UsersFile, &c.Anonymous.Root, &c.TLS.CertFile, &c.TLS.KeyFile} {
+	for _, p := range []*string{&c.Root, &c.UsersFile, &c.Anonymous.Root, &c.TLS.CertFile, &c.TLS.KeyFile, &c.TLS.ClientCA} {
 		if *p == "" || filepath.IsAbs(*p) {
 			continue
 		}
@@ -329,16 +364,37 @@ func (c *Config) Validate() error {
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		bad("tls", "cert_file and key_file must be set together")
 	} else if c.TLS.CertFile == "" {
-		if c.TLS.Required {
-			bad("tls.required", "needs tls.cert_file and tls.key_file")
-		}
-		if c.TLS.ImplicitListen != "" {
-			bad("tls.implicit_listen", "needs tls.cert_file and tls.key_file")
+		// Settings that ask for protection cannot be honoured without a
+		// certificate; refuse rather than serve in the clear.
+		for _, k := range []struct {
+			key string
+			set bool
+		}{
+			{"tls.implicit_listen", c.TLS.ImplicitListen != ""},
+			{"tls.required", c.TLS.Required},
+			{"tls.require_data", c.TLS.RequireData},
+			{"tls.client_ca", c.TLS.ClientCA != ""},
+		} {
+			if k.set {
+				bad(k.key, "needs tls.cert_file and tls.key_file")
+			}
 		}
 	}
 	if c.TLS.ImplicitListen != "" {
 		if err := checkListenAddr(c.TLS.ImplicitListen); err != nil {
 			bad("tls.implicit_listen", "%v", err)
+		} else if _, port, _ := net.SplitHostPort(c.Listen); c.TLS.ImplicitListen == c.Listen && port != "0" {
+			bad("tls.implicit_listen", "is the same address as listen (%q); implicit FTPS needs a port of its own, such as \":990\"", c.Listen)
+		}
+	}
+	if _, ok := tlsVersions[c.TLS.MinVersion]; !ok {
+		bad("tls.min_version", "want \"1.2\" or \"1.3\", got %q", c.TLS.MinVersion)
+	}
+	if c.TLS.ClientCA != "" {
+		if info, err := os.Stat(c.TLS.ClientCA); err != nil {
+			bad("tls.client_ca", "%v", err)
+		} else if !info.Mode().IsRegular() {
+			bad("tls.client_ca", "%s is not a regular file", c.TLS.ClientCA)
 		}
 	}
 

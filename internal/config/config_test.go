@@ -38,6 +38,7 @@ func TestDefault(t *testing.T) {
 		LoginFailDelay: Duration{time.Second},
 		MaxBadCommands: 20,
 		Anonymous:      Anonymous{Enabled: true},
+		TLS:            TLS{MinVersion: "1.2"},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Default() =\n%+v\nwant\n%+v", c, want)
@@ -110,6 +111,11 @@ cert_file = "tls/cert.pem"
 key_file = "/etc/ferry/key.pem"
 implicit_listen = ":990"
 required = true
+require_data = true
+allow_unresumed_data = true
+allow_ccc = true
+min_version = "1.3"
+client_ca = "tls/clients.pem"
 `
 
 func TestLoadFullExample(t *testing.T) {
@@ -138,10 +144,15 @@ func TestLoadFullExample(t *testing.T) {
 		UsersFile:        filepath.Join(dir, "users.toml"),
 		Anonymous:        Anonymous{Enabled: true, UploadDir: "/incoming", Root: "/srv/anon"},
 		TLS: TLS{
-			CertFile:       filepath.Join(dir, "tls", "cert.pem"),
-			KeyFile:        "/etc/ferry/key.pem",
-			ImplicitListen: ":990",
-			Required:       true,
+			CertFile:           filepath.Join(dir, "tls", "cert.pem"),
+			KeyFile:            "/etc/ferry/key.pem",
+			ImplicitListen:     ":990",
+			Required:           true,
+			RequireData:        true,
+			AllowUnresumedData: true,
+			AllowCCC:           true,
+			MinVersion:         "1.3",
+			ClientCA:           filepath.Join(dir, "tls", "clients.pem"),
 		},
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -260,6 +271,13 @@ func TestValidateErrors(t *testing.T) {
 		{"required without cert", func(c *Config) { c.TLS.Required = true }, "tls.required: needs tls.cert_file and tls.key_file"},
 		{"implicit without cert", func(c *Config) { c.TLS.ImplicitListen = ":990" }, "tls.implicit_listen: needs tls.cert_file and tls.key_file"},
 		{"implicit bad address", func(c *Config) { c.TLS.CertFile, c.TLS.KeyFile, c.TLS.ImplicitListen = "c", "k", "990" }, "tls.implicit_listen: want HOST:PORT"},
+		{"implicit on listen", func(c *Config) { c.TLS.CertFile, c.TLS.KeyFile, c.TLS.ImplicitListen = "c", "k", c.Listen }, `tls.implicit_listen: is the same address as listen (":2121")`},
+		{"require_data without cert", func(c *Config) { c.TLS.RequireData = true }, "tls.require_data: needs tls.cert_file and tls.key_file"},
+		{"client_ca without cert", func(c *Config) { c.TLS.ClientCA = notDir }, "tls.client_ca: needs tls.cert_file and tls.key_file"},
+		{"client_ca missing", func(c *Config) { c.TLS.CertFile, c.TLS.KeyFile, c.TLS.ClientCA = "c", "k", missing }, "tls.client_ca: stat " + missing + ": no such file or directory"},
+		{"client_ca a dir", func(c *Config) { c.TLS.CertFile, c.TLS.KeyFile, c.TLS.ClientCA = "c", "k", t.TempDir() }, "tls.client_ca: "},
+		{"min version old", func(c *Config) { c.TLS.MinVersion = "1.1" }, `tls.min_version: want "1.2" or "1.3", got "1.1"`},
+		{"min version empty", func(c *Config) { c.TLS.MinVersion = "" }, `tls.min_version: want "1.2" or "1.3", got ""`},
 		{"account reserved name", func(c *Config) { c.Account = &Account{Name: "ftp", Password: "x"} }, `--user: invalid user name "ftp": reserved`},
 		{"account empty name", func(c *Config) { c.Account = &Account{Password: "x"} }, "--user: invalid user name: empty"},
 		{"account empty password", func(c *Config) { c.Account = &Account{Name: "bob"} }, `--password: empty password for user "bob"`},
@@ -277,6 +295,8 @@ func TestValidateErrors(t *testing.T) {
 }
 
 func TestValidateAccepts(t *testing.T) {
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	writeFile(t, caFile, "checked when the server is built")
 	for _, c := range []struct {
 		name   string
 		change func(*Config)
@@ -302,6 +322,11 @@ func TestValidateAccepts(t *testing.T) {
 			c.Account = &Account{Name: "bob", Password: "pw"}
 		}},
 		{"IPv6 listen", func(c *Config) { c.Listen = "[::1]:2121" }},
+		{"TLS everything", func(c *Config) {
+			c.TLS = TLS{CertFile: "c.pem", KeyFile: "k.pem", ImplicitListen: ":990", Required: true, RequireData: true,
+				AllowUnresumedData: true, AllowCCC: true, MinVersion: "1.3", ClientCA: caFile}
+		}},
+		{"relaxations without a certificate", func(c *Config) { c.TLS.AllowCCC, c.TLS.AllowUnresumedData = true, true }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := validConfig(t)

@@ -1,0 +1,570 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// human writes a byte count as the dataset is described: "1 GiB".
+func human(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func mbps(bytes int64, d time.Duration) float64 {
+	return float64(bytes) / d.Seconds() / 1e6
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// randomBuffer is incompressible content for the dataset and uploads.
+func randomBuffer(n int, seed uint64) []byte {
+	r := rand.NewChaCha8([32]byte{byte(seed), byte(seed >> 8), 1, 2, 3})
+	b := make([]byte, n)
+	r.Read(b)
+	return b
+}
+
+// cmdMkdata writes the dataset every server serves, skipping what is
+// already there with the right size.
+func cmdMkdata(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("mkdata", flag.ExitOnError)
+	dir := fs.String("dir", "bench/out/data", "dataset directory")
+	big := sizeFlag{1 << 30}
+	mid := sizeFlag{8 << 20}
+	fs.Var(&big, "big", "size of big.bin (RETR)")
+	fs.Var(&mid, "mid", "size of mid.bin (many sessions at once)")
+	small := fs.Int("small", 2000, "number of 4 KiB files in small/")
+	list := fs.Int("list", 10000, "number of entries in list/")
+	fs.Parse(args)
+
+	for _, d := range []string{"", "small", "list", "upload"} {
+		if err := os.MkdirAll(filepath.Join(*dir, d), 0o755); err != nil {
+			return err
+		}
+	}
+	buf := randomBuffer(1<<20, 1)
+	writeFile := func(name string, size int64) error {
+		if fi, err := os.Stat(name); err == nil && fi.Size() == size {
+			return nil
+		}
+		f, err := os.Create(name)
+		if err != nil {
+			return err
+		}
+		for left := size; left > 0; {
+			chunk := buf[:min(int64(len(buf)), left)]
+			if _, err := f.Write(chunk); err != nil {
+				f.Close()
+				return err
+			}
+			left -= int64(len(chunk))
+			// Vary the content so no two MiB are the same.
+			buf[left%int64(len(buf))]++
+		}
+		return f.Close()
+	}
+	if err := writeFile(filepath.Join(*dir, "big.bin"), big.n); err != nil {
+		return err
+	}
+	if err := writeFile(filepath.Join(*dir, "mid.bin"), mid.n); err != nil {
+		return err
+	}
+	for i := 0; i < *small; i++ {
+		if err := writeFile(filepath.Join(*dir, "small", fmt.Sprintf("f%05d", i)), 4096); err != nil {
+			return err
+		}
+	}
+	for i := 0; i < *list; i++ {
+		name := filepath.Join(*dir, "list", fmt.Sprintf("entry-%05d.dat", i))
+		if err := writeFile(name, int64(i%7)*100); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// cmdRaw measures the ceiling: sendfile(2) of the file into a loopback
+// TCP socket that a reader drains with 1 MiB reads, no FTP involved.
+func cmdRaw(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("raw", flag.ExitOnError)
+	file := fs.String("file", "bench/out/data/big.bin", "file to send")
+	runs := fs.Int("runs", 3, "runs; the best is kept")
+	fs.Parse(args)
+	fi, err := os.Stat(*file)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	buf := make([]byte, readSize)
+	var best time.Duration
+	var all []float64
+	for i := 0; i < *runs; i++ {
+		errc := make(chan error, 1)
+		go func() {
+			c, err := ln.Accept()
+			if err != nil {
+				errc <- err
+				return
+			}
+			defer c.Close()
+			f, err := os.Open(*file)
+			if err != nil {
+				errc <- err
+				return
+			}
+			defer f.Close()
+			_, err = c.(*net.TCPConn).ReadFrom(f) // sendfile
+			errc <- err
+		}()
+		start := time.Now()
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			return err
+		}
+		var total int64
+		for {
+			n, err := c.Read(buf)
+			total += int64(n)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return err
+			}
+		}
+		d := time.Since(start)
+		c.Close()
+		if err := <-errc; err != nil {
+			return err
+		}
+		if total != fi.Size() {
+			return fmt.Errorf("read %d bytes, want %d", total, fi.Size())
+		}
+		all = append(all, ms(d))
+		if best == 0 || d < best {
+			best = d
+		}
+	}
+	emit(record{Server: "loopback", Metric: "raw_mbps", Better: "higher",
+		Label: fmt.Sprintf("raw loopback TCP, sendfile of %s into a 1 MiB reader (MB/s)", human(fi.Size())),
+		Value: mbps(fi.Size(), best), Unit: "MB/s",
+		Detail: map[string]any{"best_ms": ms(best), "runs_ms": all}})
+	return nil
+}
+
+// cmdRetr downloads one file -runs times over one session and keeps the
+// best time.
+func cmdRetr(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("retr", flag.ExitOnError)
+	var c common
+	c.register(fs)
+	file := fs.String("file", "big.bin", "remote file")
+	runs := fs.Int("runs", 3, "runs; the best is kept")
+	fs.Parse(args)
+	cl, err := dial(ctx, c.dial)
+	if err != nil {
+		return err
+	}
+	defer cl.quit()
+	msg, err := cl.cmd(2, "SIZE "+*file)
+	if err != nil {
+		return err
+	}
+	want, err := strconv.ParseInt(msg, 10, 64)
+	if err != nil {
+		return fmt.Errorf("SIZE: %q", msg)
+	}
+	buf := make([]byte, readSize)
+	var best time.Duration
+	var all []float64
+	for i := 0; i < *runs; i++ {
+		start := time.Now()
+		n, err := cl.transferIn("RETR "+*file, buf, nil)
+		d := time.Since(start)
+		if err != nil {
+			return err
+		}
+		if n != want {
+			return fmt.Errorf("RETR read %d bytes, want %d", n, want)
+		}
+		all = append(all, ms(d))
+		if best == 0 || d < best {
+			best = d
+		}
+	}
+	metric, label := "retr_ms", fmt.Sprintf("RETR %s, best of %d (ms)", human(want), *runs)
+	if c.dial.tls {
+		metric, label = "retr_tls_ms", fmt.Sprintf("RETR %s over TLS (PROT P), best of %d (ms)", human(want), *runs)
+	}
+	detail := map[string]any{"mbps": mbps(want, best), "runs_ms": all, "bytes": want}
+	if cl.tlsInfo != "" {
+		detail["tls"] = cl.tlsInfo
+	}
+	emit(record{Server: c.label, Metric: metric, Label: label, Better: "lower",
+		Value: ms(best), Unit: "ms", Detail: detail})
+	return nil
+}
+
+// cmdStor uploads -size bytes. The server's 226 ends the first clock;
+// the second also includes an fsync of the stored file by this client,
+// so servers that do not sync before 226 (ferry does) are measured to
+// the same durability.
+func cmdStor(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("stor", flag.ExitOnError)
+	var c common
+	c.register(fs)
+	size := sizeFlag{1 << 30}
+	fs.Var(&size, "size", "bytes to upload")
+	name := fs.String("name", "upload/big.bin", "remote name")
+	fsyncPath := fs.String("fsync-path", "", "host path of the stored file, fsynced after 226")
+	runs := fs.Int("runs", 1, "runs; the best is kept")
+	fs.Parse(args)
+	cl, err := dial(ctx, c.dial)
+	if err != nil {
+		return err
+	}
+	defer cl.quit()
+	buf := randomBuffer(readSize, 2)
+	var best226, bestDurable time.Duration
+	for i := 0; i < *runs; i++ {
+		syscall.Sync() // start each run with no dirty pages of earlier ones
+		start := time.Now()
+		if err := cl.store(*name, size.n, buf); err != nil {
+			return err
+		}
+		d226 := time.Since(start)
+		if *fsyncPath != "" {
+			f, err := os.OpenFile(*fsyncPath, os.O_RDWR, 0)
+			if err != nil {
+				return err
+			}
+			if err := f.Sync(); err != nil {
+				return err
+			}
+			fi, _ := f.Stat()
+			f.Close()
+			if fi.Size() != size.n {
+				return fmt.Errorf("stored %d bytes, want %d", fi.Size(), size.n)
+			}
+		}
+		dDurable := time.Since(start)
+		if best226 == 0 || d226 < best226 {
+			best226 = d226
+		}
+		if bestDurable == 0 || dDurable < bestDurable {
+			bestDurable = dDurable
+		}
+	}
+	emit(record{Server: c.label, Metric: "stor_mbps", Better: "higher",
+		Label: fmt.Sprintf("STOR %s, to the 226 reply (MB/s)", human(size.n)),
+		Value: mbps(size.n, best226), Unit: "MB/s", Detail: map[string]any{"ms": ms(best226)}})
+	if *fsyncPath != "" {
+		emit(record{Server: c.label, Metric: "stor_durable_mbps", Better: "higher",
+			Label: fmt.Sprintf("STOR %s, to the 226 reply + fsync of the file (MB/s, fsync on)", human(size.n)),
+			Value: mbps(size.n, bestDurable), Unit: "MB/s", Detail: map[string]any{"ms": ms(bestDurable)}})
+	}
+	return nil
+}
+
+// cmdSmallFiles has -sessions sessions download 4 KiB files in a loop,
+// one data connection each, for -duration.
+func cmdSmallFiles(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("smallfiles", flag.ExitOnError)
+	var c common
+	c.register(fs)
+	sessions := fs.Int("sessions", 8, "concurrent sessions")
+	duration := fs.Duration("duration", 10*time.Second, "how long to run")
+	dir := fs.String("dir", "small", "remote directory of fNNNNN files")
+	count := fs.Int("count", 2000, "number of files in -dir")
+	fs.Parse(args)
+
+	clients := make([]*client, *sessions)
+	for i := range clients {
+		cl, err := dial(ctx, c.dial)
+		if err != nil {
+			return fmt.Errorf("session %d: %w", i, err)
+		}
+		clients[i] = cl
+	}
+	var files, bytes, errs atomic.Int64
+	var firstErr atomic.Value
+	start := time.Now()
+	deadline := start.Add(*duration)
+	var wg sync.WaitGroup
+	for w, cl := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, readSize)
+			for i := 0; time.Now().Before(deadline) && ctx.Err() == nil; i++ {
+				if cl == nil {
+					var err error
+					if cl, err = dial(ctx, c.dial); err != nil {
+						errs.Add(1)
+						firstErr.CompareAndSwap(nil, err.Error())
+						time.Sleep(10 * time.Millisecond)
+						continue
+					}
+				}
+				name := fmt.Sprintf("%s/f%05d", *dir, (w*997+i)%*count)
+				n, err := cl.transferIn("RETR "+name, buf, nil)
+				if err == nil && n != 4096 {
+					err = fmt.Errorf("%s: %d bytes", name, n)
+				}
+				if err != nil {
+					errs.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+					cl.conn.Close()
+					cl = nil
+					continue
+				}
+				files.Add(1)
+				bytes.Add(n)
+			}
+			if cl != nil {
+				cl.quit()
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	detail := map[string]any{"files": files.Load(), "errors": errs.Load(), "seconds": elapsed.Seconds()}
+	if e := firstErr.Load(); e != nil {
+		detail["first_error"] = e
+	}
+	emit(record{Server: c.label, Metric: fmt.Sprintf("smallfiles_%d", *sessions), Better: "higher",
+		Label: fmt.Sprintf("4 KiB RETR, files/s with %d sessions", *sessions),
+		Value: float64(files.Load()) / elapsed.Seconds(), Unit: "files/s", Detail: detail})
+	return nil
+}
+
+// cmdList times LIST or MLSD of one directory and counts its lines.
+func cmdList(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("list", flag.ExitOnError)
+	var c common
+	c.register(fs)
+	verb := fs.String("cmd", "LIST", "LIST or MLSD")
+	dir := fs.String("dir", "list", "remote directory")
+	runs := fs.Int("runs", 3, "runs; the best is kept")
+	fs.Parse(args)
+	cl, err := dial(ctx, c.dial)
+	if err != nil {
+		return err
+	}
+	defer cl.quit()
+	buf := make([]byte, readSize)
+	var best time.Duration
+	var lines int
+	var all []float64
+	metric := "list_ms"
+	if *verb == "MLSD" {
+		metric = "mlsd_ms"
+	}
+	for i := 0; i < *runs; i++ {
+		n := 0
+		start := time.Now()
+		_, err := cl.transferIn(*verb+" "+*dir, buf, func(b []byte) { n += bytes.Count(b, []byte{'\n'}) })
+		d := time.Since(start)
+		var er *errReply
+		if errors.As(err, &er) && er.code >= 500 {
+			emit(record{Server: c.label, Metric: metric, Label: fmt.Sprintf("%s of the list directory (ms)", *verb),
+				Better: "lower", Unit: "ms", Detail: map[string]any{"error": fmt.Sprintf("%d %s", er.code, er.msg)}})
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		all = append(all, ms(d))
+		lines = n
+		if best == 0 || d < best {
+			best = d
+		}
+	}
+	emit(record{Server: c.label, Metric: metric, Better: "lower",
+		Label: fmt.Sprintf("%s of a directory of %d entries, best of %d (ms)", *verb, lines, *runs),
+		Value: ms(best), Unit: "ms", Detail: map[string]any{"lines": lines, "runs_ms": all}})
+	return nil
+}
+
+// dialMany logs in n sessions, conc at a time; failed ones are nil.
+func dialMany(ctx context.Context, o dialOptions, n, conc int) ([]*client, int, string) {
+	clients := make([]*client, n)
+	var next atomic.Int64
+	var errs atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	for w := 0; w < conc; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				cl, err := dial(ctx, o)
+				if err != nil {
+					errs.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				clients[i] = cl
+			}
+		}()
+	}
+	wg.Wait()
+	first, _ := firstErr.Load().(string)
+	return clients, int(errs.Load()), first
+}
+
+func closeAll(clients []*client) {
+	for _, cl := range clients {
+		if cl != nil {
+			cl.conn.Close()
+		}
+	}
+}
+
+// cmdIdle opens -sessions logged-in sessions and measures the growth of
+// the server's memory (PSS of the process tree of -pid) they cost.
+func cmdIdle(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("idle", flag.ExitOnError)
+	var c common
+	c.register(fs)
+	sessions := fs.Int("sessions", 1000, "sessions to open and hold")
+	conc := fs.Int("concurrency", 32, "logins in flight at once")
+	pid := fs.Int("pid", 0, "server's main process; 0: do not measure")
+	settle := fs.Duration("settle", 3*time.Second, "wait after the last login before measuring")
+	hold := fs.Bool("hold", false, "after measuring, hold the sessions until SIGINT/SIGTERM")
+	fs.Parse(args)
+
+	var before int64
+	var procsBefore int
+	if *pid > 0 {
+		before, procsBefore = treePSS(*pid)
+	}
+	start := time.Now()
+	clients, errs, firstErr := dialMany(ctx, c.dial, *sessions, *conc)
+	loginTime := time.Since(start)
+	defer closeAll(clients)
+	ok := *sessions - errs
+	time.Sleep(*settle)
+	detail := map[string]any{"sessions": ok, "errors": errs, "login_s": loginTime.Seconds()}
+	if firstErr != "" {
+		detail["first_error"] = firstErr
+	}
+	if *pid > 0 && ok > 0 {
+		after, procsAfter := treePSS(*pid)
+		detail["pss_before_kib"], detail["pss_after_kib"] = before, after
+		detail["procs_before"], detail["procs_after"] = procsBefore, procsAfter
+		emit(record{Server: c.label, Metric: fmt.Sprintf("idle_%d_kib", *sessions), Better: "lower",
+			Label: fmt.Sprintf("memory per idle logged-in session, %d sessions (PSS KiB)", *sessions),
+			Value: float64(after-before) / float64(ok), Unit: "KiB", Detail: detail})
+	} else {
+		emit(record{Server: c.label, Metric: fmt.Sprintf("idle_%d_sessions", *sessions), Better: "higher",
+			Label: fmt.Sprintf("idle sessions logged in of %d", *sessions), Value: float64(ok), Detail: detail})
+	}
+	if *hold {
+		fmt.Fprintf(os.Stderr, "loadgen idle: %d sessions ready; holding until SIGINT/SIGTERM\n", ok)
+		<-ctx.Done()
+	}
+	return nil
+}
+
+// cmdMany logs in -sessions sessions, then has all of them download -file
+// at the same moment.
+func cmdMany(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("many", flag.ExitOnError)
+	var c common
+	c.register(fs)
+	sessions := fs.Int("sessions", 1000, "sessions transferring at once")
+	conc := fs.Int("concurrency", 32, "logins in flight at once")
+	file := fs.String("file", "mid.bin", "remote file each session downloads")
+	fs.Parse(args)
+
+	clients, loginErrs, firstErr := dialMany(ctx, c.dial, *sessions, *conc)
+	defer closeAll(clients)
+	var want int64 = -1
+	for _, cl := range clients {
+		if cl != nil {
+			msg, err := cl.cmd(2, "SIZE "+*file)
+			if err != nil {
+				return err
+			}
+			if want, err = strconv.ParseInt(msg, 10, 64); err != nil {
+				return fmt.Errorf("SIZE: %q", msg)
+			}
+			break
+		}
+	}
+	var total, xferErrs atomic.Int64
+	var firstXferErr atomic.Value
+	var wg sync.WaitGroup
+	gate := make(chan struct{})
+	for _, cl := range clients {
+		if cl == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-gate
+			buf := make([]byte, readSize)
+			n, err := cl.transferIn("RETR "+*file, buf, nil)
+			if err == nil && n != want {
+				err = fmt.Errorf("%d bytes, want %d", n, want)
+			}
+			if err != nil {
+				xferErrs.Add(1)
+				firstXferErr.CompareAndSwap(nil, err.Error())
+				return
+			}
+			total.Add(n)
+		}()
+	}
+	start := time.Now()
+	close(gate)
+	wg.Wait()
+	wall := time.Since(start)
+	errs := int64(loginErrs) + xferErrs.Load()
+	detail := map[string]any{"login_errors": loginErrs, "transfer_errors": xferErrs.Load(),
+		"bytes": total.Load(), "wall_ms": ms(wall), "file_size": want}
+	if firstErr != "" {
+		detail["first_login_error"] = firstErr
+	}
+	if e := firstXferErr.Load(); e != nil {
+		detail["first_transfer_error"] = e
+	}
+	emit(record{Server: c.label, Metric: fmt.Sprintf("many_%d_errors", *sessions), Better: "lower",
+		Label: fmt.Sprintf("%d sessions RETR %s at once: errors", *sessions, human(want)),
+		Value: float64(errs), Detail: detail})
+	emit(record{Server: c.label, Metric: fmt.Sprintf("many_%d_mbps", *sessions), Better: "higher",
+		Label: fmt.Sprintf("%d sessions RETR %s at once: aggregate MB/s", *sessions, human(want)),
+		Value: mbps(total.Load(), wall), Unit: "MB/s"})
+	return nil
+}

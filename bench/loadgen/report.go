@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"strings"
+)
+
+// cmdReport reads records (JSON lines) and prints the markdown table:
+// one row per metric in the order first measured, one column per server,
+// then ferry's figure divided by each peer's.
+func cmdReport(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("report", flag.ExitOnError)
+	in := fs.String("in", "bench/out/results.jsonl", "records from the other subcommands")
+	serverList := fs.String("servers", "ferry,vsftpd,pure-ftpd", "columns, ferry first")
+	fs.Parse(args)
+	f, err := os.Open(*in)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	servers := strings.Split(*serverList, ",")
+	type row struct {
+		label, better string
+		values        map[string]record
+	}
+	var order []string
+	rows := map[string]*row{}
+	var other []record
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var r record
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			continue // a stray line from a failed step
+		}
+		if !contains(servers, r.Server) {
+			other = append(other, r)
+			continue
+		}
+		rw := rows[r.Metric]
+		if rw == nil {
+			rw = &row{label: r.Label, better: r.Better, values: map[string]record{}}
+			rows[r.Metric] = rw
+			order = append(order, r.Metric)
+		}
+		if _, ok := r.Detail["error"]; !ok {
+			rw.label = r.Label // a measured row says what it measured
+		}
+		rw.values[r.Server] = r
+	}
+	for _, r := range other {
+		fmt.Printf("- %s: **%s** %s\n", r.Label, format(r.Value), r.Unit)
+	}
+	if len(other) > 0 {
+		fmt.Println()
+	}
+	header := "| metric | " + strings.Join(servers, " | ")
+	sep := "|---|" + strings.Repeat("---:|", len(servers))
+	for _, p := range servers[1:] {
+		header += " | " + servers[0] + "/" + p
+		sep += "---:|"
+	}
+	fmt.Println(header + " |")
+	fmt.Println(sep)
+	for _, m := range order {
+		rw := rows[m]
+		label := rw.label
+		if rw.better != "" {
+			label += ", " + rw.better + " is better"
+		}
+		cells := []string{label}
+		for _, s := range servers {
+			cells = append(cells, cell(rw.values, s))
+		}
+		base, okBase := measured(rw.values, servers[0])
+		for _, p := range servers[1:] {
+			v, ok := measured(rw.values, p)
+			switch {
+			case !okBase || !ok:
+				cells = append(cells, "–")
+			case v == 0 && base == 0:
+				cells = append(cells, "=")
+			case v == 0:
+				cells = append(cells, "∞")
+			default:
+				cells = append(cells, fmt.Sprintf("%.2f", base/v))
+			}
+		}
+		fmt.Println("| " + strings.Join(cells, " | ") + " |")
+	}
+	return sc.Err()
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func measured(values map[string]record, server string) (float64, bool) {
+	r, ok := values[server]
+	if !ok {
+		return 0, false
+	}
+	if _, failed := r.Detail["error"]; failed {
+		return 0, false
+	}
+	return r.Value, true
+}
+
+func cell(values map[string]record, server string) string {
+	r, ok := values[server]
+	if !ok {
+		return "–"
+	}
+	if e, failed := r.Detail["error"]; failed {
+		return fmt.Sprintf("n/a (%v)", e)
+	}
+	s := format(r.Value)
+	if e, ok := r.Detail["errors"]; ok && e != float64(0) {
+		s += fmt.Sprintf(" (%v errors)", e)
+	}
+	return s
+}
+
+func format(v float64) string {
+	switch a := math.Abs(v); {
+	case a >= 100 || a == math.Trunc(a):
+		return fmt.Sprintf("%.0f", v)
+	case a >= 10:
+		return fmt.Sprintf("%.1f", v)
+	}
+	return fmt.Sprintf("%.2f", v)
+}

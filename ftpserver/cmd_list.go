@@ -9,7 +9,6 @@ import (
 	"path"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/ferry-ftp/ferry/ftp"
@@ -246,9 +245,7 @@ func (s *session) mlsxEntry(fi fs.FileInfo, p string) ftp.Entry {
 			e.Perm += "adfw"
 		}
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		e.Unique = strconv.FormatUint(uint64(st.Dev), 16) + "U" + strconv.FormatUint(st.Ino, 16)
-	}
+	e.Unique = uniqueID(fi)
 	return e
 }
 

@@ -29,7 +29,7 @@ type testServer struct {
 // startServer starts a server with users "alice"/"secret" (read-write)
 // and "bob"/"pw" (read-only), and anonymous read-only access with an
 // upload area "/incoming". mutate adjusts the Server before it starts.
-func startServer(t *testing.T, mutate ...func(*ftpserver.Server)) *testServer {
+func startServer(t testing.TB, mutate ...func(*ftpserver.Server)) *testServer {
 	t.Helper()
 	mfs := memfs.New()
 	if err := mfs.Mkdir(context.Background(), "/incoming"); err != nil {

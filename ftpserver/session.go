@@ -94,23 +94,6 @@ func newSession(srv *Server, conn net.Conn, n uint64, opts ListenerOptions) *ses
 	return s
 }
 
-// setOOBInline makes TCP urgent data arrive in the normal stream. Python's
-// ftplib sends "ABOR\r\n" with MSG_OOB; without this option the kernel
-// takes its last byte out of the stream and the command never ends.
-func setOOBInline(conn net.Conn) {
-	tc, ok := conn.(*net.TCPConn)
-	if !ok {
-		return
-	}
-	raw, err := tc.SyscallConn()
-	if err != nil {
-		return
-	}
-	raw.Control(func(fd uintptr) {
-		syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_OOBINLINE, 1)
-	})
-}
-
 // reply sends one reply; a multi-line msg becomes a multi-line reply.
 func (s *session) reply(code int, msg string) {
 	s.wmu.Lock()

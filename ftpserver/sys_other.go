@@ -1,0 +1,14 @@
+//go:build !unix
+
+package ftpserver
+
+import (
+	"io/fs"
+	"net"
+)
+
+// setOOBInline is a no-op where the socket option is not available.
+func setOOBInline(net.Conn) {}
+
+// uniqueID has no stable identity to offer here; the fact is left out.
+func uniqueID(fs.FileInfo) string { return "" }

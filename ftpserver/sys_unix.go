@@ -1,0 +1,37 @@
+//go:build unix
+
+package ftpserver
+
+import (
+	"io/fs"
+	"net"
+	"strconv"
+	"syscall"
+)
+
+// setOOBInline makes TCP urgent data arrive in the normal stream. Python's
+// ftplib sends "ABOR\r\n" with MSG_OOB; without this option the kernel
+// takes its last byte out of the stream and the command never ends.
+func setOOBInline(conn net.Conn) {
+	tc, ok := conn.(*net.TCPConn)
+	if !ok {
+		return
+	}
+	raw, err := tc.SyscallConn()
+	if err != nil {
+		return
+	}
+	raw.Control(func(fd uintptr) {
+		syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_OOBINLINE, 1)
+	})
+}
+
+// uniqueID is the MLSx "unique" fact: device and inode, stable across
+// renames and shared by hard links, as RFC 3659 §7.5.2 intends.
+func uniqueID(fi fs.FileInfo) string {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return ""
+	}
+	return strconv.FormatUint(uint64(st.Dev), 16) + "U" + strconv.FormatUint(uint64(st.Ino), 16)
+}

@@ -1,12 +1,18 @@
 package cli
 
 import (
+	"bytes"
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"os/signal"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -28,6 +34,11 @@ type serveFlags struct {
 	publicHost   string
 	grace        time.Duration
 	verbose      bool
+
+	tlsCert           string
+	tlsKey            string
+	tlsImplicitListen string
+	tlsRequired       bool
 }
 
 func newServeCommand(env Env) *cobra.Command {
@@ -43,8 +54,14 @@ root (and turn anonymous access off); --write lets that account (or
 anonymous users, when there is no account) change files. A configuration
 file (--config) sets everything else; flags override it.
 
+--tls-cert and --tls-key enable FTPS: AUTH TLS on the listen address
+(explicit), and with --tls-implicit-listen a second listener that speaks
+TLS from the first byte (implicit, ftps:// URLs). "ferry cert" makes a
+self-signed pair for testing.
+
 SIGTERM or Ctrl-C stops accepting connections and lets running transfers
-finish within the grace period; a second signal exits at once.`,
+finish within the grace period; a second signal exits at once. SIGHUP
+reloads the TLS certificate and key without dropping sessions.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runServe(cmd, env, &f)
@@ -61,6 +78,10 @@ finish within the grace period; a second signal exits at once.`,
 	fl.StringVar(&f.publicHost, "public-host", "", "IPv4 address or host name announced in PASV replies (behind NAT)")
 	fl.DurationVar(&f.grace, "grace", 30*time.Second, "how long running transfers may go on after a stop signal")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log each session's opening and closing too")
+	fl.StringVar(&f.tlsCert, "tls-cert", "", `certificate file (PEM) for FTPS; "ferry cert" makes one for testing`)
+	fl.StringVar(&f.tlsKey, "tls-key", "", "private key file (PEM) of --tls-cert")
+	fl.StringVar(&f.tlsImplicitListen, "tls-implicit-listen", "", `address for implicit FTPS as well, such as ":990"`)
+	fl.BoolVar(&f.tlsRequired, "tls-required", false, "refuse logins and data connections without TLS")
 	return cmd
 }
 
@@ -87,8 +108,26 @@ func runServe(cmd *cobra.Command, env Env, f *serveFlags) error {
 	if flags.Changed("public-host") {
 		cfg.PublicHost = f.publicHost
 	}
+	if flags.Changed("tls-cert") {
+		cfg.TLS.CertFile = f.tlsCert
+	}
+	if flags.Changed("tls-key") {
+		cfg.TLS.KeyFile = f.tlsKey
+	}
+	if flags.Changed("tls-implicit-listen") {
+		cfg.TLS.ImplicitListen = f.tlsImplicitListen
+	}
+	if flags.Changed("tls-required") {
+		cfg.TLS.Required = f.tlsRequired
+	}
 	if (f.user == "") != (f.password == "") {
 		return errors.New("--user and --password go together")
+	}
+	if (cfg.TLS.CertFile == "") != (cfg.TLS.KeyFile == "") && (flags.Changed("tls-cert") || flags.Changed("tls-key")) {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	if cfg.TLS.CertFile == "" && (f.tlsRequired || f.tlsImplicitListen != "") {
+		return errors.New("--tls-required and --tls-implicit-listen need a certificate: --tls-cert and --tls-key")
 	}
 	if f.user != "" {
 		cfg.Account = &config.Account{Name: f.user, Password: f.password, Write: f.write}
@@ -115,15 +154,43 @@ func runServe(cmd *cobra.Command, env Env, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
-	printWelcome(env, cfg, ln.Addr())
+	var implicitLn net.Listener
+	if cfg.TLS.ImplicitListen != "" {
+		if implicitLn, err = net.Listen("tcp", cfg.TLS.ImplicitListen); err != nil {
+			ln.Close()
+			return fmt.Errorf("implicit FTPS listener: %w", err)
+		}
+	}
+	// Before the welcome text, so that a SIGHUP sent once the server
+	// says it is up reloads rather than kills it.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	printWelcome(env, cfg, inst, ln.Addr(), implicitLn)
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
+	serving := 1
 	go func() { errc <- srv.Serve(ln) }()
+	if implicitLn != nil {
+		serving++
+		go func() { errc <- srv.ServeTLS(implicitLn) }()
+	}
 	ctx := cmd.Context()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
+	var serveErr error
+wait:
+	for {
+		select {
+		case <-hup:
+			reloadCertificate(logger, inst)
+		case err := <-errc:
+			// A listener failed: stop the other one too, gracefully.
+			serving--
+			serveErr = err
+			logger.Error("listener failed; shutting down", "err", err)
+			break wait
+		case <-ctx.Done():
+			break wait
+		}
 	}
 	logger.Info("shutting down; waiting for running transfers", "grace", f.grace)
 	sctx, cancel := context.WithTimeout(context.Background(), f.grace)
@@ -131,15 +198,31 @@ func runServe(cmd *cobra.Command, env Env, f *serveFlags) error {
 	if err := srv.Shutdown(sctx); err != nil {
 		logger.Warn("grace period over; closed remaining sessions")
 	}
-	if err := <-errc; !errors.Is(err, ftpserver.ErrServerClosed) {
-		return err
+	for ; serving > 0; serving-- {
+		if err := <-errc; !errors.Is(err, ftpserver.ErrServerClosed) && serveErr == nil {
+			serveErr = err
+		}
 	}
-	return nil
+	return serveErr
+}
+
+// reloadCertificate reads the TLS certificate and key again (SIGHUP).
+func reloadCertificate(logger *slog.Logger, inst *config.Instance) {
+	if inst.Certificate() == nil {
+		logger.Info("SIGHUP: no TLS certificate configured; nothing to reload")
+		return
+	}
+	if err := inst.ReloadCertificate(); err != nil {
+		logger.Error("TLS certificate not reloaded; still serving the previous one", "err", err)
+		return
+	}
+	leaf := inst.Certificate().Leaf
+	logger.Info("TLS certificate reloaded", "subject", leaf.Subject.String(), "not_after", leaf.NotAfter)
 }
 
 // printWelcome tells the operator where the server listens and how to log
-// in, as pyftpdlib does.
-func printWelcome(env Env, cfg *config.Config, addr net.Addr) {
+// in, as pyftpdlib does. Its last line starts with "  try:".
+func printWelcome(env Env, cfg *config.Config, inst *config.Instance, addr net.Addr, implicitLn net.Listener) {
 	host, port, _ := net.SplitHostPort(addr.String())
 	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
 		host = "127.0.0.1"
@@ -150,6 +233,9 @@ func printWelcome(env Env, cfg *config.Config, addr net.Addr) {
 		root = cfg.Root
 	}
 	fmt.Fprintf(env.Stdout, "ferry: serving %s on %s\n", root, addr)
+	if implicitLn != nil {
+		fmt.Fprintf(env.Stdout, "ferry: implicit FTPS on %s\n", implicitLn.Addr())
+	}
 	if cfg.Account != nil {
 		access := "read-only"
 		if cfg.Account.Write {
@@ -169,5 +255,47 @@ func printWelcome(env Env, cfg *config.Config, addr net.Addr) {
 	if cfg.UsersFile != "" {
 		fmt.Fprintf(env.Stdout, "  accounts from %s\n", cfg.UsersFile)
 	}
-	fmt.Fprintf(env.Stdout, "  try: curl %s/   or   lftp %s\n", url, url)
+	try := fmt.Sprintf("curl %s/   or   lftp %s", url, url)
+	if cert := inst.Certificate(); cert != nil {
+		curl := "curl"
+		tlsHost := host
+		if leaf := cert.Leaf; leaf != nil {
+			if selfSigned(leaf) {
+				curl += " --cacert " + shellQuote(cfg.TLS.CertFile)
+			}
+			// Name the server as its certificate does, so the
+			// command verifies.
+			if leaf.VerifyHostname(tlsHost) != nil && leaf.VerifyHostname("localhost") == nil && net.ParseIP(tlsHost).IsLoopback() {
+				tlsHost = "localhost"
+			}
+		}
+		explicit := fmt.Sprintf("%s --ssl-reqd ftp://%s/", curl, net.JoinHostPort(tlsHost, port))
+		fmt.Fprintf(env.Stdout, "  explicit FTPS (AUTH TLS): %s\n", explicit)
+		if implicitLn != nil {
+			_, implicitPort, _ := net.SplitHostPort(implicitLn.Addr().String())
+			fmt.Fprintf(env.Stdout, "  implicit FTPS: %s ftps://%s/\n", curl, net.JoinHostPort(tlsHost, implicitPort))
+		}
+		if cfg.TLS.Required {
+			fmt.Fprintf(env.Stdout, "  TLS required: logins and transfers without TLS are refused\n")
+			try = explicit
+		}
+	}
+	fmt.Fprintf(env.Stdout, "  try: %s\n", try)
+}
+
+// selfSigned reports whether cert signed itself, so that clients must be
+// told to trust it explicitly.
+func selfSigned(cert *x509.Certificate) bool {
+	return bytes.Equal(cert.RawIssuer, cert.RawSubject) &&
+		cert.CheckSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate, cert.Signature) == nil
+}
+
+// shellQuote quotes a path for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && !strings.ContainsFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-+:,@", r))
+	}) {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -2,7 +2,10 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"net"
 	"net/textproto"
@@ -11,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,20 +22,21 @@ import (
 
 var listenLine = regexp.MustCompile(`on (127\.0\.0\.1:\d+)`)
 
-// waitAddr reads the welcome text until the listening address appears.
+// waitAddr reads the welcome text, up to its "try:" line, and returns the
+// listening address and the text.
 func waitAddr(t *testing.T, r io.Reader) (string, string) {
 	t.Helper()
 	var seen strings.Builder
+	addr := ""
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		seen.WriteString(sc.Text() + "\n")
-		if m := listenLine.FindStringSubmatch(sc.Text()); m != nil {
-			// Keep reading the rest of the welcome text.
-			for i := 0; i < 2 && sc.Scan(); i++ {
-				seen.WriteString(sc.Text() + "\n")
-			}
+		if m := listenLine.FindStringSubmatch(sc.Text()); m != nil && addr == "" {
+			addr = m[1]
+		}
+		if addr != "" && strings.HasPrefix(sc.Text(), "  try:") {
 			go io.Copy(io.Discard, r)
-			return m[1], seen.String()
+			return addr, seen.String()
 		}
 	}
 	t.Fatalf("no listening address in output:\n%s", seen.String())
@@ -183,5 +188,203 @@ func TestServeBinarySIGTERM(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("process did not exit after SIGTERM")
+	}
+}
+
+var implicitLine = regexp.MustCompile(`implicit FTPS on (127\.0\.0\.1:\d+)`)
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test at once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startServe runs "ferry serve" with args in the background until the
+// test ends, and returns its welcome text and log.
+func startServe(t *testing.T, args ...string) (string, string, *syncBuffer) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	logs := new(syncBuffer)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Env{Stdin: strings.NewReader(""), Stdout: pw, Stderr: logs}, append([]string{"serve"}, args...))
+		pw.Close()
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("serve returned %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("serve did not stop")
+		}
+	})
+	addr, welcome := waitAddr(t, pr)
+	return addr, welcome, logs
+}
+
+// trust returns a client TLS config trusting the certificate in certFile,
+// with its own session cache (one per control connection, as curl has).
+func trust(t *testing.T, certFile string) *tls.Config {
+	t.Helper()
+	pem, err := os.ReadFile(certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	return &tls.Config{RootCAs: roots, ServerName: "127.0.0.1", ClientSessionCache: tls.NewLRUClientSessionCache(4)}
+}
+
+// authTLS sends AUTH TLS on c's connection raw and returns the control
+// connection over TLS.
+func authTLS(t *testing.T, c *textproto.Conn, raw net.Conn, conf *tls.Config) (*textproto.Conn, *tls.Conn) {
+	t.Helper()
+	ftpCmd(t, c, 234, "AUTH TLS")
+	tc := tls.Client(raw, conf)
+	tc.SetDeadline(time.Now().Add(5 * time.Second))
+	if err := tc.Handshake(); err != nil {
+		t.Fatalf("handshake: %v", err)
+	}
+	tc.SetDeadline(time.Time{})
+	return textproto.NewConn(tc), tc
+}
+
+func dialRaw(t *testing.T, addr string) (*textproto.Conn, net.Conn) {
+	t.Helper()
+	raw, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	c := textproto.NewConn(raw)
+	if _, _, err := c.ReadResponse(220); err != nil {
+		t.Fatal(err)
+	}
+	return c, raw
+}
+
+func TestServeTLSRequired(t *testing.T) {
+	certFile, keyFile := makeCert(t, t.TempDir())
+	root := t.TempDir()
+	os.WriteFile(filepath.Join(root, "hello.txt"), []byte("hi"), 0o644)
+	addr, welcome, _ := startServe(t, "--listen", "127.0.0.1:0", "--root", root, "--passive-ports", "45400-45500",
+		"--tls-cert", certFile, "--tls-key", keyFile, "--tls-required", "--tls-implicit-listen", "127.0.0.1:0")
+	m := implicitLine.FindStringSubmatch(welcome)
+	if m == nil {
+		t.Fatalf("welcome text does not give the implicit address:\n%s", welcome)
+	}
+	implicitAddr := m[1]
+	for _, want := range []string{"curl --cacert " + certFile + " --ssl-reqd ftp://127.0.0.1:", "ftps://127.0.0.1:" + implicitAddr[len("127.0.0.1:"):] + "/", "TLS required"} {
+		if !strings.Contains(welcome, want) {
+			t.Errorf("welcome text lacks %q:\n%s", want, welcome)
+		}
+	}
+
+	// Explicit: no login in clear, then AUTH TLS with the certificate.
+	c, raw := dialRaw(t, addr)
+	ftpCmd(t, c, 530, "USER anonymous")
+	c, _ = authTLS(t, c, raw, trust(t, certFile))
+	ftpCmd(t, c, 331, "USER anonymous")
+	ftpCmd(t, c, 230, "PASS x")
+	ftpCmd(t, c, 213, "SIZE hello.txt")
+	ftpCmd(t, c, 200, "PBSZ 0")
+	ftpCmd(t, c, 534, "PROT C")
+
+	// Implicit: TLS from the first byte.
+	tc, err := tls.Dial("tcp", implicitAddr, trust(t, certFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+	ic := textproto.NewConn(tc)
+	if _, _, err := ic.ReadResponse(220); err != nil {
+		t.Fatal(err)
+	}
+	ftpCmd(t, ic, 331, "USER anonymous")
+	ftpCmd(t, ic, 230, "PASS x")
+}
+
+// SIGHUP makes a running server present a renewed certificate to new
+// connections, without dropping the sessions it has; a broken file keeps
+// the certificate in use.
+func TestServeSIGHUPReloadsCertificate(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := makeCert(t, dir)
+	addr, _, logs := startServe(t, "--listen", "127.0.0.1:0", "--root", t.TempDir(), "--tls-cert", certFile, "--tls-key", keyFile)
+
+	leafOf := func() *x509.Certificate {
+		t.Helper()
+		c, raw := dialRaw(t, addr)
+		_, tc := authTLS(t, c, raw, trust(t, certFile))
+		return tc.ConnectionState().PeerCertificates[0]
+	}
+	hup := func(logLine string) {
+		t.Helper()
+		before := strings.Count(logs.String(), logLine)
+		self, _ := os.FindProcess(os.Getpid())
+		if err := self.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(5 * time.Second); strings.Count(logs.String(), logLine) == before; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q in the log after SIGHUP:\n%s", logLine, logs.String())
+			}
+		}
+	}
+
+	old, oldRaw := dialRaw(t, addr)
+	old, _ = authTLS(t, old, oldRaw, trust(t, certFile))
+	ftpCmd(t, old, 331, "USER anonymous")
+	ftpCmd(t, old, 230, "PASS x")
+	first := leafOf()
+
+	makeCert(t, dir, "--force")
+	hup("TLS certificate reloaded")
+	renewed := leafOf()
+	if renewed.Equal(first) {
+		t.Fatal("the server still presents the old certificate after SIGHUP")
+	}
+	ftpCmd(t, old, 257, "PWD") // the session from before goes on
+
+	os.WriteFile(keyFile, []byte("broken"), 0o600)
+	hup("TLS certificate not reloaded")
+	if got := leafOf(); !got.Equal(renewed) {
+		t.Error("a failed reload changed the certificate")
+	}
+	ftpCmd(t, old, 257, "PWD")
+}
+
+func TestServeTLSFlagErrors(t *testing.T) {
+	certFile, keyFile := makeCert(t, t.TempDir())
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "--tls-cert", certFile}, "--tls-cert and --tls-key go together"},
+		{[]string{"serve", "--tls-required"}, "need a certificate"},
+		{[]string{"serve", "--tls-implicit-listen", ":0"}, "need a certificate"},
+		{[]string{"serve", "--tls-cert", keyFile, "--tls-key", keyFile}, "tls: "},
+		{[]string{"serve", "--tls-cert", certFile, "--tls-key", keyFile, "--tls-implicit-listen", "990"}, "tls.implicit_listen"},
+	} {
+		err := Run(context.Background(), Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard}, tc.args)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want an error containing %q", tc.args, err, tc.want)
+		}
 	}
 }

@@ -17,11 +17,15 @@ func cmdUSER(s *session, arg string) error {
 	s.logout()
 	s.userName = arg
 	if ca, ok := s.srv.Auth.(CertAuthenticator); ok && s.secure() {
-		if acct, err := ca.AuthenticateCert(s.ctx, s.connInfo(), arg); err == nil && acct != nil && acct.FS != nil {
+		acct, err := ca.AuthenticateCert(s.ctx, s.connInfo(), arg)
+		if err == nil && acct != nil && acct.FS != nil {
 			s.userName = ""
 			s.loggedIn(acct)
 			s.reply(ftp.CodeLoggedInSecurity, "Logged in by client certificate.")
 			return nil
+		}
+		if err != nil && !errors.Is(err, ErrAuthFailed) {
+			s.log.Error("certificate login failed; asking for a password", "user", arg, "err", err)
 		}
 	}
 	// 331 for every name, known or not, so replies do not enumerate users.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"io/fs"
@@ -202,11 +203,10 @@ func run(t *testing.T, timeout time.Duration, stdin string, dir string, name str
 // and contain every byte value, CR and LF included, so that any text-mode
 // conversion shows.
 func testData(seed uint64, n int) []byte {
-	r := rand.New(rand.NewPCG(seed, 0x5eed))
+	var key [32]byte
+	binary.LittleEndian.PutUint64(key[:], seed)
 	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
+	rand.NewChaCha8(key).Read(b)
 	if n >= 4 {
 		copy(b, "a\r\nb")
 	}

@@ -64,6 +64,34 @@ func TestPythonFtplibAbort(t *testing.T) {
 	wantFile(t, filepath.Join(work, "data.bin"), data)
 }
 
+// TestPythonFtplibStat asks for STAT while a download runs: the reply
+// comes at once and the download still completes intact.
+func TestPythonFtplibStat(t *testing.T) {
+	ts := startServer(t)
+	work := t.TempDir()
+	big := testData(28, 64<<20)
+	writeFile(t, ts.local("/big.bin"), big)
+
+	ftplib(t, ts, "stat", work)
+	wantFile(t, filepath.Join(work, "big.sha256"), []byte(sum(big)))
+}
+
+func TestPythonFtplibExtras(t *testing.T) {
+	ts := startServer(t)
+	work := t.TempDir()
+	data := testData(29, 200000)
+	writeFile(t, ts.local("/data.bin"), data)
+	writeFile(t, filepath.Join(work, "data.bin.want"), data)
+	up := testData(30, 10000)
+	writeFile(t, filepath.Join(work, "up.bin"), up)
+	// What an interrupted upload left: the first 4096 bytes.
+	writeFile(t, ts.local("/partial.bin"), up[:4096])
+
+	ftplib(t, ts, "extras", work)
+	wantFile(t, ts.local("/partial.bin"), up)
+	wantFile(t, ts.local("/data.bin"), data)
+}
+
 func TestPythonFtplibActive(t *testing.T) {
 	ts := startServer(t)
 	work := t.TempDir()

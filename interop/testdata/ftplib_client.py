@@ -8,7 +8,9 @@ upload are read from WORKDIR and downloads are written there.
 """
 
 import ftplib
+import hashlib
 import os
+import socket
 import sys
 
 USER, PASSWORD = "alice", "secret"
@@ -145,6 +147,84 @@ def abort(ftp, workdir):
     ftp.quit()
 
 
+def stat_during_transfer(ftp, workdir):
+    """STAT is answered while a download runs, and the download completes."""
+    size = ftp.size("big.bin")
+    ftp.voidcmd("TYPE I")
+    conn = ftp.transfercmd("RETR big.bin")
+    h = hashlib.sha256()
+    first = conn.recv(65536)
+    check(first, "no data")
+    h.update(first)
+    resp = ftp.sendcmd("STAT")
+    check(resp.startswith("211") and "RETR /big.bin" in resp, "STAT during RETR: %r" % resp)
+    got = len(first)
+    while True:
+        chunk = conn.recv(1 << 20)
+        if not chunk:
+            break
+        h.update(chunk)
+        got += len(chunk)
+    conn.close()
+    resp = ftp.voidresp()
+    check(resp.startswith("226"), "RETR after STAT: %r" % resp)
+    check(got == size, "got %d of %d bytes" % (got, size))
+    with open(path(workdir, "big.sha256"), "w") as f:
+        f.write(h.hexdigest())
+    ftp.quit()
+
+
+def extras(ftp, workdir):
+    with open(path(workdir, "data.bin.want"), "rb") as f:
+        want = f.read()
+
+    # REST before RETR and before STOR.
+    chunks = []
+    resp = ftp.retrbinary("RETR data.bin", chunks.append, rest=1000)
+    check(resp.startswith("226"), "RETR with rest: %r" % resp)
+    check(b"".join(chunks) == want[1000:], "RETR with rest=1000: wrong bytes")
+    with open(path(workdir, "up.bin"), "rb") as f:
+        f.seek(4096)
+        resp = ftp.storbinary("STOR partial.bin", f, rest=4096)
+    check(resp.startswith("226"), "STOR with rest: %r" % resp)
+    expect_error("501", ftp.retrbinary, "RETR data.bin", chunks.append, 8192, len(want) + 1)
+
+    resp = ftp.sendcmd("MLST data.bin")
+    check(resp.startswith("250") and ("type=file;size=%d;" % len(want)) in resp.lower(), "MLST: %r" % resp)
+
+    # The hash the server computes matches the file.
+    resp = ftp.sendcmd("HASH data.bin")
+    check(resp.startswith("213 SHA-256 ") and hashlib.sha256(want).hexdigest() in resp, "HASH: %r" % resp)
+
+    # ".." cannot leave the user's root.
+    expect_error("550", ftp.size, "../../../../etc/passwd")
+    ftp.cwd("/incoming")
+    ftp.cwd("../../..")
+    check(ftp.pwd() == "/", "pwd after cwd ../../..: %r" % ftp.pwd())
+
+    # A glob in NLST, as mget sends.
+    names = sorted(ftp.nlst("*.bin"))
+    check(names == ["data.bin", "partial.bin"], "nlst *.bin: %r" % names)
+
+    # PORT to a port nobody listens on: 425, and the session goes on.
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    check(ftp.sendport("127.0.0.1", port).startswith("200"), "PORT")
+    try:
+        ftp.sendcmd("RETR data.bin")  # 150 first
+        resp = ftp.getresp()
+        raise Failure("RETR over a dead PORT: %r" % resp)
+    except ftplib.Error as e:
+        check(str(e).startswith("425"), "RETR over a dead PORT: %r" % str(e))
+    check(ftp.pwd() == "/", "pwd after 425")
+    # Nor may PORT name another host or a privileged port.
+    expect_error("5", ftp.sendport, "10.0.0.1", 40000)
+    expect_error("5", ftp.sendport, "127.0.0.1", 21)
+    ftp.quit()
+
+
 def active(ftp, workdir):
     ftp.set_pasv(False)
     names = sorted(ftp.nlst())
@@ -187,6 +267,8 @@ SCENARIOS = {
     "basic": (basic, True),
     "abort": (abort, True),
     "active": (active, True),
+    "stat": (stat_during_transfer, True),
+    "extras": (extras, True),
     "anonymous": (anonymous, False),
     "badlogin": (badlogin, False),
 }

@@ -2,12 +2,15 @@ package interop
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/textproto"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -269,6 +272,102 @@ func TestGoFTPConcurrent(t *testing.T) {
 	for i := range sessions {
 		for j := range files {
 			wantFile(t, ts.local(fmt.Sprintf("/s%d-f%d.bin", i, j)), testData(uint64(1000+i*files+j), 100000+j*4099))
+		}
+	}
+}
+
+// TestGoFTPShutdownDrains shuts the server down while a download runs:
+// no new connection is accepted, the download completes intact with 226,
+// and then every session is told 421.
+func TestGoFTPShutdownDrains(t *testing.T) {
+	ts := startServer(t)
+	big := testData(32, 16<<20)
+	writeFile(t, ts.local("/big.bin"), big)
+	busy := dialGoFTP(t, ts)
+	idle := dialGoFTP(t, ts)
+
+	r, err := busy.Retr("big.bin")
+	mustOK(t, "Retr", err)
+	head := make([]byte, 64<<10)
+	if _, err := io.ReadFull(r, head); err != nil {
+		t.Fatalf("reading: %v", err)
+	}
+
+	shutdown := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		shutdown <- ts.srv.Shutdown(ctx)
+	}()
+	// Shutdown has begun once the listener refuses connections.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		conn, err := net.DialTimeout("tcp", ts.addr(), time.Second)
+		if err != nil {
+			break
+		}
+		conn.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("the server still accepts connections after Shutdown")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	select {
+	case err := <-shutdown:
+		t.Fatalf("Shutdown returned %v while a download was running", err)
+	default:
+	}
+
+	rest, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatalf("reading during shutdown: %v", err)
+	}
+	if got := append(head, rest...); !bytes.Equal(got, big) {
+		t.Errorf("download during shutdown: got %d bytes, want %d identical bytes", len(got), len(big))
+	}
+	mustOK(t, "Close (226) during shutdown", r.Close())
+	if err := <-shutdown; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	wantCode(t, "NOOP on the idle session after shutdown", idle.NoOp(), 421)
+	wantCode(t, "NOOP on the busy session after shutdown", busy.NoOp(), 421)
+}
+
+// TestGoFTPLargeDirectory lists a directory of a few thousand entries with
+// MLSD, LIST and NLST.
+func TestGoFTPLargeDirectory(t *testing.T) {
+	ts := startServer(t)
+	const n = 3000
+	if err := os.Mkdir(ts.local("/big dir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	want := make([]string, 0, n)
+	for i := range n {
+		name := fmt.Sprintf("entry %04d ü.txt", i)
+		want = append(want, name)
+		if err := os.WriteFile(ts.local("/big dir/"+name), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, opts := range [][]goftp.DialOption{nil, {goftp.DialWithDisabledMLSD(true)}} {
+		c := dialGoFTP(t, ts, opts...)
+		entries, err := c.List("/big dir")
+		mustOK(t, "List", err)
+		got := make([]string, 0, len(entries))
+		for _, e := range entries {
+			got = append(got, e.Name)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("List (MLSD %v) returned %d entries, want %d", opts == nil, len(got), len(want))
+		}
+		names, err := c.NameList("/big dir")
+		mustOK(t, "NameList", err)
+		for i, name := range names {
+			names[i] = strings.TrimPrefix(name, "/big dir/")
+		}
+		slices.Sort(names)
+		if !slices.Equal(names, want) {
+			t.Errorf("NameList returned %d names, want %d (first %q)", len(names), len(want), names[:min(3, len(names))])
 		}
 	}
 }

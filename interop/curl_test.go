@@ -294,3 +294,64 @@ func TestCurlErrors(t *testing.T) {
 	res = curl(t, "", "-o", "/dev/null", ts.url("/missing.bin"))
 	wantCurl(t, res, curlFileNotFound)
 }
+
+// TestCurlFTPMethods fetches and stores a file two directories down with
+// each of curl's ways to reach it: a CWD per directory, one CWD with the
+// whole path, and no CWD at all (full paths in SIZE, RETR and STOR).
+func TestCurlFTPMethods(t *testing.T) {
+	ts := startServer(t)
+	data := testData(7, 300000)
+	writeFile(t, ts.local("/one dir/two/data.bin"), data)
+	for _, method := range []string{"multicwd", "singlecwd", "nocwd"} {
+		t.Run(method, func(t *testing.T) {
+			dir := t.TempDir()
+			res := curl(t, dir, "-v", "--ftp-method", method, "-o", "got.bin", ts.url("/one%20dir/two/data.bin"))
+			wantCurl(t, res, curlOK)
+			wantFile(t, filepath.Join(dir, "got.bin"), data)
+			switch method {
+			case "multicwd":
+				wantLog(t, res.stderr, "> CWD one dir", "> CWD two", "> RETR data.bin")
+			case "singlecwd":
+				wantLog(t, res.stderr, "> CWD one dir/two", "> RETR data.bin")
+			case "nocwd":
+				wantLog(t, res.stderr, "> RETR one dir/two/data.bin")
+			}
+
+			writeFile(t, filepath.Join(dir, "up.bin"), data[:1000])
+			res = curl(t, dir, "--ftp-method", method, "-T", "up.bin", ts.url("/one%20dir/two/"+method+".bin"))
+			wantCurl(t, res, curlOK)
+			wantFile(t, ts.local("/one dir/two/"+method+".bin"), data[:1000])
+
+			res = curl(t, dir, "--ftp-method", method, "--list-only", ts.url("/one%20dir/two/"))
+			wantCurl(t, res, curlOK)
+			if !slices.Contains(outputLines(res.stdout), "data.bin") {
+				t.Errorf("listing lacks data.bin:\n%s", res.stdout)
+			}
+		})
+	}
+}
+
+// TestCurlASCII transfers text in TYPE A (-B): the server stores LF line
+// ends, whatever the wire carried, and binary transfers stay untouched.
+func TestCurlASCII(t *testing.T) {
+	ts := startServer(t)
+	dir := t.TempDir()
+	text := []byte("line one\nline two\n\nlast line\n")
+	writeFile(t, ts.local("/text.txt"), text)
+	writeFile(t, filepath.Join(dir, "up.txt"), text)
+
+	res := curl(t, dir, "-v", "-B", "-o", "got.txt", ts.url("/text.txt"))
+	wantCurl(t, res, curlOK)
+	wantLog(t, res.stderr, "> TYPE A", "< 200 ")
+	wantFile(t, filepath.Join(dir, "got.txt"), text)
+
+	res = curl(t, dir, "-v", "-B", "-T", "up.txt", ts.url("/up.txt"))
+	wantCurl(t, res, curlOK)
+	wantLog(t, res.stderr, "> TYPE A", "< 226 ")
+	wantFile(t, ts.local("/up.txt"), text)
+
+	// --crlf makes curl send CRLF line ends: TYPE A stores them as LF.
+	res = curl(t, dir, "-B", "--crlf", "-T", "up.txt", ts.url("/crlf.txt"))
+	wantCurl(t, res, curlOK)
+	wantFile(t, ts.local("/crlf.txt"), text)
+}

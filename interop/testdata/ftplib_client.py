@@ -62,6 +62,21 @@ def upload(ftp, src, name):
     check(resp.startswith("226"), "STOR %s: %r" % (name, resp))
 
 
+def read_all(ftp, cmd):
+    """Runs a transfer command and returns the raw bytes of its data."""
+    conn = ftp.transfercmd(cmd)
+    raw = b""
+    while True:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        raw += chunk
+    conn.close()
+    resp = ftp.voidresp()
+    check(resp.startswith("226"), "%s: %r" % (cmd, resp))
+    return raw
+
+
 def basic(ftp, workdir):
     check(ftp.pwd() == "/", "pwd: %r" % ftp.pwd())
 
@@ -89,6 +104,15 @@ def basic(ftp, workdir):
     resp = ftp.retrlines("RETR text.txt", lines.append)
     check(resp.startswith("226"), "retrlines: %r" % resp)
     check(lines == ["first line", "second line", "", "last"], "retrlines: %r" % lines)
+    # On the wire, TYPE A lines end in CRLF (RFC 959 NVT-ASCII).
+    ftp.voidcmd("TYPE A")
+    raw = read_all(ftp, "RETR text.txt")
+    check(raw == b"first line\r\nsecond line\r\n\r\nlast\r\n", "TYPE A bytes on the wire: %r" % raw)
+    # So do listings.
+    for cmd in ("NLST", "LIST", "MLSD"):
+        raw = read_all(ftp, cmd)
+        check(raw.endswith(b"\r\n") and raw.count(b"\n") == raw.count(b"\r\n") == 4,
+              "%s bytes on the wire: %r" % (cmd, raw))
     with open(path(workdir, "lines.txt"), "rb") as f:
         resp = ftp.storlines("STOR lines.txt", f)
     check(resp.startswith("226"), "storlines: %r" % resp)

@@ -49,9 +49,9 @@ func emit(r record) {
 
 // common holds the flags every server-facing subcommand takes.
 type common struct {
-	label   string
-	dial    dialOptions
-	timeout time.Duration
+	label string
+	dial  dialOptions
+	pid   int // server's main process, for CPU accounting; 0: none
 }
 
 func (c *common) register(fs *flag.FlagSet) {
@@ -61,6 +61,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.dial.pass, "pass", "bench", "password")
 	fs.BoolVar(&c.dial.tls, "tls", false, "AUTH TLS with PROT P data connections")
 	fs.DurationVar(&c.dial.timeout, "timeout", 60*time.Second, "bound on each protocol step")
+	fs.IntVar(&c.pid, "pid", 0, "server's main process: its CPU time (and its children's) is reported")
 }
 
 // parseSize reads "1GiB", "256MiB", "4KiB" or a plain byte count.

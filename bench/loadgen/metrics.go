@@ -110,6 +110,7 @@ func cmdRaw(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("raw", flag.ExitOnError)
 	file := fs.String("file", "bench/out/data/big.bin", "file to send")
 	runs := fs.Int("runs", 3, "runs; the best is kept")
+	mode := fs.String("mode", "sendfile", "how the sender writes: sendfile, or write from a 1 MiB buffer (read(2) from the file)")
 	fs.Parse(args)
 	fi, err := os.Stat(*file)
 	if err != nil {
@@ -138,7 +139,11 @@ func cmdRaw(ctx context.Context, args []string) error {
 				return
 			}
 			defer f.Close()
-			_, err = c.(*net.TCPConn).ReadFrom(f) // sendfile
+			if *mode == "write" {
+				_, err = io.CopyBuffer(writerOnly{c}, readerOnly{f}, make([]byte, readSize))
+			} else {
+				_, err = c.(*net.TCPConn).ReadFrom(f) // sendfile
+			}
 			errc <- err
 		}()
 		start := time.Now()
@@ -170,12 +175,21 @@ func cmdRaw(ctx context.Context, args []string) error {
 			best = d
 		}
 	}
-	emit(record{Server: "loopback", Metric: "raw_mbps", Better: "higher",
-		Label: fmt.Sprintf("raw loopback TCP, sendfile of %s into a 1 MiB reader (MB/s)", human(fi.Size())),
+	metric, how := "raw_mbps", "sendfile"
+	if *mode == "write" {
+		metric, how = "raw_write_mbps", "read+write with a 1 MiB buffer"
+	}
+	emit(record{Server: "loopback", Metric: metric, Better: "higher",
+		Label: fmt.Sprintf("raw loopback TCP, %s of %s into a 1 MiB reader (MB/s)", how, human(fi.Size())),
 		Value: mbps(fi.Size(), best), Unit: "MB/s",
 		Detail: map[string]any{"best_ms": ms(best), "runs_ms": all}})
 	return nil
 }
+
+// writerOnly and readerOnly hide ReaderFrom/WriterTo, so io.CopyBuffer
+// really copies through the buffer given.
+type writerOnly struct{ io.Writer }
+type readerOnly struct{ io.Reader }
 
 // cmdRetr downloads one file -runs times over one session and keeps the
 // best time.
@@ -202,6 +216,7 @@ func cmdRetr(ctx context.Context, args []string) error {
 	buf := make([]byte, readSize)
 	var best time.Duration
 	var all []float64
+	cpu := startCPU(c.pid)
 	for i := 0; i < *runs; i++ {
 		start := time.Now()
 		n, err := cl.transferIn("RETR "+*file, buf, nil)
@@ -222,6 +237,7 @@ func cmdRetr(ctx context.Context, args []string) error {
 		metric, label = "retr_tls_ms", fmt.Sprintf("RETR %s over TLS (PROT P), best of %d (ms)", human(want), *runs)
 	}
 	detail := map[string]any{"mbps": mbps(want, best), "runs_ms": all, "bytes": want}
+	cpu.stop(detail)
 	if cl.tlsInfo != "" {
 		detail["tls"] = cl.tlsInfo
 	}
@@ -233,7 +249,8 @@ func cmdRetr(ctx context.Context, args []string) error {
 // cmdStor uploads -size bytes. The server's 226 ends the first clock;
 // the second also includes an fsync of the stored file by this client,
 // so servers that do not sync before 226 (ferry does) are measured to
-// the same durability.
+// the same durability. With -fsync-path the file is removed after each
+// run.
 func cmdStor(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("stor", flag.ExitOnError)
 	var c common
@@ -273,6 +290,12 @@ func cmdStor(ctx context.Context, args []string) error {
 			}
 		}
 		dDurable := time.Since(start)
+		if *fsyncPath != "" {
+			// Free the file's pages before the next run: a run that must
+			// take never-used memory from the VM's host is much slower
+			// than one reusing freed pages (see bench/RESULTS.md).
+			os.Remove(*fsyncPath)
+		}
 		if best226 == 0 || d226 < best226 {
 			best226 = d226
 		}
@@ -281,11 +304,11 @@ func cmdStor(ctx context.Context, args []string) error {
 		}
 	}
 	emit(record{Server: c.label, Metric: "stor_mbps", Better: "higher",
-		Label: fmt.Sprintf("STOR %s, to the 226 reply (MB/s)", human(size.n)),
+		Label: fmt.Sprintf("STOR %s, to the 226 reply, best of %d (MB/s)", human(size.n), *runs),
 		Value: mbps(size.n, best226), Unit: "MB/s", Detail: map[string]any{"ms": ms(best226)}})
 	if *fsyncPath != "" {
 		emit(record{Server: c.label, Metric: "stor_durable_mbps", Better: "higher",
-			Label: fmt.Sprintf("STOR %s, to the 226 reply + fsync of the file (MB/s, fsync on)", human(size.n)),
+			Label: fmt.Sprintf("STOR %s, to the 226 reply + fsync of the file, best of %d (MB/s, fsync on)", human(size.n), *runs),
 			Value: mbps(size.n, bestDurable), Unit: "MB/s", Detail: map[string]any{"ms": ms(bestDurable)}})
 	}
 	return nil
@@ -313,6 +336,7 @@ func cmdSmallFiles(ctx context.Context, args []string) error {
 	}
 	var files, bytes, errs atomic.Int64
 	var firstErr atomic.Value
+	cpu := startCPU(c.pid)
 	start := time.Now()
 	deadline := start.Add(*duration)
 	var wg sync.WaitGroup
@@ -354,6 +378,10 @@ func cmdSmallFiles(ctx context.Context, args []string) error {
 	wg.Wait()
 	elapsed := time.Since(start)
 	detail := map[string]any{"files": files.Load(), "errors": errs.Load(), "seconds": elapsed.Seconds()}
+	cpu.stop(detail)
+	if s, ok := detail["server_cpu_s"].(float64); ok && files.Load() > 0 {
+		detail["server_cpu_us_per_file"] = s / float64(files.Load()) * 1e6
+	}
 	if e := firstErr.Load(); e != nil {
 		detail["first_error"] = e
 	}
@@ -385,6 +413,7 @@ func cmdList(ctx context.Context, args []string) error {
 	if *verb == "MLSD" {
 		metric = "mlsd_ms"
 	}
+	cpu := startCPU(c.pid)
 	for i := 0; i < *runs; i++ {
 		n := 0
 		start := time.Now()
@@ -405,9 +434,11 @@ func cmdList(ctx context.Context, args []string) error {
 			best = d
 		}
 	}
+	detail := map[string]any{"lines": lines, "runs_ms": all}
+	cpu.stop(detail)
 	emit(record{Server: c.label, Metric: metric, Better: "lower",
 		Label: fmt.Sprintf("%s of a directory of %d entries, best of %d (ms)", *verb, lines, *runs),
-		Value: ms(best), Unit: "ms", Detail: map[string]any{"lines": lines, "runs_ms": all}})
+		Value: ms(best), Unit: "ms", Detail: detail})
 	return nil
 }
 
@@ -458,11 +489,11 @@ func cmdIdle(ctx context.Context, args []string) error {
 	c.register(fs)
 	sessions := fs.Int("sessions", 1000, "sessions to open and hold")
 	conc := fs.Int("concurrency", 32, "logins in flight at once")
-	pid := fs.Int("pid", 0, "server's main process; 0: do not measure")
 	settle := fs.Duration("settle", 3*time.Second, "wait after the last login before measuring")
 	hold := fs.Bool("hold", false, "after measuring, hold the sessions until SIGINT/SIGTERM")
 	fs.Parse(args)
 
+	pid := &c.pid
 	var before int64
 	var procsBefore int
 	if *pid > 0 {
@@ -547,6 +578,7 @@ func cmdMany(ctx context.Context, args []string) error {
 			total.Add(n)
 		}()
 	}
+	cpu := startCPU(c.pid)
 	start := time.Now()
 	close(gate)
 	wg.Wait()
@@ -554,6 +586,7 @@ func cmdMany(ctx context.Context, args []string) error {
 	errs := int64(loginErrs) + xferErrs.Load()
 	detail := map[string]any{"login_errors": loginErrs, "transfer_errors": xferErrs.Load(),
 		"bytes": total.Load(), "wall_ms": ms(wall), "file_size": want}
+	cpu.stop(detail)
 	if firstErr != "" {
 		detail["first_login_error"] = firstErr
 	}

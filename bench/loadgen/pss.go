@@ -7,6 +7,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 )
 
 // processTree returns root and all its descendants, from /proc: vsftpd
@@ -77,4 +79,65 @@ func treePSS(root int) (kib int64, procs int) {
 		}
 	}
 	return kib, procs
+}
+
+// clockTick is USER_HZ, the unit of CPU times in /proc/PID/stat: 100 on
+// every Linux architecture Go supports.
+const clockTick = 100
+
+// treeCPU sums the user and system CPU time of root and its descendants,
+// including children they have already reaped, in seconds.
+func treeCPU(root int) float64 {
+	var ticks int64
+	for _, pid := range processTree(root) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		// After "(comm)": state ppid pgrp session tty tpgid flags minflt
+		// cminflt majflt cmajflt utime stime cutime cstime.
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 15 {
+			continue
+		}
+		for _, k := range f[11:15] {
+			n, _ := strconv.ParseInt(k, 10, 64)
+			ticks += n
+		}
+	}
+	return float64(ticks) / clockTick
+}
+
+// selfCPU is this process's user and system CPU time in seconds.
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// cpuMeter measures the CPU the server (process tree of pid) and this
+// client spend between start and stop.
+type cpuMeter struct {
+	pid            int
+	server, client float64
+}
+
+func startCPU(pid int) *cpuMeter {
+	m := &cpuMeter{pid: pid, client: selfCPU()}
+	if pid > 0 {
+		m.server = treeCPU(pid)
+	}
+	return m
+}
+
+// stop adds the CPU seconds spent since start to detail.
+func (m *cpuMeter) stop(detail map[string]any) {
+	detail["client_cpu_s"] = selfCPU() - m.client
+	if m.pid > 0 {
+		detail["server_cpu_s"] = treeCPU(m.pid) - m.server
+	}
 }

@@ -40,6 +40,9 @@ type testServer struct {
 	// root is the directory on disk behind "/" for both accounts.
 	root string
 	logs *lockedBuffer
+
+	mu     sync.Mutex
+	served []chan error // one per listener: what Serve or ServeTLS returned
 }
 
 // addr is host:port of the control connection.
@@ -64,8 +67,9 @@ func (ts *testServer) local(p string) string {
 
 // startServer starts a server on 127.0.0.1:0 over a new temporary
 // directory: alice/secret may do everything, anonymous may read and create
-// new entries under /incoming. It is shut down when the test ends.
-func startServer(t *testing.T) *testServer {
+// new entries under /incoming. configure may change the Server before it
+// starts. It is shut down when the test ends.
+func startServer(t *testing.T, configure ...func(*ftpserver.Server)) *testServer {
 	t.Helper()
 	root := t.TempDir()
 	if err := os.Mkdir(filepath.Join(root, "incoming"), 0o755); err != nil {
@@ -91,20 +95,22 @@ func startServer(t *testing.T) *testServer {
 		LoginFailDelay: 10 * time.Millisecond,
 		Logger:         slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for _, f := range configure {
+		f(srv)
 	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	ts := &testServer{srv: srv, host: "127.0.0.1", root: root, logs: logs}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := srv.Shutdown(ctx); err != nil {
 			t.Errorf("Shutdown: %v", err)
 		}
-		if err := <-served; !errors.Is(err, ftpserver.ErrServerClosed) {
-			t.Errorf("Serve returned %v, want ErrServerClosed", err)
+		ts.mu.Lock()
+		defer ts.mu.Unlock()
+		for _, served := range ts.served {
+			if err := <-served; !errors.Is(err, ftpserver.ErrServerClosed) {
+				t.Errorf("Serve returned %v, want ErrServerClosed", err)
+			}
 		}
 		if err := storage.Close(); err != nil {
 			t.Errorf("closing storage: %v", err)
@@ -113,13 +119,24 @@ func startServer(t *testing.T) *testServer {
 			t.Logf("server log:\n%s", logs.String())
 		}
 	})
-	return &testServer{
-		srv:  srv,
-		host: "127.0.0.1",
-		port: ln.Addr().(*net.TCPAddr).Port,
-		root: root,
-		logs: logs,
+	ts.port = ts.listen(t, srv.Serve)
+	return ts
+}
+
+// listen opens a listener on 127.0.0.1, runs serve on it (Serve or
+// ServeTLS) and returns its port.
+func (ts *testServer) listen(t *testing.T, serve func(net.Listener) error) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
+	served := make(chan error, 1)
+	ts.mu.Lock()
+	ts.served = append(ts.served, served)
+	ts.mu.Unlock()
+	go func() { served <- serve(ln) }()
+	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // lockedBuffer collects the server's log lines from many goroutines.

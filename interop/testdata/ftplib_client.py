@@ -11,6 +11,7 @@ import ftplib
 import hashlib
 import os
 import socket
+import ssl
 import sys
 
 USER, PASSWORD = "alice", "secret"
@@ -287,6 +288,67 @@ def badlogin(ftp, workdir):
     ftp.quit()
 
 
+class ResumingFTP_TLS(ftplib.FTP_TLS):
+    """FTP_TLS that resumes the control connection's TLS session on data
+    connections, as servers that insist on it (vsftpd's require_ssl_reuse,
+    ferry's default) need; plain FTP_TLS starts a new session each time."""
+
+    def ntransfercmd(self, cmd, rest=None):
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        if self._prot_p:
+            conn = self.context.wrap_socket(conn, server_hostname=self.host, session=self.sock.session)
+        return conn, size
+
+
+def tls_connect(cls, host, port, workdir):
+    ctx = ssl.create_default_context(cafile=path(workdir, "ca.pem"))
+    ftp = cls(context=ctx)
+    ftp.encoding = "utf-8"
+    ftp.connect(host, port, timeout=30)
+    resp = ftp.login(USER, PASSWORD)  # AUTH TLS first
+    check(resp.startswith("230"), "login over TLS: %r" % resp)
+    check(isinstance(ftp.sock, ssl.SSLSocket), "control connection is not TLS")
+    check(ftp.prot_p().startswith("200"), "PROT P")
+    return ftp
+
+
+def tls(host, port, workdir):
+    ftp = tls_connect(ResumingFTP_TLS, host, port, workdir)
+    download(ftp, "data.bin", path(workdir, "data.bin"))
+    upload(ftp, path(workdir, "up.bin"), "up.bin")
+    names = sorted(ftp.nlst())
+    check("up.bin" in names and "data.bin" in names, "nlst over TLS: %r" % names)
+    ftp.set_pasv(False)
+    download(ftp, "data.bin", path(workdir, "data-active.bin"))
+    ftp.set_pasv(True)
+    # Back to clear data, then protected again.
+    check(ftp.prot_c().startswith("200"), "PROT C")
+    download(ftp, "data.bin", path(workdir, "data-clear.bin"))
+    ftp.quit()
+
+
+def tls_noresume(host, port, workdir):
+    """Without session resumption the server refuses the data connection
+    with 425 (by default), and the control connection goes on."""
+    ftp = tls_connect(ftplib.FTP_TLS, host, port, workdir)
+    sink = []
+    try:
+        resp = ftp.retrbinary("RETR data.bin", sink.append)
+        raise Failure("RETR without TLS resumption succeeded: %r" % resp)
+    except ftplib.error_temp as e:
+        check(str(e).startswith("425"), "RETR without TLS resumption: %r" % str(e))
+    except (ssl.SSLError, OSError):
+        # The server closed the data connection right after the handshake;
+        # its reply still follows on the control connection.
+        try:
+            ftp.voidresp()
+            raise Failure("RETR without TLS resumption succeeded")
+        except ftplib.error_temp as e:
+            check(str(e).startswith("425"), "RETR without TLS resumption: %r" % str(e))
+    check(ftp.pwd() == "/", "pwd after the refused data connection")
+    ftp.quit()
+
+
 SCENARIOS = {
     "basic": (basic, True),
     "abort": (abort, True),
@@ -295,15 +357,20 @@ SCENARIOS = {
     "extras": (extras, True),
     "anonymous": (anonymous, False),
     "badlogin": (badlogin, False),
+    # These open their own (TLS) connection.
+    "tls": (tls, None),
+    "tls-noresume": (tls_noresume, None),
 }
 
 
 def main():
     host, port, scenario, workdir = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
     fn, login = SCENARIOS[scenario]
-    ftp = connect(host, port, login)
     try:
-        fn(ftp, workdir)
+        if login is None:
+            fn(host, port, workdir)
+        else:
+            fn(connect(host, port, login), workdir)
     except Failure as e:
         print("FAIL: %s" % e, file=sys.stderr)
         sys.exit(1)

@@ -126,3 +126,26 @@ func TestPythonFtplibBadLogin(t *testing.T) {
 	ts := startServer(t)
 	ftplib(t, ts, "badlogin", t.TempDir())
 }
+
+// TestPythonPipelining sends several commands in one packet, commands
+// during a download and QUIT during a download.
+func TestPythonPipelining(t *testing.T) {
+	ts := startServer(t)
+	work := t.TempDir()
+	data := testData(60, 3<<20+5)
+	writeFile(t, ts.local("/data.bin"), data)
+	writeFile(t, filepath.Join(work, "data.bin.want"), data)
+	big := testData(61, 32<<20)
+	writeFile(t, ts.local("/big.bin"), big)
+
+	ftplib(t, ts, "pipelining", work)
+	wantFile(t, filepath.Join(work, "big.sha256"), []byte(sum(big)))
+}
+
+// TestPythonTelnetAbort aborts a download with the Telnet IP and Synch
+// sequence that BSD-derived clients send before ABOR.
+func TestPythonTelnetAbort(t *testing.T) {
+	ts := startServer(t)
+	writeFile(t, ts.local("/big.bin"), testData(62, 64<<20))
+	ftplib(t, ts, "telnet-abort", t.TempDir())
+}

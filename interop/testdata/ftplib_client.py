@@ -288,6 +288,90 @@ def badlogin(ftp, workdir):
     ftp.quit()
 
 
+def raw_session(host, port):
+    """A bare control connection, logged in, for what ftplib cannot send."""
+    ftp = connect(host, port)
+    return ftp, ftp.sock
+
+
+def pipelining(host, port, workdir):
+    """Commands sent in one packet are answered in order; one that arrives
+    during a transfer waits for the transfer's final reply; QUIT during a
+    download lets it finish first."""
+    ftp, sock = raw_session(host, port)
+    sock.sendall(b"NOOP\r\nPWD\r\nSYST\r\nTYPE I\r\n")
+    for want in ("200", "257", "215", "200"):
+        resp = ftp.getresp()
+        check(resp.startswith(want), "pipelined reply %r, want %s" % (resp, want))
+
+    with open(path(workdir, "data.bin.want"), "rb") as f:
+        want = f.read()
+    host_, port_ = ftp.makepasv()
+    data = socket.create_connection((host_, port_), timeout=30)
+    sock.sendall(b"RETR data.bin\r\nSIZE data.bin\r\nMDTM data.bin\r\n")
+    resp = ftp.getresp()
+    check(resp.startswith("150"), "RETR: %r" % resp)
+    got = b""
+    while True:
+        chunk = data.recv(1 << 20)
+        if not chunk:
+            break
+        got += chunk
+    data.close()
+    check(got == want, "pipelined RETR: %d bytes, want %d" % (len(got), len(want)))
+    for code in ("226", "213", "213"):
+        resp = ftp.getresp()
+        check(resp.startswith(code), "after RETR: %r, want %s" % (resp, code))
+    check(resp.startswith("213 2"), "MDTM: %r" % resp)
+
+    # QUIT while a download runs: the download completes, 226, then 221.
+    host_, port_ = ftp.makepasv()
+    data = socket.create_connection((host_, port_), timeout=30)
+    sock.sendall(b"RETR big.bin\r\n")
+    check(ftp.getresp().startswith("150"), "RETR big.bin")
+    first = data.recv(65536)
+    sock.sendall(b"QUIT\r\n")
+    h = hashlib.sha256(first)
+    n = len(first)
+    while True:
+        chunk = data.recv(1 << 20)
+        if not chunk:
+            break
+        h.update(chunk)
+        n += len(chunk)
+    data.close()
+    with open(path(workdir, "big.sha256"), "w") as f:
+        f.write(h.hexdigest())
+    resp = ftp.getresp()
+    check(resp.startswith("226"), "reply ending the download after QUIT: %r" % resp)
+    resp = ftp.getresp()
+    check(resp.startswith("221"), "reply to QUIT: %r" % resp)
+    check(sock.recv(100) == b"", "connection still open after 221")
+
+
+def telnet_abort(host, port, workdir):
+    """ABOR the way tnftp and inetutils send it: Telnet IP, then Synch (IAC
+    as urgent data, DM), then the command."""
+    ftp, sock = raw_session(host, port)
+    ftp.voidcmd("TYPE I")
+    conn = ftp.transfercmd("RETR big.bin")
+    got = 0
+    while got < 1 << 20:
+        chunk = conn.recv(65536)
+        check(chunk, "data connection closed early")
+        got += len(chunk)
+    sock.sendall(b"\xff\xf4")  # IAC IP
+    sock.send(b"\xff", socket.MSG_OOB)  # IAC as urgent data
+    sock.sendall(b"\xf2ABOR\r\n")  # DM, then ABOR
+    resp = ftp.getmultiline()
+    check(resp.startswith("426"), "first reply after Telnet ABOR: %r" % resp)
+    conn.close()
+    resp = ftp.getmultiline()
+    check(resp.startswith("226"), "second reply after Telnet ABOR: %r" % resp)
+    check(ftp.pwd() == "/", "pwd after Telnet ABOR")
+    ftp.quit()
+
+
 class ResumingFTP_TLS(ftplib.FTP_TLS):
     """FTP_TLS that resumes the control connection's TLS session on data
     connections, as servers that insist on it (vsftpd's require_ssl_reuse,
@@ -357,7 +441,9 @@ SCENARIOS = {
     "extras": (extras, True),
     "anonymous": (anonymous, False),
     "badlogin": (badlogin, False),
-    # These open their own (TLS) connection.
+    # These open their own connection.
+    "pipelining": (pipelining, None),
+    "telnet-abort": (telnet_abort, None),
     "tls": (tls, None),
     "tls-noresume": (tls_noresume, None),
 }

@@ -1,9 +1,12 @@
 package interop
 
 import (
+	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -354,4 +357,46 @@ func TestCurlASCII(t *testing.T) {
 	res = curl(t, dir, "-B", "--crlf", "-T", "up.txt", ts.url("/crlf.txt"))
 	wantCurl(t, res, curlOK)
 	wantFile(t, ts.local("/crlf.txt"), text)
+}
+
+// TestCurlKilledUploadResumes kills curl in the middle of an upload: with
+// the default upload mode the bytes that arrived become the file, and
+// curl -C - then completes it.
+func TestCurlKilledUploadResumes(t *testing.T) {
+	bin := needClient(t, "curl")
+	ts := startServer(t)
+	dir := t.TempDir()
+	data := testData(8, 4<<20+3)
+	writeFile(t, filepath.Join(dir, "up.bin"), data)
+
+	cmd := exec.Command(bin, "-sS", "--limit-rate", "512K", "-T", "up.bin", ts.url("/up.bin"))
+	cmd.Dir = dir
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+
+	// The server notices the lost connections and keeps what arrived.
+	var partial []byte
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var err error
+		if partial, err = os.ReadFile(ts.local("/up.bin")); err == nil && ts.srv.SessionCount() == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no partial file after the killed upload (sessions %d)", ts.srv.SessionCount())
+		}
+	}
+	if len(partial) == 0 || len(partial) >= len(data) || !bytes.Equal(partial, data[:len(partial)]) {
+		t.Fatalf("after the killed upload the file has %d bytes; want a true prefix of the %d", len(partial), len(data))
+	}
+
+	res := curl(t, dir, "-v", "-C", "-", "-T", "up.bin", ts.url("/up.bin"))
+	wantCurl(t, res, curlOK)
+	wantLog(t, res.stderr, "< 213 "+strconv.Itoa(len(partial)))
+	wantFile(t, ts.local("/up.bin"), data)
 }

@@ -1,7 +1,10 @@
 package interop
 
 import (
+	"bytes"
+	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -113,4 +116,121 @@ func TestDebianFTP(t *testing.T) {
 			}
 		})
 	}
+}
+
+// terminal runs an interactive program in a detached tmux session on a
+// private tmux server, so a test can type into it and read its screen.
+type terminal struct {
+	t      *testing.T
+	tmux   string
+	socket string
+}
+
+func startTerminal(t *testing.T, dir string, command string) *terminal {
+	t.Helper()
+	term := &terminal{t: t, tmux: needClient(t, "tmux"), socket: "ferry-interop-" + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)}
+	// The shell keeps the pane (and the tmux server) alive after the
+	// program exits, so its last words can still be read.
+	term.run("new-session", "-d", "-x", "200", "-y", "50", "-c", dir, command+`; echo "[exit status $?]"; sleep 300`)
+	t.Cleanup(func() { term.run("kill-server") })
+	return term
+}
+
+// run runs one tmux command on the test's tmux server.
+func (term *terminal) run(args ...string) string {
+	term.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, term.tmux, append([]string{"-L", term.socket}, args...)...)
+	cmd.Env = append(os.Environ(), "TERM=xterm", "LC_ALL=C.UTF-8")
+	out, err := cmd.CombinedOutput()
+	if err != nil && args[0] != "kill-server" {
+		term.t.Fatalf("tmux %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// send types keys (tmux key names such as Enter and C-c are understood).
+func (term *terminal) send(keys ...string) {
+	term.t.Helper()
+	term.run(append([]string{"send-keys", "-t", "0"}, keys...)...)
+}
+
+// screen is the pane's text, with its scroll-back.
+func (term *terminal) screen() string {
+	term.t.Helper()
+	return term.run("capture-pane", "-p", "-t", "0", "-S", "-500")
+}
+
+// waitFor waits until every want appears on the screen.
+func (term *terminal) waitFor(wants ...string) {
+	term.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		screen := term.screen()
+		missing := ""
+		for _, w := range wants {
+			if !strings.Contains(screen, w) {
+				missing = w
+				break
+			}
+		}
+		if missing == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			term.t.Fatalf("waited 30s for %q on the screen:\n%s", missing, screen)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestDebianFTPInterrupt presses Ctrl-C during a download in Debian's ftp,
+// run interactively in tmux: the client sends ABOR with the Telnet
+// sequences, the server answers 426 and 226, and the session goes on.
+func TestDebianFTPInterrupt(t *testing.T) {
+	bin := needClient(t, "ftp")
+	ts := startServer(t)
+	work := t.TempDir()
+	big := testData(42, 64<<20)
+	writeFile(t, ts.local("/big.bin"), big)
+	small := testData(43, 12345)
+	writeFile(t, ts.local("/small.bin"), small)
+
+	term := startTerminal(t, work, bin+" -n -v "+ts.host+" "+strconv.Itoa(ts.port))
+	term.waitFor("220 ")
+	term.send("user "+user+" "+password, "Enter")
+	term.waitFor("230 Login successful.")
+	// Slow the download down so that Ctrl-C lands in the middle of it.
+	term.send("rate get 2000000", "Enter")
+	term.waitFor("Get transfer rate throttle: on")
+	term.send("get big.bin", "Enter")
+	term.waitFor("150 Opening BINARY mode data connection for big.bin")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if fi, err := os.Stat(filepath.Join(work, "big.bin")); err == nil && fi.Size() > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the download does not start:\n%s", term.screen())
+		}
+	}
+	term.send("C-c")
+	term.waitFor("426 ", "226 ABOR successful.")
+
+	term.send("pwd", "Enter")
+	term.waitFor("Remote directory: /")
+	term.send("rate get off", "Enter")
+	term.send("get small.bin", "Enter")
+	term.waitFor("local: small.bin remote: small.bin", "12345 bytes received")
+	term.send("quit", "Enter")
+	term.waitFor("221 Goodbye.", "[exit status 0]")
+
+	partial, err := os.ReadFile(filepath.Join(work, "big.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(partial) == 0 || len(partial) >= len(big) || !bytes.Equal(partial, big[:len(partial)]) {
+		t.Errorf("interrupted download: %d bytes, want a true prefix of %d", len(partial), len(big))
+	}
+	wantFile(t, filepath.Join(work, "small.bin"), small)
 }

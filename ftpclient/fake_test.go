@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -265,5 +266,59 @@ func TestRelativePathsResolveAgainstTheLoginDirectory(t *testing.T) {
 	}
 	if err := c.Remove(ctx, "a\r\nDELE b"); err == nil {
 		t.Fatal("a path with a line break was sent")
+	}
+}
+
+func TestRetrieveResumesAfterALostConnection(t *testing.T) {
+	data := pattern(100000)
+	cut := 40000
+	fs := startFake(t)
+	var retrs atomic.Int32
+	fs.handle("REST", func(s *fakeSession, arg string) { s.reply(350, "restarting") })
+	fs.handle("RETR", func(s *fakeSession, _ string) {
+		if retrs.Add(1) == 1 {
+			// The server dies in the middle of the first transfer.
+			s.reply(150, "here it comes")
+			dc := s.accept()
+			dc.Write(data[:cut])
+			dc.Close()
+			s.conn.Close()
+			return
+		}
+		s.sendData(data[cut:])
+	})
+	c := dial(t, fs.addr)
+	var buf bytes.Buffer
+	n, err := c.Retrieve(testCtx(t), "/f", 0, &buf)
+	if err != nil || n != int64(len(data)) || !bytes.Equal(buf.Bytes(), data) {
+		t.Fatalf("Retrieve: %d, %v", n, err)
+	}
+	var rest []string
+	for _, cmd := range fs.received() {
+		if strings.HasPrefix(cmd, "REST ") {
+			rest = append(rest, cmd)
+		}
+	}
+	if !slices.Equal(rest, []string{"REST 40000"}) {
+		t.Fatalf("%v, want REST at the offset where the first transfer stopped", rest)
+	}
+}
+
+func TestUploadIsNotRepeatedAfterALostConnection(t *testing.T) {
+	fs := startFake(t)
+	fs.handle("STOR", func(s *fakeSession, _ string) {
+		s.reply(150, "send it")
+		dc := s.accept()
+		buf := make([]byte, 10)
+		dc.Read(buf)
+		dc.Close()
+		s.conn.Close()
+	})
+	c := dial(t, fs.addr)
+	if _, err := c.Store(testCtx(t), "/f", bytes.NewReader(pattern(1<<20)), 0); err == nil {
+		t.Fatal("Store succeeded on a server that died")
+	}
+	if n := fs.count("STOR"); n != 1 {
+		t.Fatalf("STOR sent %d times", n)
 	}
 }

@@ -36,6 +36,18 @@ type testServer struct {
 	addr  string
 	roots *x509.CertPool // set when TLS is configured
 	ln    *countingListener
+
+	listenAddr string // default 127.0.0.1:0
+}
+
+// aliceOnly lets in alice/secret with write access to fsys.
+func aliceOnly(fsys ftpserver.FileSystem) func(ctx context.Context, user, pass string) (*ftpserver.Account, error) {
+	return func(ctx context.Context, user, pass string) (*ftpserver.Account, error) {
+		if user == "alice" && pass == "secret" {
+			return &ftpserver.Account{User: "alice", FS: fsys, Write: true}, nil
+		}
+		return nil, ftpserver.ErrAuthFailed
+	}
 }
 
 // startServer serves a memfs tree with users "alice"/"secret"
@@ -74,7 +86,10 @@ func (ts *testServer) start(t *testing.T, auth func(ctx context.Context, user, p
 	for _, m := range mutate {
 		m(ts.srv)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if ts.listenAddr == "" {
+		ts.listenAddr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", ts.listenAddr)
 	if err != nil {
 		t.Fatal(err)
 	}

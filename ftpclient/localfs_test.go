@@ -2,12 +2,10 @@ package ftpclient_test
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/ferry-ftp/ferry/ftpserver"
 	"github.com/ferry-ftp/ferry/storage/localfs"
 )
 
@@ -20,12 +18,7 @@ func TestLocalDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { lfs.Close() })
-	ts := (&testServer{}).start(t, func(ctx context.Context, user, pass string) (*ftpserver.Account, error) {
-		if user == "alice" && pass == "secret" {
-			return &ftpserver.Account{User: "alice", FS: lfs, Write: true}, nil
-		}
-		return nil, ftpserver.ErrAuthFailed
-	})
+	ts := (&testServer{}).start(t, aliceOnly(lfs))
 	c := dial(t, ts.addr)
 	ctx := testCtx(t)
 	data := pattern(5<<20 + 99)

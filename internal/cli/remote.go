@@ -306,5 +306,3 @@ func findNetrc(entries []netrcMachine, host, user string) (netrcMachine, bool) {
 	}
 	return netrcMachine{}, false
 }
-
-

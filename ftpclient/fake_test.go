@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"io"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -320,5 +321,28 @@ func TestUploadIsNotRepeatedAfterALostConnection(t *testing.T) {
 	}
 	if n := fs.count("STOR"); n != 1 {
 		t.Fatalf("STOR sent %d times", n)
+	}
+}
+
+func TestUploadRefusedMidway(t *testing.T) {
+	// The server stops reading and says why (552): the client reports the
+	// server's reason, not a broken pipe, and keeps the connection.
+	fs := startFake(t)
+	fs.handle("STOR", func(s *fakeSession, _ string) {
+		s.reply(150, "send it")
+		dc := s.accept()
+		io.CopyN(io.Discard, dc, 64<<10)
+		dc.Close()
+		s.reply(552, "quota exceeded")
+	})
+	fs.handle("SIZE", func(s *fakeSession, _ string) { s.reply(213, "65536") })
+	c := dial(t, fs.addr, ftpclient.WithPoolSize(1))
+	ctx := testCtx(t)
+	_, err := c.Store(ctx, "/f", bytes.NewReader(pattern(32<<20)), 0)
+	if ftp.CodeOf(err) != ftp.CodeExceededStorage {
+		t.Fatalf("Store: %v, want the 552", err)
+	}
+	if size, err := c.Size(ctx, "/f"); err != nil || size != 65536 {
+		t.Fatalf("Size after the refused upload: %d, %v", size, err)
 	}
 }

@@ -375,6 +375,8 @@ func (s *fakeSession) serve() {
 		case "PASV":
 			port := s.listen()
 			s.reply(227, fmt.Sprintf("Entering Passive Mode (%s,%d,%d).", s.srv.pasvHost, port>>8, port&0xff))
+		case "ABOR":
+			s.reply(225, "no transfer to abort")
 		case "QUIT":
 			s.reply(221, "bye")
 			return

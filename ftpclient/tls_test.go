@@ -61,7 +61,7 @@ func (w *wireRecorder) contains(s string) bool {
 func exerciseTLS(t *testing.T, ts *testServer, c *ftpclient.Client) {
 	t.Helper()
 	ctx := testCtx(t)
-	secret := bytes.Repeat([]byte("top secret payload "), 20000)
+	secret := bytes.Repeat([]byte("top secret payload "), 3000)
 	if _, err := c.Store(ctx, "/s", bytes.NewReader(secret), 0); err != nil {
 		t.Fatal(err)
 	}

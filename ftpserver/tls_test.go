@@ -61,7 +61,9 @@ func startTLSServer(t *testing.T, mutate ...func(*ftpserver.Server)) *tlsServer 
 		// One ticket key for all sessions, as operators of several servers
 		// configure: then only the per-session token tells sessions apart.
 		s.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		rand.Read(s.TLSConfig.SessionTicketKey[:])
+		var key [32]byte
+		rand.Read(key[:])
+		s.TLSConfig.SetSessionTicketKeys([][32]byte{key})
 	}}, mutate...)...)
 	return &tlsServer{testServer: ts, roots: roots}
 }

@@ -195,69 +195,50 @@ const chunk = 4 << 20
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
 
-// send copies src to the data connection until EOF, re-arming the write
-// deadline per chunk so a client that stops reading is dropped after
-// DataTimeout, never holding the session forever. A *os.File source goes
-// to a TCP connection through sendfile(2).
+// send copies src to the data connection until EOF. A *os.File source
+// goes to a TCP connection through sendfile(2).
 func (s *session) send(t *transfer, conn net.Conn, dst io.Writer, src io.Reader) error {
+	return s.copyData(t, conn.SetWriteDeadline, dst, src)
+}
+
+// receive copies the data connection into dst until EOF. A destination
+// that implements io.ReaderFrom (a local file) is handed the socket
+// directly so it can splice(2).
+func (s *session) receive(t *transfer, conn net.Conn, dst io.Writer) error {
+	return s.copyData(t, conn.SetReadDeadline, dst, conn)
+}
+
+// copyData moves src to dst in chunks, re-arming the data connection's
+// deadline (arm) per chunk so a peer that stops reading or sending is
+// dropped after DataTimeout rather than holding the session forever, and
+// counting progress for STAT. Where the kernel can move the bytes itself
+// (file to TCP, TCP to a file) the chunks go through io.Copy so sendfile or
+// splice is used; otherwise a pooled buffer serves.
+func (s *session) copyData(t *transfer, arm func(time.Time) error, dst io.Writer, src io.Reader) error {
 	timeout := durationOr(s.srv.DataTimeout, DefaultDataTimeout)
 	_, srcFile := src.(*os.File)
 	_, dstTCP := dst.(*net.TCPConn)
-	var buf *[]byte
-	if !(srcFile && dstTCP) {
-		buf = bufPool.Get().(*[]byte)
-		defer bufPool.Put(buf)
-	}
-	for {
-		conn.SetWriteDeadline(time.Now().Add(timeout))
-		lr := io.LimitedReader{R: src, N: chunk}
-		var n int64
-		var err error
-		if buf == nil {
-			n, err = io.Copy(dst, &lr)
-		} else {
-			n, err = io.CopyBuffer(writerOnly{dst}, readerOnly{&lr}, *buf)
-		}
-		t.bytes.Add(n)
-		if err != nil {
-			if isConnErr(err, conn) {
-				return netErr{err}
-			}
-			return err
-		}
-		if n < chunk {
-			return nil
-		}
-	}
-}
-
-// receive copies the data connection into dst until EOF, re-arming the
-// read deadline per chunk. A destination that implements io.ReaderFrom
-// (a local file) is handed the socket directly so it can splice(2).
-func (s *session) receive(t *transfer, conn net.Conn, dst io.Writer) error {
-	timeout := durationOr(s.srv.DataTimeout, DefaultDataTimeout)
-	rf, zeroCopy := dst.(io.ReaderFrom)
-	if _, ok := conn.(*net.TCPConn); !ok {
-		zeroCopy = false
-	}
+	_, srcTCP := src.(*net.TCPConn)
+	_, dstReaderFrom := dst.(io.ReaderFrom)
+	zeroCopy := srcFile && dstTCP || srcTCP && dstReaderFrom
 	var buf *[]byte
 	if !zeroCopy {
 		buf = bufPool.Get().(*[]byte)
 		defer bufPool.Put(buf)
 	}
 	for {
-		conn.SetReadDeadline(time.Now().Add(timeout))
-		lr := io.LimitedReader{R: conn, N: chunk}
+		arm(time.Now().Add(timeout))
+		lr := io.LimitedReader{R: src, N: chunk}
 		var n int64
 		var err error
 		if zeroCopy {
-			n, err = rf.ReadFrom(&lr)
+			n, err = io.Copy(dst, &lr)
 		} else {
 			n, err = io.CopyBuffer(writerOnly{dst}, readerOnly{&lr}, *buf)
 		}
 		t.bytes.Add(n)
 		if err != nil {
-			if isConnErr(err, conn) {
+			if isConnErr(err) {
 				return netErr{err}
 			}
 			return err
@@ -269,7 +250,7 @@ func (s *session) receive(t *transfer, conn net.Conn, dst io.Writer) error {
 }
 
 // isConnErr tells a data-connection failure from a storage failure.
-func isConnErr(err error, conn net.Conn) bool {
+func isConnErr(err error) bool {
 	var oe *net.OpError
 	if errors.As(err, &oe) {
 		return true

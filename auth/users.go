@@ -29,6 +29,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ferry-ftp/ferry/ftpserver"
+	"github.com/ferry-ftp/ferry/internal/atomicfile"
 	"github.com/pelletier/go-toml/v2"
 )
 
@@ -413,7 +414,7 @@ func (f *UsersFile) Save() error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(f.path, append([]byte(fileHeader), body...), 0o600); err != nil {
+	if err := atomicfile.Write(f.path, append([]byte(fileHeader), body...), 0o600); err != nil {
 		return fmt.Errorf("users file: %w", err)
 	}
 	// Remember what we wrote, so ReloadIfChanged does not re-read it.
@@ -421,41 +422,6 @@ func (f *UsersFile) Save() error {
 		f.mu.Lock()
 		f.loaded = info
 		f.mu.Unlock()
-	}
-	return nil
-}
-
-func writeFileAtomic(path string, data []byte, perm fs.FileMode) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err := tmp.Chmod(perm); err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	// Make the rename itself durable.
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }

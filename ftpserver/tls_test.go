@@ -3,15 +3,11 @@ package ftpserver_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/textproto"
 	"strings"
@@ -20,34 +16,8 @@ import (
 	"time"
 
 	"github.com/ferry-ftp/ferry/ftpserver"
+	"github.com/ferry-ftp/ferry/internal/testcert"
 )
-
-// testCert makes a self-signed certificate for "localhost" and 127.0.0.1.
-func testCert(t *testing.T) (tls.Certificate, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "localhost"},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
-}
 
 type tlsServer struct {
 	*testServer
@@ -56,16 +26,16 @@ type tlsServer struct {
 
 func startTLSServer(t *testing.T, mutate ...func(*ftpserver.Server)) *tlsServer {
 	t.Helper()
-	cert, roots := testCert(t)
+	pair := testcert.New(t)
 	ts := startServer(t, append([]func(*ftpserver.Server){func(s *ftpserver.Server) {
 		// One ticket key for all sessions, as operators of several servers
 		// configure: then only the per-session token tells sessions apart.
-		s.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		s.TLSConfig = pair.ServerConfig()
 		var key [32]byte
 		rand.Read(key[:])
 		s.TLSConfig.SetSessionTicketKeys([][32]byte{key})
 	}}, mutate...)...)
-	return &tlsServer{testServer: ts, roots: roots}
+	return &tlsServer{testServer: ts, roots: pair.Roots}
 }
 
 // clientConfig is a client config whose session cache the control and data

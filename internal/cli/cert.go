@@ -1,22 +1,17 @@
 package cli
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/ferry-ftp/ferry/internal/atomicfile"
+	"github.com/ferry-ftp/ferry/internal/selfsigned"
 	"github.com/spf13/cobra"
 )
 
@@ -98,7 +93,7 @@ func runCert(env Env, f *certFlags) error {
 		}
 	}
 
-	certPEM, keyPEM, notAfter, err := selfSignedPair(f.hosts[0], dnsNames, ips, time.Duration(f.days)*24*time.Hour)
+	certPEM, keyPEM, notAfter, err := selfsigned.Generate(f.hosts[0], dnsNames, ips, time.Duration(f.days)*24*time.Hour)
 	if err != nil {
 		return err
 	}
@@ -116,43 +111,6 @@ func runCert(env Env, f *certFlags) error {
 	fmt.Fprintf(env.Stdout, "  serve: ferry serve --tls-cert %s --tls-key %s\n", shellQuote(f.outCert), shellQuote(f.outKey))
 	fmt.Fprintf(env.Stdout, "  clients must trust it: curl --ssl-reqd --cacert %s ftp://%s:2121/\n", shellQuote(f.outCert), urlHost(f.hosts[0]))
 	return nil
-}
-
-// selfSignedPair makes an ECDSA P-256 key and a certificate signed by it
-// for the given names, PEM encoded.
-func selfSignedPair(commonName string, dnsNames []string, ips []net.IP, validity time.Duration) (certPEM, keyPEM []byte, notAfter time.Time, err error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, time.Time{}, err
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	if err != nil {
-		return nil, nil, time.Time{}, err
-	}
-	// A little in the past, for clients whose clock is behind.
-	notBefore := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: commonName, Organization: []string{"ferry self-signed"}},
-		NotBefore:             notBefore,
-		NotAfter:              notBefore.Add(time.Hour + validity),
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		DNSNames:              dnsNames,
-		IPAddresses:           ips,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, nil, time.Time{}, err
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return nil, nil, time.Time{}, err
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
-		tmpl.NotAfter, nil
 }
 
 // checkDNSName accepts host names and wildcards ("*.example.com").
@@ -192,29 +150,7 @@ func writeNewFile(path string, data []byte, perm os.FileMode, force bool) (err e
 		}
 		return f.Close()
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err := tmp.Chmod(perm); err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, data, perm)
 }
 
 func sameFile(a, b string) (bool, error) {

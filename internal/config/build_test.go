@@ -2,18 +2,11 @@ package config
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,6 +15,7 @@ import (
 
 	"github.com/ferry-ftp/ferry/auth"
 	"github.com/ferry-ftp/ferry/ftpserver"
+	"github.com/ferry-ftp/ferry/internal/testcert"
 )
 
 // A hash of "password" made by the Argon2 reference implementation at a
@@ -366,27 +360,9 @@ func TestTLSPolicy(t *testing.T) {
 
 func writeSelfSigned(t *testing.T, certFile, keyFile string) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "localhost"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		DNSNames:     []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, certFile, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
-	writeFile(t, keyFile, string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})))
+	pair := testcert.New(t)
+	writeFile(t, certFile, string(pair.CertPEM))
+	writeFile(t, keyFile, string(pair.KeyPEM))
 }
 
 // An account whose home is missing is reported when the server starts,

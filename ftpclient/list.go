@@ -201,8 +201,8 @@ func readListing(r io.Reader) (lines, long []string, err error) {
 // server offers it; else SIZE and MDTM, which answer for files; else it
 // finds the entry in a listing of the parent directory. The entry's Name
 // is the last element of path.
-func (c *Client) Stat(ctx context.Context, p string) (ftp.Entry, error) {
-	p, err := c.resolve("stat", p)
+func (c *Client) Stat(ctx context.Context, path string) (ftp.Entry, error) {
+	p, err := c.resolve("stat", path)
 	if err != nil {
 		return ftp.Entry{}, err
 	}

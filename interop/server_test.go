@@ -131,6 +131,21 @@ func (ts *testServer) listen(t *testing.T, serve func(net.Listener) error) int {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ts.serveOn(ln, serve)
+}
+
+// listen6 is listen on [::1]; it skips the test where the machine has no
+// IPv6 loopback.
+func (ts *testServer) listen6(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	}
+	return ts.serveOn(ln, ts.srv.Serve)
+}
+
+func (ts *testServer) serveOn(ln net.Listener, serve func(net.Listener) error) int {
 	served := make(chan error, 1)
 	ts.mu.Lock()
 	ts.served = append(ts.served, served)

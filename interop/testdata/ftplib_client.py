@@ -288,6 +288,24 @@ def badlogin(ftp, workdir):
     ftp.quit()
 
 
+def ipv6(ftp, workdir):
+    check(ftp.af == socket.AF_INET6, "not connected over IPv6")
+    download(ftp, "data.bin", path(workdir, "data.bin"))  # EPSV
+    upload(ftp, path(workdir, "up.bin"), "up.bin")
+    ftp.set_pasv(False)
+    download(ftp, "data.bin", path(workdir, "data-active.bin"))  # EPRT |2|::1|...
+    # PASV and PORT cannot carry IPv6 addresses.
+    try:
+        resp = ftp.sendcmd("PASV")
+        raise Failure("PASV over IPv6: %r" % resp)
+    except ftplib.Error as e:
+        check(str(e)[:1] in "45", "PASV over IPv6: %r" % str(e))
+    expect_error("5", ftp.sendport, "127.0.0.1", 40000)
+    expect_error("522", ftp.sendcmd, "EPSV 1")
+    check(ftp.sendcmd("EPSV 2").startswith("229"), "EPSV 2")
+    ftp.quit()
+
+
 def raw_session(host, port):
     """A bare control connection, logged in, for what ftplib cannot send."""
     ftp = connect(host, port)
@@ -441,6 +459,7 @@ SCENARIOS = {
     "extras": (extras, True),
     "anonymous": (anonymous, False),
     "badlogin": (badlogin, False),
+    "ipv6": (ipv6, True),
     # These open their own connection.
     "pipelining": (pipelining, None),
     "telnet-abort": (telnet_abort, None),

@@ -149,3 +149,14 @@ func TestPythonTelnetAbort(t *testing.T) {
 	writeFile(t, ts.local("/big.bin"), testData(62, 64<<20))
 	ftplib(t, ts, "telnet-abort", t.TempDir())
 }
+
+// TestPythonFtplibAbortUpload aborts an upload after its first megabyte
+// and resumes it with REST.
+func TestPythonFtplibAbortUpload(t *testing.T) {
+	ts := startServer(t)
+	work := t.TempDir()
+	up := testData(63, 16<<20+3)
+	writeFile(t, filepath.Join(work, "up.bin"), up)
+	ftplib(t, ts, "abort-upload", work)
+	wantFile(t, ts.local("/up.bin"), up)
+}

@@ -250,6 +250,29 @@ def extras(ftp, workdir):
     ftp.quit()
 
 
+def abort_upload(ftp, workdir):
+    """ABOR during an upload: 426 for the transfer, 226 for ABOR, and what
+    arrived is kept (the default upload mode) so REST can resume it."""
+    with open(path(workdir, "up.bin"), "rb") as f:
+        want = f.read()
+    ftp.voidcmd("TYPE I")
+    conn = ftp.transfercmd("STOR up.bin")
+    conn.sendall(want[:1 << 20])
+    resp = ftp.abort()
+    check(resp.startswith("426"), "ABOR during STOR: first reply %r, want 426" % resp)
+    conn.close()
+    resp = ftp.voidresp()
+    check(resp.startswith("226"), "ABOR during STOR: second reply %r, want 226" % resp)
+    size = ftp.size("up.bin")
+    check(0 < size <= 1 << 20, "size after the aborted upload: %d" % size)
+    with open(path(workdir, "up.bin"), "rb") as f:
+        f.seek(size)
+        resp = ftp.storbinary("STOR up.bin", f, rest=size)
+    check(resp.startswith("226"), "resumed STOR: %r" % resp)
+    check(ftp.size("up.bin") == len(want), "size after resuming")
+    ftp.quit()
+
+
 def active(ftp, workdir):
     ftp.set_pasv(False)
     names = sorted(ftp.nlst())
@@ -460,6 +483,7 @@ SCENARIOS = {
     "anonymous": (anonymous, False),
     "badlogin": (badlogin, False),
     "ipv6": (ipv6, True),
+    "abort-upload": (abort_upload, True),
     # These open their own connection.
     "pipelining": (pipelining, None),
     "telnet-abort": (telnet_abort, None),

@@ -202,3 +202,37 @@ func TestLftpResume(t *testing.T) {
 	wantLftp(t, res)
 	wantFile(t, ts.local("/partial.bin"), big)
 }
+
+// TestLftpAnonymous logs in anonymously: a new tree may be mirrored into
+// /incoming, the rest can be read, and nothing existing can be changed.
+func TestLftpAnonymous(t *testing.T) {
+	bin := needClient(t, "lftp")
+	ts := startServer(t)
+	work := t.TempDir()
+	want := makeTree(t, filepath.Join(work, "src"), 15)
+	writeFile(t, ts.local("/pub/a.txt"), []byte("public"))
+	open := "set net:max-retries 1; set net:timeout 10; open ftp://" + ts.addr() + "; "
+
+	res := run(t, time.Minute, "", work, bin, "-c", open+"set cmd:fail-exit yes; mirror -R src incoming/tree; mirror pub got")
+	wantLftp(t, res)
+	compareTrees(t, want, treeDigest(t, ts.local("/incoming/tree")))
+	wantFile(t, filepath.Join(work, "got", "a.txt"), []byte("public"))
+
+	// Without cmd:fail-exit every command runs and reports its failure.
+	res = run(t, time.Minute, "", work, bin, "-c", open+strings.Join([]string{
+		"put src/plain-0.bin -o pub/new.bin",
+		"rm pub/a.txt",
+		"mkdir pub/d",
+		"mv pub/a.txt pub/b.txt",
+		"chmod 777 pub/a.txt",
+		"put src/plain-0.bin -o incoming/tree/plain-0.bin", // exists already
+	}, "; "))
+	if n := strings.Count(res.stderr, "Access failed: 550 "); n != 6 {
+		t.Errorf("want 6 commands refused with 550, got %d: %s", n, res)
+	}
+	wantFile(t, ts.local("/pub/a.txt"), []byte("public"))
+	wantNoFile(t, ts.local("/pub/new.bin"))
+	wantNoFile(t, ts.local("/pub/d"))
+	wantNoFile(t, ts.local("/pub/b.txt"))
+	compareTrees(t, want, treeDigest(t, ts.local("/incoming/tree")))
+}

@@ -361,8 +361,36 @@ func (c *Client) connTLSConfig() *tls.Config {
 		// and without a name the key would be the address and differ.
 		conf.ServerName = c.host
 	}
-	conf.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+	conf.ClientSessionCache = &sessionCache{}
 	return conf
+}
+
+// sessionCache holds the TLS session of one control connection for its
+// data connections (a single server name: a single entry). It ignores
+// deletions: crypto/tls deletes the cached session when a resuming
+// handshake fails, which also happens when the client abandons a data
+// connection itself (after a refused RETR, say), and without the session
+// every later data connection would be refused by servers that require
+// session reuse. A session the server no longer accepts costs a full
+// handshake, as a missing one would.
+type sessionCache struct {
+	mu      sync.Mutex
+	session *tls.ClientSessionState
+}
+
+func (sc *sessionCache) Get(string) (*tls.ClientSessionState, bool) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	return sc.session, sc.session != nil
+}
+
+func (sc *sessionCache) Put(_ string, cs *tls.ClientSessionState) {
+	if cs == nil {
+		return
+	}
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	sc.session = cs
 }
 
 func (cn *conn) startTLS(ctx context.Context) error {

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"sync"
@@ -43,6 +44,31 @@ func (d *dataConn) close() error {
 	d.cn.trackData(nil)
 	d.cn.arm(d.raw, armWrite)
 	return d.nc.Close()
+}
+
+// closeUpload ends the data connection of an upload. With TLS it sends
+// close_notify and a FIN, then reads until the server closes its side:
+// TLS 1.3 servers send session tickets after the handshake, which an
+// upload never reads, and closing a socket with unread data sends a reset
+// that can destroy the end of the upload at the server before it has read
+// it (vsftpd then answers 426).
+func (d *dataConn) closeUpload() error {
+	tc, ok := d.nc.(*tls.Conn)
+	if !ok {
+		return d.close()
+	}
+	defer d.cn.trackData(nil)
+	d.cn.arm(d.raw, armBoth)
+	if err := tc.CloseWrite(); err != nil {
+		d.raw.Close()
+		return err
+	}
+	if tcp, ok := d.raw.(*net.TCPConn); ok {
+		tcp.CloseWrite()
+	}
+	d.cn.arm(d.raw, armRead)
+	io.Copy(io.Discard, io.LimitReader(tc, 1<<20))
+	return d.raw.Close()
 }
 
 // reset ends the data connection abruptly, so that the server sees an

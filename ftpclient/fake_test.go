@@ -2,6 +2,7 @@ package ftpclient_test
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -344,5 +345,43 @@ func TestUploadRefusedMidway(t *testing.T) {
 	}
 	if size, err := c.Size(ctx, "/f"); err != nil || size != 65536 {
 		t.Fatalf("Size after the refused upload: %d, %v", size, err)
+	}
+}
+
+func TestTLSUploadEndsCleanly(t *testing.T) {
+	// A TLS 1.3 server sends session tickets on the data connection after
+	// the handshake. An upload never reads them, and closing a socket with
+	// unread data sends a reset, which can destroy the end of the upload
+	// at a server that has not read it yet (vsftpd: 426). The server here
+	// is slow to read, so that a reset would arrive first.
+	cert, roots := testCert(t)
+	fs := startFake(t)
+	fs.tls = &tls.Config{Certificates: []tls.Certificate{cert}}
+	// crypto/tls sends its tickets with its Finished message unless it
+	// asks for a client certificate, which it does in full handshakes
+	// only: the data connections get other ticket keys, so that they do
+	// not resume, and ask for a certificate.
+	fs.dataTLS = &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequestClientCert}
+	fs.dataTLS.SetSessionTicketKeys([][32]byte{{1}})
+	data := pattern(8 << 20) // more than the socket buffers hold
+	fs.handle("STOR", func(s *fakeSession, _ string) {
+		s.reply(150, "send it")
+		dc := s.accept()
+		if dc == nil {
+			s.reply(425, "no data connection")
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+		got, err := io.ReadAll(dc)
+		dc.Close()
+		if err != nil || !bytes.Equal(got, data) {
+			s.reply(426, "Failure reading network stream.")
+			return
+		}
+		s.reply(226, "done")
+	})
+	c := dial(t, fs.addr, ftpclient.WithTLS(&tls.Config{RootCAs: roots}))
+	if _, err := c.Store(testCtx(t), "/f", bytes.NewReader(data), 0); err != nil {
+		t.Fatal(err)
 	}
 }

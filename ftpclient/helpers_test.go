@@ -256,6 +256,8 @@ type fakeServer struct {
 	feat     []string // FEAT lines, without the leading space
 	pasvHost string   // h1,h2,h3,h4 announced in 227 replies
 	handlers map[string]func(s *fakeSession, arg string)
+	tls      *tls.Config // enables AUTH TLS
+	dataTLS  *tls.Config // for data connections; default tls
 
 	mu       sync.Mutex
 	commands []string
@@ -266,6 +268,7 @@ type fakeSession struct {
 	conn   net.Conn
 	br     *bufio.Reader
 	dataLn net.Listener
+	protP  bool
 }
 
 func startFake(t *testing.T) *fakeServer {
@@ -375,6 +378,22 @@ func (s *fakeSession) serve() {
 		case "PASV":
 			port := s.listen()
 			s.reply(227, fmt.Sprintf("Entering Passive Mode (%s,%d,%d).", s.srv.pasvHost, port>>8, port&0xff))
+		case "AUTH":
+			if s.srv.tls == nil {
+				s.reply(502, "no TLS")
+				continue
+			}
+			s.reply(234, "go ahead")
+			tc := tls.Server(s.conn, s.srv.tls)
+			if tc.Handshake() != nil {
+				return
+			}
+			s.conn, s.br = tc, bufio.NewReader(tc)
+		case "PBSZ":
+			s.reply(200, "PBSZ=0")
+		case "PROT":
+			s.protP = arg == "P"
+			s.reply(200, "PROT "+arg)
 		case "ABOR":
 			s.reply(225, "no transfer to abort")
 		case "QUIT":
@@ -423,6 +442,19 @@ func (s *fakeSession) accept() net.Conn {
 	s.dataLn = nil
 	if err != nil {
 		return nil
+	}
+	if s.protP {
+		conf := s.srv.dataTLS
+		if conf == nil {
+			conf = s.srv.tls
+		}
+		tc := tls.Server(dc, conf)
+		tc.SetDeadline(time.Now().Add(5 * time.Second))
+		if err := tc.Handshake(); err != nil {
+			dc.Close()
+			return nil
+		}
+		return tc
 	}
 	return dc
 }

@@ -59,7 +59,7 @@ func defaultConfig() config {
 //
 // The client takes a copy of conf. ServerName defaults to the host of the
 // address given to Dial and is used for data connections too. Its
-// ClientSessionCache is replaced by one cache per control connection:
+// ClientSessionCache is replaced by a cache per control connection:
 // servers that require TLS session reuse (ferry, vsftpd's
 // require_ssl_reuse, ProFTPD's default) accept a data connection only if
 // it resumes its own control connection's session.

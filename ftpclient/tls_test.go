@@ -146,3 +146,33 @@ func TestTLSVerifiesTheServer(t *testing.T) {
 		t.Fatal("Dial WithTLS to a server without TLS succeeded")
 	}
 }
+
+func TestTLSSessionSurvivesARefusedTransfer(t *testing.T) {
+	// A refused RETR leaves a data connection whose TLS handshake the
+	// client abandons; crypto/tls then drops the cached session, and
+	// without it every later data connection would be refused.
+	for _, version := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		t.Run(tls.VersionName(version), func(t *testing.T) {
+			ts := startTLSServer(t)
+			ts.fs.WriteFile("/f", []byte("content"))
+			trace := &syncBuffer{}
+			c := dial(t, ts.addr,
+				ftpclient.WithTLS(&tls.Config{RootCAs: ts.roots, MaxVersion: version}),
+				ftpclient.WithPoolSize(1),
+				ftpclient.WithDebug(trace))
+			ctx := testCtx(t)
+			for range 3 {
+				var buf bytes.Buffer
+				if _, err := c.Retrieve(ctx, "/missing", 0, &buf); !ftpclient.IsNotExist(err) {
+					t.Fatalf("Retrieve missing: %v", err)
+				}
+				if _, err := c.Retrieve(ctx, "/f", 0, &buf); err != nil || buf.String() != "content" {
+					t.Fatalf("Retrieve after a refused one: %q, %v", buf.String(), err)
+				}
+			}
+			if out := trace.String(); strings.Contains(out, "< 425") || strings.Contains(out, "retrying") {
+				t.Fatalf("a data connection did not resume the session:\n%s", out)
+			}
+		})
+	}
+}

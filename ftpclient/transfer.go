@@ -270,7 +270,7 @@ func (cn *conn) upload(ctx context.Context, verb, p string, r io.Reader, offset 
 		}
 		return n, fmt.Errorf("%w: %w", errDataConn, writeErr)
 	}
-	if err := d.close(); err != nil {
+	if err := d.closeUpload(); err != nil {
 		// The data may still have arrived; the final reply says.
 		cn.c.log.Debug("closing the data connection", "err", err)
 	}

@@ -50,7 +50,7 @@ type Client struct {
 // checked with NOOP on its next use: servers and NAT devices drop idle
 // control connections, and a command that changes something must not be
 // sent on a dead one and then repeated.
-const idleCheck = 5 * time.Second
+var idleCheck = 5 * time.Second
 
 // Dial connects to the server at addr ("host:port", or "host" for port 21,
 // 990 with implicit TLS), logs in and reads the server's features and

@@ -12,6 +12,7 @@ import (
 	"hash/crc32"
 	"io"
 	"io/fs"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -736,15 +737,60 @@ func TestKeepAliveNOOPsAfterTransfer(t *testing.T) {
 
 func TestStaleIdleConnectionIsReplaced(t *testing.T) {
 	ts := startServer(t, func(s *ftpserver.Server) { s.IdleTimeout = 100 * time.Millisecond })
-	c := dial(t, ts.addr, ftpclient.WithPoolSize(1))
+	var logs syncBuffer
+	c := dial(t, ts.addr, ftpclient.WithPoolSize(1),
+		ftpclient.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	ctx := testCtx(t)
 	time.Sleep(300 * time.Millisecond) // the server drops the idle connection with 421
 	if _, err := c.List(ctx, "/"); err != nil {
 		t.Fatalf("List on a stale pool: %v", err)
 	}
+	if !strings.Contains(logs.String(), "retrying on another connection") {
+		t.Fatalf("no retry logged:\n%s", logs.String())
+	}
 	time.Sleep(300 * time.Millisecond)
 	// Not idempotent, but a 421 says the command was not carried out.
 	if err := c.Mkdir(ctx, "/after-timeout"); err != nil {
 		t.Fatalf("Mkdir on a stale pool: %v", err)
+	}
+}
+
+func TestIdleConnectionsAreCheckedBeforeUse(t *testing.T) {
+	defer ftpclient.SetIdleCheck(50 * time.Millisecond)()
+	ts := startServer(t, func(s *ftpserver.Server) { s.IdleTimeout = 200 * time.Millisecond })
+	trace := &syncBuffer{}
+	c := dial(t, ts.addr, ftpclient.WithPoolSize(1), ftpclient.WithDebug(trace))
+	ctx := testCtx(t)
+
+	// Idle, but alive: one NOOP, and the same connection goes on.
+	time.Sleep(100 * time.Millisecond)
+	if err := c.Mkdir(ctx, "/a"); err != nil {
+		t.Fatal(err)
+	}
+	if out := trace.String(); !strings.Contains(out, "ftp[1] > NOOP\nftp[1] < 200") || strings.Contains(out, "ftp[2]") {
+		t.Fatalf("trace:\n%s", out)
+	}
+	// Dropped by the server: found dead before the command is sent, so
+	// the command goes once, on a new connection.
+	time.Sleep(400 * time.Millisecond)
+	if err := c.Mkdir(ctx, "/b"); err != nil {
+		t.Fatal(err)
+	}
+	out := trace.String()
+	if n := strings.Count(out, "> MKD /b"); n != 1 || !strings.Contains(out, "ftp[2] > MKD /b") || strings.Contains(out, "retrying") {
+		t.Fatalf("MKD /b sent %d times:\n%s", n, out)
+	}
+}
+
+func TestWithoutEPSV(t *testing.T) {
+	ts := startServer(t)
+	ts.fs.WriteFile("/f", []byte("x"))
+	trace := &syncBuffer{}
+	c := dial(t, ts.addr, ftpclient.WithoutEPSV(), ftpclient.WithDebug(trace))
+	if _, err := c.Retrieve(testCtx(t), "/f", 0, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if out := trace.String(); strings.Contains(out, "> EPSV") || !strings.Contains(out, "> PASV") {
+		t.Fatalf("trace:\n%s", out)
 	}
 }

@@ -81,9 +81,10 @@ func (cn *conn) retrieve(ctx context.Context, p string, offset int64, w io.Write
 // reply: a transfer that failed ends with an error, not io.EOF. Closing it
 // before the end aborts the transfer (ABOR). The context applies until
 // Close. The connection stays taken from the pool until the end of the
-// data or Close, whichever comes first, so Close must be called. Read and
-// Close must not be called concurrently; cancel the context to interrupt
-// a Read.
+// data or Close, whichever comes first, so Close must be called, and at
+// most WithPoolSize readers can be open at once (a further Open waits for
+// one). Read and Close must not be called concurrently; cancel the
+// context to interrupt a Read.
 func (c *Client) Open(ctx context.Context, path string, offset int64, opts ...TransferOption) (io.ReadCloser, error) {
 	tc := transferOptions(opts)
 	p, err := c.resolve("open", path)

@@ -1,0 +1,159 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"hash/crc32"
+	"io"
+	"os"
+	"path"
+	"strings"
+
+	"github.com/ferry-ftp/ferry/ftpclient"
+)
+
+// Helpers shared by the transfer commands (get, put, cat, cp).
+
+// connect dials r, retrying on temporary failures (a refused connection,
+// 421 "too many users").
+func connect(ctx context.Context, env Env, rf *remoteFlags, rt *retrier, r *remoteURL, poolSize int) (*ftpclient.Client, error) {
+	var c *ftpclient.Client
+	err := rt.do(ctx, "connect to "+r.Addr(), func(int) error {
+		var err error
+		c, err = rf.dial(ctx, env, r, poolSize)
+		return err
+	})
+	return c, err
+}
+
+// errChecksum is wrapped by the error of a transfer whose content does not
+// match the server's digest of the file.
+var errChecksum = errors.New("checksum mismatch")
+
+// hashPreference lists digests from the strongest; the X-commands are the
+// older, unannounced-parameter forms of the same.
+var hashPreference = []struct{ algo, xverb string }{
+	{"SHA-256", "XSHA256"},
+	{"SHA-512", "XSHA512"},
+	{"SHA-1", "XSHA1"},
+	{"MD5", "XMD5"},
+	{"CRC32", "XCRC"},
+}
+
+// serverHashAlgo picks the strongest digest the server announces in FEAT:
+// through HASH (draft-bryan-ftpext-hash) or an X-command. "" when none.
+func serverHashAlgo(f ftpclient.Features) string {
+	offered := map[string]bool{}
+	if param, ok := f.Param("HASH"); ok {
+		for _, a := range strings.Split(param, ";") {
+			a = strings.ToUpper(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(a), "*")))
+			offered[strings.ReplaceAll(a, "-", "")] = true
+		}
+	}
+	for _, h := range hashPreference {
+		if offered[strings.ReplaceAll(h.algo, "-", "")] || f.Has(h.xverb) {
+			return h.algo
+		}
+	}
+	return ""
+}
+
+func newHash(algo string) hash.Hash {
+	switch algo {
+	case "SHA-256":
+		return sha256.New()
+	case "SHA-512":
+		return sha512.New()
+	case "SHA-1":
+		return sha1.New()
+	case "MD5":
+		return md5.New()
+	case "CRC32":
+		return crc32.NewIEEE()
+	}
+	return nil
+}
+
+// verifyRemote compares the server's digest of remotePath with the digest
+// of local (a reader of the same content). It returns the algorithm used,
+// "" when the server offers none. A mismatch is an error wrapping
+// errChecksum; a server that fails to compute its digest is reported as
+// a plain error, which callers treat as a warning.
+func verifyRemote(ctx context.Context, c *ftpclient.Client, remotePath string, local io.Reader) (string, error) {
+	algo := serverHashAlgo(c.Features())
+	if algo == "" {
+		return "", nil
+	}
+	want, err := c.Hash(ctx, remotePath, algo)
+	if err != nil {
+		return algo, fmt.Errorf("cannot verify %s: %w", remotePath, err)
+	}
+	h := newHash(algo)
+	if _, err := io.Copy(h, local); err != nil {
+		return algo, permanent(err)
+	}
+	got := h.Sum(nil)
+	if !bytes.Equal(got, want) {
+		return algo, fmt.Errorf("%s: %w: %s of the local copy is %s, the server says %s",
+			remotePath, errChecksum, algo, hex.EncodeToString(got), hex.EncodeToString(want))
+	}
+	return algo, nil
+}
+
+// verifyLocalFile is verifyRemote for a file on disk.
+func verifyLocalFile(ctx context.Context, c *ftpclient.Client, remotePath, local string) (string, error) {
+	if serverHashAlgo(c.Features()) == "" {
+		return "", nil
+	}
+	f, err := os.Open(local)
+	if err != nil {
+		return "", permanent(err)
+	}
+	defer f.Close()
+	return verifyRemote(ctx, c, remotePath, f)
+}
+
+// remoteBase is the last element of a URL's path, for naming a local copy.
+func remoteBase(r *remoteURL) (string, error) {
+	p := strings.TrimRight(r.Path, "/")
+	if p == "" || strings.HasSuffix(r.Path, "/") {
+		return "", fmt.Errorf("%s names a directory, not a file", r)
+	}
+	return path.Base(p), nil
+}
+
+// remoteTarget resolves where an upload of a file named base goes: into
+// the directory dst names (a URL ending in "/", the login directory, or an
+// existing directory), or to dst itself.
+func remoteTarget(ctx context.Context, c *ftpclient.Client, dst *remoteURL, base string) *remoteURL {
+	if dst.Path == "" || strings.HasSuffix(dst.Path, "/") {
+		return dst.join(base)
+	}
+	if e, err := c.Stat(ctx, dst.resolve()); err == nil && e.IsDir() {
+		return dst.join(base)
+	}
+	return dst
+}
+
+// hasFeature reports whether the server announced any of names.
+func hasFeature(c *ftpclient.Client, names ...string) bool {
+	for _, n := range names {
+		if c.Features().Has(n) {
+			return true
+		}
+	}
+	return false
+}
+
+// isNotFound reports whether err says the remote file does not exist.
+func isNotFound(err error) bool {
+	return ftpclient.IsNotExist(err)
+}

@@ -333,13 +333,24 @@ func (c *Client) dialConn(ctx context.Context, first bool) (_ *conn, err error) 
 			return nil, err
 		}
 	}
+	protectLater := false
 	if cn.tlsConf != nil {
 		if err := cn.protect(); err != nil {
-			return nil, err
+			// curl's order, which most servers expect; a few want the
+			// login first.
+			if ftp.CodeOf(err) != ftp.CodeNotLoggedIn || cn.broken.Load() {
+				return nil, err
+			}
+			protectLater = true
 		}
 	}
 	if err := cn.login(); err != nil {
 		return nil, err
+	}
+	if protectLater {
+		if err := cn.protect(); err != nil {
+			return nil, err
+		}
 	}
 	if err := cn.setup(first); err != nil {
 		return nil, err

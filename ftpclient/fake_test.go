@@ -385,3 +385,37 @@ func TestTLSUploadEndsCleanly(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestPROTAfterLogin(t *testing.T) {
+	// Some servers take PBSZ and PROT only once logged in.
+	cert, roots := testCert(t)
+	fs := startFake(t)
+	fs.tls = &tls.Config{Certificates: []tls.Certificate{cert}}
+	var loggedIn atomic.Bool
+	fs.handle("PASS", func(s *fakeSession, _ string) {
+		loggedIn.Store(true)
+		s.reply(230, "logged in")
+	})
+	for _, verb := range []string{"PBSZ", "PROT"} {
+		fs.handle(verb, func(s *fakeSession, arg string) {
+			if !loggedIn.Load() {
+				s.reply(530, "Please login with USER and PASS.")
+				return
+			}
+			s.protP = verb == "PROT" && arg == "P"
+			s.reply(200, verb+" ok")
+		})
+	}
+	fs.handle("RETR", func(s *fakeSession, _ string) {
+		if !s.protP {
+			s.reply(521, "PROT P required")
+			return
+		}
+		s.sendData([]byte("protected"))
+	})
+	c := dial(t, fs.addr, ftpclient.WithTLS(&tls.Config{RootCAs: roots}))
+	var buf bytes.Buffer
+	if _, err := c.Retrieve(testCtx(t), "/f", 0, &buf); err != nil || buf.String() != "protected" {
+		t.Fatalf("Retrieve: %q, %v", buf.String(), err)
+	}
+}

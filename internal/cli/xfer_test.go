@@ -284,3 +284,43 @@ func (lyingFS) Hash(ctx context.Context, name, algo string, start, end int64) ([
 	}
 	return nil, ftpserver.ErrNotSupported
 }
+
+// flakyUploads makes the first failures uploads break off after cut bytes
+// (the server answers 451; what arrived stays, as upload mode
+// atomic-resume promises).
+type flakyUploads struct {
+	ftpserver.FileSystem
+	mu       sync.Mutex
+	failures int
+	cut      int64
+}
+
+func (f *flakyUploads) Create(ctx context.Context, name string, opts ftpserver.CreateOptions) (ftpserver.FileWriter, error) {
+	w, err := f.FileSystem.Create(ctx, name, opts)
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failures <= 0 {
+		return w, nil
+	}
+	f.failures--
+	return &breakingWriter{FileWriter: w, left: f.cut}, nil
+}
+
+type breakingWriter struct {
+	ftpserver.FileWriter
+	left int64
+}
+
+func (b *breakingWriter) Write(p []byte) (int, error) {
+	if int64(len(p)) > b.left {
+		n, _ := b.FileWriter.Write(p[:b.left])
+		b.left = 0
+		return n, fmt.Errorf("simulated disk failure")
+	}
+	n, err := b.FileWriter.Write(p)
+	b.left -= int64(n)
+	return n, err
+}

@@ -1,0 +1,71 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ferry-ftp/ferry/ftpclient"
+)
+
+func init() { register(newCatCommand) }
+
+func newCatCommand(env Env) *cobra.Command {
+	var o simpleOptions
+	var limitRate string
+	cmd := &cobra.Command{
+		Use:   "cat URL...",
+		Short: "Print remote files on standard output",
+		Long: `Write the content of the files the URLs name to standard output, one after the
+other. A broken transfer is resumed where it stopped.`,
+		Example: `  ferry cat ftp://ftp.example.com/pub/README | less`,
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rateBytes, err := parseRate(limitRate)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			limit := newRateLimit(rateBytes)
+			for _, arg := range args {
+				if err := catOne(ctx, env, &o, arg, limit); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	o.register(cmd)
+	cmd.Flags().StringVar(&limitRate, "limit-rate", "", "limit the transfer rate to RATE bytes/s (500K, 8M, ...)")
+	return cmd
+}
+
+func catOne(ctx context.Context, env Env, o *simpleOptions, raw string, limit *rateLimit) error {
+	return o.withClient(ctx, env, raw, func(c *ftpclient.Client, r *remoteURL, rt *retrier) error {
+		var written int64
+		out := limit.writer(ctx, &stdoutWriter{w: env.Stdout, n: &written})
+		err := rt.do(ctx, "cat "+r.String(), func(int) error {
+			_, err := c.Retrieve(ctx, r.resolve(), written, out)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("cat %s: %w", r, err)
+		}
+		return nil
+	})
+}
+
+// stdoutWriter counts what reached standard output; its errors (a closed
+// pipe) are local.
+type stdoutWriter struct {
+	w io.Writer
+	n *int64
+}
+
+func (s *stdoutWriter) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	*s.n += int64(n)
+	return n, permanent(err)
+}

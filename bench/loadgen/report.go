@@ -25,9 +25,12 @@ func cmdReport(ctx context.Context, args []string) error {
 	}
 	defer f.Close()
 	servers := strings.Split(*serverList, ",")
+	// Several records of one server and metric are rounds of the same
+	// measurement: the best is shown.
 	type row struct {
 		label, better string
 		values        map[string]record
+		rounds        map[string]int
 	}
 	var order []string
 	rows := map[string]*row{}
@@ -44,14 +47,17 @@ func cmdReport(ctx context.Context, args []string) error {
 		}
 		rw := rows[r.Metric]
 		if rw == nil {
-			rw = &row{label: r.Label, better: r.Better, values: map[string]record{}}
+			rw = &row{label: r.Label, better: r.Better, values: map[string]record{}, rounds: map[string]int{}}
 			rows[r.Metric] = rw
 			order = append(order, r.Metric)
 		}
 		if _, ok := r.Detail["error"]; !ok {
 			rw.label = r.Label // a measured row says what it measured
 		}
-		rw.values[r.Server] = r
+		rw.rounds[r.Server]++
+		if prev, ok := rw.values[r.Server]; !ok || better(r, prev) {
+			rw.values[r.Server] = r
+		}
 	}
 	for _, r := range other {
 		fmt.Printf("- %s: **%s** %s\n", r.Label, format(r.Value), r.Unit)
@@ -70,6 +76,9 @@ func cmdReport(ctx context.Context, args []string) error {
 	for _, m := range order {
 		rw := rows[m]
 		label := rw.label
+		if n := rw.rounds[servers[0]]; n > 1 {
+			label += fmt.Sprintf(", best of %d rounds", n)
+		}
 		if rw.better != "" {
 			label += ", " + rw.better + " is better"
 		}
@@ -139,4 +148,18 @@ func format(v float64) string {
 		return fmt.Sprintf("%.1f", v)
 	}
 	return fmt.Sprintf("%.2f", v)
+}
+
+// better reports whether record a beats b: a measured value beats an
+// error, then the direction of the metric decides.
+func better(a, b record) bool {
+	_, aFailed := a.Detail["error"]
+	_, bFailed := b.Detail["error"]
+	if aFailed != bFailed {
+		return bFailed
+	}
+	if a.Better == "lower" {
+		return a.Value < b.Value
+	}
+	return a.Value > b.Value
 }

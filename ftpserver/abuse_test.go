@@ -295,3 +295,36 @@ func TestShutdownLetsTransferFinish(t *testing.T) {
 		t.Fatal("still accepting after Shutdown")
 	}
 }
+
+// TestSlowButMovingClientIsNotCutOff reads a download far more slowly than
+// the server could send it, for much longer than DataTimeout: the deadline
+// applies to each stretch of progress, not to the whole transfer.
+func TestSlowButMovingClientIsNotCutOff(t *testing.T) {
+	// A blocked writer wakes when about a third of the (autotuned, ~4 MB)
+	// send buffer has drained, so the timeout must exceed that at the
+	// client's rate; the old 4 MiB chunks took a full second here.
+	ts := startServer(t, func(s *ftpserver.Server) { s.DataTimeout = 800 * time.Millisecond })
+	content := bytes.Repeat([]byte("slow"), 4<<20) // 16 MiB
+	ts.fs.WriteFile("/slow", content)
+	c := ts.login(t)
+	data := c.pasv()
+	data.(*net.TCPConn).SetReadBuffer(64 << 10)
+	c.cmd(150, "RETR slow")
+	var got, reads int
+	start := time.Now()
+	buf := make([]byte, 32<<10)
+	for { // about 4 MB/s
+		n, err := data.Read(buf)
+		got += n
+		reads++
+		if err != nil {
+			break
+		}
+		time.Sleep(8 * time.Millisecond)
+	}
+	t.Logf("%d bytes in %d reads, %v", got, reads, time.Since(start))
+	c.expect(226)
+	if got != len(content) {
+		t.Fatalf("received %d of %d bytes", got, len(content))
+	}
+}

@@ -189,9 +189,13 @@ func isNetError(err error) bool {
 	return errors.As(err, &ne)
 }
 
-// chunk is how much one zero-copy call may move before the deadline is
-// re-armed and the progress counter updated.
-const chunk = 4 << 20
+// chunk is how much one copy call may move before the deadline is re-armed
+// and the progress counter updated. DataTimeout then bounds the time for
+// one chunk, so a client slower than chunk/DataTimeout (4 KiB/s with the
+// defaults) is dropped, and a slow but moving one never is. Larger chunks
+// save no measurable time: sendfile and splice move at most a socket
+// buffer per call anyway.
+const chunk = 256 << 10
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
 

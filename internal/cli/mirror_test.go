@@ -548,6 +548,32 @@ func TestMirrorArguments(t *testing.T) {
 	}
 }
 
+// TestMirrorThousandFiles is the check at its size: 1,000 small
+// files both ways with --parallel 8, then nothing to do.
+func TestMirrorThousandFiles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	ts := startMirrorServer(t, t.TempDir(), nil)
+	src := filepath.Join(ts.root, "src")
+	makeMirrorTree(t, src, 1000)
+	local := filepath.Join(t.TempDir(), "copy")
+	mustMirror(t, "-P", "8", ts.url+"/src", local)
+	mirrorSameTrees(t, src, local)
+	mustMirror(t, "-R", "-P", "8", local, ts.url+"/back")
+	mirrorSameTrees(t, local, filepath.Join(ts.root, "back"))
+	before := ts.transfers.Load()
+	if out := mustMirror(t, "-P", "8", ts.url+"/src", local); !strings.Contains(out, "1000 up to date") {
+		t.Errorf("second download: %s", out)
+	}
+	if out := mustMirror(t, "-R", "-P", "8", local, ts.url+"/back"); !strings.Contains(out, "1000 up to date") {
+		t.Errorf("second upload: %s", out)
+	}
+	if n := ts.transfers.Load() - before; n != 0 {
+		t.Errorf("second runs transferred %d files", n)
+	}
+}
+
 // BenchmarkMirror1000 downloads and uploads 1,000 small files with
 // --parallel 8 (compare: lftp -e 'mirror --parallel=8 ...').
 func BenchmarkMirror1000(b *testing.B) {

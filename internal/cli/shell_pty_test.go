@@ -184,6 +184,15 @@ func TestShellTerminal(t *testing.T) {
 	typed("ls\r")
 	at = scr.waitFor(t, at, "alpha.txt")
 
+	// One bar for a whole mirror.
+	typed("mirror -P 2 docs \"docs copy\"\r")
+	at = scr.waitFor(t, at, "mirror (4 files)")
+	at = scr.waitFor(t, at, "mirror: 4 files transferred")
+	at = scr.waitFor(t, at, "ferry 127.0.0.1:/> ")
+	if got := mirrorReadFile(t, filepath.Join(local, "docs copy", "deep", "nested", "x.txt")); got != "x" {
+		t.Errorf("mirror in the shell: %q", got)
+	}
+
 	typed("bye\r")
 	select {
 	case err := <-done:

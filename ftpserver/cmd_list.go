@@ -321,7 +321,11 @@ func (s *session) statPath(arg string) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	now := time.Now()
-	buf := ftp.AppendReply(nil, ftp.CodeFileStatus, "-Status of "+quoteName(target.dir)+":")
+	name := target.dir
+	if target.file != nil {
+		name = path.Join(target.dir, target.file.Name())
+	}
+	buf := ftp.AppendReply(nil, ftp.CodeFileStatus, "-Status of "+quoteName(name)+":")
 	// AppendReply wrote "213 -Status"; make it the opening line "213-".
 	buf = append(buf[:3], buf[4:]...)
 	write := func() bool {

@@ -84,7 +84,8 @@ func cmdPASV(s *session, _ string) error {
 		announce = ip.Unmap()
 	}
 	if !announce.Is4() {
-		return ftp.Errorf(ftp.CodeCantOpenData, "PASV is IPv4 only; use EPSV.")
+		// A permanent refusal: PASV cannot describe an IPv6 address.
+		return ftp.Errorf(ftp.CodeNetProtoUnsupported, "PASV is IPv4 only; use EPSV.")
 	}
 	ln, err := s.listenPassive()
 	if err != nil {
@@ -162,6 +163,11 @@ func cmdEPRT(s *session, arg string) error {
 // port, so the server cannot be used to bounce traffic elsewhere.
 func (s *session) setActive(verb string, ap netip.AddrPort) error {
 	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	if ap.Addr().IsUnspecified() {
+		// "EPRT |2|::|port|" (lftp) and "PORT 0,0,0,0,..." mean "the
+		// address you see me at": the control connection's peer.
+		ap = netip.AddrPortFrom(hostIP(s.conn.RemoteAddr()), ap.Port())
+	}
 	if ap.Port() < 1024 {
 		return ftp.Errorf(ftp.CodeSyntaxError, "Illegal %s command: port below 1024.", verb)
 	}

@@ -33,7 +33,7 @@ func TestIPv6DataChannels(t *testing.T) {
 	})
 	c6 := &testServer{srv: srv, fs: ts.fs, addr: ln.Addr().String()}
 	c := c6.login(t)
-	c.cmd(425, "PASV") // IPv4 only
+	c.cmd(522, "PASV") // IPv4 only
 	c.cmd(522, "EPSV 1")
 	msg := c.cmd(229, "EPSV 2")
 	port := mustEPSVPort(t, msg)
@@ -54,6 +54,16 @@ func TestIPv6DataChannels(t *testing.T) {
 	}
 	defer active.Close()
 	c.cmd(500, "EPRT |2|::2|50000|") // not the client's address
+	// "::" means the client's own address (lftp sends it).
+	c.cmd(200, "EPRT |2|::|%d|", active.Addr().(*net.TCPAddr).Port)
+	c.cmd(150, "RETR six")
+	if conn, err := active.Accept(); err != nil {
+		t.Fatal(err)
+	} else {
+		io.Copy(io.Discard, conn)
+		conn.Close()
+	}
+	c.expect(226)
 	c.cmd(200, "EPRT |2|::1|%d|", active.Addr().(*net.TCPAddr).Port)
 	c.cmd(150, "RETR six")
 	conn, err := active.Accept()

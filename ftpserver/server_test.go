@@ -130,7 +130,14 @@ func TestAsciiConversion(t *testing.T) {
 	if got := c.retr("text.txt"); string(got) != "one\r\ntwo\r\nthree" {
 		t.Fatalf("ASCII RETR = %q", got)
 	}
+	// SIZE in TYPE A is what an ASCII RETR sends (RFC 3659 §4).
+	if msg := c.cmd(213, "SIZE text.txt"); msg != "15" {
+		t.Fatalf("SIZE in TYPE A = %s, want 15", msg)
+	}
 	c.cmd(200, "TYPE I")
+	if msg := c.cmd(213, "SIZE text.txt"); msg != "13" {
+		t.Fatalf("SIZE in TYPE I = %s, want 13", msg)
+	}
 	if got := c.retr("text.txt"); string(got) != "one\ntwo\nthree" {
 		t.Fatalf("binary RETR = %q", got)
 	}
@@ -337,6 +344,9 @@ func TestListings(t *testing.T) {
 	msg = c.cmd(213, "STAT sub")
 	if !strings.Contains(msg, "ünï.txt") {
 		t.Fatalf("STAT sub: %q", msg)
+	}
+	if msg = c.cmd(213, "STAT sub/ünï.txt"); !strings.HasPrefix(msg, "Status of /sub/ünï.txt:") {
+		t.Fatalf("STAT of a file: %q", msg)
 	}
 }
 

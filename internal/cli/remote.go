@@ -89,11 +89,7 @@ func parseRemoteURL(raw string) (*remoteURL, error) {
 		r.User = u.User.Username()
 		r.Pass, r.HasPass = u.User.Password()
 	}
-	p := u.Path
-	if strings.HasPrefix(p, "/") {
-		p = p[1:]
-	}
-	r.Path = p
+	r.Path = strings.TrimPrefix(u.Path, "/")
 	return r, nil
 }
 

@@ -107,7 +107,7 @@ func runGet(ctx context.Context, env Env, o *getOptions, args []string) error {
 		return err
 	})
 	if err != nil {
-		return err
+		return fmt.Errorf("get %s: %w", d.display, err)
 	}
 	if st.IsDir() {
 		return fmt.Errorf("%s is a directory (ferry mirror copies trees)", d.display)

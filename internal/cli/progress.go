@@ -86,7 +86,7 @@ func (g *progressGroup) bar(name string, total int64) *progressBar {
 			decor.CountersKibiByte("% .1f / % .1f", decor.WC{W: 22}),
 		),
 		mpb.AppendDecorators(
-			decor.EwmaSpeed(decor.SizeB1024(0), "% .1f/s", 30, decor.WC{W: 12}),
+			decor.EwmaSpeed(decor.SizeB1024(0), "% .1f", 30, decor.WC{W: 12}),
 			decor.OnComplete(decor.EwmaETA(decor.ET_STYLE_MMSS, 30, decor.WC{W: 7}), " done"),
 		),
 	)

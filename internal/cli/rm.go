@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path"
 	"strings"
@@ -65,7 +64,11 @@ the command fails if any could not be deleted.`,
 						err = rt.do(ctx, "rm "+r.String(), func(int) error { return c.Remove(ctx, r.resolve()) })
 					}
 					if err != nil {
-						fmt.Fprintf(env.Stderr, "ferry: rm %s: %v\n", arg, err)
+						name := arg
+						if r != nil {
+							name = r.String() // without a password
+						}
+						fmt.Fprintf(env.Stderr, "ferry: rm %s: %v\n", name, err)
 						failed = append(failed, err)
 					}
 				}
@@ -118,7 +121,11 @@ do not fail when the directory exists.`,
 					return fmt.Errorf("mkdir: %s names no directory to create", r)
 				}
 				if !parents {
-					return rt.do(ctx, "mkdir "+r.String(), func(int) error { return c.Mkdir(ctx, p) })
+					err := rt.do(ctx, "mkdir "+r.String(), func(int) error { return c.Mkdir(ctx, p) })
+					if err != nil {
+						return fmt.Errorf("mkdir %s: %w", r, err)
+					}
+					return nil
 				}
 				for _, dir := range pathPrefixes(p) {
 					err := rt.do(ctx, "mkdir "+dir, func(int) error { return mkdirExisting(ctx, c, dir) })
@@ -170,7 +177,11 @@ func newRmdirCommand(env Env) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			return o.withClient(ctx, env, args[0], func(c *ftpclient.Client, r *remoteURL, rt *retrier) error {
-				return rt.do(ctx, "rmdir "+r.String(), func(int) error { return c.RemoveDir(ctx, r.resolve()) })
+				err := rt.do(ctx, "rmdir "+r.String(), func(int) error { return c.RemoveDir(ctx, r.resolve()) })
+				if err != nil {
+					return fmt.Errorf("rmdir %s: %w", r, err)
+				}
+				return nil
 			})
 		},
 	}
@@ -199,10 +210,10 @@ existing directory (or ending in "/") receives the file under its name.`,
 					return err
 				}
 				err = rt.do(ctx, "mv "+r.String(), func(int) error { return c.Rename(ctx, from, to) })
-				if err != nil && errors.Is(err, ftpclient.ErrUnsupported) {
-					return fmt.Errorf("mv: the server cannot rename: %w", err)
+				if err != nil {
+					return fmt.Errorf("mv %s: %w", r, err)
 				}
-				return err
+				return nil
 			})
 		},
 	}

@@ -1,23 +1,20 @@
 package interop
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ferry-ftp/ferry/ftpserver"
+	"github.com/ferry-ftp/ferry/internal/testcert"
+	goftp "github.com/jlaffaye/ftp"
 )
 
 // tlsServer is a test server with FTPS: AUTH TLS on the main port and
@@ -26,51 +23,66 @@ type tlsServer struct {
 	*testServer
 	implicitPort int
 	caFile       string // PEM of the self-signed certificate, for clients
+	roots        *x509.CertPool
 }
 
 // startTLSServer starts a server with a self-signed certificate for
-// 127.0.0.1 and the given TLS policy.
+// localhost and 127.0.0.1 and the given TLS policy.
 func startTLSServer(t *testing.T, policy ftpserver.TLSPolicy) *tlsServer {
 	t.Helper()
-	cert, caPEM := selfSigned(t)
+	pair := testcert.New(t)
 	caFile := filepath.Join(t.TempDir(), "ca.pem")
-	writeFile(t, caFile, caPEM)
+	writeFile(t, caFile, pair.CertPEM)
 	ts := startServer(t, func(s *ftpserver.Server) {
-		s.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		s.TLSConfig = pair.ServerConfig()
 		s.TLS = policy
 	})
 	return &tlsServer{
 		testServer:   ts,
 		implicitPort: ts.listen(t, ts.srv.ServeTLS),
 		caFile:       caFile,
+		roots:        pair.Roots,
 	}
 }
 
-// selfSigned makes a certificate for 127.0.0.1 that is its own CA.
-func selfSigned(t *testing.T) (tls.Certificate, []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+// TestGoFTPExplicitTLS drives github.com/jlaffaye/ftp with explicit TLS and
+// a client session cache: its data connections resume the control
+// session, which the server insists on; without the cache they are
+// refused.
+func TestGoFTPExplicitTLS(t *testing.T) {
+	ts := startTLSServer(t, ftpserver.TLSPolicy{RequireLogin: true, RequireData: true})
+	content := bytes.Repeat([]byte("protected "), 50000)
+	conf := &tls.Config{RootCAs: ts.roots, ServerName: "localhost", ClientSessionCache: tls.NewLRUClientSessionCache(4)}
+	c := dialGoFTP(t, ts.testServer, goftp.DialWithExplicitTLS(conf))
+	if err := c.Stor("tls.bin", bytes.NewReader(content)); err != nil {
+		t.Fatalf("Stor over TLS: %v", err)
+	}
+	r, err := c.Retr("tls.bin")
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("Retr over TLS: %v", err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               pkix.Name{CommonName: "ferry interop test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		DNSNames:              []string{"localhost"},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
+	got, err := io.ReadAll(r)
+	r.Close()
+	if err != nil || !bytes.Equal(got, content) {
+		t.Fatalf("Retr: %d bytes, %v", len(got), err)
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
+	if entries, err := c.List("/"); err != nil || len(entries) == 0 {
+		t.Fatalf("List over TLS: %v, %v", entries, err)
 	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key},
-		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	if disk, _ := os.ReadFile(ts.local("/tls.bin")); !bytes.Equal(disk, content) {
+		t.Fatal("stored file differs")
+	}
+
+	noCache := &tls.Config{RootCAs: ts.roots, ServerName: "localhost"}
+	c2 := dialGoFTP(t, ts.testServer, goftp.DialWithExplicitTLS(noCache))
+	r, err = c2.Retr("tls.bin")
+	if err == nil {
+		io.ReadAll(r)
+		err = r.Close()
+	}
+	if err == nil {
+		t.Fatal("a data connection that did not resume the control session was accepted")
+	}
 }
 
 func TestCurlFTPS(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ferry-ftp/ferry/ftp"
 	"github.com/ferry-ftp/ferry/ftpclient"
+	"github.com/ferry-ftp/ferry/ftpserver"
 )
 
 func TestIsTemporary(t *testing.T) {
@@ -122,5 +123,30 @@ func TestRateLimitWriter(t *testing.T) {
 	}
 	if newRateLimit(0).writer(context.Background(), io.Discard) != io.Discard {
 		t.Error("no limit still wraps the writer")
+	}
+}
+
+// A server that is full answers 421; the command waits and tries again.
+func TestConnectRetriesBusyServer(t *testing.T) {
+	noNetrc(t)
+	ts := startFTP(t, withServer(func(s *ftpserver.Server) { s.MaxSessions = 1 }))
+	ts.put(t, "f.txt", []byte("patience"))
+	hog, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hogGreeting := make([]byte, 3)
+	io.ReadFull(hog, hogGreeting)
+	if string(hogGreeting) != "220" {
+		t.Fatalf("the first session got %q", hogGreeting)
+	}
+	time.AfterFunc(400*time.Millisecond, func() { hog.Close() })
+
+	out, stderr := mustFerry(t, "cat", "--retry-wait", "100ms", ts.url("f.txt"))
+	if out != "patience" {
+		t.Errorf("cat printed %q", out)
+	}
+	if !strings.Contains(stderr, "421") || !strings.Contains(stderr, "retrying") {
+		t.Errorf("no retry after 421 in the output:\n%s", stderr)
 	}
 }

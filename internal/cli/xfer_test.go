@@ -57,6 +57,7 @@ type serverConfig struct {
 	host   string // default 127.0.0.1
 	fxp    bool
 	tls    bool
+	mutate func(*ftpserver.Server)
 	wrapFS func(ftpserver.FileSystem) ftpserver.FileSystem
 }
 
@@ -65,6 +66,9 @@ type serverOption func(*serverConfig)
 func onHost(h string) serverOption { return func(c *serverConfig) { c.host = h } }
 func withFXP() serverOption        { return func(c *serverConfig) { c.fxp = true } }
 func withTLS() serverOption        { return func(c *serverConfig) { c.tls = true } }
+func withServer(m func(*ftpserver.Server)) serverOption {
+	return func(c *serverConfig) { c.mutate = m }
+}
 func withFS(wrap func(ftpserver.FileSystem) ftpserver.FileSystem) serverOption {
 	return func(c *serverConfig) { c.wrapFS = wrap }
 }
@@ -103,6 +107,9 @@ func startFTP(t *testing.T, opts ...serverOption) *ftpTestServer {
 			}
 			return nil, ftpserver.ErrAuthFailed
 		}),
+	}
+	if cfg.mutate != nil {
+		cfg.mutate(ts.srv)
 	}
 	if cfg.tls {
 		pair := testcert.New(t)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -176,8 +177,17 @@ func segmentStatePath(local string) string { return local + ".ferry-segments" }
 // over up to segments connections.
 func (d *download) toFile(ctx context.Context, local string, resume bool, segments int) error {
 	statePath := segmentStatePath(local)
+	if _, err := os.Stat(local); !resume || err != nil {
+		// A status file describes a local file that is gone or about
+		// to be replaced: a later -c must not trust it.
+		os.Remove(statePath)
+	}
 	if resume {
-		if st, err := loadSegmentState(statePath); err == nil {
+		st, err := loadSegmentState(statePath)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return permanent(fmt.Errorf("cannot continue: %w; download again without -c", err))
+		}
+		if err == nil {
 			if st.Size != d.size {
 				return permanent(fmt.Errorf("%s is from a download of a %d-byte file, the remote one now has %d bytes; download again without -c", statePath, st.Size, d.size))
 			}

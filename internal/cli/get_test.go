@@ -123,6 +123,19 @@ func TestGetSegmentsContinue(t *testing.T) {
 	if _, err := os.Stat(segmentStatePath(local)); !os.IsNotExist(err) {
 		t.Errorf("the segment status file outlived the download: %v", err)
 	}
+
+	// A download without -c forgets an old status file, so that a later
+	// -c cannot trust it for the new file.
+	st.save(segmentStatePath(local))
+	mustFerry(t, "get", ts.url("seg.bin"), local)
+	if _, err := os.Stat(segmentStatePath(local)); !os.IsNotExist(err) {
+		t.Errorf("a stale status file survived a new download: %v", err)
+	}
+	// A damaged one stops -c.
+	os.WriteFile(segmentStatePath(local), []byte("{garbage"), 0o644)
+	if _, _, err := ferry(t, "get", "-c", ts.url("seg.bin"), local); err == nil || !strings.Contains(err.Error(), "without -c") {
+		t.Errorf("get -c with a damaged status file: %v", err)
+	}
 }
 
 func TestGetLimitRate(t *testing.T) {

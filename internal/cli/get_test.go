@@ -211,3 +211,18 @@ func TestGetErrors(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func TestGetPutActiveMode(t *testing.T) {
+	noNetrc(t)
+	ts := startFTP(t)
+	data := randomData(700<<10, 7)
+	ts.put(t, "a.bin", data)
+	local := filepath.Join(t.TempDir(), "a.bin")
+	_, stderr := mustFerry(t, "get", "--active", "--debug", ts.url("a.bin"), local)
+	sameContent(t, local, data)
+	if !strings.Contains(stderr, "> EPRT |1|127.0.0.1|") {
+		t.Errorf("--active did not use EPRT:\n%s", clipText(stderr))
+	}
+	mustFerry(t, "put", "--active", local, ts.url("b.bin"))
+	sameContent(t, ts.file("b.bin"), data)
+}

@@ -145,14 +145,6 @@ func (b *progressBar) setCurrent(n int64) {
 	b.mu.Unlock()
 }
 
-// setTotal changes the size the bar counts towards.
-func (b *progressBar) setTotal(total int64) {
-	if b == nil || b.bar == nil {
-		return
-	}
-	b.bar.SetTotal(total, false)
-}
-
 // done completes the bar at the bytes counted so far.
 func (b *progressBar) done() {
 	if b == nil || b.bar == nil {

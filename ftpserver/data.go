@@ -3,7 +3,6 @@ package ftpserver
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"net"
 	"net/netip"
 	"strings"
@@ -37,23 +36,38 @@ func (d *dataChannel) take() dataChannel {
 }
 
 // listenPassive opens a listener on the control connection's local address,
-// in the configured port range.
+// in the configured port range, or else in the kernel's ephemeral range.
+//
+// It picks ports itself rather than binding port 0: with thousands of data
+// connections in TIME_WAIT the kernel's own search for a free ephemeral
+// port scans every occupied port and took most of the time of a small-file
+// transfer, while binding one chosen port checks only that port.
 func (s *session) listenPassive() (net.Listener, error) {
-	local := hostIP(s.conn.LocalAddr())
+	local := hostIP(s.conn.LocalAddr()).AsSlice()
 	lo, hi := s.srv.PassivePorts.Min, s.srv.PassivePorts.Max
-	if lo <= 0 || hi < lo {
-		return net.ListenTCP("tcp", &net.TCPAddr{IP: local.AsSlice()})
+	configured := lo > 0 && hi >= lo
+	if !configured {
+		lo, hi = ephemeralPorts()
 	}
-	// Start at a random port so concurrent sessions rarely collide, and
-	// try the whole range before giving up.
 	n := hi - lo + 1
-	first := rand.IntN(n)
-	for i := 0; i < n; i++ {
+	attempts := n
+	if !configured {
+		attempts = min(n, 32)
+	}
+	// Ports go round-robin from a server-wide counter, so concurrent
+	// sessions do not collide (and pay for failed binds) as random picks
+	// in a small range do; the counter starts at a random place.
+	st := s.srv.state()
+	first := int(st.nextPort.Add(1)) % n
+	for i := 0; i < attempts; i++ {
 		port := lo + (first+i)%n
-		ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: local.AsSlice(), Port: port})
+		ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: local, Port: port})
 		if err == nil {
 			return ln, nil
 		}
+	}
+	if !configured {
+		return net.ListenTCP("tcp", &net.TCPAddr{IP: local})
 	}
 	return nil, ftp.Errorf(ftp.CodeCantOpenData, "No passive port free, try again later.")
 }

@@ -5,9 +5,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -110,6 +112,7 @@ type serverState struct {
 	perIP     map[netip.Addr]int
 	closing   bool
 	nextID    uint64
+	nextPort  atomic.Uint32 // round-robin cursor over the passive ports
 	drained   chan struct{} // closed when sessions becomes empty while closing
 }
 
@@ -226,6 +229,7 @@ func (srv *Server) state() *serverState {
 			sessions:  make(map[*session]struct{}),
 			perIP:     make(map[netip.Addr]int),
 		}
+		srv.st.nextPort.Store(rand.Uint32())
 	})
 	return srv.st
 }

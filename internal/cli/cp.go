@@ -277,28 +277,33 @@ func fxpCopy(ctx context.Context, env Env, rf *remoteFlags, src, dst *remoteURL,
 		return &fxpError{err: err, fallback: true}
 	}
 	srcDone, dstDone := s.awaitFinal(), d.awaitFinal()
-	var srcRes, dstRes fxpResult
+	// The side that fails first is the cause; the other then fails
+	// because it was aborted.
+	var first, second fxpResult
+	var firstSide, secondSide string
 	select {
-	case srcRes = <-srcDone:
-		if !srcRes.ok() {
+	case first = <-srcDone:
+		firstSide, secondSide = "source", "destination"
+		if !first.ok() {
 			d.abort()
 		}
 		d.armDeadline()
-		dstRes = <-dstDone
-	case dstRes = <-dstDone:
-		if !dstRes.ok() {
+		second = <-dstDone
+	case first = <-dstDone:
+		firstSide, secondSide = "destination", "source"
+		if !first.ok() {
 			s.abort()
 		}
 		s.armDeadline()
-		srcRes = <-srcDone
+		second = <-srcDone
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 	switch {
-	case !srcRes.ok():
-		return srcRes.failure("source")
-	case !dstRes.ok():
-		return dstRes.failure("destination")
+	case !first.ok():
+		return first.failure(firstSide)
+	case !second.ok():
+		return second.failure(secondSide)
 	}
 	return nil
 }

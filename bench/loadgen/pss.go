@@ -122,12 +122,32 @@ func selfCPU() float64 {
 // cpuMeter measures the CPU the server (process tree of pid) and this
 // client spend between start and stop.
 type cpuMeter struct {
-	pid            int
-	server, client float64
+	pid                    int
+	server, client, system float64
+}
+
+// systemCPU is the busy (non-idle, non-iowait) CPU time of the whole
+// machine from /proc/stat, in seconds: a cross-check of treeCPU.
+func systemCPU() float64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal
+	var ticks int64
+	for i, k := range f[1:] {
+		if i == 3 || i == 4 || i >= 7 { // idle, iowait; steal and guests
+			continue
+		}
+		n, _ := strconv.ParseInt(k, 10, 64)
+		ticks += n
+	}
+	return float64(ticks) / clockTick
 }
 
 func startCPU(pid int) *cpuMeter {
-	m := &cpuMeter{pid: pid, client: selfCPU()}
+	m := &cpuMeter{pid: pid, client: selfCPU(), system: systemCPU()}
 	if pid > 0 {
 		m.server = treeCPU(pid)
 	}
@@ -137,6 +157,7 @@ func startCPU(pid int) *cpuMeter {
 // stop adds the CPU seconds spent since start to detail.
 func (m *cpuMeter) stop(detail map[string]any) {
 	detail["client_cpu_s"] = selfCPU() - m.client
+	detail["machine_cpu_s"] = systemCPU() - m.system
 	if m.pid > 0 {
 		detail["server_cpu_s"] = treeCPU(m.pid) - m.server
 	}

@@ -223,11 +223,8 @@ func (f *remoteFlags) dial(ctx context.Context, env Env, r *remoteURL, poolSize 
 	}
 	dctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	c, err := ftpclient.Dial(dctx, r.Addr(), opts...)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", r.Addr(), err)
-	}
-	return c, nil
+	// ftpclient's errors already name the address.
+	return ftpclient.Dial(dctx, r.Addr(), opts...)
 }
 
 // netrcMachine is one "machine" (or "default") entry of a netrc file.

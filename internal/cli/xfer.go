@@ -3,20 +3,15 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/md5"
-	"crypto/sha1"
-	"crypto/sha256"
-	"crypto/sha512"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
-	"hash/crc32"
 	"io"
 	"os"
 	"path"
 	"strings"
 
+	"github.com/ferry-ftp/ferry/ftp"
 	"github.com/ferry-ftp/ferry/ftpclient"
 )
 
@@ -66,22 +61,6 @@ func serverHashAlgo(f ftpclient.Features) string {
 	return ""
 }
 
-func newHash(algo string) hash.Hash {
-	switch algo {
-	case "SHA-256":
-		return sha256.New()
-	case "SHA-512":
-		return sha512.New()
-	case "SHA-1":
-		return sha1.New()
-	case "MD5":
-		return md5.New()
-	case "CRC32":
-		return crc32.NewIEEE()
-	}
-	return nil
-}
-
 // verifyRemote compares the server's digest of remotePath with the digest
 // of local (a reader of the same content). It returns the algorithm used,
 // "" when the server offers none. A mismatch is an error wrapping
@@ -96,7 +75,7 @@ func verifyRemote(ctx context.Context, c *ftpclient.Client, remotePath string, l
 	if err != nil {
 		return algo, fmt.Errorf("cannot verify %s: %w", remotePath, err)
 	}
-	h := newHash(algo)
+	h := ftp.NewHash(algo)
 	if _, err := io.Copy(h, local); err != nil {
 		return algo, permanent(err)
 	}

@@ -119,6 +119,15 @@ func ctxErr(ctx context.Context, op, name string) error {
 	return nil
 }
 
+// resolve is how every context-taking method starts: it fails once ctx is
+// done, then validates name and returns its components.
+func resolve(ctx context.Context, op, name string) ([]string, error) {
+	if err := ctxErr(ctx, op, name); err != nil {
+		return nil, err
+	}
+	return split(op, name)
+}
+
 // lookup finds the node at parts. fsys.mu must be held.
 func (fsys *FS) lookup(parts []string) (*node, error) {
 	n := fsys.root
@@ -183,10 +192,7 @@ func baseName(parts []string) string {
 
 // Stat implements ftpserver.FileSystem.
 func (fsys *FS) Stat(ctx context.Context, name string) (fs.FileInfo, error) {
-	if err := ctxErr(ctx, "stat", name); err != nil {
-		return nil, err
-	}
-	parts, err := split("stat", name)
+	parts, err := resolve(ctx, "stat", name)
 	if err != nil {
 		return nil, err
 	}
@@ -203,10 +209,7 @@ func (fsys *FS) Stat(ctx context.Context, name string) (fs.FileInfo, error) {
 // when each Read runs, like an open file on disk: writes in place show, and
 // a file replaced by a later upload or rename keeps being read as it was.
 func (fsys *FS) Open(ctx context.Context, name string, offset int64) (io.ReadCloser, error) {
-	if err := ctxErr(ctx, "open", name); err != nil {
-		return nil, err
-	}
-	parts, err := split("open", name)
+	parts, err := resolve(ctx, "open", name)
 	if err != nil {
 		return nil, err
 	}
@@ -259,10 +262,7 @@ func (r *reader) Close() error {
 // (names and metadata, not content) when called and returns them in name
 // order.
 func (fsys *FS) List(ctx context.Context, name string) (ftpserver.DirLister, error) {
-	if err := ctxErr(ctx, "list", name); err != nil {
-		return nil, err
-	}
-	parts, err := split("list", name)
+	parts, err := resolve(ctx, "list", name)
 	if err != nil {
 		return nil, err
 	}
@@ -321,10 +321,7 @@ func (l *lister) Close() error {
 
 // Mkdir implements ftpserver.FileSystem.
 func (fsys *FS) Mkdir(ctx context.Context, name string) error {
-	if err := ctxErr(ctx, "mkdir", name); err != nil {
-		return err
-	}
-	parts, err := split("mkdir", name)
+	parts, err := resolve(ctx, "mkdir", name)
 	if err != nil {
 		return err
 	}
@@ -348,61 +345,50 @@ func (fsys *FS) Mkdir(ctx context.Context, name string) error {
 
 // Remove implements ftpserver.FileSystem.
 func (fsys *FS) Remove(ctx context.Context, name string) error {
-	if err := ctxErr(ctx, "remove", name); err != nil {
-		return err
-	}
-	parts, err := split("remove", name)
-	if err != nil {
-		return err
-	}
-	if len(parts) == 0 {
-		return pathErr("remove", name, ftpserver.ErrIsDir)
-	}
-	fsys.mu.Lock()
-	defer fsys.mu.Unlock()
-	dir, base, err := fsys.parentDir(parts)
-	if err != nil {
-		return pathErr("remove", name, err)
-	}
-	n, ok := dir.children[base]
-	if !ok {
-		return pathErr("remove", name, fs.ErrNotExist)
-	}
-	if n.dir {
-		return pathErr("remove", name, ftpserver.ErrIsDir)
-	}
-	delete(dir.children, base)
-	dir.mtime = time.Now()
-	return nil
+	return fsys.unlink(ctx, "remove", name, ftpserver.ErrIsDir, func(n *node) error {
+		if n.dir {
+			return ftpserver.ErrIsDir
+		}
+		return nil
+	})
 }
 
 // RemoveDir implements ftpserver.FileSystem. The root cannot be removed
 // (fs.ErrPermission).
 func (fsys *FS) RemoveDir(ctx context.Context, name string) error {
-	if err := ctxErr(ctx, "rmdir", name); err != nil {
-		return err
-	}
-	parts, err := split("rmdir", name)
+	return fsys.unlink(ctx, "rmdir", name, fs.ErrPermission, func(n *node) error {
+		switch {
+		case !n.dir:
+			return ftpserver.ErrNotDir
+		case len(n.children) > 0:
+			return ftpserver.ErrDirNotEmpty
+		}
+		return nil
+	})
+}
+
+// unlink deletes the entry at name from its directory once canRemove accepts
+// it. Naming the root fails with rootErr.
+func (fsys *FS) unlink(ctx context.Context, op, name string, rootErr error, canRemove func(*node) error) error {
+	parts, err := resolve(ctx, op, name)
 	if err != nil {
 		return err
 	}
 	if len(parts) == 0 {
-		return pathErr("rmdir", name, fs.ErrPermission)
+		return pathErr(op, name, rootErr)
 	}
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
 	dir, base, err := fsys.parentDir(parts)
 	if err != nil {
-		return pathErr("rmdir", name, err)
+		return pathErr(op, name, err)
 	}
 	n, ok := dir.children[base]
-	switch {
-	case !ok:
-		return pathErr("rmdir", name, fs.ErrNotExist)
-	case !n.dir:
-		return pathErr("rmdir", name, ftpserver.ErrNotDir)
-	case len(n.children) > 0:
-		return pathErr("rmdir", name, ftpserver.ErrDirNotEmpty)
+	if !ok {
+		return pathErr(op, name, fs.ErrNotExist)
+	}
+	if err := canRemove(n); err != nil {
+		return pathErr(op, name, err)
 	}
 	delete(dir.children, base)
 	dir.mtime = time.Now()
@@ -470,30 +456,18 @@ func (fsys *FS) Rename(ctx context.Context, from, to string) error {
 
 // SetModTime implements ftpserver.FileSystem.
 func (fsys *FS) SetModTime(ctx context.Context, name string, mtime time.Time) error {
-	if err := ctxErr(ctx, "chtimes", name); err != nil {
-		return err
-	}
-	parts, err := split("chtimes", name)
-	if err != nil {
-		return err
-	}
-	fsys.mu.Lock()
-	defer fsys.mu.Unlock()
-	n, err := fsys.lookup(parts)
-	if err != nil {
-		return pathErr("chtimes", name, err)
-	}
-	n.mtime = mtime
-	return nil
+	return fsys.update(ctx, "chtimes", name, func(n *node) { n.mtime = mtime })
 }
 
 // Chmod implements ftpserver.Chmoder. Only the permission bits (0o777) of
 // mode are used: setuid, setgid and sticky bits are dropped.
 func (fsys *FS) Chmod(ctx context.Context, name string, mode fs.FileMode) error {
-	if err := ctxErr(ctx, "chmod", name); err != nil {
-		return err
-	}
-	parts, err := split("chmod", name)
+	return fsys.update(ctx, "chmod", name, func(n *node) { n.perm = mode.Perm() })
+}
+
+// update applies change to the node at name, file or directory.
+func (fsys *FS) update(ctx context.Context, op, name string, change func(*node)) error {
+	parts, err := resolve(ctx, op, name)
 	if err != nil {
 		return err
 	}
@@ -501,18 +475,15 @@ func (fsys *FS) Chmod(ctx context.Context, name string, mode fs.FileMode) error 
 	defer fsys.mu.Unlock()
 	n, err := fsys.lookup(parts)
 	if err != nil {
-		return pathErr("chmod", name, err)
+		return pathErr(op, name, err)
 	}
-	n.perm = mode.Perm()
+	change(n)
 	return nil
 }
 
 // AvailableSpace implements ftpserver.SpaceReporter with a fixed 1 TiB.
 func (fsys *FS) AvailableSpace(ctx context.Context, name string) (int64, error) {
-	if err := ctxErr(ctx, "statfs", name); err != nil {
-		return 0, err
-	}
-	parts, err := split("statfs", name)
+	parts, err := resolve(ctx, "statfs", name)
 	if err != nil {
 		return 0, err
 	}

@@ -13,10 +13,7 @@ import (
 // Create implements ftpserver.FileSystem; the package documentation says
 // what each WriteMode × UploadMode combination does.
 func (fsys *FS) Create(ctx context.Context, name string, opts ftpserver.CreateOptions) (ftpserver.FileWriter, error) {
-	if err := ctxErr(ctx, "create", name); err != nil {
-		return nil, err
-	}
-	parts, err := split("create", name)
+	parts, err := resolve(ctx, "create", name)
 	if err != nil {
 		return nil, err
 	}

@@ -563,6 +563,25 @@ func (s *suite) testCreateCommit(t *testing.T) {
 	}
 }
 
+// eachUpload runs test as a subtest for every upload case the backend must
+// accept, on a fresh fsys prepared by uploadSetup and a writer for /d/t.
+func (s *suite) eachUpload(t *testing.T, test func(t *testing.T, c uploadCase, fsys ftpserver.FileSystem, w ftpserver.FileWriter)) {
+	for _, c := range allUploadCases() {
+		if c.refused() {
+			continue
+		}
+		t.Run(c.String(), func(t *testing.T) {
+			fsys := s.newFS(t)
+			uploadSetup(t, fsys, c)
+			w, err := fsys.Create(t.Context(), "/d/t", c.opts())
+			if err != nil {
+				t.Fatalf("Create: %v", err)
+			}
+			test(t, c, fsys, w)
+		})
+	}
+}
+
 // afterAbort is what the target holds when an upload that wrote data is
 // aborted.
 func (c uploadCase) afterAbort(data []byte) []byte {
@@ -573,83 +592,50 @@ func (c uploadCase) afterAbort(data []byte) []byte {
 }
 
 func (s *suite) testCreateAbort(t *testing.T) {
-	for _, c := range allUploadCases() {
-		if c.refused() {
-			continue
+	s.eachUpload(t, func(t *testing.T, c uploadCase, fsys ftpserver.FileSystem, w ftpserver.FileWriter) {
+		part := []byte("PART")
+		if _, err := w.Write(part); err != nil {
+			t.Fatalf("Write: %v", err)
 		}
-		t.Run(c.String(), func(t *testing.T) {
-			fsys := s.newFS(t)
-			uploadSetup(t, fsys, c)
-			w, err := fsys.Create(t.Context(), "/d/t", c.opts())
-			if err != nil {
-				t.Fatalf("Create: %v", err)
-			}
-			part := []byte("PART")
-			if _, err := w.Write(part); err != nil {
-				t.Fatalf("Write: %v", err)
-			}
-			if err := w.Abort(); err != nil {
-				t.Fatalf("Abort: %v", err)
-			}
-			want := c.afterAbort(part)
-			wantContent(t, fsys, "/d/t", want)
-			checkSiblings(t, fsys, want != nil)
-		})
-	}
+		if err := w.Abort(); err != nil {
+			t.Fatalf("Abort: %v", err)
+		}
+		want := c.afterAbort(part)
+		wantContent(t, fsys, "/d/t", want)
+		checkSiblings(t, fsys, want != nil)
+	})
 }
 
 func (s *suite) testCreateAbortNothingWritten(t *testing.T) {
-	for _, c := range allUploadCases() {
-		if c.refused() {
-			continue
+	s.eachUpload(t, func(t *testing.T, c uploadCase, fsys ftpserver.FileSystem, w ftpserver.FileWriter) {
+		if err := w.Abort(); err != nil {
+			t.Fatalf("Abort: %v", err)
 		}
-		t.Run(c.String(), func(t *testing.T) {
-			fsys := s.newFS(t)
-			uploadSetup(t, fsys, c)
-			w, err := fsys.Create(t.Context(), "/d/t", c.opts())
-			if err != nil {
-				t.Fatalf("Create: %v", err)
-			}
-			if err := w.Abort(); err != nil {
-				t.Fatalf("Abort: %v", err)
-			}
-			// The atomic modes leave the target alone until data arrives;
-			// direct mode has already truncated or created it.
-			want := c.old()
-			if c.upload == ftpserver.UploadDirect {
-				want = concat(c.kept())
-			}
-			wantContent(t, fsys, "/d/t", want)
-			checkSiblings(t, fsys, want != nil)
-		})
-	}
+		// The atomic modes leave the target alone until data arrives;
+		// direct mode has already truncated or created it.
+		want := c.old()
+		if c.upload == ftpserver.UploadDirect {
+			want = concat(c.kept())
+		}
+		wantContent(t, fsys, "/d/t", want)
+		checkSiblings(t, fsys, want != nil)
+	})
 }
 
 func (s *suite) testUploadInFlight(t *testing.T) {
-	for _, c := range allUploadCases() {
-		if c.refused() {
-			continue
+	s.eachUpload(t, func(t *testing.T, c uploadCase, fsys ftpserver.FileSystem, w ftpserver.FileWriter) {
+		defer w.Abort()
+		if _, err := w.Write(pattern(100<<10, 3)); err != nil {
+			t.Fatalf("Write: %v", err)
 		}
-		t.Run(c.String(), func(t *testing.T) {
-			fsys := s.newFS(t)
-			uploadSetup(t, fsys, c)
-			w, err := fsys.Create(t.Context(), "/d/t", c.opts())
-			if err != nil {
-				t.Fatalf("Create: %v", err)
-			}
-			defer w.Abort()
-			if _, err := w.Write(pattern(100<<10, 3)); err != nil {
-				t.Fatalf("Write: %v", err)
-			}
-			// No temporary file shows, whatever the mode.
-			checkSiblings(t, fsys, c.existing || c.upload == ftpserver.UploadDirect)
-			untouched := c.upload == ftpserver.UploadAtomic ||
-				(c.upload == ftpserver.UploadAtomicResume && (c.write == ftpserver.WriteTruncate || !c.existing))
-			if untouched {
-				wantContent(t, fsys, "/d/t", c.old())
-			}
-		})
-	}
+		// No temporary file shows, whatever the mode.
+		checkSiblings(t, fsys, c.existing || c.upload == ftpserver.UploadDirect)
+		untouched := c.upload == ftpserver.UploadAtomic ||
+			(c.upload == ftpserver.UploadAtomicResume && (c.write == ftpserver.WriteTruncate || !c.existing))
+		if untouched {
+			wantContent(t, fsys, "/d/t", c.old())
+		}
+	})
 }
 
 func (s *suite) testWriterEnded(t *testing.T) {
@@ -701,37 +687,28 @@ func (s *suite) testWriterEnded(t *testing.T) {
 type onlyReader struct{ io.Reader }
 
 func (s *suite) testReaderFrom(t *testing.T) {
-	for _, c := range allUploadCases() {
-		if c.refused() {
-			continue
+	s.eachUpload(t, func(t *testing.T, c uploadCase, fsys ftpserver.FileSystem, w ftpserver.FileWriter) {
+		data := pattern(1<<20+3, 9)
+		var (
+			n   int64
+			err error
+		)
+		if rf, ok := w.(io.ReaderFrom); ok {
+			n, err = rf.ReadFrom(onlyReader{bytes.NewReader(data)})
+		} else {
+			n, err = io.Copy(w, onlyReader{bytes.NewReader(data)})
 		}
-		t.Run(c.String(), func(t *testing.T) {
-			fsys := s.newFS(t)
-			uploadSetup(t, fsys, c)
-			w, err := fsys.Create(t.Context(), "/d/t", c.opts())
-			if err != nil {
-				t.Fatalf("Create: %v", err)
-			}
-			data := pattern(1<<20+3, 9)
-			rf, ok := w.(io.ReaderFrom)
-			var n int64
-			if ok {
-				n, err = rf.ReadFrom(onlyReader{bytes.NewReader(data)})
-			} else {
-				n, err = io.Copy(w, onlyReader{bytes.NewReader(data)})
-			}
-			if err != nil || n != int64(len(data)) {
-				t.Fatalf("copied %d bytes, %v; want %d", n, err, len(data))
-			}
-			if _, err := w.Write([]byte("tail")); err != nil {
-				t.Fatal(err)
-			}
-			if err := w.Commit(); err != nil {
-				t.Fatalf("Commit: %v", err)
-			}
-			wantContent(t, fsys, "/d/t", concat(c.kept(), data, []byte("tail")))
-		})
-	}
+		if err != nil || n != int64(len(data)) {
+			t.Fatalf("copied %d bytes, %v; want %d", n, err, len(data))
+		}
+		if _, err := w.Write([]byte("tail")); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Commit(); err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+		wantContent(t, fsys, "/d/t", concat(c.kept(), data, []byte("tail")))
+	})
 }
 
 func (s *suite) testCreateErrors(t *testing.T) {

@@ -302,21 +302,33 @@ func shellRate(n int64, d time.Duration) string {
 }
 
 func shellGet(ctx context.Context, s *shell, args []string) error {
-	fl := shellFlags("get")
+	return s.transferOne(ctx, "get", "get [-c] REMOTE [LOCAL]", s.rpath, s.download, args)
+}
+
+// shellTransfer is s.download or s.upload: it moves the file src to dst
+// (empty for the current directory on the other side) and returns a line
+// saying how it went.
+type shellTransfer func(ctx context.Context, pg *progressGroup, src, dst string, resume bool) (string, error)
+
+// transferOne is get and put: it moves one file, given as SOURCE [TARGET]
+// with -c to resume, and prints how it went. resolve turns SOURCE into a
+// path on its side.
+func (s *shell) transferOne(ctx context.Context, name, usage string, resolve func(string) string, transfer shellTransfer, args []string) error {
+	fl := shellFlags(name)
 	resume := fl.BoolP("continue", "c", false, "")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
 	a := fl.Args()
 	if len(a) < 1 || len(a) > 2 {
-		return shellUsage("get [-c] REMOTE [LOCAL]")
+		return shellUsage(usage)
 	}
-	local := ""
+	dst := ""
 	if len(a) == 2 {
-		local = a[1]
+		dst = a[1]
 	}
 	pg := newProgress(s.env)
-	msg, err := s.download(ctx, pg, s.rpath(a[0]), local, *resume)
+	msg, err := transfer(ctx, pg, resolve(a[0]), dst, *resume)
 	pg.wait()
 	if err == nil {
 		fmt.Fprintln(s.env.Stdout, msg)
@@ -390,26 +402,7 @@ func (s *shell) download(ctx context.Context, pg *progressGroup, rp, local strin
 }
 
 func shellPut(ctx context.Context, s *shell, args []string) error {
-	fl := shellFlags("put")
-	resume := fl.BoolP("continue", "c", false, "")
-	if err := fl.Parse(args); err != nil {
-		return err
-	}
-	a := fl.Args()
-	if len(a) < 1 || len(a) > 2 {
-		return shellUsage("put [-c] LOCAL [REMOTE]")
-	}
-	remote := ""
-	if len(a) == 2 {
-		remote = a[1]
-	}
-	pg := newProgress(s.env)
-	msg, err := s.upload(ctx, pg, s.lpath(a[0]), remote, *resume)
-	pg.wait()
-	if err == nil {
-		fmt.Fprintln(s.env.Stdout, msg)
-	}
-	return err
+	return s.transferOne(ctx, "put", "put [-c] LOCAL [REMOTE]", s.lpath, s.upload, args)
 }
 
 // remoteTarget is where an upload of the local file named base goes.
@@ -538,26 +531,7 @@ func shellMget(ctx context.Context, s *shell, args []string) error {
 			failed++
 		}
 	}
-	slices.Sort(files)
-	files = slices.Compact(files)
-	pg := newProgress(s.env)
-	var mu sync.Mutex
-	failed += shellEach(ctx, s.parallel, files, func(rp string) bool {
-		msg, err := s.download(ctx, pg, rp, "", false)
-		if err != nil {
-			if ctx.Err() == nil {
-				s.note(pg, &mu, "mget: %v", err)
-			}
-			return false
-		}
-		s.note(pg, &mu, "%s", msg)
-		return true
-	})
-	pg.wait()
-	if failed > 0 {
-		return fmt.Errorf("%d failed", failed)
-	}
-	return nil
+	return s.transferAll(ctx, "mget", files, failed, s.download)
 }
 
 func shellMput(ctx context.Context, s *shell, args []string) error {
@@ -585,15 +559,22 @@ func shellMput(ctx context.Context, s *shell, args []string) error {
 			failed++
 		}
 	}
+	return s.transferAll(ctx, "mput", files, failed, s.upload)
+}
+
+// transferAll is the end of mget and mput: it moves each of files (once,
+// in name order) with transfer, several at a time, and fails if any of them
+// or any of the failed patterns before them did.
+func (s *shell) transferAll(ctx context.Context, verb string, files []string, failed int, transfer shellTransfer) error {
 	slices.Sort(files)
 	files = slices.Compact(files)
 	pg := newProgress(s.env)
 	var mu sync.Mutex
-	failed += shellEach(ctx, s.parallel, files, func(lp string) bool {
-		msg, err := s.upload(ctx, pg, lp, "", false)
+	failed += shellEach(ctx, s.parallel, files, func(src string) bool {
+		msg, err := transfer(ctx, pg, src, "", false)
 		if err != nil {
 			if ctx.Err() == nil {
-				s.note(pg, &mu, "mput: %v", err)
+				s.note(pg, &mu, "%s: %v", verb, err)
 			}
 			return false
 		}

@@ -13,7 +13,7 @@ import (
 func init() { register(newCatCommand) }
 
 func newCatCommand(env Env) *cobra.Command {
-	var o simpleOptions
+	var o clientOptions
 	var limitRate string
 	cmd := &cobra.Command{
 		Use:   "cat URL...",
@@ -42,7 +42,7 @@ other. A broken transfer is resumed where it stopped.`,
 	return cmd
 }
 
-func catOne(ctx context.Context, env Env, o *simpleOptions, raw string, limit *rateLimit) error {
+func catOne(ctx context.Context, env Env, o *clientOptions, raw string, limit *rateLimit) error {
 	return o.withClient(ctx, env, raw, func(c *ftpclient.Client, r *remoteURL, rt *retrier) error {
 		var written int64
 		out := limit.writer(ctx, &stdoutWriter{w: env.Stdout, n: &written})

@@ -23,8 +23,7 @@ import (
 func init() { register(newCpCommand) }
 
 type cpOptions struct {
-	remote    remoteFlags
-	retry     retryFlags
+	clientOptions
 	noFXP     bool
 	limitRate string
 	noVerify  bool
@@ -50,8 +49,7 @@ MFMT, and is checked when both servers offer the same digest (HASH, XSHA256).`,
 		},
 	}
 	fl := cmd.Flags()
-	o.remote.register(fl)
-	o.retry.register(fl)
+	o.register(cmd)
 	fl.BoolVar(&o.noFXP, "no-fxp", false, "always stream through this client, never server to server")
 	fl.StringVar(&o.limitRate, "limit-rate", "", "limit the rate of a streamed copy to RATE bytes/s (500K, 8M, ...)")
 	fl.BoolVar(&o.noVerify, "no-verify", false, "do not compare the servers' digests of the two files")
@@ -78,11 +76,7 @@ func runCp(ctx context.Context, env Env, o *cpOptions, srcRaw, dstRaw string) er
 	if err != nil {
 		return err
 	}
-	pg := newProgress(env)
-	if o.remote.debug {
-		pg = silentProgress(env.Stderr)
-	}
-	rt := o.retry.retrier(pg.messages())
+	pg, rt := o.transferProgress(env)
 	sc, err := connect(ctx, env, &o.remote, rt, src, 1)
 	if err != nil {
 		return err
@@ -143,13 +137,8 @@ func runCp(ctx context.Context, env Env, o *cpOptions, srcRaw, dstRaw string) er
 	}
 	if !o.noVerify {
 		algo, err := compareDigests(ctx, sc, dc, srcPath, dstPath)
-		switch {
-		case errors.Is(err, errChecksum):
+		if err := reportVerify(env, pg, target.String(), algo, err); err != nil {
 			return fmt.Errorf("cp %s %s: %w", src, target, err)
-		case err != nil:
-			fmt.Fprintf(env.Stderr, "ferry: warning: %v\n", err)
-		case algo != "" && pg.active():
-			fmt.Fprintf(env.Stderr, "%s: %s verified\n", target, algo)
 		}
 	}
 	return nil

@@ -22,8 +22,7 @@ import (
 func init() { register(newGetCommand) }
 
 type getOptions struct {
-	remote    remoteFlags
-	retry     retryFlags
+	clientOptions
 	resume    bool
 	segments  int
 	limitRate string
@@ -55,8 +54,7 @@ remote modification time.`,
 		},
 	}
 	fl := cmd.Flags()
-	o.remote.register(fl)
-	o.retry.register(fl)
+	o.register(cmd)
 	fl.BoolVarP(&o.resume, "continue", "c", false, "continue a partial download from the local file's size")
 	fl.IntVar(&o.segments, "segments", 1, "download over N connections at once, each a part of the file")
 	fl.StringVar(&o.limitRate, "limit-rate", "", "limit the transfer rate to RATE bytes/s (500K, 8M, ...)")
@@ -84,11 +82,7 @@ func runGet(ctx context.Context, env Env, o *getOptions, args []string) error {
 	if o.segments < 1 {
 		return fmt.Errorf("--segments must be at least 1")
 	}
-	pg := newProgress(env)
-	if o.remote.debug {
-		pg = silentProgress(env.Stderr) // bars would garble the trace
-	}
-	rt := o.retry.retrier(pg.messages())
+	pg, rt := o.transferProgress(env)
 	c, err := connect(ctx, env, &o.remote, rt, r, o.segments)
 	if err != nil {
 		return err
@@ -127,13 +121,8 @@ func runGet(ctx context.Context, env Env, o *getOptions, args []string) error {
 
 	if !o.noVerify {
 		algo, err := verifyLocalFile(ctx, c, d.remotePath, local)
-		switch {
-		case errors.Is(err, errChecksum):
+		if err := reportVerify(env, pg, local, algo, err); err != nil {
 			return fmt.Errorf("get %s: %w", d.display, err)
-		case err != nil:
-			fmt.Fprintf(env.Stderr, "ferry: warning: %v\n", err)
-		case algo != "" && pg.active():
-			fmt.Fprintf(env.Stderr, "%s: %s verified\n", local, algo)
 		}
 	}
 	if !d.mtime.IsZero() {

@@ -21,10 +21,9 @@ import (
 func init() { register(newLsCommand) }
 
 type lsOptions struct {
-	remote remoteFlags
-	retry  retryFlags
-	long   bool
-	json   bool
+	clientOptions
+	long bool
+	json bool
 }
 
 func newLsCommand(env Env) *cobra.Command {
@@ -45,8 +44,7 @@ bits), each present when the server told it.`,
 			return runLs(cmd.Context(), env, &o, args[0])
 		},
 	}
-	o.remote.register(cmd.Flags())
-	o.retry.register(cmd.Flags())
+	o.register(cmd)
 	cmd.Flags().BoolVarP(&o.long, "long", "l", false, "long format: permissions, size, modification time, name")
 	cmd.Flags().BoolVar(&o.json, "json", false, "print a JSON array of entries")
 	cmd.MarkFlagsMutuallyExclusive("long", "json")
@@ -54,41 +52,33 @@ bits), each present when the server told it.`,
 }
 
 func runLs(ctx context.Context, env Env, o *lsOptions, raw string) error {
-	r, err := parseRemoteURL(raw)
-	if err != nil {
-		return err
-	}
-	rt := o.retry.retrier(env.Stderr)
-	c, err := connect(ctx, env, &o.remote, rt, r, 1)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-
-	var entries []ftp.Entry
-	err = rt.do(ctx, "ls "+r.String(), func(int) error {
-		entries, err = listOrStat(ctx, c, r)
-		return err
+	return o.withClient(ctx, env, raw, func(c *ftpclient.Client, r *remoteURL, rt *retrier) error {
+		var entries []ftp.Entry
+		err := rt.do(ctx, "ls "+r.String(), func(int) error {
+			var err error
+			entries, err = listOrStat(ctx, c, r)
+			return err
+		})
+		var listErr *ftpclient.ListError
+		if errors.As(err, &listErr) {
+			fmt.Fprintf(env.Stderr, "ferry: warning: %v\n", listErr)
+			err = nil
+		}
+		if err != nil {
+			return fmt.Errorf("ls %s: %w", r, err)
+		}
+		slices.SortFunc(entries, func(a, b ftp.Entry) int { return strings.Compare(a.Name, b.Name) })
+		switch {
+		case o.json:
+			return writeJSONListing(env.Stdout, entries)
+		case o.long:
+			return writeLongListing(env.Stdout, entries, time.Now())
+		}
+		for _, e := range entries {
+			fmt.Fprintln(env.Stdout, e.Name)
+		}
+		return nil
 	})
-	var listErr *ftpclient.ListError
-	if errors.As(err, &listErr) {
-		fmt.Fprintf(env.Stderr, "ferry: warning: %v\n", listErr)
-		err = nil
-	}
-	if err != nil {
-		return fmt.Errorf("ls %s: %w", r, err)
-	}
-	slices.SortFunc(entries, func(a, b ftp.Entry) int { return strings.Compare(a.Name, b.Name) })
-	switch {
-	case o.json:
-		return writeJSONListing(env.Stdout, entries)
-	case o.long:
-		return writeLongListing(env.Stdout, entries, time.Now())
-	}
-	for _, e := range entries {
-		fmt.Fprintln(env.Stdout, e.Name)
-	}
-	return nil
 }
 
 // listOrStat lists the directory r names, or returns the one entry of the

@@ -16,8 +16,7 @@ import (
 func init() { register(newPutCommand) }
 
 type putOptions struct {
-	remote    remoteFlags
-	retry     retryFlags
+	clientOptions
 	resume    bool
 	limitRate string
 	noVerify  bool
@@ -44,8 +43,7 @@ against the server's digest when it offers one (HASH, XSHA256, ...).`,
 		},
 	}
 	fl := cmd.Flags()
-	o.remote.register(fl)
-	o.retry.register(fl)
+	o.register(cmd)
 	fl.BoolVarP(&o.resume, "continue", "c", false, "continue an interrupted upload from the remote file's size")
 	fl.StringVar(&o.limitRate, "limit-rate", "", "limit the transfer rate to RATE bytes/s (500K, 8M, ...)")
 	fl.BoolVar(&o.noVerify, "no-verify", false, "do not check the upload against the server's digest")
@@ -73,11 +71,7 @@ func runPut(ctx context.Context, env Env, o *putOptions, local, raw string) erro
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("%s is not a regular file (ferry mirror -R uploads trees)", local)
 	}
-	pg := newProgress(env)
-	if o.remote.debug {
-		pg = silentProgress(env.Stderr)
-	}
-	rt := o.retry.retrier(pg.messages())
+	pg, rt := o.transferProgress(env)
 	c, err := connect(ctx, env, &o.remote, rt, r, 1)
 	if err != nil {
 		return err
@@ -112,13 +106,8 @@ func runPut(ctx context.Context, env Env, o *putOptions, local, raw string) erro
 			return err
 		}
 		algo, err := verifyRemote(ctx, c, u.remotePath, f)
-		switch {
-		case errors.Is(err, errChecksum):
+		if err := reportVerify(env, pg, u.display, algo, err); err != nil {
 			return fmt.Errorf("put %s: %w", u.display, err)
-		case err != nil:
-			fmt.Fprintf(env.Stderr, "ferry: warning: %v\n", err)
-		case algo != "" && pg.active():
-			fmt.Fprintf(env.Stderr, "%s: %s verified\n", u.display, algo)
 		}
 	}
 	return nil

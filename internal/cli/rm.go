@@ -18,34 +18,8 @@ func init() {
 	register(newMvCommand)
 }
 
-// simpleOptions are the flags of the commands that change one name.
-type simpleOptions struct {
-	remote remoteFlags
-	retry  retryFlags
-}
-
-func (o *simpleOptions) register(cmd *cobra.Command) {
-	o.remote.register(cmd.Flags())
-	o.retry.register(cmd.Flags())
-}
-
-// withClient parses raw, connects, and calls fn with the client and URL.
-func (o *simpleOptions) withClient(ctx context.Context, env Env, raw string, fn func(c *ftpclient.Client, r *remoteURL, rt *retrier) error) error {
-	r, err := parseRemoteURL(raw)
-	if err != nil {
-		return err
-	}
-	rt := o.retry.retrier(env.Stderr)
-	c, err := connect(ctx, env, &o.remote, rt, r, 1)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	return fn(c, r, rt)
-}
-
 func newRmCommand(env Env) *cobra.Command {
-	var o simpleOptions
+	var o clientOptions
 	cmd := &cobra.Command{
 		Use:   "rm URL...",
 		Short: "Delete remote files",
@@ -104,7 +78,7 @@ func sameServer(first *remoteURL, arg string) (*remoteURL, error) {
 }
 
 func newMkdirCommand(env Env) *cobra.Command {
-	var o simpleOptions
+	var o clientOptions
 	var parents bool
 	cmd := &cobra.Command{
 		Use:   "mkdir [-p] URL",
@@ -169,7 +143,7 @@ func mkdirExisting(ctx context.Context, c *ftpclient.Client, dir string) error {
 }
 
 func newRmdirCommand(env Env) *cobra.Command {
-	var o simpleOptions
+	var o clientOptions
 	cmd := &cobra.Command{
 		Use:   "rmdir URL",
 		Short: "Delete an empty remote directory",
@@ -190,7 +164,7 @@ func newRmdirCommand(env Env) *cobra.Command {
 }
 
 func newMvCommand(env Env) *cobra.Command {
-	var o simpleOptions
+	var o clientOptions
 	cmd := &cobra.Command{
 		Use:   "mv URL NEWPATH",
 		Short: "Rename or move a remote file or directory",

@@ -11,11 +11,51 @@ import (
 	"path"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/ferry-ftp/ferry/ftp"
 	"github.com/ferry-ftp/ferry/ftpclient"
 )
 
 // Helpers shared by the transfer commands (get, put, cat, cp).
+
+// clientOptions are the flags of every command that talks to a server
+// through one client: how to connect and how to retry.
+type clientOptions struct {
+	remote remoteFlags
+	retry  retryFlags
+}
+
+func (o *clientOptions) register(cmd *cobra.Command) {
+	o.remote.register(cmd.Flags())
+	o.retry.register(cmd.Flags())
+}
+
+// withClient parses raw, connects, and calls fn with the client and URL.
+func (o *clientOptions) withClient(ctx context.Context, env Env, raw string, fn func(c *ftpclient.Client, r *remoteURL, rt *retrier) error) error {
+	r, err := parseRemoteURL(raw)
+	if err != nil {
+		return err
+	}
+	rt := o.retry.retrier(env.Stderr)
+	c, err := connect(ctx, env, &o.remote, rt, r, 1)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return fn(c, r, rt)
+}
+
+// transferProgress returns the bars of a transfer command, silent with
+// --debug (bars would garble the trace), and a retrier that reports above
+// them.
+func (o *clientOptions) transferProgress(env Env) (*progressGroup, *retrier) {
+	pg := newProgress(env)
+	if o.remote.debug {
+		pg = silentProgress(env.Stderr)
+	}
+	return pg, o.retry.retrier(pg.messages())
+}
 
 // connect dials r, retrying on temporary failures (a refused connection,
 // 421 "too many users").
@@ -27,6 +67,22 @@ func connect(ctx context.Context, env Env, rf *remoteFlags, rt *retrier, r *remo
 		return err
 	})
 	return c, err
+}
+
+// reportVerify tells what checking the copy named shown against a digest
+// (algo, err) found. A mismatch is returned, for the command to fail with;
+// failing to check is only a warning, and a match is noted when bars are
+// drawn.
+func reportVerify(env Env, pg *progressGroup, shown, algo string, err error) error {
+	switch {
+	case errors.Is(err, errChecksum):
+		return err
+	case err != nil:
+		fmt.Fprintf(env.Stderr, "ferry: warning: %v\n", err)
+	case algo != "" && pg.active():
+		fmt.Fprintf(env.Stderr, "%s: %s verified\n", shown, algo)
+	}
+	return nil
 }
 
 // errChecksum is wrapped by the error of a transfer whose content does not

@@ -57,6 +57,20 @@ func (p *passwordFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&p.algo, "algo", "argon2id", "password hash: argon2id or bcrypt")
 }
 
+// save asks for the new password, has set store it in users (hashed with
+// algo) and writes the file.
+func (p *passwordFlags) save(ctx context.Context, env Env, users *auth.UsersFile, algo auth.Algorithm, set func(pass string) error) error {
+	pass, err := readNewPassword(ctx, env, p.fromStdin)
+	if err != nil {
+		return err
+	}
+	users.Algorithm = algo
+	if err := set(pass); err != nil {
+		return err
+	}
+	return users.Save()
+}
+
 func newUserAddCommand(env Env, file *string) *cobra.Command {
 	var (
 		home  string
@@ -90,15 +104,10 @@ func newUserAddCommand(env Env, file *string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			pass, err := readNewPassword(cmd.Context(), env, pw.fromStdin)
+			err = pw.save(cmd.Context(), env, users, algo, func(pass string) error {
+				return users.Add(name, pass, abs, write)
+			})
 			if err != nil {
-				return err
-			}
-			users.Algorithm = algo
-			if err := users.Add(name, pass, abs, write); err != nil {
-				return err
-			}
-			if err := users.Save(); err != nil {
 				return err
 			}
 			fmt.Fprintf(env.Stdout, "added user %q (home %s, %s) to %s\n", name, abs, access(write), *file)
@@ -134,15 +143,10 @@ func newUserPasswdCommand(env Env, file *string) *cobra.Command {
 			if _, ok := users.Lookup(name); !ok {
 				return fmt.Errorf("no user %q in %s", name, *file)
 			}
-			pass, err := readNewPassword(cmd.Context(), env, pw.fromStdin)
+			err = pw.save(cmd.Context(), env, users, algo, func(pass string) error {
+				return users.SetPassword(name, pass)
+			})
 			if err != nil {
-				return err
-			}
-			users.Algorithm = algo
-			if err := users.SetPassword(name, pass); err != nil {
-				return err
-			}
-			if err := users.Save(); err != nil {
 				return err
 			}
 			fmt.Fprintf(env.Stdout, "changed the password of %q in %s\n", name, *file)

@@ -171,7 +171,7 @@ func TestGetChecksumMismatch(t *testing.T) {
 
 func TestGetRetriesBrokenTransfer(t *testing.T) {
 	noNetrc(t)
-	flaky := &flakyFS{failures: 2, cut: 300 << 10}
+	flaky := &flakyFS{breakdowns: breakdowns{failures: 2, cut: 300 << 10}}
 	ts := startFTP(t, withFS(func(f ftpserver.FileSystem) ftpserver.FileSystem { flaky.FileSystem = f; return flaky }))
 	data := randomData(1<<20, 6)
 	ts.put(t, "f.bin", data)

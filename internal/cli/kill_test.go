@@ -13,14 +13,7 @@ import (
 // TestGetKilledThenContinue kills the real binary (SIGKILL) in the middle
 // of a slowed-down download and checks that get -c completes the file.
 func TestGetKilledThenContinue(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	bin := filepath.Join(t.TempDir(), "ferry")
-	build := exec.Command("go", "build", "-o", bin, "github.com/ferry-ftp/ferry/cmd/ferry")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildFerry(t)
 	noNetrc(t)
 	ts := startFTP(t)
 	data := randomData(4<<20, 41)

@@ -99,7 +99,7 @@ func TestPutErrors(t *testing.T) {
 
 func TestPutRetriesBrokenTransfer(t *testing.T) {
 	noNetrc(t)
-	flaky := &flakyUploads{failures: 1, cut: 700 << 10}
+	flaky := &flakyUploads{breakdowns: breakdowns{failures: 1, cut: 700 << 10}}
 	ts := startFTP(t, withFS(func(f ftpserver.FileSystem) ftpserver.FileSystem { flaky.FileSystem = f; return flaky }))
 	data := randomData(2<<20, 13)
 	local := filepath.Join(t.TempDir(), "f.bin")

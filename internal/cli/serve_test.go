@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -14,7 +13,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -135,9 +133,10 @@ func TestServeFlagErrors(t *testing.T) {
 	}
 }
 
-// TestServeBinarySIGTERM builds the real binary and checks that SIGTERM
-// lets a running transfer finish before the process exits.
-func TestServeBinarySIGTERM(t *testing.T) {
+// buildFerry builds the ferry command into a temporary directory and
+// returns its path. The test is skipped with -short.
+func buildFerry(t *testing.T) string {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
@@ -146,6 +145,13 @@ func TestServeBinarySIGTERM(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
+	return bin
+}
+
+// TestServeBinarySIGTERM builds the real binary and checks that SIGTERM
+// lets a running transfer finish before the process exits.
+func TestServeBinarySIGTERM(t *testing.T) {
+	bin := buildFerry(t)
 	root := t.TempDir()
 	big := make([]byte, 32<<20)
 	os.WriteFile(filepath.Join(root, "big"), big, 0o644)
@@ -192,24 +198,6 @@ func TestServeBinarySIGTERM(t *testing.T) {
 }
 
 var implicitLine = regexp.MustCompile(`implicit FTPS on (127\.0\.0\.1:\d+)`)
-
-// syncBuffer is a bytes.Buffer safe for a logger and a test at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // startServe runs "ferry serve" with args in the background until the
 // test ends, and returns its welcome text and log.

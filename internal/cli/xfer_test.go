@@ -24,22 +24,22 @@ import (
 // Black-box tests of the client commands: a real ftpserver.Server over a
 // temporary directory, driven through Run.
 
-// lockedBuffer is a bytes.Buffer safe for the server's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+// syncBuffer is a bytes.Buffer safe for a logger (or a terminal) and a test at once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
 }
 
-func (s *lockedBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
 }
 
-func (s *lockedBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // ftpTestServer is a server on a loopback address serving root: user
@@ -50,7 +50,7 @@ type ftpTestServer struct {
 	addr     string // host:port of the plain (and explicit TLS) listener
 	implicit string // host:port of the implicit TLS listener, if any
 	caFile   string // PEM file trusting the server's certificate, with TLS
-	logs     *lockedBuffer
+	logs     *syncBuffer
 }
 
 type serverConfig struct {
@@ -92,7 +92,7 @@ func startFTP(t *testing.T, opts ...serverOption) *ftpTestServer {
 	if cfg.wrapFS != nil {
 		fsys = cfg.wrapFS(fsys)
 	}
-	ts := &ftpTestServer{root: root, addr: ln.Addr().String(), logs: &lockedBuffer{}}
+	ts := &ftpTestServer{root: root, addr: ln.Addr().String(), logs: &syncBuffer{}}
 	ts.srv = &ftpserver.Server{
 		LoginFailDelay: -1,
 		DataTimeout:    10 * time.Second,
@@ -235,26 +235,37 @@ func countLines(s, sub string) int {
 	return n
 }
 
-// flakyFS makes the first failures downloads of each file break off after
-// cut bytes (the server then answers 451 after part of the data).
-type flakyFS struct {
-	ftpserver.FileSystem
+// breakdowns is how many more transfers a flaky file system breaks off,
+// and after how many bytes.
+type breakdowns struct {
 	mu       sync.Mutex
 	failures int
 	cut      int64
 }
 
+// next reports whether the transfer starting now breaks off, and counts it.
+func (b *breakdowns) next() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.failures <= 0 {
+		return false
+	}
+	b.failures--
+	return true
+}
+
+// flakyFS makes the first failures downloads of each file break off after
+// cut bytes (the server then answers 451 after part of the data).
+type flakyFS struct {
+	ftpserver.FileSystem
+	breakdowns
+}
+
 func (f *flakyFS) Open(ctx context.Context, name string, offset int64) (io.ReadCloser, error) {
 	rc, err := f.FileSystem.Open(ctx, name, offset)
-	if err != nil {
-		return nil, err
+	if err != nil || !f.next() {
+		return rc, err
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.failures <= 0 {
-		return rc, nil
-	}
-	f.failures--
 	return &breakingReader{ReadCloser: rc, left: f.cut}, nil
 }
 
@@ -297,22 +308,14 @@ func (lyingFS) Hash(ctx context.Context, name, algo string, start, end int64) ([
 // atomic-resume promises).
 type flakyUploads struct {
 	ftpserver.FileSystem
-	mu       sync.Mutex
-	failures int
-	cut      int64
+	breakdowns
 }
 
 func (f *flakyUploads) Create(ctx context.Context, name string, opts ftpserver.CreateOptions) (ftpserver.FileWriter, error) {
 	w, err := f.FileSystem.Create(ctx, name, opts)
-	if err != nil {
-		return nil, err
+	if err != nil || !f.next() {
+		return w, err
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.failures <= 0 {
-		return w, nil
-	}
-	f.failures--
 	return &breakingWriter{FileWriter: w, left: f.cut}, nil
 }
 

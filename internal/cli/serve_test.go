@@ -99,15 +99,7 @@ func TestServeAnonymousReadOnly(t *testing.T) {
 
 func TestServeUserAccount(t *testing.T) {
 	root := t.TempDir()
-	pr, pw := io.Pipe()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		Run(ctx, Env{Stdin: strings.NewReader(""), Stdout: pw, Stderr: io.Discard},
-			[]string{"serve", "--listen", "127.0.0.1:0", "--root", root, "--user", "joe", "--password", "pw", "--write"})
-		pw.Close()
-	}()
-	addr, _ := waitAddr(t, pr)
+	addr, _, _ := startServe(t, "--listen", "127.0.0.1:0", "--root", root, "--user", "joe", "--password", "pw", "--write")
 	c := ftpDial(t, addr)
 	ftpCmd(t, c, 331, "USER anonymous") // --user turns anonymous off
 	ftpCmd(t, c, 530, "PASS x")

@@ -596,12 +596,7 @@ func (m *mirrorJob) mkdir(ctx context.Context, rel string) {
 	}
 	var err error
 	if m.opts.reverse {
-		p := m.remotePath(rel)
-		if err = m.client.Mkdir(ctx, p); err != nil {
-			if st, serr := m.client.Stat(ctx, p); serr == nil && st.IsDir() {
-				err = nil // made meanwhile
-			}
-		}
+		err = mkdirExisting(ctx, m.client, m.remotePath(rel)) // it may have been made meanwhile
 	} else {
 		err = os.Mkdir(m.localPath(rel), 0o777)
 		if fi, serr := os.Stat(m.localPath(rel)); err != nil && serr == nil && fi.IsDir() {

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
 
 	"github.com/spf13/cobra"
 
@@ -45,7 +44,7 @@ other. A broken transfer is resumed where it stopped.`,
 func catOne(ctx context.Context, env Env, o *clientOptions, raw string, limit *rateLimit) error {
 	return o.withClient(ctx, env, raw, func(c *ftpclient.Client, r *remoteURL, rt *retrier) error {
 		var written int64
-		out := limit.writer(ctx, &stdoutWriter{w: env.Stdout, n: &written})
+		out := limit.writer(ctx, &localWriter{w: env.Stdout, n: &written})
 		err := rt.do(ctx, "cat "+r.String(), func(int) error {
 			_, err := c.Retrieve(ctx, r.resolve(), written, out)
 			return err
@@ -55,17 +54,4 @@ func catOne(ctx context.Context, env Env, o *clientOptions, raw string, limit *r
 		}
 		return nil
 	})
-}
-
-// stdoutWriter counts what reached standard output; its errors (a closed
-// pipe) are local.
-type stdoutWriter struct {
-	w io.Writer
-	n *int64
-}
-
-func (s *stdoutWriter) Write(p []byte) (int, error) {
-	n, err := s.w.Write(p)
-	*s.n += int64(n)
-	return n, permanent(err)
 }

@@ -234,22 +234,24 @@ func (d *download) sequential(ctx context.Context, f *os.File, offset int64) err
 		if _, err := f.Seek(written, io.SeekStart); err != nil {
 			return permanent(err)
 		}
-		var w io.Writer = &countingFile{f: f, n: &written}
+		var w io.Writer = &localWriter{w: f, n: &written}
 		w = d.limit.writer(ctx, d.bar.writer(w))
 		_, err := d.c.Retrieve(ctx, d.remotePath, written, w)
 		return err
 	})
 }
 
-// countingFile writes to f, counting into n; its errors are local.
-type countingFile struct {
-	f *os.File
+// localWriter writes a download to w (a file, standard output), counting
+// into n what arrived; its errors (a full disk, a closed pipe) are local,
+// not worth a retry.
+type localWriter struct {
+	w io.Writer
 	n *int64
 }
 
-func (w *countingFile) Write(p []byte) (int, error) {
-	n, err := w.f.Write(p)
-	*w.n += int64(n)
+func (l *localWriter) Write(p []byte) (int, error) {
+	n, err := l.w.Write(p)
+	*l.n += int64(n)
 	return n, permanent(err)
 }
 

@@ -236,21 +236,17 @@ func (cn *conn) setType(ascii bool) error {
 	return nil
 }
 
-func (cn *conn) peerIP() netip.Addr {
-	if ta, ok := cn.raw.RemoteAddr().(*net.TCPAddr); ok {
-		ip, _ := netip.AddrFromSlice(ta.IP)
-		return ip.Unmap()
-	}
-	ap, _ := netip.ParseAddrPort(cn.raw.RemoteAddr().String())
-	return ap.Addr().Unmap()
-}
+func (cn *conn) peerIP() netip.Addr  { return addrIP(cn.raw.RemoteAddr()) }
+func (cn *conn) localIP() netip.Addr { return addrIP(cn.raw.LocalAddr()) }
 
-func (cn *conn) localIP() netip.Addr {
-	if ta, ok := cn.raw.LocalAddr().(*net.TCPAddr); ok {
+// addrIP is the IP address of a; an IPv4-mapped IPv6 address comes back
+// as plain IPv4.
+func addrIP(a net.Addr) netip.Addr {
+	if ta, ok := a.(*net.TCPAddr); ok {
 		ip, _ := netip.AddrFromSlice(ta.IP)
 		return ip.Unmap()
 	}
-	ap, _ := netip.ParseAddrPort(cn.raw.LocalAddr().String())
+	ap, _ := netip.ParseAddrPort(a.String())
 	return ap.Addr().Unmap()
 }
 

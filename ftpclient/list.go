@@ -74,26 +74,26 @@ func (cn *conn) list(ctx context.Context, p string) (entries []ftp.Entry, bad []
 }
 
 func parseMLSD(lines []string) (entries []ftp.Entry, bad []string) {
-	for _, line := range lines {
+	return parseListing(lines, func(line string) (ftp.Entry, error) {
 		if strings.TrimSpace(line) == "" {
-			continue
+			return ftp.Entry{}, ftp.ErrSkipLine
 		}
-		e, err := ftp.ParseMLSxLine(line)
-		if err != nil {
-			bad = append(bad, line)
-			continue
-		}
-		if e.Type == "cdir" || e.Type == "pdir" || e.Name == "." || e.Name == ".." {
-			continue
-		}
-		entries = append(entries, e)
-	}
-	return entries, bad
+		return ftp.ParseMLSxLine(line)
+	})
 }
 
 func parseLIST(lines []string, now time.Time) (entries []ftp.Entry, bad []string) {
+	return parseListing(lines, func(line string) (ftp.Entry, error) {
+		return ftp.ParseListLine(line, now)
+	})
+}
+
+// parseListing parses each line of a listing with parse. It leaves out the
+// lines parse skips (ftp.ErrSkipLine) and the entries of the directory
+// itself and its parent, and returns the lines parse could not read as bad.
+func parseListing(lines []string, parse func(line string) (ftp.Entry, error)) (entries []ftp.Entry, bad []string) {
 	for _, line := range lines {
-		e, err := ftp.ParseListLine(line, now)
+		e, err := parse(line)
 		if errors.Is(err, ftp.ErrSkipLine) {
 			continue
 		}

@@ -362,40 +362,27 @@ func TestPoolConcurrency(t *testing.T) {
 	const poolSize = 3
 	c := dial(t, ts.addr, ftpclient.WithPoolSize(poolSize))
 	ctx := testCtx(t)
-	var wg sync.WaitGroup
-	errs := make(chan error, 8*20)
-	for g := range 8 {
-		wg.Go(func() {
-			for i := range 20 {
-				name := fmt.Sprintf("/g%d-%d", g, i)
-				data := pattern(1000 + g*100 + i)
-				var err error
-				switch i % 4 {
-				case 0:
-					_, err = c.Store(ctx, name, bytes.NewReader(data), 0)
-				case 1:
-					_, err = c.List(ctx, "/")
-				case 2:
-					_, err = c.Stat(ctx, "/incoming")
-				case 3:
-					if _, err = c.Store(ctx, name, bytes.NewReader(data), 0); err == nil {
-						var buf bytes.Buffer
-						if _, err = c.Retrieve(ctx, name, 0, &buf); err == nil && !bytes.Equal(buf.Bytes(), data) {
-							err = fmt.Errorf("%s: got %d bytes, want %d", name, buf.Len(), len(data))
-						}
-					}
-				}
-				if err != nil {
-					errs <- err
+	concurrently(t, 8, 20, func(g, i int) error {
+		name := fmt.Sprintf("/g%d-%d", g, i)
+		data := pattern(1000 + g*100 + i)
+		var err error
+		switch i % 4 {
+		case 0:
+			_, err = c.Store(ctx, name, bytes.NewReader(data), 0)
+		case 1:
+			_, err = c.List(ctx, "/")
+		case 2:
+			_, err = c.Stat(ctx, "/incoming")
+		case 3:
+			if _, err = c.Store(ctx, name, bytes.NewReader(data), 0); err == nil {
+				var buf bytes.Buffer
+				if _, err = c.Retrieve(ctx, name, 0, &buf); err == nil && !bytes.Equal(buf.Bytes(), data) {
+					err = fmt.Errorf("%s: got %d bytes, want %d", name, buf.Len(), len(data))
 				}
 			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+		}
+		return err
+	})
 	if peak := ts.ln.peak.Load(); peak > poolSize || peak < 2 {
 		t.Errorf("peak of %d control connections, want 2..%d", peak, poolSize)
 	}
@@ -416,22 +403,10 @@ func TestPoolAdaptsToServerLimit(t *testing.T) {
 	ts := startServer(t, func(s *ftpserver.Server) { s.MaxSessionsPerIP = 2 })
 	c := dial(t, ts.addr, ftpclient.WithPoolSize(6))
 	ctx := testCtx(t)
-	var wg sync.WaitGroup
-	errs := make(chan error, 6*5)
-	for range 6 {
-		wg.Go(func() {
-			for range 5 {
-				if _, err := c.List(ctx, "/"); err != nil {
-					errs <- err
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	concurrently(t, 6, 5, func(int, int) error {
+		_, err := c.List(ctx, "/")
+		return err
+	})
 }
 
 func TestActiveMode(t *testing.T) {

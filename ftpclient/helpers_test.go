@@ -212,6 +212,28 @@ func testCtx(t *testing.T) context.Context {
 
 // pattern returns n bytes that differ at every offset, so that a resumed
 // or shifted transfer shows.
+// concurrently runs op(g, i) for i from 0 to rounds-1 in each of
+// goroutines goroutines at once, and reports every error op returns.
+func concurrently(t *testing.T, goroutines, rounds int, op func(g, i int) error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, goroutines*rounds)
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range rounds {
+				if err := op(g, i); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
 func pattern(n int) []byte {
 	b := make([]byte, n)
 	for i := range b {

@@ -68,28 +68,15 @@ func exerciseTLS(t *testing.T, ts *testServer, c *ftpclient.Client) {
 	if got, _ := ts.fs.ReadFile("/s"); !bytes.Equal(got, secret) {
 		t.Fatalf("server has %d bytes", len(got))
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, 40)
-	for g := range 4 {
-		wg.Go(func() {
-			for range 5 {
-				var buf bytes.Buffer
-				if _, err := c.Retrieve(ctx, "/s", 0, &buf); err != nil {
-					errs <- err
-				} else if !bytes.Equal(buf.Bytes(), secret) {
-					errs <- fmt.Errorf("goroutine %d: got %d bytes", g, buf.Len())
-				}
-				if _, err := c.List(ctx, "/"); err != nil {
-					errs <- err
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	concurrently(t, 4, 5, func(g, _ int) error {
+		var buf bytes.Buffer
+		_, retrieveErr := c.Retrieve(ctx, "/s", 0, &buf)
+		if retrieveErr == nil && !bytes.Equal(buf.Bytes(), secret) {
+			retrieveErr = fmt.Errorf("goroutine %d: got %d bytes", g, buf.Len())
+		}
+		_, listErr := c.List(ctx, "/")
+		return errors.Join(retrieveErr, listErr)
+	})
 }
 
 func TestExplicitTLS(t *testing.T) {

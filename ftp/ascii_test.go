@@ -83,22 +83,7 @@ func TestCRLFWriter(t *testing.T) {
 		"a\rb\n":   "a\rb\r\n",
 		"x\n\r\ny": "x\r\n\r\ny",
 	}
-	for in, want := range tests {
-		if got := writeChunks(t, in, nil, false); got != want {
-			t.Errorf("CRLF(%q) = %q, want %q", in, got, want)
-		}
-	}
-	for _, in := range asciiCases {
-		want := refCRLF(in)
-		for cut := 0; cut <= len(in); cut++ {
-			if got := writeChunks(t, in, []int{cut}, false); got != want {
-				t.Errorf("CRLF(%q) split at %d = %q, want %q", in, cut, got, want)
-			}
-		}
-		if got := writeChunks(t, in, ones(len(in)), false); got != want {
-			t.Errorf("CRLF(%q) byte by byte = %q, want %q", in, got, want)
-		}
-	}
+	checkConverter(t, "CRLF", false, tests, refCRLF)
 }
 
 func TestLFWriter(t *testing.T) {
@@ -113,20 +98,28 @@ func TestLFWriter(t *testing.T) {
 		"a\r\n\r":    "a\n\r",
 		"x\r\ry\r\n": "x\r\ry\n",
 	}
+	checkConverter(t, "LF", true, tests, refLF)
+}
+
+// checkConverter checks the converter writeChunks runs (the LF one with
+// toLF, else the CRLF one) against tests, and against ref on every
+// asciiCase split in two at every point and written byte by byte.
+func checkConverter(t *testing.T, name string, toLF bool, tests map[string]string, ref func(string) string) {
+	t.Helper()
 	for in, want := range tests {
-		if got := writeChunks(t, in, nil, true); got != want {
-			t.Errorf("LF(%q) = %q, want %q", in, got, want)
+		if got := writeChunks(t, in, nil, toLF); got != want {
+			t.Errorf("%s(%q) = %q, want %q", name, in, got, want)
 		}
 	}
 	for _, in := range asciiCases {
-		want := refLF(in)
+		want := ref(in)
 		for cut := 0; cut <= len(in); cut++ {
-			if got := writeChunks(t, in, []int{cut}, true); got != want {
-				t.Errorf("LF(%q) split at %d = %q, want %q", in, cut, got, want)
+			if got := writeChunks(t, in, []int{cut}, toLF); got != want {
+				t.Errorf("%s(%q) split at %d = %q, want %q", name, in, cut, got, want)
 			}
 		}
-		if got := writeChunks(t, in, ones(len(in)), true); got != want {
-			t.Errorf("LF(%q) byte by byte = %q, want %q", in, got, want)
+		if got := writeChunks(t, in, ones(len(in)), toLF); got != want {
+			t.Errorf("%s(%q) byte by byte = %q, want %q", name, in, got, want)
 		}
 	}
 }

@@ -20,12 +20,11 @@ const readSize = 1 << 20
 
 // dialOptions says where and how a session logs in.
 type dialOptions struct {
-	addr     string
-	user     string
-	pass     string
-	tls      bool          // AUTH TLS, PBSZ 0, PROT P
-	timeout  time.Duration // bound on any single step
-	insecure bool
+	addr    string
+	user    string
+	pass    string
+	tls     bool          // AUTH TLS, PBSZ 0, PROT P
+	timeout time.Duration // bound on any single step
 }
 
 // client is a minimal FTP client: only what load generation needs

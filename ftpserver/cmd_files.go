@@ -25,18 +25,24 @@ func (s *session) takeRest() int64 {
 func cmdRETR(s *session, arg string) error {
 	offset := s.takeRest()
 	p := s.resolve(arg)
-	fi, err := s.acct.FS.Stat(s.ctx, p)
-	if err != nil {
-		return err
-	}
-	if !fi.Mode().IsRegular() {
-		return ftp.Errorf(ftp.CodeActionNotTaken, "Not a regular file.")
-	}
-	if offset > fi.Size() {
-		return ftp.Errorf(ftp.CodeArgumentError, "Restart offset %d is beyond the end of the file (%d bytes).", offset, fi.Size())
-	}
+	// Open first and describe the open file where the backend allows
+	// (an *os.File): one path walk instead of two per download.
 	r, err := s.acct.FS.Open(s.ctx, p, offset)
 	if err != nil {
+		if errors.Is(err, ErrIsDir) {
+			return ftp.Errorf(ftp.CodeActionNotTaken, "Not a regular file.")
+		}
+		return err
+	}
+	fi, err := openFileInfo(s, r, p)
+	if err == nil && !fi.Mode().IsRegular() {
+		err = ftp.Errorf(ftp.CodeActionNotTaken, "Not a regular file.")
+	}
+	if err == nil && offset > fi.Size() {
+		err = ftp.Errorf(ftp.CodeArgumentError, "Restart offset %d is beyond the end of the file (%d bytes).", offset, fi.Size())
+	}
+	if err != nil {
+		r.Close()
 		return err
 	}
 	ascii := s.ascii
@@ -49,6 +55,17 @@ func cmdRETR(s *session, arg string) error {
 			return s.send(t, conn, conn, r)
 		},
 		func() { r.Close() })
+}
+
+// openFileInfo describes an opened file: from the file itself when it can
+// say (an *os.File), else from the backend.
+func openFileInfo(s *session, r io.Reader, p string) (fs.FileInfo, error) {
+	if st, ok := r.(interface{ Stat() (fs.FileInfo, error) }); ok {
+		if fi, err := st.Stat(); err == nil {
+			return fi, nil
+		}
+	}
+	return s.acct.FS.Stat(s.ctx, p)
 }
 
 func cmdSTOR(s *session, arg string) error {

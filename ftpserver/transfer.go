@@ -156,7 +156,16 @@ func (s *session) startTransfer(verb, path string, size int64, openMsg, doneMsg 
 	return nil
 }
 
-func (s *session) runTransfer(ch dataChannel, t *transfer, body transferBody) error {
+func (s *session) runTransfer(ch dataChannel, t *transfer, body transferBody) (err error) {
+	if ch.ln != nil {
+		defer func() {
+			if err == nil && !t.isAborted() {
+				s.keepSpare(ch.ln) // before the 226, so the next EPSV finds it
+			} else {
+				ch.ln.Close()
+			}
+		}()
+	}
 	conn, err := s.connect(s.ctx, ch, t)
 	if err != nil {
 		return err

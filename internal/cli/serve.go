@@ -142,7 +142,9 @@ func runServe(cmd *cobra.Command, env Env, f *serveFlags) error {
 	if f.verbose {
 		level = slog.LevelDebug
 	}
-	logger := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level}))
+	logOut := newLogWriter(env.Stderr, 100*time.Millisecond)
+	defer logOut.Close()
+	logger := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}))
 	inst, err := cfg.Build(logger)
 	if err != nil {
 		return err

@@ -579,9 +579,10 @@ func startPureFTPd(t *testing.T) *peer {
 			"--maxclientsperip", "100",
 			"--maxidletime", "2",
 			"--umask", "133:022",
-			"--verboselog",
 		)
 	})
+	// Pure-FTPd logs to syslog only: a failing test shows what it
+	// printed on start, and the client's side of the conversation.
 	p.logs = pp.output.String
 	return p
 }

@@ -249,8 +249,10 @@ func ParseMLSxLine(line string) (Entry, error) {
 		case FactPerm:
 			e.Perm = value
 		case FactUnixMode:
-			v, err := strconv.ParseUint(value, 8, 32)
-			if err != nil || !isDigits(value) || v > 0o7777 {
+			// pyftpdlib on Python 3 writes Python's octal literal: 0o755.
+			digits := strings.TrimPrefix(value, "0o")
+			v, err := strconv.ParseUint(digits, 8, 32)
+			if err != nil || !isDigits(digits) || v > 0o7777 {
 				return Entry{}, fmt.Errorf("%w: %q: unix.mode %q", ErrBadMLSxLine, line, value)
 			}
 			mode = modeFromOctal(uint32(v))

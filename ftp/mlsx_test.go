@@ -283,3 +283,17 @@ func FuzzParseMLSxLine(f *testing.F) {
 		}
 	})
 }
+
+// pyftpdlib on Python 3 writes unix.mode as a Python octal literal.
+func TestParseMLSxLinePythonOctal(t *testing.T) {
+	e, err := ParseMLSxLine("modify=20261121102515;perm=eldfmMTcp;size=4096;type=dir;unique=fe00g984e81;unix.mode=0o755; sub dir")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Name != "sub dir" || !e.IsDir() || !e.HasMode || e.Mode.Perm() != 0o755 {
+		t.Fatalf("got %+v", e)
+	}
+	if _, err := ParseMLSxLine("type=file;unix.mode=0o9; x"); err == nil {
+		t.Fatal("bad octal accepted")
+	}
+}

@@ -346,8 +346,10 @@ func (cn *conn) abortTransfer(d *dataConn, pendingNOOPs int) error {
 	if err := cn.writeLine("ABOR"); err != nil {
 		return err
 	}
-	var finals []reply
-	for len(finals) < 2 || pendingNOOPs > 0 {
+	// The first final reply: the transfer's (426 when cut short), or,
+	// from Pure-FTPd when it was blocked sending, ABOR's only reply.
+	var first *reply
+	for first == nil || pendingNOOPs > 0 {
 		r, err := cn.readReply()
 		if err != nil {
 			return err
@@ -356,19 +358,53 @@ func (cn *conn) abortTransfer(d *dataConn, pendingNOOPs int) error {
 		case r.code < 200:
 		case r.code == ftp.CodeOK && pendingNOOPs > 0:
 			pendingNOOPs--
-		case len(finals) < 2:
-			finals = append(finals, r)
+		case first == nil:
+			first = &r
 		default:
 			pendingNOOPs--
 		}
 	}
-	if finals[1].code/100 != 2 {
-		return cn.unexpected(finals[1])
+	if first.code/100 != 2 {
+		// The transfer's failure; ABOR's own reply follows.
+		r, err := cn.readFinal()
+		if err != nil {
+			return err
+		}
+		if r.code/100 != 2 {
+			return cn.unexpected(r)
+		}
+		if first.code != ftp.CodeTransferAborted {
+			return first.err()
+		}
+		return nil
 	}
-	if c := finals[0].code; c >= 400 && c != ftp.CodeTransferAborted {
-		return finals[0].err()
+	// A 2xx may have been the transfer's, with ABOR's reply still to
+	// come, or ABOR's only one. The reply to a NOOP sent now tells.
+	if err := cn.writeLine("NOOP"); err != nil {
+		return err
 	}
-	return nil
+	for extra := 0; ; extra++ {
+		r, err := cn.readFinal()
+		if err != nil {
+			return err
+		}
+		switch {
+		case r.code == ftp.CodeOK:
+			return nil
+		case extra > 0 || r.code/100 != 2:
+			return cn.unexpected(r)
+		}
+	}
+}
+
+// readFinal reads replies up to the next one that is not preliminary.
+func (cn *conn) readFinal() (reply, error) {
+	for {
+		r, err := cn.readReply()
+		if err != nil || r.code >= 200 {
+			return r, err
+		}
+	}
 }
 
 // finishTransfer reads a transfer's final reply, and the replies to the

@@ -408,7 +408,13 @@ func (m *mirrorJob) refineRemoteTimes(ctx context.Context, remote, src, dst *mir
 	}
 	var rels []string
 	for rel, s := range src.entries {
-		if d, ok := dst.entries[rel]; ok && !s.dir && !d.dir && (s.size == d.size || m.opts.onlyNewer) {
+		d, ok := dst.entries[rel]
+		switch {
+		case s.dir:
+		case remote == src && (!ok || !d.dir):
+			// A download: the local copy gets this time.
+			rels = append(rels, rel)
+		case ok && !d.dir && (s.size == d.size || m.opts.onlyNewer):
 			rels = append(rels, rel)
 		}
 	}

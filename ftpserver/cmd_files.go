@@ -258,46 +258,12 @@ func cmdSIZE(s *session, arg string) error {
 	if !fi.Mode().IsRegular() {
 		return ftp.Errorf(ftp.CodeActionNotTaken, "Not a regular file.")
 	}
-	size := fi.Size()
-	if s.ascii {
-		// RFC 3659 §4: SIZE is what a RETR in the current TYPE would send.
-		// In TYPE A that means counting line ends, affordable only for
-		// files of modest size.
-		if size > maxASCIISize {
-			return ftp.Errorf(ftp.CodeActionNotTaken, "SIZE in ASCII mode is not available for files this large; use TYPE I.")
-		}
-		var err error
-		if size, err = s.asciiSize(s.resolve(arg)); err != nil {
-			return err
-		}
-	}
-	s.reply(ftp.CodeFileStatus, strconv.FormatInt(size, 10))
+	// The size on disk in every TYPE, as vsftpd and Pure-FTPd answer.
+	// RFC 3659 §4 would have TYPE A count line ends, but Python's ftplib
+	// and BSD ftp switch to TYPE A for listings and then call SIZE for the
+	// byte count of a binary download; they would get a wrong number.
+	s.reply(ftp.CodeFileStatus, strconv.FormatInt(fi.Size(), 10))
 	return nil
-}
-
-// maxASCIISize bounds the files whose TYPE A size SIZE computes.
-const maxASCIISize = 16 << 20
-
-// asciiSize counts the bytes a TYPE A RETR of p sends: each LF not already
-// preceded by CR gains one.
-func (s *session) asciiSize(p string) (int64, error) {
-	r, err := s.acct.FS.Open(s.ctx, p, 0)
-	if err != nil {
-		return 0, err
-	}
-	defer r.Close()
-	var counter countingWriter
-	if _, err := io.Copy(ftp.NewCRLFWriter(&counter), r); err != nil {
-		return 0, err
-	}
-	return counter.n, nil
-}
-
-type countingWriter struct{ n int64 }
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	c.n += int64(len(p))
-	return len(p), nil
 }
 
 func cmdMDTM(s *session, arg string) error {

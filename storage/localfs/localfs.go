@@ -274,7 +274,14 @@ func (fsys *FS) List(ctx context.Context, name string) (ftpserver.DirLister, err
 	if err != nil {
 		return nil, fsys.wrap("list", name, err)
 	}
-	return &lister{ctx: ctx, fsys: fsys, name: name, dir: f}, nil
+	// A root at the directory lets each entry be described with one
+	// fstatat on the directory's descriptor, from any goroutine.
+	sub, err := fsys.root.OpenRoot(rel)
+	if err != nil {
+		f.Close()
+		return nil, fsys.wrap("list", name, err)
+	}
+	return &lister{ctx: ctx, fsys: fsys, name: name, dir: f, sub: sub}, nil
 }
 
 // openDir opens a directory without ever blocking on something else.
@@ -304,6 +311,7 @@ type lister struct {
 	fsys *FS
 	name string
 	dir  *os.File
+	sub  *os.Root // the listed directory, for lstat of its entries
 }
 
 // Next implements ftpserver.DirLister, reading at most n entries from the
@@ -319,8 +327,10 @@ func (l *lister) Next(n int) ([]fs.FileInfo, error) {
 		n = defaultBatch
 	}
 	for {
-		entries, err := l.dir.ReadDir(n)
-		infos, ierr := l.infos(entries)
+		// Names only: ReadDir would lstat each entry itself, one after
+		// the other, wherever the file system does not report types.
+		names, err := l.dir.Readdirnames(n)
+		infos, ierr := l.infos(names)
 		if ierr != nil {
 			return infos, ierr
 		}
@@ -345,25 +355,25 @@ func (l *lister) Next(n int) ([]fs.FileInfo, error) {
 // mostly lstat time).
 var parallelStatMin = 64
 
-// infos describes entries, leaving out upload temp files and entries
-// removed since the directory was read.
-func (l *lister) infos(entries []fs.DirEntry) ([]fs.FileInfo, error) {
-	entries = slices.DeleteFunc(entries, func(e fs.DirEntry) bool { return isTemp(e.Name()) })
-	all := make([]fs.FileInfo, len(entries))
-	errs := make([]error, len(entries))
+// infos describes the named entries, leaving out upload temp files and
+// entries removed since the directory was read.
+func (l *lister) infos(names []string) ([]fs.FileInfo, error) {
+	names = slices.DeleteFunc(names, isTemp)
+	all := make([]fs.FileInfo, len(names))
+	errs := make([]error, len(names))
 	stat := func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			all[i], errs[i] = entries[i].Info()
+			all[i], errs[i] = l.sub.Lstat(names[i])
 		}
 	}
 	workers := min(runtime.GOMAXPROCS(0), 4)
-	if len(entries) < parallelStatMin || workers < 2 {
-		stat(0, len(entries))
+	if len(names) < parallelStatMin || workers < 2 {
+		stat(0, len(names))
 	} else {
 		var wg sync.WaitGroup
-		per := (len(entries) + workers - 1) / workers
-		for lo := 0; lo < len(entries); lo += per {
-			hi := min(lo+per, len(entries))
+		per := (len(names) + workers - 1) / workers
+		for lo := 0; lo < len(names); lo += per {
+			hi := min(lo+per, len(names))
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -378,7 +388,7 @@ func (l *lister) infos(entries []fs.DirEntry) ([]fs.FileInfo, error) {
 		case errors.Is(errs[i], fs.ErrNotExist):
 			continue // removed since it was read
 		case errs[i] != nil:
-			return infos, l.fsys.wrap("lstat", path.Join(l.name, entries[i].Name()), errs[i])
+			return infos, l.fsys.wrap("lstat", path.Join(l.name, names[i]), errs[i])
 		}
 		infos = append(infos, info)
 	}
@@ -390,6 +400,7 @@ func (l *lister) Close() error {
 		return &fs.PathError{Op: "close", Path: l.name, Err: fs.ErrClosed}
 	}
 	err := l.dir.Close()
+	l.sub.Close()
 	l.dir = nil
 	if err != nil {
 		return l.fsys.wrap("close", l.name, err)

@@ -101,8 +101,8 @@ func containsAny(s string, subs ...string) bool {
 	return false
 }
 
-// isUnsupported reports whether err is a reply saying the command (or its
-// parameter) is not implemented.
+// isUnsupported reports whether err is a reply saying the server does not
+// know the command or its parameter (500, 502, 504).
 func isUnsupported(err error) bool {
 	switch ftp.CodeOf(err) {
 	case ftp.CodeSyntaxError, ftp.CodeNotImplemented, ftp.CodeParamNotImplemented:

@@ -25,50 +25,51 @@ func bigFile(t *testing.T, ts *testServer, name string) []byte {
 	return content
 }
 
-func TestAbortWhileServerBlockedWriting(t *testing.T) {
+// blockedDownload starts a 64 MiB RETR and reads only its first KiB, so
+// the server soon blocks writing to a client that stopped reading; the
+// test then sends ABOR its own way.
+func blockedDownload(t *testing.T) *client {
+	t.Helper()
 	ts := startServer(t)
 	bigFile(t, ts, "/big")
 	c := ts.login(t)
 	data := c.pasv()
 	c.cmd(150, "RETR big")
-	// Read a little, then stop reading: the server's writes block.
 	io.ReadFull(data, make([]byte, 1024))
-	time.Sleep(100 * time.Millisecond)
-	c.send("ABOR")
+	return c
+}
+
+// expectAborted checks the replies to an ABOR of a running transfer (426
+// for the transfer, then 226) and that the session goes on.
+func expectAborted(c *client) {
+	c.t.Helper()
 	c.expect(426)
 	c.expect(226)
-	c.cmd(257, "PWD")
+	c.cmd(200, "NOOP")
+}
+
+func TestAbortWhileServerBlockedWriting(t *testing.T) {
+	c := blockedDownload(t)
+	time.Sleep(100 * time.Millisecond)
+	c.send("ABOR")
+	expectAborted(c)
 }
 
 func TestAbortWithTelnetSynch(t *testing.T) {
-	ts := startServer(t)
-	bigFile(t, ts, "/big")
-	c := ts.login(t)
-	data := c.pasv()
-	c.cmd(150, "RETR big")
-	io.ReadFull(data, make([]byte, 1024))
+	c := blockedDownload(t)
 	// RFC 959 §4.1.3: IAC IP, then IAC DM as urgent data, then ABOR.
 	c.conn.Write([]byte("\xff\xf4\xff"))
 	sendUrgent(t, c.conn, []byte{0xf2})
 	c.conn.Write([]byte("ABOR\r\n"))
-	c.expect(426)
-	c.expect(226)
-	c.cmd(200, "NOOP")
+	expectAborted(c)
 }
 
 // TestAbortAsUrgentData does what Python's ftplib.abort() does: the whole
 // "ABOR\r\n" sent with MSG_OOB, which makes its last byte urgent.
 func TestAbortAsUrgentData(t *testing.T) {
-	ts := startServer(t)
-	bigFile(t, ts, "/big")
-	c := ts.login(t)
-	data := c.pasv()
-	c.cmd(150, "RETR big")
-	io.ReadFull(data, make([]byte, 1024))
+	c := blockedDownload(t)
 	sendUrgent(t, c.conn, []byte("ABOR\r\n"))
-	c.expect(426)
-	c.expect(226)
-	c.cmd(200, "NOOP")
+	expectAborted(c)
 }
 
 func sendUrgent(t *testing.T, conn net.Conn, b []byte) {

@@ -145,7 +145,7 @@ func cmdCWD(s *session, arg string) error {
 func cmdCDUP(s *session, _ string) error { return cmdCWD(s, "..") }
 
 func cmdSMNT(s *session, _ string) error {
-	return ftp.Errorf(ftp.CodeNotImplemented, "SMNT not implemented.")
+	return ftp.Errorf(ftp.CodeNotImplemented, "SMNT is not supported: every user has one tree.")
 }
 
 // quotePath renders a path for a 257 reply: in double quotes, with any
@@ -174,7 +174,7 @@ func cmdTYPE(s *session, arg string) error {
 		s.ascii = true
 		s.reply(ftp.CodeOK, "Switching to ASCII mode.")
 	case f[0] == "A" || f[0] == "E" || f[0] == "L":
-		return ftp.Errorf(ftp.CodeParamNotImplemented, "TYPE %s not implemented.", strings.Join(f, " "))
+		return ftp.Errorf(ftp.CodeParamNotImplemented, "TYPE %s is not supported; use A, I or L 8.", strings.Join(f, " "))
 	default:
 		return ftp.Errorf(ftp.CodeArgumentError, "Bad TYPE argument.")
 	}
@@ -190,7 +190,7 @@ func cmdSTRU(s *session, arg string) error {
 		// server has no record boundaries to mark.
 		s.reply(ftp.CodeOK, "Structure set to R.")
 	case "P":
-		return ftp.Errorf(ftp.CodeParamNotImplemented, "STRU P not implemented.")
+		return ftp.Errorf(ftp.CodeParamNotImplemented, "STRU P is not supported; use F.")
 	default:
 		return ftp.Errorf(ftp.CodeArgumentError, "Bad STRU argument.")
 	}

@@ -287,7 +287,7 @@ func cmdSTAT(s *session, arg string) error {
 func (s *session) statSession() error {
 	var b strings.Builder
 	b.WriteString("ferry FTP server status:\n")
-	fmt.Fprintf(&b, "Connected to %s\n", hostIP(s.conn.RemoteAddr()))
+	fmt.Fprintf(&b, "Connected to %s\n", addrIP(s.conn.RemoteAddr()))
 	if s.acct != nil {
 		fmt.Fprintf(&b, "Logged in as %s\n", quoteName(s.acct.User))
 	} else {

@@ -49,7 +49,7 @@ func (s *session) listenPassive() (net.Listener, error) {
 		}
 		ln.Close()
 	}
-	local := hostIP(s.conn.LocalAddr()).AsSlice()
+	local := addrIP(s.conn.LocalAddr()).AsSlice()
 	lo, hi := s.srv.PassivePorts.Min, s.srv.PassivePorts.Max
 	configured := lo > 0 && hi >= lo
 	if !configured {
@@ -122,7 +122,7 @@ func cmdPASV(s *session, _ string) error {
 	if err := s.refuseAfterEPSVAll("PASV"); err != nil {
 		return err
 	}
-	announce := hostIP(s.conn.LocalAddr())
+	announce := addrIP(s.conn.LocalAddr())
 	if s.srv.PublicHost != "" {
 		ip, err := netip.ParseAddr(s.srv.PublicHost)
 		if err != nil {
@@ -180,7 +180,7 @@ func cmdEPSV(s *session, arg string) error {
 
 // family is the RFC 2428 protocol number of the control connection.
 func (s *session) family() int {
-	if hostIP(s.conn.LocalAddr()).Is4() {
+	if addrIP(s.conn.LocalAddr()).Is4() {
 		return 1
 	}
 	return 2
@@ -219,12 +219,12 @@ func (s *session) setActive(verb string, ap netip.AddrPort) error {
 	if ap.Addr().IsUnspecified() {
 		// "EPRT |2|::|port|" (lftp) and "PORT 0,0,0,0,..." mean "the
 		// address you see me at": the control connection's peer.
-		ap = netip.AddrPortFrom(hostIP(s.conn.RemoteAddr()), ap.Port())
+		ap = netip.AddrPortFrom(addrIP(s.conn.RemoteAddr()), ap.Port())
 	}
 	if ap.Port() < 1024 {
 		return ftp.Errorf(ftp.CodeSyntaxError, "Illegal %s command: port below 1024.", verb)
 	}
-	if !s.srv.AllowFXP && ap.Addr() != hostIP(s.conn.RemoteAddr()) {
+	if !s.srv.AllowFXP && ap.Addr() != addrIP(s.conn.RemoteAddr()) {
 		s.log.Warn("refused active data address", "verb", verb, "addr", ap.String())
 		return ftp.Errorf(ftp.CodeSyntaxError, "Illegal %s command: address must be your own.", verb)
 	}
@@ -247,7 +247,7 @@ func (s *session) connect(ctx context.Context, ch dataChannel, t *transfer) (net
 			return nil, errAborted
 		}
 		tl, _ := ch.ln.(*net.TCPListener)
-		client := hostIP(s.conn.RemoteAddr())
+		client := addrIP(s.conn.RemoteAddr())
 		for {
 			if tl != nil {
 				tl.SetDeadline(deadline)
@@ -259,7 +259,7 @@ func (s *session) connect(ctx context.Context, ch dataChannel, t *transfer) (net
 				}
 				return nil, ftp.Errorf(ftp.CodeCantOpenData, "Can't open data connection.")
 			}
-			if !s.srv.AllowFXP && hostIP(conn.RemoteAddr()) != client {
+			if !s.srv.AllowFXP && addrIP(conn.RemoteAddr()) != client {
 				s.log.Warn("refused data connection from foreign address", "from", conn.RemoteAddr().String())
 				conn.Close()
 				continue
@@ -269,7 +269,7 @@ func (s *session) connect(ctx context.Context, ch dataChannel, t *transfer) (net
 	}
 	d := net.Dialer{
 		Deadline:  deadline,
-		LocalAddr: &net.TCPAddr{IP: hostIP(s.conn.LocalAddr()).AsSlice()},
+		LocalAddr: &net.TCPAddr{IP: addrIP(s.conn.LocalAddr()).AsSlice()},
 	}
 	dctx, cancel := context.WithCancel(ctx)
 	defer cancel()

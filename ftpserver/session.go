@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
-	"net/netip"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -58,7 +57,7 @@ type session struct {
 	xfer  *transfer
 	spare net.Listener // a finished transfer's passive listener, for reuse
 
-	closing atomicBool // set by Server.Shutdown
+	closing atomic.Bool // set by Server.Shutdown
 
 	listener ListenerOptions
 	tls      tlsState
@@ -66,14 +65,6 @@ type session struct {
 	// for it: proof that the client is alive and talking.
 	queued atomic.Bool
 }
-
-type atomicBool struct {
-	mu sync.Mutex
-	v  bool
-}
-
-func (b *atomicBool) set()      { b.mu.Lock(); b.v = true; b.mu.Unlock() }
-func (b *atomicBool) get() bool { b.mu.Lock(); defer b.mu.Unlock(); return b.v }
 
 func newSession(srv *Server, conn net.Conn, n uint64, opts ListenerOptions) *session {
 	id := strconv.FormatUint(n, 36)
@@ -192,7 +183,7 @@ func (s *session) serve() {
 			return
 		}
 		s.dispatch(line)
-		if s.closing.get() {
+		if s.closing.Load() {
 			s.waitTransfer()
 			if !s.quitting {
 				s.reply(ftp.CodeServiceNotAvailable, "Server is shutting down.")
@@ -206,7 +197,7 @@ func (s *session) serve() {
 // timeout never ends a session while a transfer runs.
 func (s *session) readCommand() (string, error) {
 	for {
-		if s.closing.get() {
+		if s.closing.Load() {
 			// Shutting down: a running transfer may finish (within the
 			// grace period), then the client is told why it goes.
 			s.waitTransfer()
@@ -224,7 +215,7 @@ func (s *session) readCommand() (string, error) {
 		}
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
-			if s.transferring() || s.closing.get() {
+			if s.transferring() || s.closing.Load() {
 				continue
 			}
 			s.reply(ftp.CodeServiceNotAvailable, "Timeout: closing control connection.")
@@ -254,13 +245,13 @@ func (s *session) countBad() bool {
 // shutdown asks the session to end once its transfer (if any) is done: an
 // idle read is interrupted at once.
 func (s *session) shutdown() {
-	s.closing.set()
+	s.closing.Store(true)
 	s.conn.SetReadDeadline(time.Now())
 }
 
 // kill ends the session now.
 func (s *session) kill() {
-	s.closing.set()
+	s.closing.Store(true)
 	s.abortTransfer()
 	s.conn.Close()
 }
@@ -355,5 +346,3 @@ func inDir(p, dir string) bool {
 	}
 	return len(p) > len(dir) && p[:len(dir)] == dir && p[len(dir)] == '/'
 }
-
-func hostIP(a net.Addr) netip.Addr { return addrIP(a) }

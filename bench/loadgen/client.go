@@ -234,7 +234,14 @@ func (c *client) store(name string, size int64, buf []byte) error {
 		return err
 	}
 	if c.dataTLS != nil {
-		data = tls.Client(data, c.dataTLS)
+		tc := tls.Client(data, c.dataTLS)
+		tc.SetDeadline(time.Now().Add(c.opts.timeout))
+		if err := tc.Handshake(); err != nil {
+			return fmt.Errorf("data TLS handshake: %w", err)
+		}
+		st := tc.ConnectionState()
+		c.tlsInfo = fmt.Sprintf("%s %s resumed=%v", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite), st.DidResume)
+		data = tc
 	}
 	for left := size; left > 0; {
 		chunk := buf
@@ -247,6 +254,19 @@ func (c *client) store(name string, size int64, buf []byte) error {
 		if err != nil {
 			return err
 		}
+	}
+	if tc, ok := data.(*tls.Conn); ok {
+		// End the upload with close_notify and a FIN, then read until
+		// the server closes. Closing at once would reset the connection:
+		// the server's TLS 1.3 session tickets sit unread in this
+		// socket, and close(2) with unread data sends RST, which throws
+		// away what the server has not read yet (vsftpd then answers
+		// "426 Failure reading network stream" with a truncated file).
+		if err := tc.CloseWrite(); err != nil {
+			return err
+		}
+		tc.SetReadDeadline(time.Now().Add(10 * c.opts.timeout))
+		io.Copy(io.Discard, tc)
 	}
 	if err := data.Close(); err != nil {
 		return err

@@ -10,7 +10,7 @@
 //	loadgen mkdata     -dir DIR -big SIZE -small N -list N -mid SIZE
 //	loadgen raw        -file F -runs 3             loopback TCP ceiling (sendfile)
 //	loadgen retr       -addr A -file NAME -runs 3  [-tls]
-//	loadgen stor       -addr A -size SIZE -name NAME -fsync-path HOSTPATH
+//	loadgen stor       -addr A -size SIZE -name NAME -fsync-path HOSTPATH [-tls]
 //	loadgen smallfiles -addr A -sessions 8 -duration 10s -dir small -count 2000
 //	loadgen list       -addr A -cmd LIST|MLSD -dir list -runs 3
 //	loadgen idle       -addr A -sessions 1000 -pid PID [-hold]

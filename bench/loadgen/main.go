@@ -15,6 +15,7 @@
 //	loadgen list       -addr A -cmd LIST|MLSD -dir list -runs 3
 //	loadgen idle       -addr A -sessions 1000 -pid PID [-hold]
 //	loadgen many       -addr A -sessions 1000 -file NAME
+//	loadgen client     -url ftp://U:P@H:PORT -ferry BIN -data DIR    ferry get/mirror vs curl/lftp
 //	loadgen report     -in results.jsonl -servers ferry,vsftpd,pure-ftpd
 package main
 
@@ -100,12 +101,13 @@ var subcommands = map[string]func(ctx context.Context, args []string) error{
 	"list":       cmdList,
 	"idle":       cmdIdle,
 	"many":       cmdMany,
+	"client":     cmdClient,
 	"report":     cmdReport,
 }
 
 func main() {
 	if len(os.Args) < 2 || subcommands[os.Args[1]] == nil {
-		fmt.Fprintln(os.Stderr, "usage: loadgen mkdata|raw|retr|stor|smallfiles|list|idle|many|report [flags]")
+		fmt.Fprintln(os.Stderr, "usage: loadgen mkdata|raw|retr|stor|smallfiles|list|idle|many|client|report [flags]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

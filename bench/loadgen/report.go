@@ -8,12 +8,15 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"sort"
 	"strings"
 )
 
 // cmdReport reads records (JSON lines) and prints the markdown table:
 // one row per metric in the order first measured, one column per server,
-// then ferry's figure divided by each peer's.
+// then ferry's figure divided by each peer's. The client comparisons
+// (metrics client_*, whose records name a tool, not a server) follow in a
+// second table: ferry's command beside the other tool.
 func cmdReport(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("report", flag.ExitOnError)
 	in := fs.String("in", "bench/out/results.jsonl", "records from the other subcommands")
@@ -35,11 +38,26 @@ func cmdReport(ctx context.Context, args []string) error {
 	var order []string
 	rows := map[string]*row{}
 	var other []record
+	var clientOrder []string
+	clientRows := map[string]*row{}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		var r record
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			continue // a stray line from a failed step
+		}
+		if strings.HasPrefix(r.Metric, "client_") {
+			rw := clientRows[r.Metric]
+			if rw == nil {
+				rw = &row{label: r.Label, better: r.Better, values: map[string]record{}, rounds: map[string]int{}}
+				clientRows[r.Metric] = rw
+				clientOrder = append(clientOrder, r.Metric)
+			}
+			rw.rounds[r.Server]++
+			if prev, ok := rw.values[r.Server]; !ok || better(r, prev) {
+				rw.values[r.Server] = r
+			}
+			continue
 		}
 		if !contains(servers, r.Server) {
 			other = append(other, r)
@@ -101,6 +119,36 @@ func cmdReport(ctx context.Context, args []string) error {
 			}
 		}
 		fmt.Println("| " + strings.Join(cells, " | ") + " |")
+	}
+	if len(clientOrder) > 0 {
+		fmt.Println()
+		fmt.Println("| client | ferry | other tool | ferry/other |")
+		fmt.Println("|---|---:|---:|---:|")
+	}
+	for _, m := range clientOrder {
+		rw := clientRows[m]
+		label := rw.label
+		if n := rw.rounds["ferry"]; n > 1 {
+			label += fmt.Sprintf(", best of %d rounds", n)
+		}
+		if rw.better != "" {
+			label += ", " + rw.better + " is better"
+		}
+		var tools []string
+		for t := range rw.values {
+			if t != "ferry" {
+				tools = append(tools, t)
+			}
+		}
+		sort.Strings(tools)
+		for _, t := range tools {
+			ratio := "–"
+			base, okBase := measured(rw.values, "ferry")
+			if v, ok := measured(rw.values, t); okBase && ok && v != 0 {
+				ratio = fmt.Sprintf("%.2f", base/v)
+			}
+			fmt.Printf("| %s | %s | %s: %s | %s |\n", label, cell(rw.values, "ferry"), t, cell(rw.values, t), ratio)
+		}
 	}
 	return sc.Err()
 }

@@ -246,14 +246,22 @@ func (s *session) countBad() bool {
 // idle read is interrupted at once.
 func (s *session) shutdown() {
 	s.closing.Store(true)
-	s.conn.SetReadDeadline(time.Now())
+	s.control().SetReadDeadline(time.Now())
+}
+
+// control returns the control connection for use from another goroutine
+// (Shutdown, Close): AUTH TLS and CCC replace it under wmu.
+func (s *session) control() net.Conn {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return s.conn
 }
 
 // kill ends the session now.
 func (s *session) kill() {
 	s.closing.Store(true)
 	s.abortTransfer()
-	s.conn.Close()
+	s.control().Close()
 }
 
 // dispatch runs one command line.

@@ -1,6 +1,7 @@
 package interop
 
 import (
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -90,6 +91,38 @@ func TestPythonFtplibExtras(t *testing.T) {
 	ftplib(t, ts, "extras", work)
 	wantFile(t, ts.local("/partial.bin"), up)
 	wantFile(t, ts.local("/data.bin"), data)
+}
+
+// TestPythonFtplibCommands sends the less common commands through
+// ftplib's API (STOU, ALLO, ACCT, STRU, MODE, SMNT, the X aliases, MFMT,
+// SITE CHMOD, AVBL, XCRC/XMD5, OPTS HASH, EPSV ALL, REIN) and checks their
+// effects on disk.
+func TestPythonFtplibCommands(t *testing.T) {
+	ts := startServer(t)
+	work := t.TempDir()
+	data := testData(26, 1<<20+7)
+	writeFile(t, ts.local("/data.bin"), data)
+	writeFile(t, filepath.Join(work, "data.bin.want"), data)
+
+	ftplib(t, ts, "commands", work)
+	name, err := os.ReadFile(filepath.Join(work, "stou-name"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFile(t, ts.local("/"+string(name)), []byte("unique content"))
+	fi, err := os.Stat(ts.local("/data.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("SITE CHMOD 600 left mode %v", fi.Mode().Perm())
+	}
+	if want := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC); !fi.ModTime().Equal(want) {
+		t.Errorf("MFMT left mtime %v, want %v", fi.ModTime(), want)
+	}
+	if _, err := os.Stat(ts.local("/xdir")); err == nil {
+		t.Error("XRMD left the directory")
+	}
 }
 
 func TestPythonFtplibActive(t *testing.T) {

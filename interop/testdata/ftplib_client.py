@@ -9,6 +9,7 @@ upload are read from WORKDIR and downloads are written there.
 
 import ftplib
 import hashlib
+import zlib
 import os
 import socket
 import ssl
@@ -484,12 +485,76 @@ def tls_noresume(host, port, workdir):
     ftp.quit()
 
 
+def commands(ftp, workdir):
+    """The less common commands of RFC 959, 775, 3659 and the hash draft,
+    sent through ftplib's own API: what a script would do."""
+    with open(path(workdir, "data.bin.want"), "rb") as f:
+        want = f.read()
+
+    # STOU: the unique name is in the 150 reply (RFC 1123 4.1.2.9).
+    conn, _ = ftp.ntransfercmd("STOU")
+    start = ftp.lastresp
+    conn.sendall(b"unique content")
+    conn.close()
+    resp = ftp.voidresp()
+    check(resp.startswith("226"), "STOU: %r" % resp)
+    names = [n for n in ftp.nlst() if n.startswith("ferry.")]
+    check(len(names) == 1, "STOU left %r" % names)
+    with open(path(workdir, "stou-name"), "w") as f:
+        f.write(names[0])
+
+    # Parameters and housekeeping.
+    for cmd, code in [("ALLO 1000", "202"), ("ACCT x", "202"), ("STRU R", "200"),
+                      ("STRU F", "200"), ("MODE S", "200"), ("TYPE L 8", "200"),
+                      ("TYPE I", "200"), ("SYST", "215"), ("NOOP", "200")]:
+        resp = ftp.sendcmd(cmd)
+        check(resp.startswith(code), "%s: %r" % (cmd, resp))
+    expect_error("502", ftp.sendcmd, "SMNT /")
+    expect_error("504", ftp.sendcmd, "MODE B")
+
+    # The RFC 775 aliases Windows ftp.exe sends.
+    check(ftp.sendcmd("XMKD xdir").startswith("257"), "XMKD")
+    check(ftp.sendcmd("XCWD xdir").startswith("250"), "XCWD")
+    check(ftp.sendcmd("XPWD").startswith('257 "/xdir"'), "XPWD")
+    check(ftp.sendcmd("XCUP").startswith("250"), "XCUP")
+    check(ftp.sendcmd("CDUP").startswith("250"), "CDUP")
+    check(ftp.sendcmd("XRMD xdir").startswith("250"), "XRMD")
+
+    # Times, permissions, space and hashes.
+    check(ftp.sendcmd("MFMT 20200102030405 data.bin").startswith("213"), "MFMT")
+    check(ftp.sendcmd("MDTM data.bin") == "213 20200102030405", "MDTM after MFMT")
+    check(ftp.sendcmd("SITE CHMOD 600 data.bin").startswith("200"), "SITE CHMOD")
+    check(int(ftp.sendcmd("AVBL").split()[1]) > 0, "AVBL")
+    check(ftp.sendcmd("XCRC data.bin") == "250 %08x" % (zlib.crc32(want) & 0xffffffff), "XCRC")
+    check(ftp.sendcmd("XMD5 data.bin") == "250 " + hashlib.md5(want).hexdigest(), "XMD5")
+    check(ftp.sendcmd("OPTS HASH SHA-1").startswith("200"), "OPTS HASH")
+    check(hashlib.sha1(want).hexdigest() in ftp.sendcmd("HASH data.bin"), "HASH SHA-1")
+
+    # EPSV ALL: afterwards only EPSV sets up data connections (ftplib uses
+    # EPSV for IPv4 too once told to).
+    check(ftp.sendcmd("EPSV ALL").startswith("200"), "EPSV ALL")
+    expect_error("503", ftp.sendcmd, "PASV")
+    expect_error("503", ftp.sendport, "127.0.0.1", 40000)
+    ftp.af = socket.AF_INET6  # makes ftplib send EPSV
+    chunks = []
+    check(ftp.retrbinary("RETR data.bin", chunks.append).startswith("226"), "RETR after EPSV ALL")
+    check(b"".join(chunks) == want, "RETR after EPSV ALL: wrong bytes")
+
+    # REIN: logged out, then a new login works.
+    check(ftp.sendcmd("REIN").startswith("220"), "REIN")
+    expect_error("530", ftp.pwd)
+    check(ftp.login(USER, PASSWORD).startswith("230"), "login after REIN")
+    check(ftp.pwd() == "/", "pwd after REIN")
+    ftp.quit()
+
+
 SCENARIOS = {
     "basic": (basic, True),
     "abort": (abort, True),
     "active": (active, True),
     "stat": (stat_during_transfer, True),
     "extras": (extras, True),
+    "commands": (commands, True),
     "anonymous": (anonymous, False),
     "badlogin": (badlogin, False),
     "ipv6": (ipv6, True),

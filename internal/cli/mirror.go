@@ -39,6 +39,7 @@ type mirrorOptions struct {
 	verbose   bool
 	include   []string
 	exclude   []string
+	retry     retryFlags
 }
 
 // mirrorDefaultParallel is how many files a mirror transfers at once unless
@@ -54,6 +55,7 @@ func (o *mirrorOptions) register(fl *pflag.FlagSet) {
 	fl.StringArrayVarP(&o.include, "include", "I", nil, "mirror only files matching `GLOB` (relative path or name; repeatable)")
 	fl.StringArrayVarP(&o.exclude, "exclude", "X", nil, "leave out files and directories matching `GLOB` (relative path or name; repeatable)")
 	fl.BoolVarP(&o.verbose, "verbose", "v", false, "print each change as it is made")
+	o.retry.register(fl)
 }
 
 func newMirrorCommand(env Env) *cobra.Command {
@@ -175,6 +177,15 @@ func (m *mirrorJob) print(w io.Writer, format string, args ...any) {
 	m.outMu.Lock()
 	defer m.outMu.Unlock()
 	io.WriteString(w, line)
+}
+
+// mirrorNotice carries the retrier's notices to the mirror's messages, one
+// whole line at a time.
+type mirrorNotice struct{ m *mirrorJob }
+
+func (n mirrorNotice) Write(p []byte) (int, error) {
+	n.m.print(n.m.pg.messages(), "%s", strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
 }
 
 // say prints a --verbose line; with bars on screen it goes above them.
@@ -627,11 +638,17 @@ func (m *mirrorJob) copy(ctx context.Context, c mirrorCopy, bar *progressBar) {
 		n   int64
 		err error
 	)
-	if m.opts.reverse {
-		n, err = m.upload(ctx, c, bar)
-	} else {
-		n, err = m.download(ctx, c, bar)
-	}
+	// A file that fails with a temporary error (a 4xx reply such as
+	// Pure-FTPd's occasional "425 ... Address already in use", a broken
+	// connection) is sent again, as get and put do.
+	err = m.opts.retry.retrier(mirrorNotice{m}).do(ctx, m.verb()+" "+c.rel, func(int) error {
+		if m.opts.reverse {
+			n, err = m.upload(ctx, c, bar)
+		} else {
+			n, err = m.download(ctx, c, bar)
+		}
+		return err
+	})
 	if err != nil {
 		if ctx.Err() == nil {
 			m.fail(m.verb()+" "+c.rel, err)
@@ -651,21 +668,21 @@ func (m *mirrorJob) download(ctx context.Context, c mirrorCopy, bar *progressBar
 	target := m.localPath(c.rel)
 	f, err := mirrorCreateTemp(filepath.Dir(target))
 	if err != nil {
-		return 0, err
+		return 0, permanent(err)
 	}
 	tmp := f.Name()
 	n, err := m.client.Retrieve(ctx, m.remotePath(c.rel), 0, bar.writer(f))
 	if cerr := f.Close(); err == nil {
-		err = cerr
+		err = permanent(cerr)
 	}
 	if err == nil && c.hasDst && c.dst.mode != 0 {
-		err = os.Chmod(tmp, c.dst.mode.Perm())
+		err = permanent(os.Chmod(tmp, c.dst.mode.Perm()))
 	}
 	if err == nil && !c.src.mtime.IsZero() {
-		err = os.Chtimes(tmp, c.src.mtime, c.src.mtime)
+		err = permanent(os.Chtimes(tmp, c.src.mtime, c.src.mtime))
 	}
 	if err == nil {
-		err = os.Rename(tmp, target)
+		err = permanent(os.Rename(tmp, target))
 	}
 	if err != nil {
 		os.Remove(tmp)
@@ -690,7 +707,7 @@ func mirrorCreateTemp(dir string) (*os.File, error) {
 func (m *mirrorJob) upload(ctx context.Context, c mirrorCopy, bar *progressBar) (int64, error) {
 	f, err := os.Open(m.localPath(c.rel))
 	if err != nil {
-		return 0, err
+		return 0, permanent(err)
 	}
 	defer f.Close()
 	target := m.remotePath(c.rel)

@@ -591,3 +591,39 @@ func BenchmarkMirror1000(b *testing.B) {
 		}
 	})
 }
+
+// TestMirrorRetriesTemporaryFailures: a file whose transfer breaks off with
+// a 4xx reply is sent again, both ways, and the mirror completes; with no
+// retries allowed the same breakage is a failure.
+func TestMirrorRetriesTemporaryFailures(t *testing.T) {
+	down := &flakyFS{breakdowns: breakdowns{failures: 3, cut: 10}}
+	up := &flakyUploads{breakdowns: breakdowns{failures: 3, cut: 10}}
+	ts := startMirrorServer(t, t.TempDir(), func(fsys ftpserver.FileSystem) ftpserver.FileSystem {
+		down.FileSystem = fsys
+		up.FileSystem = down
+		return up
+	})
+	src := filepath.Join(ts.root, "s")
+	makeMirrorTree(t, src, 30)
+	dst := filepath.Join(t.TempDir(), "t")
+
+	for _, args := range [][]string{
+		{"mirror", "--retry-wait", "10ms", ts.url + "/s", dst},
+		{"mirror", "--retry-wait", "10ms", "--reverse", dst, ts.url + "/up"},
+	} {
+		_, errOut, err := mirrorRun(t, args...)
+		if err != nil || strings.Count(errOut, "retrying in") != 3 {
+			t.Fatalf("%q: %v, want success after 3 retries; stderr:\n%s", args, err, errOut)
+		}
+	}
+	mirrorSameTrees(t, src, dst)
+	mirrorSameTrees(t, dst, filepath.Join(ts.root, "up"))
+
+	down.mu.Lock()
+	down.failures = 1
+	down.mu.Unlock()
+	again := filepath.Join(t.TempDir(), "again")
+	if _, _, err := mirrorRun(t, "mirror", "--retries", "0", ts.url+"/s", again); !errors.Is(err, errMirrorFailed) {
+		t.Fatalf("a broken transfer with --retries 0: %v", err)
+	}
+}

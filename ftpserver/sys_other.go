@@ -12,7 +12,3 @@ func setOOBInline(net.Conn) {}
 
 // uniqueID has no stable identity to offer here; the fact is left out.
 func uniqueID(fs.FileInfo) string { return "" }
-
-// drainListener cannot empty the accept queue without blocking here, so
-// passive listeners are not reused.
-func drainListener(net.Listener) bool { return false }

@@ -49,7 +49,7 @@ func (s *session) listenPassive() (net.Listener, error) {
 		}
 		ln.Close()
 	}
-	local := addrIP(s.conn.LocalAddr()).AsSlice()
+	local := addrIP(s.conn.LocalAddr())
 	lo, hi := s.srv.PassivePorts.Min, s.srv.PassivePorts.Max
 	configured := lo > 0 && hi >= lo
 	if !configured {
@@ -67,16 +67,21 @@ func (s *session) listenPassive() (net.Listener, error) {
 	first := int(st.nextPort.Add(1)) % n
 	for i := 0; i < attempts; i++ {
 		port := lo + (first+i)%n
-		ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: local, Port: port})
+		ln, err := dataListen.Listen(s.ctx, "tcp", netip.AddrPortFrom(local, uint16(port)).String())
 		if err == nil {
 			return ln, nil
 		}
 	}
 	if !configured {
-		return net.ListenTCP("tcp", &net.TCPAddr{IP: local})
+		return dataListen.Listen(s.ctx, "tcp", netip.AddrPortFrom(local, 0).String())
 	}
 	return nil, ftp.Errorf(ftp.CodeCantOpenData, "No passive port free, try again later.")
 }
+
+// dataListen opens passive listeners. Data connections get no TCP
+// keepalive (the data deadline already drops a silent peer): that saves
+// four setsockopt(2) calls per accepted connection, a small file's worth.
+var dataListen = net.ListenConfig{KeepAlive: -1}
 
 // Reusing the passive listener of the previous transfer saves a socket,
 // bind, listen and close per file (13% of a 4 KiB RETR's CPU). A listener
@@ -269,6 +274,7 @@ func (s *session) connect(ctx context.Context, ch dataChannel, t *transfer) (net
 	}
 	d := net.Dialer{
 		Deadline:  deadline,
+		KeepAlive: -1,
 		LocalAddr: &net.TCPAddr{IP: addrIP(s.conn.LocalAddr()).AsSlice()},
 	}
 	dctx, cancel := context.WithCancel(ctx)

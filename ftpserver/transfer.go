@@ -209,16 +209,25 @@ const chunk = 256 << 10
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
 
 // send copies src to the data connection until EOF. A *os.File source
-// goes to a TCP connection through sendfile(2).
+// goes to a TCP connection through sendfile(2), and stops after the t.size
+// bytes the 150 reply announced: a file growing meanwhile is sent as it was
+// when opened (as vsftpd does), and the sendfile(2) call that would only
+// find the end is saved.
 func (s *session) send(t *transfer, conn net.Conn, dst io.Writer, src io.Reader) error {
-	return s.copyData(t, conn.SetWriteDeadline, dst, src)
+	limit := int64(-1)
+	if _, ok := src.(*os.File); ok && t.size >= 0 {
+		if _, ok := dst.(*net.TCPConn); ok {
+			limit = t.size
+		}
+	}
+	return s.copyData(t, conn.SetWriteDeadline, dst, src, limit)
 }
 
 // receive copies the data connection into dst until EOF. A destination
 // that implements io.ReaderFrom (a local file) is handed the socket
 // directly so it can splice(2).
 func (s *session) receive(t *transfer, conn net.Conn, dst io.Writer) error {
-	return s.copyData(t, conn.SetReadDeadline, dst, conn)
+	return s.copyData(t, conn.SetReadDeadline, dst, conn, -1)
 }
 
 // copyData moves src to dst in chunks, re-arming the data connection's
@@ -226,8 +235,9 @@ func (s *session) receive(t *transfer, conn net.Conn, dst io.Writer) error {
 // dropped after DataTimeout rather than holding the session forever, and
 // counting progress for STAT. Where the kernel can move the bytes itself
 // (file to TCP, TCP to a file) the chunks go through io.Copy so sendfile or
-// splice is used; otherwise a pooled buffer serves.
-func (s *session) copyData(t *transfer, arm func(time.Time) error, dst io.Writer, src io.Reader) error {
+// splice is used; otherwise a pooled buffer serves. A limit >= 0 stops the
+// copy after that many bytes.
+func (s *session) copyData(t *transfer, arm func(time.Time) error, dst io.Writer, src io.Reader, limit int64) error {
 	timeout := durationOr(s.srv.DataTimeout, DefaultDataTimeout)
 	_, srcFile := src.(*os.File)
 	_, dstTCP := dst.(*net.TCPConn)
@@ -239,9 +249,16 @@ func (s *session) copyData(t *transfer, arm func(time.Time) error, dst io.Writer
 		buf = bufPool.Get().(*[]byte)
 		defer bufPool.Put(buf)
 	}
-	for {
+	for moved := int64(0); ; {
+		want := int64(chunk)
+		if limit >= 0 {
+			if moved >= limit {
+				return nil
+			}
+			want = min(want, limit-moved)
+		}
 		arm(time.Now().Add(timeout))
-		lr := io.LimitedReader{R: src, N: chunk}
+		lr := io.LimitedReader{R: src, N: want}
 		var n int64
 		var err error
 		if zeroCopy {
@@ -250,13 +267,14 @@ func (s *session) copyData(t *transfer, arm func(time.Time) error, dst io.Writer
 			n, err = io.CopyBuffer(writerOnly{dst}, readerOnly{&lr}, *buf)
 		}
 		t.bytes.Add(n)
+		moved += n
 		if err != nil {
 			if isConnErr(err) {
 				return netErr{err}
 			}
 			return err
 		}
-		if n < chunk {
+		if n < want {
 			return nil
 		}
 	}

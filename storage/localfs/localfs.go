@@ -123,6 +123,7 @@ const defaultBatch = 128
 // concurrent use.
 type FS struct {
 	root *os.Root
+	dir  rootDir // a faster Open where the OS allows it
 	// escapeErr is the (unexported) error os.Root returns for a path that
 	// leaves the root, captured in New so it can be told apart from other
 	// errors and reported as fs.ErrPermission.
@@ -143,6 +144,7 @@ func New(root string) (*FS, error) {
 		return nil, fmt.Errorf("localfs: %w", err)
 	}
 	fsys := &FS{root: r}
+	fsys.dir.init(r)
 	if _, err := r.Lstat(".."); err != nil {
 		fsys.escapeErr = innermost(err)
 	}
@@ -152,6 +154,7 @@ func New(root string) (*FS, error) {
 // Close releases the root directory. Files and listers already open stay
 // usable; everything else fails afterwards.
 func (fsys *FS) Close() error {
+	fsys.dir.close()
 	return fsys.root.Close()
 }
 
@@ -233,7 +236,10 @@ func (fsys *FS) Open(ctx context.Context, name string, offset int64) (io.ReadClo
 	if offset < 0 {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: fmt.Errorf("negative offset: %w", fs.ErrInvalid)}
 	}
-	f, err := openRegular(fsys.root, rel, name)
+	f, ok, err := fsys.dir.openRegular(rel, name)
+	if !ok {
+		f, err = openRegular(fsys.root, rel, name)
+	}
 	if err != nil {
 		return nil, fsys.wrap("open", name, err)
 	}

@@ -1,7 +1,8 @@
 // Command loadgen is the neutral load client of ferry's comparative
 // benchmarks (bench/run): one Go FTP client, written here from RFC 959
-// rather than taken from any server's project, drives ferry, vsftpd and
-// Pure-FTPd alike, reading data connections 1 MiB at a time.
+// rather than taken from any server's project, drives ferry, vsftpd,
+// Pure-FTPd, ProFTPD, pyftpdlib and SFTPGo alike, reading data connections
+// 1 MiB at a time.
 //
 // Each subcommand measures one thing and prints one JSON record per
 // figure on stdout (see record); "report" turns a file of such records
@@ -16,7 +17,7 @@
 //	loadgen idle       -addr A -sessions 1000 -pid PID [-hold]
 //	loadgen many       -addr A -sessions 1000 -file NAME
 //	loadgen client     -url ftp://U:P@H:PORT -ferry BIN -data DIR    ferry get/mirror vs curl/lftp
-//	loadgen report     -in results.jsonl -servers ferry,vsftpd,pure-ftpd
+//	loadgen report     -in results.jsonl -servers ferry,vsftpd,pure-ftpd[,...] [-ratios vsftpd,pure-ftpd]
 package main
 
 import (

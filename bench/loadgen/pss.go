@@ -11,9 +11,10 @@ import (
 	"time"
 )
 
-// processTree returns root and all its descendants, from /proc: vsftpd
-// and Pure-FTPd fork per session, so a session's memory is spread over
-// processes of their own.
+// processTree returns root and all its descendants, from /proc: vsftpd,
+// Pure-FTPd and ProFTPD fork per session, so a session's memory is spread
+// over processes of their own (ferry, pyftpdlib and SFTPGo serve every
+// session in their one process, the tree is then root alone).
 func processTree(root int) []int {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {

@@ -14,13 +14,16 @@ import (
 
 // cmdReport reads records (JSON lines) and prints the markdown table:
 // one row per metric in the order first measured, one column per server,
-// then ferry's figure divided by each peer's. The client comparisons
+// then ferry's figure divided by each peer's for the peers that -ratios
+// names (the targets of issue 5 are ratios to vsftpd and Pure-FTPd; the
+// other peers are shown beside them, not as ratios). The client comparisons
 // (metrics client_*, whose records name a tool, not a server) follow in a
 // second table: ferry's command beside the other tool.
 func cmdReport(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("report", flag.ExitOnError)
 	in := fs.String("in", "bench/out/results.jsonl", "records from the other subcommands")
 	serverList := fs.String("servers", "ferry,vsftpd,pure-ftpd", "columns, ferry first")
+	ratioList := fs.String("ratios", "vsftpd,pure-ftpd", "peers whose ratio to the first server gets a column")
 	fs.Parse(args)
 	f, err := os.Open(*in)
 	if err != nil {
@@ -28,6 +31,12 @@ func cmdReport(ctx context.Context, args []string) error {
 	}
 	defer f.Close()
 	servers := strings.Split(*serverList, ",")
+	var ratioPeers []string
+	for _, p := range servers[1:] {
+		if contains(strings.Split(*ratioList, ","), p) {
+			ratioPeers = append(ratioPeers, p)
+		}
+	}
 	// Several records of one server and metric are rounds of the same
 	// measurement: the best is shown.
 	type row struct {
@@ -85,7 +94,7 @@ func cmdReport(ctx context.Context, args []string) error {
 	}
 	header := "| metric | " + strings.Join(servers, " | ")
 	sep := "|---|" + strings.Repeat("---:|", len(servers))
-	for _, p := range servers[1:] {
+	for _, p := range ratioPeers {
 		header += " | " + servers[0] + "/" + p
 		sep += "---:|"
 	}
@@ -105,7 +114,7 @@ func cmdReport(ctx context.Context, args []string) error {
 			cells = append(cells, cell(rw.values, s))
 		}
 		base, okBase := measured(rw.values, servers[0])
-		for _, p := range servers[1:] {
+		for _, p := range ratioPeers {
 			v, ok := measured(rw.values, p)
 			switch {
 			case !okBase || !ok:

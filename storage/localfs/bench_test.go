@@ -11,7 +11,8 @@ import (
 )
 
 // BenchmarkList10000 lists a 10,000-entry directory with the entries
-// stat'ed one after the other and side by side.
+// stat'ed one after the other and side by side through os.Root, and with
+// the Linux pipeline (elsewhere "pipelined" is the os.Root lister again).
 func BenchmarkList10000(b *testing.B) {
 	dir := b.TempDir()
 	for i := range 10000 {
@@ -25,10 +26,11 @@ func BenchmarkList10000(b *testing.B) {
 	for _, mode := range []struct {
 		name string
 		min  int
-	}{{"sequential", math.MaxInt}, {"parallel", 64}} {
+		fast bool
+	}{{"sequential", math.MaxInt, false}, {"parallel", 64, false}, {"pipelined", 64, true}} {
 		b.Run(mode.name, func(b *testing.B) {
-			defer func(old int) { parallelStatMin = old }(parallelStatMin)
-			parallelStatMin = mode.min
+			defer func(old int, fast bool) { parallelStatMin, fastListing = old, fast }(parallelStatMin, fastListing)
+			parallelStatMin, fastListing = mode.min, mode.fast
 			for range b.N {
 				l, err := fsys.List(context.Background(), "/")
 				if err != nil {

@@ -33,5 +33,8 @@ func uniqueID(fi fs.FileInfo) string {
 	if !ok {
 		return ""
 	}
-	return strconv.FormatUint(uint64(st.Dev), 16) + "U" + strconv.FormatUint(uint64(st.Ino), 16)
+	var b [40]byte // one allocation per entry: MLSD describes thousands
+	u := strconv.AppendUint(b[:0], uint64(st.Dev), 16)
+	u = append(u, 'U')
+	return string(strconv.AppendUint(u, uint64(st.Ino), 16))
 }

@@ -206,21 +206,39 @@ func isNetError(err error) bool {
 // buffer per call anyway.
 const chunk = 256 << 10
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+// copyBuf is the size of the pooled buffers of copies the kernel cannot
+// do by itself (TLS, TYPE A, listings, loopback).
+const copyBuf = 64 << 10
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, copyBuf); return &b }}
 
 // send copies src to the data connection until EOF. A *os.File source
-// goes to a TCP connection through sendfile(2), and stops after the t.size
-// bytes the 150 reply announced: a file growing meanwhile is sent as it was
-// when opened (as vsftpd does), and the sendfile(2) call that would only
-// find the end is saved.
+// stops after the t.size bytes the 150 reply announced: a file growing
+// meanwhile is sent as it was when opened (as vsftpd does), and the read
+// that would only find the end is saved. It goes to a TCP connection
+// through sendfile(2), except on loopback (see sendfileTo).
 func (s *session) send(t *transfer, conn net.Conn, dst io.Writer, src io.Reader) error {
 	limit := int64(-1)
-	if _, ok := src.(*os.File); ok && t.size >= 0 {
-		if _, ok := dst.(*net.TCPConn); ok {
-			limit = t.size
+	if _, ok := src.(*os.File); ok && t.size >= 0 && dst == io.Writer(conn) {
+		limit = t.size
+		if !sendfileTo(conn, t.size) {
+			dst = writerOnly{dst}
 		}
 	}
 	return s.copyData(t, conn.SetWriteDeadline, dst, src, limit)
+}
+
+// sendfileTo reports whether sendfile(2) should carry a file of size
+// bytes to conn. Its gain is the copy it saves on the way to a network
+// device; on loopback the receiving socket copies the data either way, and
+// Linux's splicing of the page cache one page at a time is then slower
+// than one copy through a 64 KiB buffer: RETR of 1 GiB on the benchmark
+// machine took 374-547 ms with sendfile against 335-410 ms with read and
+// write, in alternating runs, and the client spent a quarter less CPU. A
+// file that fits in one buffer still goes by sendfile: one system call
+// instead of a read and a write.
+func sendfileTo(conn net.Conn, size int64) bool {
+	return size <= copyBuf || !addrIP(conn.RemoteAddr()).IsLoopback()
 }
 
 // receive copies the data connection into dst until EOF. A destination

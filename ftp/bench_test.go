@@ -126,3 +126,19 @@ func TestAppendersDoNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkAppendReply formats the replies of a download (one line each)
+// and a FEAT-like multi-line reply into a reused buffer, as the server's
+// reply writer does.
+func BenchmarkAppendReply(b *testing.B) {
+	feat := "Extensions supported:\n EPRT\n EPSV\n MDTM\n MLST type*;size*;modify*;perm*;unique*;\n" +
+		" REST STREAM\n SIZE\n TVFS\n UTF8\n AUTH TLS\n PBSZ\n PROT\nEnd."
+	buf := make([]byte, 0, 512)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = AppendReply(buf[:0], CodeExtendedPassive, "Entering Extended Passive Mode (|||41234|)")
+		buf = AppendReply(buf[:0], CodeFileStatusOK, "Opening BINARY mode data connection for ferry-1.0.tar.gz (12345678 bytes).")
+		buf = AppendReply(buf[:0], CodeClosingData, "Transfer complete.")
+		buf = AppendReply(buf[:0], CodeSystemStatus, feat)
+	}
+}

@@ -113,6 +113,7 @@ type serverState struct {
 	closing   bool
 	nextID    uint64
 	nextPort  atomic.Uint32 // round-robin cursor over the passive ports
+	copySends atomic.Int32  // files being sent through a buffer (see send)
 	drained   chan struct{} // closed when sessions becomes empty while closing
 }
 

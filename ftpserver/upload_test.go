@@ -3,10 +3,13 @@ package ftpserver_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -174,4 +177,54 @@ func TestLocalTraversalRefused(t *testing.T) {
 	c.cmd(550, "RETR /etc/passwd")
 	c.pasv()
 	c.cmd(550, "RETR ../../etc/passwd")
+}
+
+// TestLocalDownloadsWholeAndExact downloads files from disk of sizes around
+// the copy buffer, several at once (more than there are CPUs, so both the
+// buffered loopback copy and sendfile serve), in both types and from a
+// restart offset, and checks every byte.
+func TestLocalDownloadsWholeAndExact(t *testing.T) {
+	ts, dir := startDiskServer(t, ftpserver.UploadAtomicResume)
+	sizes := []int{0, 1, 4096, 64<<10 - 1, 64 << 10, 64<<10 + 1, 1<<20 + 12345, 3 << 20}
+	files := map[string][]byte{}
+	for i, n := range sizes {
+		b := make([]byte, n)
+		for j := range b {
+			b[j] = byte('a' + (j*7+i)%26)
+			if j%100 == 99 {
+				b[j] = '\n' // lines, for TYPE A
+			}
+		}
+		name := fmt.Sprintf("f%d.bin", i)
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files[name] = b
+	}
+	var wg sync.WaitGroup
+	for w := range 2 * runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := ts.login(t)
+			for name, want := range files {
+				if got := c.retr(name); !bytes.Equal(got, want) {
+					t.Errorf("worker %d: RETR %s: %d bytes, want %d identical ones", w, name, len(got), len(want))
+				}
+				if len(want) > 10 {
+					c.cmd(350, "REST %d", len(want)-10)
+					if got := c.retr(name); !bytes.Equal(got, want[len(want)-10:]) {
+						t.Errorf("worker %d: REST + RETR %s = %q, want the last 10 bytes", w, name, got)
+					}
+				}
+			}
+			c.cmd(200, "TYPE A")
+			name := fmt.Sprintf("f%d.bin", len(sizes)-1)
+			want := bytes.ReplaceAll(files[name], []byte("\n"), []byte("\r\n"))
+			if got := c.retr(name); !bytes.Equal(got, want) {
+				t.Errorf("worker %d: TYPE A RETR %s: %d bytes, want %d", w, name, len(got), len(want))
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -567,7 +568,11 @@ func cmdMany(ctx context.Context, args []string) error {
 	var firstXferErr atomic.Value
 	var wg sync.WaitGroup
 	gate := make(chan struct{})
-	for _, cl := range clients {
+	var start time.Time
+	// Each session's time from the common start to its last byte, for
+	// the fairness of the share each got.
+	took := make([]time.Duration, len(clients))
+	for i, cl := range clients {
 		if cl == nil {
 			continue
 		}
@@ -585,11 +590,12 @@ func cmdMany(ctx context.Context, args []string) error {
 				firstXferErr.CompareAndSwap(nil, err.Error())
 				return
 			}
+			took[i] = time.Since(start)
 			total.Add(n)
 		}()
 	}
 	cpu := startCPU(c.pid)
-	start := time.Now()
+	start = time.Now()
 	close(gate)
 	wg.Wait()
 	wall := time.Since(start)
@@ -609,5 +615,37 @@ func cmdMany(ctx context.Context, args []string) error {
 	emit(record{Server: c.label, Metric: fmt.Sprintf("many_%d_mbps", *sessions), Better: "higher",
 		Label: fmt.Sprintf("%d sessions RETR %s at once: aggregate MB/s", *sessions, human(want)),
 		Value: mbps(total.Load(), wall), Unit: "MB/s"})
+	if f, d := fairness(took); d != nil {
+		emit(record{Server: c.label, Metric: fmt.Sprintf("many_%d_fairness", *sessions), Better: "higher",
+			Label: fmt.Sprintf("%d sessions RETR %s at once: fairness (Jain's index of per-session rates, 1 = equal)", *sessions, human(want)),
+			Value: f, Detail: d})
+	}
 	return nil
+}
+
+// fairness is Jain's index over the sessions' rates (size/time, the size
+// being the same for all): (sum x)^2 / (n * sum x^2), 1 when every session
+// got the same share, 1/n when one got everything. The detail gives the
+// fastest, median and slowest session's time. Failed sessions (zero) are
+// left out; they are counted as errors.
+func fairness(took []time.Duration) (float64, map[string]any) {
+	var ds []time.Duration
+	for _, d := range took {
+		if d > 0 {
+			ds = append(ds, d)
+		}
+	}
+	if len(ds) == 0 {
+		return 0, nil
+	}
+	slices.Sort(ds)
+	var sum, sumSq float64
+	for _, d := range ds {
+		x := 1 / d.Seconds()
+		sum += x
+		sumSq += x * x
+	}
+	return sum * sum / (float64(len(ds)) * sumSq), map[string]any{
+		"sessions": len(ds), "fastest_ms": ms(ds[0]), "median_ms": ms(ds[len(ds)/2]), "slowest_ms": ms(ds[len(ds)-1]),
+	}
 }

@@ -29,10 +29,12 @@ const (
 // option negotiation) and undoubling an escaped 0xFF byte. Its buffer is
 // reused between lines.
 type LineReader struct {
-	r     *bufio.Reader
-	max   int
-	line  []byte
-	state byte // Telnet parser state carried across reads
+	r        *bufio.Reader
+	max      int
+	line     []byte
+	state    byte // Telnet parser state carried across reads
+	partial  bool // a read failed mid-line: line holds its start
+	overflow bool // the line being read is longer than max
 }
 
 // NewLineReader returns a reader that accepts lines of at most max bytes
@@ -51,10 +53,15 @@ const (
 )
 
 // ReadLine returns the next line without its line end (LF, with a CR before
-// it removed). The returned slice is valid until the next call.
+// it removed). The returned slice is valid until the next call. When the
+// underlying reader fails mid-line (a read deadline, typically), what was
+// read of the line is kept and the next call goes on with it.
 func (lr *LineReader) ReadLine() ([]byte, error) {
-	lr.line = lr.line[:0]
-	overflow := false
+	if !lr.partial {
+		lr.line = lr.line[:0]
+		lr.overflow = false
+	}
+	lr.partial = false
 	for {
 		chunk, err := lr.r.ReadSlice('\n')
 		for _, c := range chunk {
@@ -70,7 +77,7 @@ func (lr *LineReader) ReadLine() ([]byte, error) {
 				switch {
 				case c == telnetIAC:
 					lr.state = stData
-					lr.line = lr.appendByte(lr.line, c, &overflow)
+					lr.line = lr.appendByte(lr.line, c, &lr.overflow)
 				case c >= telnetWILL && c <= telnetDONT:
 					lr.state = stOption
 				default: // IP, DM, AO, AYT, ...: commands with no data
@@ -85,11 +92,11 @@ func (lr *LineReader) ReadLine() ([]byte, error) {
 				lr.state = stIAC
 				continue
 			}
-			lr.line = lr.appendByte(lr.line, c, &overflow)
+			lr.line = lr.appendByte(lr.line, c, &lr.overflow)
 		}
 		switch {
 		case err == nil:
-			if overflow {
+			if lr.overflow {
 				lr.line = lr.line[:0]
 				return nil, ErrLineTooLong
 			}
@@ -100,9 +107,10 @@ func (lr *LineReader) ReadLine() ([]byte, error) {
 			return line, nil
 		case errors.Is(err, bufio.ErrBufferFull):
 			continue
-		case errors.Is(err, io.EOF) && len(lr.line) > 0 && !overflow:
+		case errors.Is(err, io.EOF) && len(lr.line) > 0 && !lr.overflow:
 			return nil, io.ErrUnexpectedEOF
 		default:
+			lr.partial = len(lr.line) > 0 || lr.overflow
 			return nil, err
 		}
 	}

@@ -201,3 +201,44 @@ func FuzzLineReader(f *testing.F) {
 		t.Fatalf("more lines than bytes in %q", data)
 	})
 }
+
+// scriptReader returns its parts one per Read; a nil part is a failure.
+type scriptReader struct{ parts []string }
+
+var errTimeout = errors.New("i/o timeout")
+
+func (r *scriptReader) Read(p []byte) (int, error) {
+	if len(r.parts) == 0 {
+		return 0, io.EOF
+	}
+	part := r.parts[0]
+	r.parts = r.parts[1:]
+	if part == "\x00fail" {
+		return 0, errTimeout
+	}
+	return copy(p, part), nil
+}
+
+// A read that fails mid-line (a deadline) leaves the start of the line
+// for the next call, Telnet state and an overlong line included.
+func TestLineReaderKeepsPartialLineAcrossErrors(t *testing.T) {
+	lr := NewLineReader(bufio.NewReader(&scriptReader{parts: []string{
+		"NOO", "\x00fail", "P\r\nST\xff", "\x00fail", "\xf4AT\r\n",
+		"abcdefghij", "\x00fail", "klmnop\r\n", "QUIT\r\n",
+	}}), 12)
+	want := []struct {
+		line string
+		err  error
+	}{
+		{"", errTimeout}, {"NOOP", nil},
+		{"", errTimeout}, {"STAT", nil},
+		{"", errTimeout}, {"", ErrLineTooLong},
+		{"QUIT", nil},
+	}
+	for i, w := range want {
+		line, err := lr.ReadLine()
+		if string(line) != w.line || !errors.Is(err, w.err) {
+			t.Fatalf("call %d: %q, %v; want %q, %v", i, line, err, w.line, w.err)
+		}
+	}
+}

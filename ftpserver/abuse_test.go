@@ -329,3 +329,25 @@ func TestSlowButMovingClientIsNotCutOff(t *testing.T) {
 		t.Fatalf("received %d of %d bytes", got, len(content))
 	}
 }
+
+// A command typed slowly during a transfer (its first bytes, a pause
+// longer than the idle timeout, the rest) is one command: the deadline
+// that fires in between must not cut it in two.
+func TestSlowCommandDuringTransfer(t *testing.T) {
+	ts := startServer(t, func(s *ftpserver.Server) { s.IdleTimeout = 200 * time.Millisecond })
+	bigFile(t, ts, "/big")
+	c := ts.login(t)
+	data := c.pasv()
+	c.cmd(150, "RETR big")
+	io.ReadFull(data, make([]byte, 1<<20))
+	if _, err := c.conn.Write([]byte("ST")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	msg := c.cmd(211, "AT")
+	if !strings.Contains(msg, "RETR /big") {
+		t.Fatalf("STAT during transfer: %q", msg)
+	}
+	io.Copy(io.Discard, data)
+	c.expect(226)
+}

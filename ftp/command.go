@@ -116,6 +116,10 @@ func (lr *LineReader) ReadLine() ([]byte, error) {
 	}
 }
 
+// Partial reports whether the last ReadLine failed with part of a line
+// read, which the next call completes.
+func (lr *LineReader) Partial() bool { return lr.partial }
+
 func (lr *LineReader) appendByte(line []byte, c byte, overflow *bool) []byte {
 	if *overflow {
 		if c == '\n' { // keep the terminator so the caller sees the end

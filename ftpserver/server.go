@@ -265,10 +265,7 @@ func (srv *Server) startSession(conn net.Conn, opts ListenerOptions) {
 	st.perIP[ip]++
 	st.mu.Unlock()
 
-	go func() {
-		defer srv.endSession(s, ip)
-		s.serve()
-	}()
+	go s.serve() // the session ends with srv.endSession
 }
 
 func (srv *Server) endSession(s *session, ip netip.Addr) {

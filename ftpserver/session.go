@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/netip"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -64,6 +65,10 @@ type session struct {
 	// queued is set when a command arrived during a transfer and waits
 	// for it: proof that the client is alive and talking.
 	queued atomic.Bool
+
+	remote   netip.Addr      // the client's address, for the per-IP count
+	activeAt time.Time       // when the last command was answered
+	raw      syscall.RawConn // the plain control connection, for handOver
 }
 
 func newSession(srv *Server, conn net.Conn, n uint64, opts ListenerOptions) *session {
@@ -79,6 +84,7 @@ func newSession(srv *Server, conn net.Conn, n uint64, opts ListenerOptions) *ses
 		mlstFacts: ftp.AllFacts,
 		hashAlgo:  "SHA-256",
 		listener:  opts,
+		remote:    addrIP(conn.RemoteAddr()),
 	}
 	s.log = srv.logger().With("session", id, "remote", conn.RemoteAddr().String())
 	setOOBInline(conn)
@@ -141,24 +147,14 @@ func (s *session) replyError(err error) {
 	}
 }
 
-// serve runs the control loop until QUIT, a fatal error or shutdown.
+// serve starts the session and runs its control loop until QUIT, a fatal
+// error or shutdown.
 func (s *session) serve() {
-	defer func() {
-		if r := recover(); r != nil {
-			s.log.Error("session panic", "panic", r, "stack", string(debug.Stack()))
-		}
-		s.abortTransfer()
-		s.waitTransfer()
-		s.data.close()
-		s.dropSpare()
-		s.cancel()
-		s.conn.Close()
-		s.log.Debug("session closed")
-	}()
 	s.log.Debug("session opened")
 	if s.listener.ImplicitTLS {
 		if err := s.startTLS(); err != nil {
 			s.log.Info("implicit TLS handshake failed", "err", err)
+			s.end()
 			return
 		}
 		// Implicit FTPS protects data connections from the start.
@@ -168,11 +164,33 @@ func (s *session) serve() {
 	if banner == "" {
 		banner = "ferry FTP server ready."
 	}
+	s.activeAt = time.Now()
 	s.reply(ftp.CodeServiceReady, banner)
+	s.run()
+}
 
+// run is the control loop, in whichever goroutine has the session: it
+// returns when the session has ended, or when the client went quiet and
+// the session was handed to a waiter (see handOver).
+func (s *session) run() {
+	ended := true
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("session panic", "panic", r, "stack", string(debug.Stack()))
+			ended = true
+		}
+		if ended {
+			s.end()
+		}
+	}()
 	for !s.quitting {
 		line, err := s.readCommand()
 		if err != nil {
+			if errors.Is(err, errQuiet) {
+				ended = false
+				s.handOver()
+				return
+			}
 			if errors.Is(err, ftp.ErrLineTooLong) {
 				s.reply(ftp.CodeSyntaxError, "Command line too long.")
 				if s.countBad() {
@@ -183,6 +201,7 @@ func (s *session) serve() {
 			return
 		}
 		s.dispatch(line)
+		s.activeAt = time.Now() // the idle timeout counts from the reply
 		if s.closing.Load() {
 			s.waitTransfer()
 			if !s.quitting {
@@ -193,8 +212,49 @@ func (s *session) serve() {
 	}
 }
 
+// end releases what the session holds and removes it from the server.
+func (s *session) end() {
+	s.abortTransfer()
+	s.waitTransfer()
+	s.data.close()
+	s.dropSpare()
+	s.cancel()
+	s.conn.Close()
+	s.srv.endSession(s, s.remote)
+	s.log.Debug("session closed")
+}
+
+// quietAfter is how long a session waits for its next command on its own
+// goroutine before it hands over to a waiter. A goroutine that has run
+// commands keeps the stack they needed (8 KiB or more); a session that
+// merely waits for the client needs almost none. Busy sessions (a
+// command every few hundred microseconds in a transfer loop) never hand
+// over; an idle logged-in session does so once and then costs its state
+// and a waiter's small stack.
+const quietAfter = 50 * time.Millisecond
+
+// errQuiet is readCommand's way of saying the client has been quiet for
+// quietAfter and the session can hand over.
+var errQuiet = errors.New("client quiet")
+
+// handOver ends the calling goroutine's part in the session: a new
+// goroutine, with a fresh small stack, waits until the control connection
+// is readable (or its deadline passes, or it is closed) and then runs the
+// control loop. The read deadline readCommand set, the idle or login
+// timeout, stays in force meanwhile, and Shutdown and Close reach the
+// waiter as they reach a blocked read.
+func (s *session) handOver() {
+	raw := s.raw
+	go func() {
+		waitReadable(raw)
+		s.run()
+	}()
+}
+
 // readCommand reads the next command line, arming the idle timeout. The
-// timeout never ends a session while a transfer runs.
+// timeout never ends a session while a transfer runs. It returns errQuiet
+// when the client has sent nothing for quietAfter and the session may
+// hand over (see handOver).
 func (s *session) readCommand() (string, error) {
 	for {
 		if s.closing.Load() {
@@ -208,7 +268,18 @@ func (s *session) readCommand() (string, error) {
 		if s.acct == nil {
 			timeout = durationOr(s.srv.LoginTimeout, DefaultLoginTimeout)
 		}
-		s.conn.SetReadDeadline(time.Now().Add(timeout))
+		now := time.Now()
+		idleEnd := s.activeAt.Add(timeout)
+		deadline := idleEnd
+		quiet := s.mayHandOver()
+		if quiet && now.Add(quietAfter).Before(deadline) {
+			deadline = now.Add(quietAfter)
+		}
+		s.conn.SetReadDeadline(deadline)
+		if s.closing.Load() {
+			// Shutdown may have set its deadline just before ours.
+			continue
+		}
 		line, err := s.lr.ReadLine()
 		if err == nil {
 			return string(line), nil
@@ -216,13 +287,47 @@ func (s *session) readCommand() (string, error) {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
 			if s.transferring() || s.closing.Load() {
+				s.activeAt = time.Now() // a transfer is activity
 				continue
+			}
+			if time.Now().Before(idleEnd) {
+				if quiet && !s.lr.Partial() {
+					// The waiter keeps the idle (or login) deadline.
+					s.conn.SetReadDeadline(idleEnd)
+					if s.closing.Load() {
+						continue // as above
+					}
+					return "", errQuiet
+				}
+				continue // a partial line: wait for the rest on this goroutine
 			}
 			s.reply(ftp.CodeServiceNotAvailable, "Timeout: closing control connection.")
 			return "", err
 		}
 		return "", err
 	}
+}
+
+// mayHandOver reports whether the session can wait for its client on a
+// waiter goroutine: on a plain TCP control connection (a TLS connection
+// may hold decrypted input the socket does not show), with no transfer
+// running and no partial command line read.
+func (s *session) mayHandOver() bool {
+	if s.raw == nil {
+		tc, ok := s.conn.(*net.TCPConn)
+		if !ok || !canWaitReadable {
+			return false
+		}
+		raw, err := tc.SyscallConn()
+		if err != nil {
+			return false
+		}
+		s.raw = raw
+	}
+	if _, ok := s.conn.(*net.TCPConn); !ok {
+		return false
+	}
+	return !s.lr.Partial() && !s.transferring()
 }
 
 // countBad records a rejected command and reports whether the session has

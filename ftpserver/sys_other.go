@@ -5,6 +5,7 @@ package ftpserver
 import (
 	"io/fs"
 	"net"
+	"syscall"
 )
 
 // setOOBInline is a no-op where the socket option is not available.
@@ -12,3 +13,8 @@ func setOOBInline(net.Conn) {}
 
 // uniqueID has no stable identity to offer here; the fact is left out.
 func uniqueID(fs.FileInfo) string { return "" }
+
+// canWaitReadable: no MSG_PEEK probe here, sessions keep their goroutine.
+const canWaitReadable = false
+
+func waitReadable(syscall.RawConn) {}

@@ -38,3 +38,17 @@ func uniqueID(fi fs.FileInfo) string {
 	u = append(u, 'U')
 	return string(strconv.AppendUint(u, uint64(st.Ino), 16))
 }
+
+// canWaitReadable says whether waitReadable works here.
+const canWaitReadable = true
+
+// waitReadable blocks until the connection has input, has been closed by
+// the peer, fails, or its read deadline passes, without taking any of the
+// input: a one-byte MSG_PEEK tells readable from not yet.
+func waitReadable(raw syscall.RawConn) {
+	var b [1]byte
+	raw.Read(func(fd uintptr) bool {
+		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		return err != syscall.EAGAIN && err != syscall.EINTR
+	})
+}

@@ -117,8 +117,8 @@ func (lr *LineReader) ReadLine() ([]byte, error) {
 }
 
 // Partial reports whether the last ReadLine failed with part of a line
-// read, which the next call completes.
-func (lr *LineReader) Partial() bool { return lr.partial }
+// (or of a Telnet sequence) read, which the next call completes.
+func (lr *LineReader) Partial() bool { return lr.partial || lr.state != stData }
 
 func (lr *LineReader) appendByte(line []byte, c byte, overflow *bool) []byte {
 	if *overflow {

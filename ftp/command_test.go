@@ -242,3 +242,17 @@ func TestLineReaderKeepsPartialLineAcrossErrors(t *testing.T) {
 		}
 	}
 }
+
+// Partial tells the server whether a line (or a Telnet sequence) was cut
+// by the failed read, so that it keeps its reader for the rest.
+func TestLineReaderPartial(t *testing.T) {
+	lr := NewLineReader(bufio.NewReader(&scriptReader{parts: []string{
+		"NOOP\r\n", "\x00fail", "\xff", "\x00fail", "\xf4NOOP\r\n", "NO", "\x00fail", "OP\r\n",
+	}}), 0)
+	for i, want := range []bool{false, false, true, false, true, false} {
+		lr.ReadLine()
+		if got := lr.Partial(); got != want {
+			t.Fatalf("after call %d: Partial() = %v, want %v", i, got, want)
+		}
+	}
+}

@@ -88,8 +88,13 @@ func newSession(srv *Server, conn net.Conn, n uint64, opts ListenerOptions) *ses
 	}
 	s.log = srv.logger().With("session", id, "remote", conn.RemoteAddr().String())
 	setOOBInline(conn)
-	s.lr = ftp.NewLineReader(bufio.NewReaderSize(conn, 512), ftp.MaxLine)
+	s.newLineReader()
 	return s
+}
+
+// newLineReader reads commands from the current control connection.
+func (s *session) newLineReader() {
+	s.lr = ftp.NewLineReader(bufio.NewReaderSize(s.conn, 512), ftp.MaxLine)
 }
 
 // reply sends one reply; a multi-line msg becomes a multi-line reply.
@@ -245,6 +250,9 @@ var errQuiet = errors.New("client quiet")
 // waiter as they reach a blocked read.
 func (s *session) handOver() {
 	raw := s.raw
+	// Nothing is buffered or half read (readCommand checked): the
+	// reader's buffers can go too, and come back with the next command.
+	s.lr = nil
 	go func() {
 		waitReadable(raw)
 		s.run()
@@ -263,6 +271,9 @@ func (s *session) readCommand() (string, error) {
 			s.waitTransfer()
 			s.reply(ftp.CodeServiceNotAvailable, "Server is shutting down.")
 			return "", ErrServerClosed
+		}
+		if s.lr == nil {
+			s.newLineReader()
 		}
 		timeout := durationOr(s.srv.IdleTimeout, DefaultIdleTimeout)
 		if s.acct == nil {

@@ -1,7 +1,6 @@
 package ftpserver
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/rand"
 	"crypto/tls"
@@ -78,7 +77,7 @@ func (s *session) startTLS() error {
 	s.conn = tc
 	s.wmu.Unlock()
 	s.tls.raw = raw
-	s.lr = ftp.NewLineReader(bufio.NewReaderSize(tc, 512), ftp.MaxLine)
+	s.newLineReader()
 	return nil
 }
 
@@ -173,7 +172,7 @@ func cmdCCC(s *session, _ string) error {
 	s.conn = s.tls.raw
 	s.wmu.Unlock()
 	s.conn.SetReadDeadline(time.Time{})
-	s.lr = ftp.NewLineReader(bufio.NewReaderSize(s.conn, 512), ftp.MaxLine)
+	s.newLineReader()
 	s.tls.raw = nil
 	return nil
 }

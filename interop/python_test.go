@@ -193,3 +193,20 @@ func TestPythonFtplibAbortUpload(t *testing.T) {
 	ftplib(t, ts, "abort-upload", work)
 	wantFile(t, ts.local("/up.bin"), up)
 }
+
+// TestPythonFtplibQuiet pauses between commands for longer than the
+// server waits before it hands a quiet session's goroutine over, on four
+// sessions at once, and sends one command in two parts: every reply and
+// file must be as without pauses.
+func TestPythonFtplibQuiet(t *testing.T) {
+	ts := startServer(t)
+	work := t.TempDir()
+	data := testData(30, 1<<20+3)
+	writeFile(t, ts.local("/data.bin"), data)
+	up := testData(31, 300000)
+	writeFile(t, filepath.Join(work, "up.bin"), up)
+
+	ftplib(t, ts, "quiet", work)
+	wantFile(t, filepath.Join(work, "data.bin"), data)
+	wantFile(t, ts.local("/up.bin"), up)
+}

@@ -548,6 +548,33 @@ def commands(ftp, workdir):
     ftp.quit()
 
 
+def quiet(ftp, workdir):
+    """Pauses longer than the server's hand-over delay (50 ms) between
+    commands, on several sessions, and types one command in two parts
+    with a pause between them."""
+    import time
+    others = [connect(ftp.host, ftp.port) for _ in range(3)]
+    time.sleep(0.3)
+    for f in [ftp] + others:
+        check(f.pwd() == "/", "PWD after a pause")
+    time.sleep(0.3)
+    download(ftp, "data.bin", path(workdir, "data.bin"))
+    time.sleep(0.3)
+    upload(ftp, path(workdir, "up.bin"), "up.bin")
+    time.sleep(0.3)
+    ftp.sock.sendall(b"NO")
+    time.sleep(0.3)
+    ftp.sock.sendall(b"OP\r\n")
+    resp = ftp.getresp()
+    check(resp.startswith("200"), "NOOP typed in two parts: %r" % resp)
+    time.sleep(0.3)
+    size = ftp.size("up.bin")
+    check(size == os.path.getsize(path(workdir, "up.bin")), "SIZE after a pause: %r" % size)
+    for f in others:
+        check(f.quit().startswith("221"), "QUIT after a pause")
+    ftp.quit()
+
+
 SCENARIOS = {
     "basic": (basic, True),
     "abort": (abort, True),
@@ -559,6 +586,7 @@ SCENARIOS = {
     "badlogin": (badlogin, False),
     "ipv6": (ipv6, True),
     "abort-upload": (abort_upload, True),
+    "quiet": (quiet, True),
     # These open their own connection.
     "pipelining": (pipelining, None),
     "telnet-abort": (telnet_abort, None),

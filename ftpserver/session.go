@@ -324,21 +324,18 @@ func (s *session) readCommand() (string, error) {
 // may hold decrypted input the socket does not show), with no transfer
 // running and no partial command line read.
 func (s *session) mayHandOver() bool {
+	tc, ok := s.conn.(*net.TCPConn)
+	if !ok || !canWaitReadable || s.lr.Partial() || s.transferring() {
+		return false
+	}
 	if s.raw == nil {
-		tc, ok := s.conn.(*net.TCPConn)
-		if !ok || !canWaitReadable {
-			return false
-		}
 		raw, err := tc.SyscallConn()
 		if err != nil {
 			return false
 		}
 		s.raw = raw
 	}
-	if _, ok := s.conn.(*net.TCPConn); !ok {
-		return false
-	}
-	return !s.lr.Partial() && !s.transferring()
+	return true
 }
 
 // countBad records a rejected command and reports whether the session has

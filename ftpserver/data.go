@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ferry-ftp/ferry/ftp"
@@ -15,8 +16,9 @@ import (
 // (a listener) or PORT/EPRT (an address to dial). Each is used for one
 // transfer.
 type dataChannel struct {
-	ln     net.Listener
-	active netip.AddrPort
+	ln      net.Listener
+	active  netip.AddrPort
+	waiting *atomic.Int32 // the server's count of listeners not yet used
 }
 
 func (d *dataChannel) ready() bool { return d.ln != nil || d.active.IsValid() }
@@ -25,14 +27,27 @@ func (d *dataChannel) close() {
 	if d.ln != nil {
 		d.ln.Close()
 	}
-	*d = dataChannel{}
+	d.take()
 }
 
 // take hands the prepared channel to a transfer and clears it.
 func (d *dataChannel) take() dataChannel {
 	c := *d
+	if c.waiting != nil {
+		c.waiting.Add(-1)
+		c.waiting = nil
+	}
 	*d = dataChannel{}
 	return c
+}
+
+// setPassive makes ln the session's data channel, counted in the
+// server's passive listeners not yet used.
+func (s *session) setPassive(ln net.Listener) {
+	s.data.close()
+	s.data.ln = ln
+	s.data.waiting = &s.srv.state().passives
+	s.data.waiting.Add(1)
 }
 
 // listenPassive opens a listener on the control connection's local address,
@@ -76,6 +91,19 @@ func (s *session) listenPassive() (net.Listener, error) {
 		return dataListen.Listen(s.ctx, "tcp", netip.AddrPortFrom(local, 0).String())
 	}
 	return nil, ftp.Errorf(ftp.CodeCantOpenData, "No passive port free, try again later.")
+}
+
+// listenPassiveTurn is listenPassive, in a turn while downloads take
+// turns (see sharing). Only the listener is opened in the turn, not the
+// reply written: a client that does not read its replies holds up no one.
+func (s *session) listenPassiveTurn() (net.Listener, error) {
+	st := s.srv.state()
+	if !fairSendOK || !st.sharing() {
+		return s.listenPassive()
+	}
+	st.turns <- struct{}{}
+	defer func() { <-st.turns }()
+	return s.listenPassive()
 }
 
 // dataListen opens passive listeners. Data connections get no TCP
@@ -145,12 +173,11 @@ func cmdPASV(s *session, _ string) error {
 		// A permanent refusal: PASV cannot describe an IPv6 address.
 		return ftp.Errorf(ftp.CodeNetProtoUnsupported, "PASV is IPv4 only; use EPSV.")
 	}
-	ln, err := s.listenPassive()
+	ln, err := s.listenPassiveTurn()
 	if err != nil {
 		return err
 	}
-	s.data.close()
-	s.data.ln = ln
+	s.setPassive(ln)
 	port := uint16(ln.Addr().(*net.TCPAddr).Port)
 	s.replyf(ftp.CodePassive, "Entering Passive Mode (%s).", ftp.FormatPORT(netip.AddrPortFrom(announce, port)))
 	return nil
@@ -173,12 +200,11 @@ func cmdEPSV(s *session, arg string) error {
 	if family != 0 && family != s.family() {
 		return ftp.Errorf(ftp.CodeNetProtoUnsupported, "Network protocol not supported, use (%d).", s.family())
 	}
-	ln, err := s.listenPassive()
+	ln, err := s.listenPassiveTurn()
 	if err != nil {
 		return err
 	}
-	s.data.close()
-	s.data.ln = ln
+	s.setPassive(ln)
 	s.reply(ftp.CodeExtendedPassive, ftp.FormatEPSVReply(ln.Addr().(*net.TCPAddr).Port))
 	return nil
 }

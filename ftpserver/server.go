@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -114,6 +115,9 @@ type serverState struct {
 	nextID    uint64
 	nextPort  atomic.Uint32 // round-robin cursor over the passive ports
 	copySends atomic.Int32  // files being sent through a buffer (see send)
+	fileSends atomic.Int32  // files larger than a quantum being sent to plain TCP
+	passives  atomic.Int32  // passive listeners not yet used by a transfer
+	turns     chan struct{} // one slot per CPU, taken per quantum (see sharing)
 	drained   chan struct{} // closed when sessions becomes empty while closing
 }
 
@@ -229,6 +233,7 @@ func (srv *Server) state() *serverState {
 			listeners: make(map[net.Listener]struct{}),
 			sessions:  make(map[*session]struct{}),
 			perIP:     make(map[netip.Addr]int),
+			turns:     make(chan struct{}, runtime.GOMAXPROCS(0)),
 		}
 		srv.st.nextPort.Store(rand.Uint32())
 	})

@@ -572,6 +572,8 @@ func cmdMany(ctx context.Context, args []string) error {
 	// Each session's time from the common start to its last byte, for
 	// the fairness of the share each got.
 	took := make([]time.Duration, len(clients))
+	// And its time to its first byte: how far the sessions' starts spread.
+	first := make([]time.Duration, len(clients))
 	for i, cl := range clients {
 		if cl == nil {
 			continue
@@ -581,7 +583,11 @@ func cmdMany(ctx context.Context, args []string) error {
 			defer wg.Done()
 			<-gate
 			buf := make([]byte, readSize)
-			n, err := cl.transferIn("RETR "+*file, buf, nil)
+			n, err := cl.transferIn("RETR "+*file, buf, func([]byte) {
+				if first[i] == 0 {
+					first[i] = time.Since(start)
+				}
+			})
 			if err == nil && n != want {
 				err = fmt.Errorf("%d bytes, want %d", n, want)
 			}
@@ -616,6 +622,19 @@ func cmdMany(ctx context.Context, args []string) error {
 		Label: fmt.Sprintf("%d sessions RETR %s at once: aggregate MB/s", *sessions, human(want)),
 		Value: mbps(total.Load(), wall), Unit: "MB/s"})
 	if f, d := fairness(took); d != nil {
+		first = slices.DeleteFunc(first, func(d time.Duration) bool { return d == 0 })
+		if slices.Sort(first); len(first) > 0 {
+			last := first[len(first)-1]
+			d["first_byte_median_ms"] = ms(first[len(first)/2])
+			d["first_byte_slowest_ms"] = ms(last)
+			early := 0
+			for _, t := range took {
+				if t > 0 && t < last {
+					early++
+				}
+			}
+			d["done_before_last_start"] = early
+		}
 		emit(record{Server: c.label, Metric: fmt.Sprintf("many_%d_fairness", *sessions), Better: "higher",
 			Label: fmt.Sprintf("%d sessions RETR %s at once: fairness (Jain's index of per-session rates, 1 = equal)", *sessions, human(want)),
 			Value: f, Detail: d})
@@ -646,6 +665,6 @@ func fairness(took []time.Duration) (float64, map[string]any) {
 		sumSq += x * x
 	}
 	return sum * sum / (float64(len(ds)) * sumSq), map[string]any{
-		"sessions": len(ds), "fastest_ms": ms(ds[0]), "median_ms": ms(ds[len(ds)/2]), "slowest_ms": ms(ds[len(ds)-1]),
+		"sessions": len(ds), "fastest_ms": ms(ds[0]), "p1_ms": ms(ds[len(ds)/100]), "p10_ms": ms(ds[len(ds)/10]), "median_ms": ms(ds[len(ds)/2]), "slowest_ms": ms(ds[len(ds)-1]),
 	}
 }

@@ -212,3 +212,20 @@ func mustEPSVPort(t *testing.T, msg string) int {
 	}
 	return port
 }
+
+// waitUntil polls check, which says what is still wrong ("" when nothing
+// is), until it is satisfied, and fails with its last word after 5 s.
+func waitUntil(t testing.TB, check func() string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		msg := check()
+		if msg == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(msg)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

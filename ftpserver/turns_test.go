@@ -2,6 +2,7 @@ package ftpserver_test
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -17,17 +18,12 @@ import (
 // passive listeners are as wanted.
 func waitCounts(t *testing.T, ts *testServer, sends, passives int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		s, p := ts.srv.TransferCounts()
-		if s == sends && p == passives {
-			return
+	waitUntil(t, func() string {
+		if s, p := ts.srv.TransferCounts(); s != sends || p != passives {
+			return fmt.Sprintf("transfer counts: %d sends, %d passive listeners; want %d and %d", s, p, sends, passives)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("transfer counts: %d sends, %d passive listeners; want %d and %d", s, p, sends, passives)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return ""
+	})
 }
 
 // While downloads take turns, a client that stops reading must not hold

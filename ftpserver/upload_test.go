@@ -43,13 +43,12 @@ func startDiskServer(t *testing.T, mode ftpserver.UploadMode) (*testServer, stri
 // waitSessions waits until the server has no session left.
 func waitSessions(t *testing.T, ts *testServer) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for ts.srv.SessionCount() > 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("sessions did not end")
+	waitUntil(t, func() string {
+		if ts.srv.SessionCount() > 0 {
+			return "sessions did not end"
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return ""
+	})
 }
 
 // killMidStor starts an upload of target, sends part of the data and then

@@ -28,14 +28,15 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/ferry-ftp/ferry/ftpserver"
 	"github.com/ferry-ftp/ferry/internal/atomicfile"
 	"github.com/pelletier/go-toml/v2"
 )
 
-// ErrAuthFailed is ftpserver.ErrAuthFailed, so Verify's errors can be
-// returned by an ftpserver.Authenticator unchanged.
-var ErrAuthFailed = ftpserver.ErrAuthFailed
+// ErrAuthFailed is wrapped by Verify's errors for wrong credentials. It is
+// auth's own sentinel: storage of accounts does not depend on the server,
+// and the glue that builds a server's Authenticator maps it to the
+// server's sentinel.
+var ErrAuthFailed = errors.New("authentication failed")
 
 // Sentinel errors of UsersFile's editing methods.
 var (

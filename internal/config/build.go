@@ -299,9 +299,20 @@ func (a *authenticator) Authenticate(ctx context.Context, conn ftpserver.ConnInf
 	a.reloadUsers()
 	u, err := a.users.Verify(ctx, user, pass)
 	if err != nil {
-		return nil, err
+		return nil, serverError(err)
 	}
 	return a.userAccount(u)
+}
+
+// serverError maps auth's sentinel to the server's: auth does not know
+// the server, so a wrong password from the users file becomes the
+// ftpserver.ErrAuthFailed that the server answers with 530 (anything
+// else is a server-side failure, 421).
+func serverError(err error) error {
+	if errors.Is(err, auth.ErrAuthFailed) && !errors.Is(err, ftpserver.ErrAuthFailed) {
+		return fmt.Errorf("%w: %w", ftpserver.ErrAuthFailed, err)
+	}
+	return err
 }
 
 // AuthenticateCert logs user in without a password when the control

@@ -82,6 +82,11 @@ func (c *Config) Build(logger *slog.Logger) (*Instance, error) {
 		if err != nil {
 			return fail(err)
 		}
+		// Hash the checks for unknown names now rather than at the
+		// first login.
+		if err := users.PrepareVerify(); err != nil {
+			return fail(err)
+		}
 		if a.account != nil {
 			if _, ok := users.Lookup(a.account.Name); ok {
 				logger.Warn("the --user account hides the users file's account of the same name", "user", a.account.Name)

@@ -43,6 +43,13 @@ type Account struct {
 	UploadDir string
 	// Anonymous marks an anonymous login (for logs and xferlog).
 	Anonymous bool
+	// WorldReadableOnly lets this account download (RETR) and hash
+	// (HASH) only files whose permissions let everyone read them (o+r),
+	// as vsftpd's anon_world_readable_only does for anonymous users: a
+	// file shared with the server's own group or user is not published
+	// by landing in the anonymous tree. Other files answer 550. Set it
+	// for anonymous accounts unless the whole tree is meant to be public.
+	WorldReadableOnly bool
 	// RequireTLS refuses this account a login over clear text and data
 	// connections without PROT P.
 	RequireTLS bool

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 	"time"
 
@@ -93,6 +94,17 @@ func cmdPASS(s *session, arg string) error {
 		msg = "Anonymous access granted, restrictions apply."
 	}
 	s.reply(ftp.CodeLoggedIn, msg)
+	return nil
+}
+
+// mayRead refuses the content of a file that not everyone may read to an
+// account limited to world-readable files (Account.WorldReadableOnly).
+// It judges the FileInfo the command already has, so the file is sent
+// as opened (sendfile still applies).
+func (s *session) mayRead(fi fs.FileInfo) error {
+	if s.acct.WorldReadableOnly && fi.Mode().Perm()&0o004 == 0 {
+		return fmt.Errorf("%w: not readable by everyone", fs.ErrPermission)
+	}
 	return nil
 }
 

@@ -58,11 +58,12 @@ func (c *Config) Build(logger *slog.Logger) (*Instance, error) {
 			return fail(fmt.Errorf("anonymous root: %w", err))
 		}
 		a.anonymous = &ftpserver.Account{
-			User:      "anonymous",
-			Anonymous: true,
-			FS:        fsys,
-			Write:     c.Anonymous.Write,
-			UploadDir: c.Anonymous.UploadDir,
+			User:              "anonymous",
+			Anonymous:         true,
+			FS:                fsys,
+			Write:             c.Anonymous.Write,
+			UploadDir:         c.Anonymous.UploadDir,
+			WorldReadableOnly: c.Anonymous.WorldReadableOnly,
 		}
 		if c.Anonymous.Write && c.Anonymous.UploadDir != "" {
 			logger.Warn("anonymous.upload_dir has no effect when anonymous.write is true")

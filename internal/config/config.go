@@ -76,6 +76,9 @@ type Anonymous struct {
 	// Root is the host directory anonymous users see; empty means
 	// Config.Root.
 	Root string `toml:"root"`
+	// WorldReadableOnly lets anonymous users download only files that
+	// everyone may read (o+r); on by default.
+	WorldReadableOnly bool `toml:"world_readable_only"`
 }
 
 // TLS is the [tls] table: FTPS. Its policy applies to both listeners.

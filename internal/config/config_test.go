@@ -19,7 +19,7 @@ func writeFile(t *testing.T, path, content string) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -37,7 +37,7 @@ func TestDefault(t *testing.T) {
 		DataTimeout:    Duration{time.Minute},
 		LoginFailDelay: Duration{time.Second},
 		MaxBadCommands: 20,
-		Anonymous:      Anonymous{Enabled: true},
+		Anonymous:      Anonymous{Enabled: true, WorldReadableOnly: true},
 		TLS:            TLS{MinVersion: "1.2"},
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -105,6 +105,7 @@ enabled = true
 write = false
 upload_dir = "/incoming"
 root = "/srv/anon"
+world_readable_only = false
 
 [tls]
 cert_file = "tls/cert.pem"
@@ -142,7 +143,7 @@ func TestLoadFullExample(t *testing.T) {
 		MaxSessionsPerIP: 4,
 		MaxBadCommands:   0,
 		UsersFile:        filepath.Join(dir, "users.toml"),
-		Anonymous:        Anonymous{Enabled: true, UploadDir: "/incoming", Root: "/srv/anon"},
+		Anonymous:        Anonymous{Enabled: true, UploadDir: "/incoming", Root: "/srv/anon", WorldReadableOnly: false},
 		TLS: TLS{
 			CertFile:           filepath.Join(dir, "tls", "cert.pem"),
 			KeyFile:            "/etc/ferry/key.pem",

@@ -61,12 +61,27 @@ func newLoginLimiter(all, perIP int) *loginLimiter {
 	return l
 }
 
-// acquireIP waits for one of ip's slots and returns its release function,
-// or ctx's error when ctx ends first.
+// loginSource is the address a login counts against: the client's IPv4
+// address, or the /64 network of its IPv6 address, since a single IPv6
+// client is routinely given a whole /64 and could otherwise take a fresh
+// address, and fresh slots, for every guess.
+func loginSource(ip netip.Addr) netip.Addr {
+	ip = ip.Unmap()
+	if ip.Is6() {
+		if p, err := ip.Prefix(64); err == nil {
+			return p.Addr()
+		}
+	}
+	return ip
+}
+
+// acquireIP waits for one of the slots of ip's source (loginSource) and
+// returns its release function, or ctx's error when ctx ends first.
 func (l *loginLimiter) acquireIP(ctx context.Context, ip netip.Addr) (func(), error) {
 	if l.perIPLimit <= 0 {
 		return func() {}, nil
 	}
+	ip = loginSource(ip)
 	l.mu.Lock()
 	e := l.perIP[ip]
 	if e == nil {
@@ -119,11 +134,12 @@ func (l *loginLimiter) acquireAll(ctx context.Context) (func(), error) {
 	}
 }
 
-// queue reports how many logins from ip hold a slot and how many wait.
+// queue reports how many logins from ip's source hold a slot and how many
+// wait.
 func (l *loginLimiter) queue(ip netip.Addr) (running, waiting int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	e := l.perIP[ip]
+	e := l.perIP[loginSource(ip)]
 	if e == nil {
 		return 0, 0
 	}

@@ -74,7 +74,7 @@ type Server struct {
 	MaxBadCommands int
 	// MaxLoginChecks bounds the password checks (Authenticate calls)
 	// running at once, and MaxLoginChecksPerIP those for one client
-	// address; further logins wait, and leave the queue if their client
+	// address (IPv4) or /64 network (IPv6); further logins wait, and leave the queue if their client
 	// hangs up. A failed check keeps its address's slot for
 	// LoginFailDelay. Defaults: 2 per address, and twice GOMAXPROCS (at
 	// least 4) in all; negative disables.

@@ -118,6 +118,8 @@ func (c *Config) Build(logger *slog.Logger) (*Instance, error) {
 		MaxBadCommands:   disableIfZero(c.MaxBadCommands),
 		Logger:           logger,
 	}
+	srv.MaxLoginChecks = c.MaxLoginChecks
+	srv.MaxLoginChecksPerIP = disableIfZero(c.MaxLoginChecksPerIP)
 	inst := &Instance{Server: srv, homes: homes}
 	if c.TLS.CertFile != "" {
 		inst.certs = &certHolder{certFile: c.TLS.CertFile, keyFile: c.TLS.KeyFile}

@@ -40,6 +40,7 @@ func TestDefault(t *testing.T) {
 		Anonymous:      Anonymous{Enabled: true, WorldReadableOnly: true},
 		TLS:            TLS{MinVersion: "1.2"},
 	}
+	want.MaxLoginChecksPerIP = 2
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Default() =\n%+v\nwant\n%+v", c, want)
 	}
@@ -99,6 +100,8 @@ max_sessions = 100
 max_sessions_per_ip = 4
 max_bad_commands = 0
 users_file = "users.toml"
+max_login_checks = 8
+max_login_checks_per_ip = 3
 
 [anonymous]
 enabled = true
@@ -156,6 +159,7 @@ func TestLoadFullExample(t *testing.T) {
 			ClientCA:           filepath.Join(dir, "tls", "clients.pem"),
 		},
 	}
+	want.MaxLoginChecks, want.MaxLoginChecksPerIP = 8, 3
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Load =\n%+v\nwant\n%+v", c, want)
 	}

@@ -34,6 +34,7 @@ import (
 
 	"github.com/ferry-ftp/ferry/internal/atomicfile"
 	"github.com/pelletier/go-toml/v2"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // ErrAuthFailed is wrapped by Verify's errors for wrong credentials. It is
@@ -581,8 +582,12 @@ func (f *UsersFile) dummyFor(name string) string {
 // costKey is the part of a hash naming its algorithm and cost: everything
 // before the salt.
 func costKey(hash string) string {
-	if isBcrypt(hash) && len(hash) >= 7 {
-		return "bcrypt" + hash[3:7] // "$2b$12$" → "bcrypt$12$"; the minor version costs nothing
+	if isBcrypt(hash) {
+		// The minor version ($2a$, $2b$, $2y$) costs nothing; the cost
+		// is read as bcrypt reads it, which skips the byte after it.
+		if cost, err := bcrypt.Cost([]byte(hash)); err == nil {
+			return fmt.Sprintf("bcrypt$%02d$", cost)
+		}
 	}
 	if i := strings.LastIndexByte(hash, '$'); i > 0 {
 		if j := strings.LastIndexByte(hash[:i], '$'); j > 0 {

@@ -77,6 +77,9 @@ const (
 	// minutes.
 	argon2MaxMemory = 4 * 1024 * 1024 // KiB = 4 GiB
 	argon2MaxTime   = 100
+	// Each step of bcrypt's cost doubles the work: 18 is 64 times
+	// ferry's default, about as far as a login can wait.
+	bcryptMaxCost = 18
 	// bcrypt ignores everything after 72 bytes.
 	bcryptMaxPassword = 72
 )
@@ -124,12 +127,35 @@ func AlgorithmOf(hash string) (Algorithm, error) {
 		}
 		return Argon2id, nil
 	case isBcrypt(hash):
-		if _, err := bcrypt.Cost([]byte(hash)); err != nil {
-			return 0, fmt.Errorf("malformed bcrypt hash: %w", err)
+		if err := checkBcrypt(hash); err != nil {
+			return 0, err
 		}
 		return Bcrypt, nil
 	}
 	return 0, ErrUnknownHash
+}
+
+// checkBcrypt checks the whole of "$2b$CC$" + 22 characters of salt + 31
+// of hash, in bcrypt's base64 alphabet. bcrypt.Cost reads only the prefix
+// (and skips the byte after the cost unread), so a hash it accepts could
+// still fail every login, and an absurd cost would spin for hours.
+func checkBcrypt(hash string) error {
+	cost, err := bcrypt.Cost([]byte(hash))
+	if err != nil {
+		return fmt.Errorf("malformed bcrypt hash: %w", err)
+	}
+	if len(hash) != 60 || hash[6] != '$' {
+		return errors.New(`malformed bcrypt hash: want "$2b$CC$" and 53 characters`)
+	}
+	for _, c := range hash[7:] {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '/') {
+			return fmt.Errorf("malformed bcrypt hash: %q is not in bcrypt's alphabet", c)
+		}
+	}
+	if cost > bcryptMaxCost {
+		return fmt.Errorf("bcrypt cost %d is above %d: one login would take minutes", cost, bcryptMaxCost)
+	}
+	return nil
 }
 
 func isBcrypt(hash string) bool {
@@ -150,6 +176,9 @@ func CheckPassword(hash, pass string) (bool, error) {
 		got := argon2.IDKey([]byte(pass), salt, p.time, p.memory, p.threads, uint32(len(key)))
 		return subtle.ConstantTimeCompare(got, key) == 1, nil
 	case isBcrypt(hash):
+		if err := checkBcrypt(hash); err != nil {
+			return false, err
+		}
 		if len(pass) > bcryptMaxPassword {
 			// bcrypt would compare only a prefix; no hash made by
 			// HashPassword can match a longer password.

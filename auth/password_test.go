@@ -134,6 +134,9 @@ func TestMalformedHashes(t *testing.T) {
 		"$argon2id$v=19$m=65536,t=3,p=2$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG$extra", // extra field
 		"$2b$04$tooshort",
 		"$2b$99$0123456789012345678901234567890123456789012345678901",
+		"$2a$040" + strings.Repeat("0", 53),                                 // no "$" after the cost
+		"$2a$04$" + strings.Repeat("0", 20) + " " + strings.Repeat("0", 32), // not bcrypt's base64
+		"$2a$19$" + strings.Repeat("0", 53),                                 // hours of hashing
 	} {
 		_, err := AlgorithmOf(hash)
 		if err == nil || errors.Is(err, ErrUnknownHash) {

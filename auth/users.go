@@ -15,6 +15,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -28,14 +32,16 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/ferry-ftp/ferry/ftpserver"
 	"github.com/ferry-ftp/ferry/internal/atomicfile"
 	"github.com/pelletier/go-toml/v2"
+	"golang.org/x/crypto/bcrypt"
 )
 
-// ErrAuthFailed is ftpserver.ErrAuthFailed, so Verify's errors can be
-// returned by an ftpserver.Authenticator unchanged.
-var ErrAuthFailed = ftpserver.ErrAuthFailed
+// ErrAuthFailed is wrapped by Verify's errors for wrong credentials. It is
+// auth's own sentinel: storage of accounts does not depend on the server,
+// and the glue that builds a server's Authenticator maps it to the
+// server's sentinel.
+var ErrAuthFailed = errors.New("authentication failed")
 
 // Sentinel errors of UsersFile's editing methods.
 var (
@@ -95,8 +101,14 @@ type UsersFile struct {
 
 	reloadMu sync.Mutex // one ReloadIfChanged reads the file at a time
 
-	dummyMu sync.Mutex
-	dummies map[string]string // cost parameters → hash of nothing
+	// gen counts changes to users, so the dummy hashes can follow them.
+	gen uint64
+
+	dummyMu   sync.Mutex
+	dummies   map[string]string // costKey → a hash of dummyPassword with that cost
+	dummyKeys []string          // costKey of each account, file order, as of dummyGen
+	dummyGen  uint64
+	dummyKey  [32]byte // keys dummyFor's choice of account, secret per process
 }
 
 // LoadUsers reads the users file at path. A missing file is an error
@@ -117,7 +129,9 @@ func newUsersFile(path string) (*UsersFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("users file: %w", err)
 	}
-	return &UsersFile{path: path, dir: dir, index: map[string]int{}}, nil
+	f := &UsersFile{path: path, dir: dir, index: map[string]int{}}
+	rand.Read(f.dummyKey[:])
+	return f, nil
 }
 
 // LoadOrCreateUsers is LoadUsers, except that a missing file gives an empty
@@ -160,6 +174,7 @@ func (f *UsersFile) Reload() error {
 	}
 	f.mu.Lock()
 	f.users, f.index, f.loaded = users, index, info
+	f.gen++
 	f.mu.Unlock()
 	return nil
 }
@@ -354,6 +369,7 @@ func (f *UsersFile) Add(name, password, home string, write bool) error {
 	}
 	f.index[name] = len(f.users)
 	f.users = append(f.users, record{Name: name, Password: hash, Home: home, Write: write})
+	f.gen++
 	return nil
 }
 
@@ -373,6 +389,7 @@ func (f *UsersFile) SetPassword(name, password string) error {
 		return fmt.Errorf("%w: %s", ErrNoSuchUser, name)
 	}
 	f.users[i].Password = hash
+	f.gen++
 	return nil
 }
 
@@ -393,6 +410,7 @@ func (f *UsersFile) Delete(name string) error {
 	}
 	f.users = append(f.users[:i:i], f.users[i+1:]...)
 	delete(f.index, name)
+	f.gen++
 	for j := i; j < len(f.users); j++ {
 		f.index[f.users[j].Name] = j
 	}
@@ -428,84 +446,148 @@ func (f *UsersFile) Save() error {
 
 // hashSlots bounds the password checks running at once: an Argon2id check
 // allocates its whole memory cost (64 MiB by default), so a burst of
-// logins must queue rather than exhaust memory.
+// logins must queue rather than exhaust memory. A check whose caller gave
+// up keeps its slot until the hash is done: the hash cannot be stopped,
+// and its memory and CPU are in use until then.
 var hashSlots = make(chan struct{}, max(runtime.GOMAXPROCS(0), 2))
 
 // Verify checks name's password and returns the account. Wrong
 // credentials give an error wrapping ErrAuthFailed. An unknown name costs
 // the same hashing work as a known one, so response times do not reveal
-// which accounts exist.
+// which accounts exist (see dummyFor).
+//
+// When ctx ends, Verify returns ctx's error at once, whether it was still
+// waiting for a check slot (it then never hashes) or hashing (the hash
+// runs to its end in the background, still counted against the bound).
 func (f *UsersFile) Verify(ctx context.Context, name, pass string) (*User, error) {
+	// Every call, known name or not, makes sure the dummy hashes match
+	// the accounts, so that work does not tell the two apart either.
+	if err := f.PrepareVerify(); err != nil {
+		return nil, err
+	}
 	f.mu.RLock()
 	i, known := f.index[name]
 	var u User
 	if known {
 		u = f.user(f.users[i])
 	}
-	reference := ""
-	if len(f.users) > 0 {
-		reference = f.users[0].Password
-	}
 	f.mu.RUnlock()
 
 	hash := u.PasswordHash
 	if !known {
-		var err error
-		if hash, err = f.dummyHash(reference); err != nil {
-			return nil, err
-		}
+		hash = f.dummyFor(name)
 	}
 	select {
 	case hashSlots <- struct{}{}:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, fmt.Errorf("password check not started: %w", ctx.Err())
 	}
-	ok, err := CheckPassword(hash, pass)
-	<-hashSlots
-	if err != nil {
-		return nil, fmt.Errorf("user %q: %w", name, err)
+	type result struct {
+		ok  bool
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer func() { <-hashSlots }()
+		ok, err := CheckPassword(hash, pass)
+		done <- result{ok, err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("password check abandoned: %w", ctx.Err())
+	}
+	if r.err != nil {
+		return nil, fmt.Errorf("user %q: %w", name, r.err)
 	}
 	if !known {
 		return nil, fmt.Errorf("%w: unknown user", ErrAuthFailed)
 	}
-	if !ok {
+	if !r.ok {
 		return nil, fmt.Errorf("%w: wrong password", ErrAuthFailed)
 	}
 	return &u, nil
 }
 
-// dummyHash returns a hash of a random password made with the same
-// algorithm and cost as reference (the file's first account, or the
-// defaults for an empty file), computed once per cost.
-func (f *UsersFile) dummyHash(reference string) (string, error) {
-	key := costKey(reference)
+// dummyPassword is what dummy hashes hash. No login can use it: Verify
+// never accepts a dummy.
+const dummyPassword = "ferry dummy password"
+
+// PrepareVerify makes the hashes that unknown names are checked against:
+// one per algorithm and cost among the accounts (or the default Argon2id
+// cost for an empty file). Verify calls it itself, so the first login
+// after the file changed pays for it whatever its name; a server calls it
+// after loading the file, so that it is paid before the first login.
+func (f *UsersFile) PrepareVerify() error {
+	f.mu.RLock()
+	gen := f.gen
+	f.mu.RUnlock()
 	f.dummyMu.Lock()
 	defer f.dummyMu.Unlock()
-	if h, ok := f.dummies[key]; ok {
-		return h, nil
+	if f.dummyGen == gen && f.dummyKeys != nil {
+		return nil
 	}
-	var h string
-	var err error
-	if reference == "" {
-		h, err = HashPassword("ferry dummy password", Argon2id)
-	} else {
-		h, err = hashLike(reference, "ferry dummy password")
+	f.mu.RLock()
+	gen = f.gen
+	refs := make([]string, len(f.users))
+	for i, r := range f.users {
+		refs[i] = r.Password
 	}
-	if err != nil {
-		return "", err
+	f.mu.RUnlock()
+	if len(refs) == 0 {
+		refs = []string{""}
 	}
 	if f.dummies == nil {
 		f.dummies = map[string]string{}
 	}
-	f.dummies[key] = h
-	return h, nil
+	keys := make([]string, len(refs))
+	for i, ref := range refs {
+		key := costKey(ref)
+		keys[i] = key
+		if _, ok := f.dummies[key]; ok {
+			continue
+		}
+		var h string
+		var err error
+		if ref == "" {
+			h, err = HashPassword(dummyPassword, Argon2id)
+		} else {
+			h, err = hashLike(ref, dummyPassword)
+		}
+		if err != nil {
+			return fmt.Errorf("users file: preparing checks for unknown names: %w", err)
+		}
+		f.dummies[key] = h
+	}
+	f.dummyKeys, f.dummyGen = keys, gen
+	return nil
+}
+
+// dummyFor returns the hash an unknown name is checked against: that of
+// an account chosen by a keyed hash of the name, with the account's
+// algorithm and cost. When the file mixes algorithms or costs, an unknown
+// name then costs what some real account costs, the same for that name at
+// every attempt (a random pick per attempt would show as variance), and
+// the names spread over the accounts' costs as the accounts do.
+func (f *UsersFile) dummyFor(name string) string {
+	mac := hmac.New(sha256.New, f.dummyKey[:])
+	mac.Write([]byte(name))
+	pick := binary.BigEndian.Uint64(mac.Sum(nil))
+	f.dummyMu.Lock()
+	defer f.dummyMu.Unlock()
+	return f.dummies[f.dummyKeys[pick%uint64(len(f.dummyKeys))]]
 }
 
 // costKey is the part of a hash naming its algorithm and cost: everything
 // before the salt.
 func costKey(hash string) string {
-	if isBcrypt(hash) && len(hash) >= 7 {
-		return "bcrypt" + hash[3:7] // "$2b$12$" → "bcrypt$12$"; the minor version costs nothing
+	if isBcrypt(hash) {
+		// The minor version ($2a$, $2b$, $2y$) costs nothing; the cost
+		// is read as bcrypt reads it, which skips the byte after it.
+		if cost, err := bcrypt.Cost([]byte(hash)); err == nil {
+			return fmt.Sprintf("bcrypt$%02d$", cost)
+		}
 	}
 	if i := strings.LastIndexByte(hash, '$'); i > 0 {
 		if j := strings.LastIndexByte(hash[:i], '$'); j > 0 {

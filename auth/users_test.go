@@ -10,8 +10,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/ferry-ftp/ferry/ftpserver"
 )
 
 func writeFile(t *testing.T, path, content string) {
@@ -111,7 +109,7 @@ func TestVerify(t *testing.T) {
 		{"", ""},
 	} {
 		u, err := f.Verify(ctx, c.user, c.pass)
-		if u != nil || !errors.Is(err, ErrAuthFailed) || !errors.Is(err, ftpserver.ErrAuthFailed) {
+		if u != nil || !errors.Is(err, ErrAuthFailed) {
 			t.Errorf("Verify(%q, %q) = %v, %v; want nil, ErrAuthFailed", c.user, c.pass, u, err)
 		}
 	}

@@ -8,8 +8,12 @@ import (
 )
 
 // Authenticator checks credentials and returns the account a session works
-// as. The server always answers USER with 331 and delays failures itself, so
-// an implementation need not defend against user enumeration or timing.
+// as. The server always answers USER with 331 and delays failures itself;
+// an implementation must still take as long for an unknown name as for a
+// wrong password, since that is what the client can time. The server
+// bounds the calls running at once (Server.MaxLoginChecks, per address
+// too), and ctx ends when the client hangs up or the server shuts down:
+// slow work (a password hash) should stop waiting then.
 type Authenticator interface {
 	// Authenticate returns ErrAuthFailed (wrapped or not) for bad
 	// credentials; any other error is logged and answered with 421.
@@ -43,6 +47,13 @@ type Account struct {
 	UploadDir string
 	// Anonymous marks an anonymous login (for logs and xferlog).
 	Anonymous bool
+	// WorldReadableOnly lets this account download (RETR) and hash
+	// (HASH) only files whose permissions let everyone read them (o+r),
+	// as vsftpd's anon_world_readable_only does for anonymous users: a
+	// file shared with the server's own group or user is not published
+	// by landing in the anonymous tree. Other files answer 550. Set it
+	// for anonymous accounts unless the whole tree is meant to be public.
+	WorldReadableOnly bool
 	// RequireTLS refuses this account a login over clear text and data
 	// connections without PROT P.
 	RequireTLS bool

@@ -1,8 +1,10 @@
 package ftpserver
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 	"time"
 
@@ -51,7 +53,20 @@ func cmdPASS(s *session, arg string) error {
 	}
 	user := s.userName
 	s.userName = ""
-	acct, err := s.srv.Auth.Authenticate(s.ctx, s.connInfo(), user, arg)
+	ctx, stop := s.watchHangUp()
+	defer stop()
+	failDelay := durationOr(s.srv.LoginFailDelay, DefaultLoginFailDelay)
+	info := s.connInfo()
+	acct, err := s.srv.checkLogin(ctx, s.remote, failDelay, func(ctx context.Context) (*Account, error) {
+		return s.srv.Auth.Authenticate(ctx, info, user, arg)
+	})
+	if errors.Is(err, errClientGone) {
+		// Nobody is left to answer; the address's slot stays held for
+		// the failure delay all the same (checkLogin).
+		s.log.Info("client hung up during login", "user", user)
+		s.quitting = true
+		return nil
+	}
 	if err == nil && acct != nil && acct.RequireTLS && !s.secure() {
 		s.log.Info("login refused: account requires TLS", "user", user)
 		return ftp.Errorf(ftp.CodeNotLoggedIn, "TLS is required for this account: send AUTH TLS first.")
@@ -62,10 +77,10 @@ func cmdPASS(s *session, arg string) error {
 			return ftp.Errorf(ftp.CodeServiceNotAvailable, "Login service unavailable, try again later.")
 		}
 		s.log.Info("login failed", "user", user, "reason", err)
-		if d := durationOr(s.srv.LoginFailDelay, DefaultLoginFailDelay); d > 0 {
+		if failDelay > 0 {
 			select {
-			case <-time.After(d):
-			case <-s.ctx.Done():
+			case <-time.After(failDelay):
+			case <-ctx.Done():
 			}
 		}
 		if s.countBad() {
@@ -79,6 +94,17 @@ func cmdPASS(s *session, arg string) error {
 		msg = "Anonymous access granted, restrictions apply."
 	}
 	s.reply(ftp.CodeLoggedIn, msg)
+	return nil
+}
+
+// mayRead refuses the content of a file that not everyone may read to an
+// account limited to world-readable files (Account.WorldReadableOnly).
+// It judges the FileInfo the command already has, so the file is sent
+// as opened (sendfile still applies).
+func (s *session) mayRead(fi fs.FileInfo) error {
+	if s.acct.WorldReadableOnly && fi.Mode().Perm()&0o004 == 0 {
+		return fmt.Errorf("%w: not readable by everyone", fs.ErrPermission)
+	}
 	return nil
 }
 

@@ -38,6 +38,9 @@ func cmdRETR(s *session, arg string) error {
 	if err == nil && !fi.Mode().IsRegular() {
 		err = ftp.Errorf(ftp.CodeActionNotTaken, "Not a regular file.")
 	}
+	if err == nil {
+		err = s.mayRead(fi)
+	}
 	if err == nil && offset > fi.Size() {
 		err = ftp.Errorf(ftp.CodeArgumentError, "Restart offset %d is beyond the end of the file (%d bytes).", offset, fi.Size())
 	}

@@ -46,6 +46,9 @@ func (s *session) fileHash(p, algo string, start, end int64) ([]byte, int64, err
 	if !fi.Mode().IsRegular() {
 		return nil, 0, ftp.Errorf(ftp.CodeActionNotTaken, "Not a regular file.")
 	}
+	if err := s.mayRead(fi); err != nil {
+		return nil, 0, err
+	}
 	if end < 0 || end > fi.Size() {
 		end = fi.Size()
 	}

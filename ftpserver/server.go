@@ -72,6 +72,14 @@ type Server struct {
 	// before login, failed logins); USER does not end a row, so password
 	// guessing is caught. Default 20; negative disables.
 	MaxBadCommands int
+	// MaxLoginChecks bounds the password checks (Authenticate calls)
+	// running at once, and MaxLoginChecksPerIP those for one client
+	// address (IPv4) or /64 network (IPv6); further logins wait, and leave the queue if their client
+	// hangs up. A failed check keeps its address's slot for
+	// LoginFailDelay. Defaults: 2 per address, and twice GOMAXPROCS (at
+	// least 4) in all; negative disables.
+	MaxLoginChecks      int
+	MaxLoginChecksPerIP int
 
 	// TLSConfig enables FTPS: AUTH TLS (explicit, RFC 4217) on every
 	// listener, and ServeTLS (implicit TLS). It needs a certificate
@@ -119,6 +127,7 @@ type serverState struct {
 	passives  atomic.Int32  // passive listeners not yet used by a transfer
 	turns     chan struct{} // one slot per CPU, taken per quantum (see sharing)
 	drained   chan struct{} // closed when sessions becomes empty while closing
+	logins    *loginLimiter
 }
 
 func (srv *Server) logger() *slog.Logger {
@@ -234,6 +243,7 @@ func (srv *Server) state() *serverState {
 			sessions:  make(map[*session]struct{}),
 			perIP:     make(map[netip.Addr]int),
 			turns:     make(chan struct{}, runtime.GOMAXPROCS(0)),
+			logins:    newLoginLimiter(srv.MaxLoginChecks, srv.MaxLoginChecksPerIP),
 		}
 		srv.st.nextPort.Store(rand.Uint32())
 	})

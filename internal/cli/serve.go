@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/ferry-ftp/ferry/ftpserver"
 	"github.com/ferry-ftp/ferry/internal/config"
@@ -30,6 +32,7 @@ type serveFlags struct {
 	write        bool
 	user         string
 	password     string
+	passwordFile string
 	passivePorts string
 	publicHost   string
 	grace        time.Duration
@@ -49,10 +52,15 @@ func newServeCommand(env Env) *cobra.Command {
 		Long: `Run the FTP server.
 
 With no flags it serves the current directory on port 2121 to anonymous
-users, read-only. --user/--password add one account whose home is the
-root (and turn anonymous access off); --write lets that account (or
-anonymous users, when there is no account) change files. A configuration
-file (--config) sets everything else; flags override it.
+users, read-only. --user adds one account whose home is the root (and
+turns anonymous access off); --write lets that account (or anonymous
+users, when there is no account) change files. A configuration file
+(--config) sets everything else; flags override it.
+
+The --user account's password comes from exactly one of: --password-file
+FILE (its first line), the FERRY_PASSWORD environment variable, or
+--password. Prefer the first two: a command line, --password included, is
+readable by every local user (ps, /proc).
 
 --tls-cert and --tls-key enable FTPS: AUTH TLS on the listen address
 (explicit), and with --tls-implicit-listen a second listener that speaks
@@ -73,7 +81,8 @@ reloads the TLS certificate and key without dropping sessions.`,
 	fl.StringVar(&f.root, "root", "", `directory to serve (default ".")`)
 	fl.BoolVar(&f.write, "write", false, "allow uploads, deletes and renames")
 	fl.StringVar(&f.user, "user", "", "name of a single account whose home is the root")
-	fl.StringVar(&f.password, "password", "", "password of the --user account")
+	fl.StringVar(&f.passwordFile, "password-file", "", "file whose first line is the --user account's password")
+	fl.StringVar(&f.password, "password", "", "password of the --user account; visible to every local user, prefer --password-file or $"+passwordEnv)
 	fl.StringVar(&f.passivePorts, "passive-ports", "", `passive port range "LO-HI" (default "50000-50100")`)
 	fl.StringVar(&f.publicHost, "public-host", "", "IPv4 address or host name announced in PASV replies (behind NAT)")
 	fl.DurationVar(&f.grace, "grace", 30*time.Second, "how long running transfers may go on after a stop signal")
@@ -120,8 +129,9 @@ func runServe(cmd *cobra.Command, env Env, f *serveFlags) error {
 	if flags.Changed("tls-required") {
 		cfg.TLS.Required = f.tlsRequired
 	}
-	if (f.user == "") != (f.password == "") {
-		return errors.New("--user and --password go together")
+	password, err := userPassword(env, flags, f)
+	if err != nil {
+		return err
 	}
 	if (cfg.TLS.CertFile == "") != (cfg.TLS.KeyFile == "") && (flags.Changed("tls-cert") || flags.Changed("tls-key")) {
 		return errors.New("--tls-cert and --tls-key go together")
@@ -130,7 +140,7 @@ func runServe(cmd *cobra.Command, env Env, f *serveFlags) error {
 		return errors.New("--tls-required and --tls-implicit-listen need a certificate: --tls-cert and --tls-key")
 	}
 	if f.user != "" {
-		cfg.Account = &config.Account{Name: f.user, Password: f.password, Write: f.write}
+		cfg.Account = &config.Account{Name: f.user, Password: password, Write: f.write}
 		if f.configFile == "" {
 			cfg.Anonymous.Enabled = false
 		}
@@ -206,6 +216,81 @@ wait:
 		}
 	}
 	return serveErr
+}
+
+// passwordEnv names the environment variable that may hold the --user
+// account's password: unlike a command line, the environment of a process
+// is readable only by its user (and root).
+const passwordEnv = "FERRY_PASSWORD"
+
+// maxPasswordFile bounds what --password-file reads: a password is one
+// short line, and a wrong path (a log, a device) must not be read whole.
+const maxPasswordFile = 64 << 10
+
+// userPassword returns the --user account's password from the one place it
+// was given: --password-file, $FERRY_PASSWORD or --password. Two places at
+// once are an error rather than a silent choice, so that a stale variable
+// never overrides what the operator meant.
+func userPassword(env Env, flags *pflag.FlagSet, f *serveFlags) (string, error) {
+	envPassword := os.Getenv(passwordEnv)
+	var given []string
+	if flags.Changed("password-file") {
+		given = append(given, "--password-file")
+	}
+	if envPassword != "" && f.user != "" {
+		given = append(given, "$"+passwordEnv)
+	}
+	if flags.Changed("password") {
+		given = append(given, "--password")
+	}
+	switch {
+	case f.user == "" && len(given) > 0:
+		return "", fmt.Errorf("%s needs --user: it is the password of the --user account", given[0])
+	case f.user == "":
+		return "", nil
+	case len(given) == 0:
+		return "", fmt.Errorf("--user needs a password: --password-file FILE, $%s, or --password", passwordEnv)
+	case len(given) > 1:
+		return "", fmt.Errorf("the password is given by both %s and %s; give it one way", given[0], given[1])
+	}
+	var pass string
+	switch given[0] {
+	case "--password-file":
+		var err error
+		if pass, err = readPasswordFile(env, f.passwordFile); err != nil {
+			return "", err
+		}
+	case "--password":
+		pass = f.password
+	default:
+		pass = envPassword
+	}
+	if pass == "" {
+		return "", fmt.Errorf("%s: empty password", given[0])
+	}
+	return pass, nil
+}
+
+// readPasswordFile returns the first line of path, without its line end.
+func readPasswordFile(env Env, path string) (string, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("--password-file: %w", err)
+	}
+	defer file.Close()
+	if info, err := file.Stat(); err == nil && info.Mode().IsRegular() && info.Mode().Perm()&0o077 != 0 {
+		fmt.Fprintf(env.Stderr, "warning: password file %s is readable by other users (mode %v); chmod 600 it\n", path, info.Mode().Perm())
+	}
+	data, err := io.ReadAll(io.LimitReader(file, maxPasswordFile))
+	if err != nil {
+		return "", fmt.Errorf("--password-file: %w", err)
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	line = strings.TrimSuffix(line, "\r")
+	if line == "" {
+		return "", fmt.Errorf("--password-file %s: the first line is empty", path)
+	}
+	return line, nil
 }
 
 // reloadCertificate reads the TLS certificate and key again (SIGHUP).

@@ -58,11 +58,12 @@ func (c *Config) Build(logger *slog.Logger) (*Instance, error) {
 			return fail(fmt.Errorf("anonymous root: %w", err))
 		}
 		a.anonymous = &ftpserver.Account{
-			User:      "anonymous",
-			Anonymous: true,
-			FS:        fsys,
-			Write:     c.Anonymous.Write,
-			UploadDir: c.Anonymous.UploadDir,
+			User:              "anonymous",
+			Anonymous:         true,
+			FS:                fsys,
+			Write:             c.Anonymous.Write,
+			UploadDir:         c.Anonymous.UploadDir,
+			WorldReadableOnly: c.Anonymous.WorldReadableOnly,
 		}
 		if c.Anonymous.Write && c.Anonymous.UploadDir != "" {
 			logger.Warn("anonymous.upload_dir has no effect when anonymous.write is true")
@@ -80,6 +81,11 @@ func (c *Config) Build(logger *slog.Logger) (*Instance, error) {
 	if c.UsersFile != "" {
 		users, err := auth.LoadUsers(c.UsersFile)
 		if err != nil {
+			return fail(err)
+		}
+		// Hash the checks for unknown names now rather than at the
+		// first login.
+		if err := users.PrepareVerify(); err != nil {
 			return fail(err)
 		}
 		if a.account != nil {
@@ -112,6 +118,8 @@ func (c *Config) Build(logger *slog.Logger) (*Instance, error) {
 		MaxBadCommands:   disableIfZero(c.MaxBadCommands),
 		Logger:           logger,
 	}
+	srv.MaxLoginChecks = c.MaxLoginChecks
+	srv.MaxLoginChecksPerIP = disableIfZero(c.MaxLoginChecksPerIP)
 	inst := &Instance{Server: srv, homes: homes}
 	if c.TLS.CertFile != "" {
 		inst.certs = &certHolder{certFile: c.TLS.CertFile, keyFile: c.TLS.KeyFile}
@@ -299,9 +307,20 @@ func (a *authenticator) Authenticate(ctx context.Context, conn ftpserver.ConnInf
 	a.reloadUsers()
 	u, err := a.users.Verify(ctx, user, pass)
 	if err != nil {
-		return nil, err
+		return nil, serverError(err)
 	}
 	return a.userAccount(u)
+}
+
+// serverError maps auth's sentinel to the server's: auth does not know
+// the server, so a wrong password from the users file becomes the
+// ftpserver.ErrAuthFailed that the server answers with 530 (anything
+// else is a server-side failure, 421).
+func serverError(err error) error {
+	if errors.Is(err, auth.ErrAuthFailed) && !errors.Is(err, ftpserver.ErrAuthFailed) {
+		return fmt.Errorf("%w: %w", ftpserver.ErrAuthFailed, err)
+	}
+	return err
 }
 
 // AuthenticateCert logs user in without a password when the control

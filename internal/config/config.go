@@ -56,6 +56,11 @@ type Config struct {
 	// UsersFile is a users file (see package auth); empty for none.
 	UsersFile string `toml:"users_file"`
 
+	// MaxLoginChecks and MaxLoginChecksPerIP bound the password checks
+	// running at once; see default.toml.
+	MaxLoginChecks      int `toml:"max_login_checks"`
+	MaxLoginChecksPerIP int `toml:"max_login_checks_per_ip"`
+
 	Anonymous Anonymous `toml:"anonymous"`
 	TLS       TLS       `toml:"tls"`
 
@@ -76,6 +81,9 @@ type Anonymous struct {
 	// Root is the host directory anonymous users see; empty means
 	// Config.Root.
 	Root string `toml:"root"`
+	// WorldReadableOnly lets anonymous users download only files that
+	// everyone may read (o+r); on by default.
+	WorldReadableOnly bool `toml:"world_readable_only"`
 }
 
 // TLS is the [tls] table: FTPS. Its policy applies to both listeners.
@@ -322,6 +330,12 @@ func (c *Config) Validate() error {
 	}
 	if c.LoginFailDelay.Duration < 0 {
 		bad("login_fail_delay", "must not be negative, got %q", c.LoginFailDelay.String())
+	}
+	if c.MaxLoginChecks < 0 {
+		bad("max_login_checks", "must not be negative (0 means twice the CPUs), got %d", c.MaxLoginChecks)
+	}
+	if c.MaxLoginChecksPerIP < 0 {
+		bad("max_login_checks_per_ip", "must not be negative (0 means no limit), got %d", c.MaxLoginChecksPerIP)
 	}
 	for _, n := range []struct {
 		key   string

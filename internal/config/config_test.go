@@ -19,7 +19,7 @@ func writeFile(t *testing.T, path, content string) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -37,9 +37,10 @@ func TestDefault(t *testing.T) {
 		DataTimeout:    Duration{time.Minute},
 		LoginFailDelay: Duration{time.Second},
 		MaxBadCommands: 20,
-		Anonymous:      Anonymous{Enabled: true},
+		Anonymous:      Anonymous{Enabled: true, WorldReadableOnly: true},
 		TLS:            TLS{MinVersion: "1.2"},
 	}
+	want.MaxLoginChecksPerIP = 2
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Default() =\n%+v\nwant\n%+v", c, want)
 	}
@@ -99,12 +100,15 @@ max_sessions = 100
 max_sessions_per_ip = 4
 max_bad_commands = 0
 users_file = "users.toml"
+max_login_checks = 8
+max_login_checks_per_ip = 3
 
 [anonymous]
 enabled = true
 write = false
 upload_dir = "/incoming"
 root = "/srv/anon"
+world_readable_only = false
 
 [tls]
 cert_file = "tls/cert.pem"
@@ -142,7 +146,7 @@ func TestLoadFullExample(t *testing.T) {
 		MaxSessionsPerIP: 4,
 		MaxBadCommands:   0,
 		UsersFile:        filepath.Join(dir, "users.toml"),
-		Anonymous:        Anonymous{Enabled: true, UploadDir: "/incoming", Root: "/srv/anon"},
+		Anonymous:        Anonymous{Enabled: true, UploadDir: "/incoming", Root: "/srv/anon", WorldReadableOnly: false},
 		TLS: TLS{
 			CertFile:           filepath.Join(dir, "tls", "cert.pem"),
 			KeyFile:            "/etc/ferry/key.pem",
@@ -155,6 +159,7 @@ func TestLoadFullExample(t *testing.T) {
 			ClientCA:           filepath.Join(dir, "tls", "clients.pem"),
 		},
 	}
+	want.MaxLoginChecks, want.MaxLoginChecksPerIP = 8, 3
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Load =\n%+v\nwant\n%+v", c, want)
 	}

@@ -1,6 +1,9 @@
 package ftpserver
 
 import (
+	"bufio"
+	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -11,6 +14,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/ferry-ftp/ferry/ftp"
 )
@@ -154,11 +158,8 @@ func (s *session) store(verb, p string, mode WriteMode, exclusive bool) error {
 			} else {
 				err = s.receive(t, conn, w)
 			}
-			if err == nil && (t.isAborted() || !s.queued.Load() && controlClosed(s.conn)) {
-				// The data connection ended with a FIN, but the client is
-				// gone (killed, not finished): do not pass a partial
-				// file off as complete.
-				err = errAborted
+			if err == nil {
+				err = s.uploadComplete(t)
 			}
 			if err != nil {
 				return err
@@ -360,4 +361,137 @@ func siteChmod(s *session, arg string) error {
 	}
 	s.reply(ftp.CodeOK, "SITE CHMOD command successful.")
 	return nil
+}
+
+// peerState is what the client's side of the control connection shows.
+type peerState int
+
+const (
+	peerOpen   peerState = iota
+	peerClosed           // EOF: the client closed (or shut down) its side
+	peerReset            // RST or another socket error
+)
+
+// queuedCommand is the verb of the command the control loop holds back
+// while a transfer runs ("" when none): set by dispatch, read by the
+// transfer's goroutine.
+type queuedCommand struct {
+	mu      sync.Mutex
+	verb    string
+	changed chan struct{} // closed when verb changes; made on demand
+}
+
+func (q *queuedCommand) set(verb string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.verb = verb
+	if q.changed != nil {
+		close(q.changed)
+		q.changed = nil
+	}
+}
+
+// get returns the verb and a channel closed when it changes.
+func (q *queuedCommand) get() (string, <-chan struct{}) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.changed == nil {
+		q.changed = make(chan struct{})
+	}
+	return q.verb, q.changed
+}
+
+// peekLimit bounds how much unread control input uploadComplete looks
+// through for a QUIT.
+const peekLimit = 4096
+
+// uploadComplete decides whether an upload whose data connection ended
+// with EOF is complete (nil) or the partial of a client that died
+// (errAborted).
+//
+// In stream mode EOF on the data connection ends the file (RFC 959 3.4.1).
+// But the kernel of a killed client closes its data connection with a FIN
+// too, so the file is complete unless there is evidence that the client
+// went away without QUIT:
+//   - the control connection is open: the client is there, complete;
+//   - a QUIT is queued, read by the control loop or still unread before
+//     the control EOF: the client finished and is leaving, complete (RFC
+//     959: QUIT during a transfer waits for the transfer's reply);
+//   - the control connection was reset, or reached EOF with no QUIT before
+//     it: killed, partial.
+//
+// When the control connection shows EOF and the control loop is still
+// reading, it is left to read up to that EOF: it either dispatches a
+// command (a QUIT proves the client finished) or reaches the EOF and ends
+// the session, which aborts this transfer.
+func (s *session) uploadComplete(t *transfer) error {
+	var aborted <-chan struct{}
+	for {
+		if t.isAborted() {
+			return errAborted
+		}
+		verb, changed := s.queued.get()
+		if verb == "QUIT" {
+			return nil
+		}
+		switch controlState(s.conn) {
+		case peerOpen:
+			return nil
+		case peerReset:
+			return errAborted
+		}
+		if verb != "" || s.closing.Load() {
+			// The control loop reads no further: it holds a command
+			// back until this transfer's reply, or the server is
+			// shutting down. Look through what it has not read.
+			if s.quitUnread(verb != "") {
+				return nil
+			}
+			return errAborted
+		}
+		if aborted == nil {
+			ctx, cancel := context.WithCancel(s.ctx)
+			defer cancel()
+			if !t.setCancel(cancel) {
+				return errAborted
+			}
+			aborted = ctx.Done()
+		}
+		select {
+		case <-changed:
+		case <-aborted:
+		}
+	}
+}
+
+// quitUnread reports whether a QUIT line waits in the control input that
+// the control loop has not read: in the socket and, when inLineReader
+// (only while the control loop is held back, so it does not read the
+// buffer meanwhile), in the line reader's buffer before it.
+func (s *session) quitUnread(inLineReader bool) bool {
+	var pending []byte
+	if inLineReader && s.lr != nil {
+		pending = append(pending, s.lr.PeekBuffered()...)
+	}
+	var buf [peekLimit]byte
+	pending = append(pending, peekControl(s.conn, buf[:])...)
+	return quitQueued(pending)
+}
+
+// quitQueued reports whether input, unread control-connection bytes, holds
+// a complete QUIT command line. It reads them as the control loop would.
+func quitQueued(input []byte) bool {
+	lr := ftp.NewLineReader(bufio.NewReaderSize(bytes.NewReader(input), 512), ftp.MaxLine)
+	for {
+		line, err := lr.ReadLine()
+		if errors.Is(err, ftp.ErrLineTooLong) {
+			continue
+		}
+		if err != nil {
+			return false
+		}
+		if cmd, err := ftp.ParseCommand(string(line)); err == nil && cmd.Verb == "QUIT" {
+			return true
+		}
+	}
 }

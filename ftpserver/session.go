@@ -62,9 +62,9 @@ type session struct {
 
 	listener ListenerOptions
 	tls      tlsState
-	// queued is set when a command arrived during a transfer and waits
-	// for it: proof that the client is alive and talking.
-	queued atomic.Bool
+	// queued is the command that arrived during a transfer and waits for
+	// it (see uploadComplete in cmd_files.go).
+	queued queuedCommand
 
 	remote   netip.Addr      // the client's address, for the per-IP count
 	activeAt time.Time       // when the last command was answered
@@ -394,9 +394,9 @@ func (s *session) dispatch(line string) {
 	if !def.duringTransfer && s.transferring() {
 		// Commands are answered in order: one that arrives while a
 		// transfer runs waits for its final reply.
-		s.queued.Store(true)
+		s.queued.set(cmd.Verb)
 		s.waitTransfer()
-		s.queued.Store(false)
+		s.queued.set("")
 	}
 	if cmd.Verb != "PASV" && cmd.Verb != "EPSV" && !def.duringTransfer {
 		s.dropSpare()

@@ -21,18 +21,29 @@ import (
 // upload mode; alice may write.
 func startDiskServer(t *testing.T, mode ftpserver.UploadMode) (*testServer, string) {
 	t.Helper()
+	return startWrappedDiskServer(t, mode, nil)
+}
+
+// startWrappedDiskServer is startDiskServer with the file system passed
+// through wrap (when not nil) first.
+func startWrappedDiskServer(t *testing.T, mode ftpserver.UploadMode, wrap func(ftpserver.FileSystem) ftpserver.FileSystem) (*testServer, string) {
+	t.Helper()
 	dir := t.TempDir()
 	lfs, err := localfs.New(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { lfs.Close() })
+	var fsys ftpserver.FileSystem = lfs
+	if wrap != nil {
+		fsys = wrap(lfs)
+	}
 	ts := startServer(t, func(s *ftpserver.Server) {
 		s.Upload = mode
 		s.Logger = slog.New(slog.DiscardHandler)
 		s.Auth = ftpserver.AuthFunc(func(ctx context.Context, c ftpserver.ConnInfo, user, pass string) (*ftpserver.Account, error) {
 			if user == "alice" && pass == "secret" {
-				return &ftpserver.Account{User: "alice", FS: lfs, Write: true}, nil
+				return &ftpserver.Account{User: "alice", FS: fsys, Write: true}, nil
 			}
 			return nil, ftpserver.ErrAuthFailed
 		})

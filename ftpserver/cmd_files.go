@@ -147,6 +147,15 @@ func (s *session) store(verb, p string, mode WriteMode, exclusive bool) error {
 		done = "Transfer complete (unique file name: " + quoteName(path.Base(p)) + ")."
 	}
 	finished := false
+	// Ending an upload must happen even once the session is over (a
+	// killed client), so it does not take the session's cancellation.
+	endCtx := context.WithoutCancel(s.ctx)
+	end := func(why AbortReason) {
+		finished = true
+		if err := w.Abort(endCtx, why); err != nil {
+			s.log.Error("aborting upload", "file", p, "reason", why, "err", err)
+		}
+	}
 	return s.startTransfer(verb, p, -1, open, done,
 		func(t *transfer, conn net.Conn) error {
 			var err error
@@ -162,18 +171,28 @@ func (s *session) store(verb, p string, mode WriteMode, exclusive bool) error {
 				err = s.uploadComplete(t)
 			}
 			if err != nil {
+				end(abortReason(t, err))
 				return err
 			}
 			finished = true
-			return w.Commit()
+			return w.Commit(endCtx)
 		},
 		func() {
 			if !finished {
-				if err := w.Abort(); err != nil {
-					s.log.Error("aborting upload", "file", p, "err", err)
-				}
+				// The transfer never ran its body (no data connection)
+				// or panicked: nothing arrived that should be kept.
+				end(AbortFailed)
 			}
 		})
+}
+
+// abortReason says whose fault the end of an upload with err is: the
+// client's (it stopped sending) or the server's (it could not store).
+func abortReason(t *transfer, err error) AbortReason {
+	if t.isAborted() || errors.Is(err, errAborted) || isNetError(err) {
+		return AbortInterrupted
+	}
+	return AbortFailed
 }
 
 func cmdDELE(s *session, arg string) error {

@@ -142,7 +142,7 @@ func (s *session) replyError(err error) {
 		s.reply(ftp.CodeBadFileName, "File name not allowed.")
 	case errors.Is(err, ErrNotSupported):
 		s.reply(ftp.CodeNotImplemented, "Not supported by this storage.")
-	case errors.Is(err, syscall.ENOSPC):
+	case errors.Is(err, ErrNoSpace) || errors.Is(err, syscall.ENOSPC): // disk full: 452, a quota (above) 552
 		s.reply(ftp.CodeInsufficientStorage, "Insufficient storage space.")
 	case errors.Is(err, syscall.ENAMETOOLONG):
 		s.reply(ftp.CodeBadFileName, "File name too long.")

@@ -29,6 +29,12 @@ func startDiskServer(t *testing.T, mode ftpserver.UploadMode) (*testServer, stri
 func startWrappedDiskServer(t *testing.T, mode ftpserver.UploadMode, wrap func(ftpserver.FileSystem) ftpserver.FileSystem) (*testServer, string) {
 	t.Helper()
 	dir := t.TempDir()
+	return startDiskServerAt(t, dir, mode, wrap), dir
+}
+
+// startDiskServerAt is startWrappedDiskServer on a given directory.
+func startDiskServerAt(t *testing.T, dir string, mode ftpserver.UploadMode, wrap func(ftpserver.FileSystem) ftpserver.FileSystem) *testServer {
+	t.Helper()
 	lfs, err := localfs.New(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -48,7 +54,7 @@ func startWrappedDiskServer(t *testing.T, mode ftpserver.UploadMode, wrap func(f
 			return nil, ftpserver.ErrAuthFailed
 		})
 	})
-	return ts, dir
+	return ts
 }
 
 // waitSessions waits until the server has no session left.

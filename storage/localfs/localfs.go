@@ -35,15 +35,18 @@
 //     copy_file_range, which is instant on file systems that share extents
 //     and a kernel-side copy elsewhere.
 //   - UploadAtomicResume (the default) does the same for WriteTruncate, but
-//     Abort renames the partial file onto the target so the client can
-//     resume, provided at least one byte arrived (an upload interrupted
-//     before any data leaves the previous version). WriteAppend and WriteAt
+//     Abort(ftpserver.AbortInterrupted) renames the partial file onto the
+//     target so the client can resume, provided at least one byte arrived
+//     (an upload interrupted before any data leaves the previous version).
+//     Abort(ftpserver.AbortFailed), a failure of the server's (disk full,
+//     I/O error), deletes it as UploadAtomic does. WriteAppend and WriteAt
 //     on an existing file write into the target in place: the prefix is
 //     already where it belongs, so "what arrived becomes the target" holds
 //     without copying what may be gigabytes before a resumed upload can
 //     start. A reader sees the file grow meanwhile. With WriteAt, the old
 //     content after the data written is dropped when the upload ends (by
-//     Commit, or by Abort if anything arrived).
+//     Commit, or by an interrupted Abort if anything arrived). A failed
+//     Abort cuts the file back to where the upload began.
 //   - UploadDirect writes into the target: WriteTruncate empties it and
 //     WriteAt cuts it at Offset when Create returns.
 //
@@ -68,7 +71,7 @@
 // *os.File, so copying from a TCP connection uses splice(2). It is not safe
 // for concurrent use: end the copy before calling Commit or Abort. After
 // Commit or Abort, Write and Commit fail with fs.ErrClosed and Abort returns
-// nil, so "defer w.Abort()" is safe. A failed Commit has already released
+// nil, so "defer w.Abort(ctx, ftpserver.AbortFailed)" is safe. A failed Commit has already released
 // everything; a temporary file is deleted, not published.
 //
 // # Other behaviour
@@ -88,8 +91,12 @@
 // Errors name the virtual path, never the host directory, including errors
 // from the *os.File that Open returns. Errno values are mapped to what the
 // server branches on: ENOTDIR in the middle of a path is fs.ErrNotExist,
-// ENOSPC and EDQUOT are ftpserver.ErrQuota, ENAMETOOLONG is
-// ftpserver.ErrInvalidName, EROFS is fs.ErrPermission.
+// ENOSPC is ftpserver.ErrNoSpace, EDQUOT is ftpserver.ErrQuota,
+// ENAMETOOLONG is ftpserver.ErrInvalidName, EROFS is fs.ErrPermission.
+// The FileWriter's ReadFrom returns an error that only a socket reports
+// (ECONNRESET, ETIMEDOUT...) as the *net.OpError of its source: splice(2)
+// does not say which side failed, and a client's reset is not a storage
+// failure.
 //
 // Every method checks its context first and fails with the context's error
 // once it is done; a DirLister also stops when the context of its List call

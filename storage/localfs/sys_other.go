@@ -14,3 +14,6 @@ const oNonblock = 0
 var errInvalidArg = errors.New("invalid argument")
 
 func mapErrno(err error) error { return err }
+
+// isSocketErrno cannot tell socket errors apart here.
+func isSocketErrno(error) bool { return false }

@@ -39,7 +39,9 @@ func mapErrno(err error) error {
 		kind = ftpserver.ErrDirNotEmpty
 	case syscall.ENAMETOOLONG:
 		kind = ftpserver.ErrInvalidName
-	case syscall.ENOSPC, syscall.EDQUOT:
+	case syscall.ENOSPC:
+		kind = ftpserver.ErrNoSpace
+	case syscall.EDQUOT:
 		kind = ftpserver.ErrQuota
 	case syscall.EROFS, syscall.ELOOP:
 		kind = fs.ErrPermission
@@ -47,4 +49,18 @@ func mapErrno(err error) error {
 		return err
 	}
 	return &kindError{err: err, kind: kind}
+}
+
+// isSocketErrno reports whether err is an errno only a socket returns.
+func isSocketErrno(err error) bool {
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
+		return false
+	}
+	switch errno {
+	case syscall.ECONNRESET, syscall.ECONNABORTED, syscall.ETIMEDOUT, syscall.ENOTCONN,
+		syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.ENETDOWN, syscall.ENETRESET:
+		return true
+	}
+	return false
 }

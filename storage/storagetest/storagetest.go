@@ -24,6 +24,10 @@
 //   - UploadAtomicResume and UploadAtomic leave the target as it was while a
 //     WriteTruncate upload runs and when it is aborted before any byte
 //     arrived; UploadAtomic also while a WriteAppend or WriteAt upload runs.
+//   - Abort with ftpserver.AbortFailed (a server-side failure) never
+//     publishes: the atomic modes leave the target as it was before the
+//     upload; UploadAtomicResume writing in place (WriteAppend, WriteAt on
+//     an existing file) cuts it back to where the upload began.
 //   - Exclusive in the atomic modes fails at Commit with fs.ErrExist if a
 //     file appeared at the name meanwhile, and leaves that file alone.
 //   - Rename replaces files only: onto a directory it fails and changes
@@ -85,6 +89,7 @@ func Run(t *testing.T, newFS func(t *testing.T) ftpserver.FileSystem, opts ...Op
 	t.Run("CreateCommit", s.testCreateCommit)
 	t.Run("CreateAbort", s.testCreateAbort)
 	t.Run("CreateAbortNothingWritten", s.testCreateAbortNothingWritten)
+	t.Run("CreateAbortFailed", s.testCreateAbortFailed)
 	t.Run("UploadInFlight", s.testUploadInFlight)
 	t.Run("WriterEnded", s.testWriterEnded)
 	t.Run("ReaderFrom", s.testReaderFrom)
@@ -134,10 +139,10 @@ func put(t *testing.T, fsys ftpserver.FileSystem, name string, data []byte) {
 		t.Fatalf("Create(%q): %v", name, err)
 	}
 	if _, err := w.Write(data); err != nil {
-		w.Abort()
+		w.Abort(t.Context(), ftpserver.AbortInterrupted)
 		t.Fatalf("Write(%q): %v", name, err)
 	}
-	if err := w.Commit(); err != nil {
+	if err := w.Commit(t.Context()); err != nil {
 		t.Fatalf("Commit(%q): %v", name, err)
 	}
 }
@@ -479,7 +484,7 @@ func (s *suite) testCreateCommit(t *testing.T) {
 			w, err := fsys.Create(t.Context(), "/d/t", c.opts())
 			if c.refused() {
 				if err == nil {
-					w.Abort()
+					w.Abort(t.Context(), ftpserver.AbortInterrupted)
 				}
 				wantErr(t, "Create", err, fs.ErrNotExist)
 				wantContent(t, fsys, "/d/t", nil)
@@ -496,7 +501,7 @@ func (s *suite) testCreateCommit(t *testing.T) {
 			if _, err := w.Write(newContent[1:]); err != nil {
 				t.Fatalf("Write: %v", err)
 			}
-			if err := w.Commit(); err != nil {
+			if err := w.Commit(t.Context()); err != nil {
 				t.Fatalf("Commit: %v", err)
 			}
 			wantContent(t, fsys, "/d/t", concat(c.kept(), newContent))
@@ -523,7 +528,7 @@ func (s *suite) testCreateCommit(t *testing.T) {
 					t.Fatalf("Create at %d: %v", tc.offset, err)
 				}
 				w.Write(newContent)
-				if err := w.Commit(); err != nil {
+				if err := w.Commit(t.Context()); err != nil {
 					t.Fatalf("Commit at %d: %v", tc.offset, err)
 				}
 				wantContent(t, fsys, "/f", tc.want)
@@ -532,12 +537,12 @@ func (s *suite) testCreateCommit(t *testing.T) {
 			put(t, fsys, "/f", oldContent)
 			w, err := fsys.Create(ctx, "/f", ftpserver.CreateOptions{Mode: ftpserver.WriteAt, Offset: int64(len(oldContent) + 1), Upload: u})
 			if err == nil {
-				w.Abort()
+				w.Abort(t.Context(), ftpserver.AbortInterrupted)
 			}
 			wantErr(t, "Create at offset past the end", err, fs.ErrInvalid)
 			w, err = fsys.Create(ctx, "/f", ftpserver.CreateOptions{Mode: ftpserver.WriteAt, Offset: -1, Upload: u})
 			if err == nil {
-				w.Abort()
+				w.Abort(t.Context(), ftpserver.AbortInterrupted)
 				t.Errorf("Create at offset -1 succeeded")
 			}
 			wantContent(t, fsys, "/f", oldContent)
@@ -547,7 +552,7 @@ func (s *suite) testCreateCommit(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := w.Commit(); err != nil {
+			if err := w.Commit(t.Context()); err != nil {
 				t.Fatal(err)
 			}
 			wantContent(t, fsys, "/f", oldContent[:2])
@@ -555,7 +560,7 @@ func (s *suite) testCreateCommit(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := w.Commit(); err != nil {
+			if err := w.Commit(t.Context()); err != nil {
 				t.Fatal(err)
 			}
 			wantContent(t, fsys, "/f", []byte{})
@@ -597,7 +602,7 @@ func (s *suite) testCreateAbort(t *testing.T) {
 		if _, err := w.Write(part); err != nil {
 			t.Fatalf("Write: %v", err)
 		}
-		if err := w.Abort(); err != nil {
+		if err := w.Abort(t.Context(), ftpserver.AbortInterrupted); err != nil {
 			t.Fatalf("Abort: %v", err)
 		}
 		want := c.afterAbort(part)
@@ -606,9 +611,36 @@ func (s *suite) testCreateAbort(t *testing.T) {
 	})
 }
 
+// afterFailure is what the target holds when an upload that wrote data is
+// aborted by a server-side failure.
+func (c uploadCase) afterFailure(data []byte) []byte {
+	switch {
+	case c.upload == ftpserver.UploadDirect:
+		return concat(c.kept(), data)
+	case c.upload == ftpserver.UploadAtomicResume && c.existing && c.write != ftpserver.WriteTruncate:
+		return concat(c.kept())
+	}
+	return c.old()
+}
+
+func (s *suite) testCreateAbortFailed(t *testing.T) {
+	s.eachUpload(t, func(t *testing.T, c uploadCase, fsys ftpserver.FileSystem, w ftpserver.FileWriter) {
+		part := []byte("PART")
+		if _, err := w.Write(part); err != nil {
+			t.Fatalf("Write: %v", err)
+		}
+		if err := w.Abort(t.Context(), ftpserver.AbortFailed); err != nil {
+			t.Fatalf("Abort: %v", err)
+		}
+		want := c.afterFailure(part)
+		wantContent(t, fsys, "/d/t", want)
+		checkSiblings(t, fsys, want != nil)
+	})
+}
+
 func (s *suite) testCreateAbortNothingWritten(t *testing.T) {
 	s.eachUpload(t, func(t *testing.T, c uploadCase, fsys ftpserver.FileSystem, w ftpserver.FileWriter) {
-		if err := w.Abort(); err != nil {
+		if err := w.Abort(t.Context(), ftpserver.AbortInterrupted); err != nil {
 			t.Fatalf("Abort: %v", err)
 		}
 		// The atomic modes leave the target alone until data arrives;
@@ -624,7 +656,7 @@ func (s *suite) testCreateAbortNothingWritten(t *testing.T) {
 
 func (s *suite) testUploadInFlight(t *testing.T) {
 	s.eachUpload(t, func(t *testing.T, c uploadCase, fsys ftpserver.FileSystem, w ftpserver.FileWriter) {
-		defer w.Abort()
+		defer w.Abort(t.Context(), ftpserver.AbortInterrupted)
 		if _, err := w.Write(pattern(100<<10, 3)); err != nil {
 			t.Fatalf("Write: %v", err)
 		}
@@ -647,16 +679,16 @@ func (s *suite) testWriterEnded(t *testing.T) {
 				t.Fatal(err)
 			}
 			w.Write([]byte("done"))
-			if err := w.Commit(); err != nil {
+			if err := w.Commit(t.Context()); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := w.Write([]byte("more")); err == nil {
 				t.Errorf("Write after Commit succeeded")
 			}
-			if err := w.Commit(); err == nil {
+			if err := w.Commit(t.Context()); err == nil {
 				t.Errorf("second Commit succeeded")
 			}
-			w.Abort() // must not undo the upload
+			w.Abort(t.Context(), ftpserver.AbortInterrupted) // must not undo the upload
 			wantContent(t, fsys, "/f", []byte("done"))
 
 			w, err = fsys.Create(t.Context(), "/g", ftpserver.CreateOptions{Upload: u})
@@ -664,16 +696,16 @@ func (s *suite) testWriterEnded(t *testing.T) {
 				t.Fatal(err)
 			}
 			w.Write([]byte("partial"))
-			if err := w.Abort(); err != nil {
+			if err := w.Abort(t.Context(), ftpserver.AbortInterrupted); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := w.Write([]byte("more")); err == nil {
 				t.Errorf("Write after Abort succeeded")
 			}
-			if err := w.Commit(); err == nil {
+			if err := w.Commit(t.Context()); err == nil {
 				t.Errorf("Commit after Abort succeeded")
 			}
-			w.Abort()
+			w.Abort(t.Context(), ftpserver.AbortInterrupted)
 			if u == ftpserver.UploadAtomic {
 				wantContent(t, fsys, "/g", nil)
 			} else {
@@ -704,7 +736,7 @@ func (s *suite) testReaderFrom(t *testing.T) {
 		if _, err := w.Write([]byte("tail")); err != nil {
 			t.Fatal(err)
 		}
-		if err := w.Commit(); err != nil {
+		if err := w.Commit(t.Context()); err != nil {
 			t.Fatalf("Commit: %v", err)
 		}
 		wantContent(t, fsys, "/d/t", concat(c.kept(), data, []byte("tail")))
@@ -727,7 +759,7 @@ func (s *suite) testCreateErrors(t *testing.T) {
 					t.Helper()
 					w, err := fsys.Create(ctx, name, opts)
 					if err == nil {
-						w.Abort()
+						w.Abort(t.Context(), ftpserver.AbortInterrupted)
 					}
 					wantErr(t, "Create("+name+")", err, target)
 				}
@@ -754,13 +786,13 @@ func (s *suite) testExclusive(t *testing.T) {
 			for _, name := range []string{"/taken", "/dir"} {
 				w, err := fsys.Create(ctx, name, excl)
 				if err == nil {
-					w.Abort()
+					w.Abort(t.Context(), ftpserver.AbortInterrupted)
 					t.Errorf("exclusive Create(%s) succeeded", name)
 				}
 			}
 			w, err := fsys.Create(ctx, "/taken", excl)
 			if err == nil {
-				w.Abort()
+				w.Abort(t.Context(), ftpserver.AbortInterrupted)
 			}
 			wantErr(t, "exclusive Create(/taken)", err, fs.ErrExist)
 			wantContent(t, fsys, "/taken", oldContent)
@@ -773,7 +805,7 @@ func (s *suite) testExclusive(t *testing.T) {
 			if u != ftpserver.UploadDirect {
 				wantContent(t, fsys, "/fresh", nil)
 			}
-			if err := w.Commit(); err != nil {
+			if err := w.Commit(t.Context()); err != nil {
 				t.Fatalf("Commit: %v", err)
 			}
 			wantContent(t, fsys, "/fresh", newContent)
@@ -788,7 +820,7 @@ func (s *suite) testExclusive(t *testing.T) {
 			}
 			w.Write(newContent)
 			put(t, fsys, "/raced", []byte("first"))
-			err = w.Commit()
+			err = w.Commit(t.Context())
 			wantErr(t, "Commit of an exclusive upload whose name was taken", err, fs.ErrExist)
 			wantContent(t, fsys, "/raced", []byte("first"))
 			wantNames(t, fsys, "/", "dir", "fresh", "raced", "taken")
@@ -813,12 +845,12 @@ func (s *suite) testConcurrentUploads(t *testing.T) {
 					}
 					for chunk := range slices.Chunk(contents[i], 4096) {
 						if _, err := w.Write(chunk); err != nil {
-							w.Abort()
+							w.Abort(t.Context(), ftpserver.AbortInterrupted)
 							errs <- err
 							return
 						}
 					}
-					errs <- w.Commit()
+					errs <- w.Commit(t.Context())
 				}()
 			}
 			for range writers {
@@ -844,7 +876,7 @@ func (s *suite) testConcurrentUploads(t *testing.T) {
 				w, err := fsys.Create(t.Context(), name, ftpserver.CreateOptions{})
 				if err == nil {
 					w.Write([]byte(name))
-					err = w.Commit()
+					err = w.Commit(t.Context())
 				}
 				if err == nil {
 					_, err = fsys.Stat(t.Context(), name)
@@ -920,7 +952,7 @@ func (s *suite) testReadWhileWriting(t *testing.T) {
 				}
 				runtime.Gosched()
 			}
-			if err := w.Commit(); err != nil {
+			if err := w.Commit(t.Context()); err != nil {
 				t.Fatal(err)
 			}
 			close(stop)
@@ -1242,7 +1274,7 @@ func (s *suite) testNames(t *testing.T) {
 				t.Fatalf("Create(%q): %v", name, err)
 			}
 			w.Write([]byte(base))
-			if err := w.Commit(); err != nil {
+			if err := w.Commit(t.Context()); err != nil {
 				t.Fatalf("Commit(%q): %v", name, err)
 			}
 			wantContent(t, fsys, name, []byte(base))
@@ -1308,7 +1340,7 @@ func (s *suite) testInvalidNames(t *testing.T) {
 		for _, u := range uploadModes {
 			w, err := fsys.Create(ctx, name, ftpserver.CreateOptions{Upload: u})
 			if err == nil {
-				w.Abort()
+				w.Abort(t.Context(), ftpserver.AbortInterrupted)
 			}
 			wantErr(t, what("Create/"+u.String()), err, ftpserver.ErrInvalidName)
 		}
@@ -1444,7 +1476,7 @@ func (s *suite) testChmod(t *testing.T) {
 				t.Fatalf("Create(/f, %s, %s): %v", u, writeModeName(wm), err)
 			}
 			w.Write(newContent)
-			if err := w.Commit(); err != nil {
+			if err := w.Commit(t.Context()); err != nil {
 				t.Fatal(err)
 			}
 			if m := perm("/f"); m.Perm() != 0o600 {

@@ -36,6 +36,13 @@ func cmdRETR(s *session, arg string) error {
 		if errors.Is(err, ErrIsDir) {
 			return ftp.Errorf(ftp.CodeActionNotTaken, "Not a regular file.")
 		}
+		if offset > 0 {
+			// A backend may fail to seek where no file can reach (lseek
+			// EINVAL past the largest file size): the client's error.
+			if fi, serr := s.acct.FS.Stat(s.ctx, p); serr == nil && fi.Mode().IsRegular() && offset > fi.Size() {
+				return restBeyondEnd(offset, fi.Size())
+			}
+		}
 		return err
 	}
 	fi, err := openFileInfo(s, r, p)
@@ -43,7 +50,7 @@ func cmdRETR(s *session, arg string) error {
 		err = ftp.Errorf(ftp.CodeActionNotTaken, "Not a regular file.")
 	}
 	if err == nil && offset > fi.Size() {
-		err = ftp.Errorf(ftp.CodeArgumentError, "Restart offset %d is beyond the end of the file (%d bytes).", offset, fi.Size())
+		err = restBeyondEnd(offset, fi.Size())
 	}
 	if err != nil {
 		r.Close()
@@ -59,6 +66,11 @@ func cmdRETR(s *session, arg string) error {
 			return s.send(t, conn, conn, r)
 		},
 		func() { r.Close() })
+}
+
+// restBeyondEnd refuses a restart offset past the end of the file.
+func restBeyondEnd(offset, size int64) error {
+	return ftp.Errorf(ftp.CodeArgumentError, "Restart offset %d is beyond the end of the file (%d bytes).", offset, size)
 }
 
 // openFileInfo describes an opened file: from the file itself when it can
@@ -131,7 +143,7 @@ func (s *session) store(verb, p string, mode WriteMode, exclusive bool) error {
 			size = existing.Size()
 		}
 		if offset > size {
-			return ftp.Errorf(ftp.CodeArgumentError, "Restart offset %d is beyond the end of the file (%d bytes).", offset, size)
+			return restBeyondEnd(offset, size)
 		}
 		mode = WriteAt
 	}

@@ -4,8 +4,13 @@
 //	func TestConformance(t *testing.T) {
 //		storagetest.Run(t, func(t *testing.T) ftpserver.FileSystem {
 //			return memfs.New()
-//		})
+//		}, storagetest.WithCapabilities(storagetest.AllCapabilities()...))
 //	}
+//
+// A backend declares what it can do beyond the core contract (writing in
+// place, partial overwrite, append, chmod, ...: see Capability); the cases
+// that need what it does not declare are skipped by name, so an object
+// store that refuses them with ftpserver.ErrNotSupported can pass.
 //
 // Each subtest gets a fresh, empty file system from newFS. The suite only
 // goes through the FileSystem interface (and the optional Chmoder and
@@ -59,6 +64,77 @@ type Option func(*config)
 
 type config struct {
 	symlink func(t *testing.T, fsys ftpserver.FileSystem, target, link string)
+	caps    map[Capability]bool
+}
+
+// Capability is something beyond the core contract that a backend on a
+// POSIX file system does and an object store may not. The cases that need
+// one run only for a backend that declares it (WithCapabilities); the
+// others are skipped by name, so an object store can pass the suite while
+// a disk backend is held to everything.
+type Capability string
+
+const (
+	// WriteInPlace: data shows at the target while an upload runs
+	// (UploadDirect, and UploadAtomicResume appending to or resuming an
+	// existing file in place).
+	WriteInPlace Capability = "write-in-place"
+	// PartialOverwrite: WriteAt with an Offset > 0 keeps the file's first
+	// bytes and writes after them (REST + STOR).
+	PartialOverwrite Capability = "partial-overwrite"
+	// Append: WriteAppend (APPE) onto an existing file.
+	Append Capability = "append"
+	// Chmod: the FileSystem is an ftpserver.Chmoder with permission bits.
+	Chmod Capability = "chmod"
+	// ModTime: SetModTime sets the modification time (MFMT).
+	ModTime Capability = "set-mod-time"
+	// RenameDir: Rename moves a directory with its content.
+	RenameDir Capability = "rename-directory"
+	// SpaceReport: the FileSystem is an ftpserver.SpaceReporter (AVBL).
+	SpaceReport Capability = "space-report"
+)
+
+// AllCapabilities lists every Capability: what memfs and localfs declare.
+func AllCapabilities() []Capability {
+	return []Capability{WriteInPlace, PartialOverwrite, Append, Chmod, ModTime, RenameDir, SpaceReport}
+}
+
+// WithCapabilities declares what the backend can do beyond the core
+// contract. Without it the suite assumes nothing and skips every case
+// that needs a capability.
+func WithCapabilities(caps ...Capability) Option {
+	return func(c *config) {
+		for _, capability := range caps {
+			c.caps[capability] = true
+		}
+	}
+}
+
+// need skips t unless the backend declared every one of caps.
+func (s *suite) need(t *testing.T, caps ...Capability) {
+	t.Helper()
+	for _, capability := range caps {
+		if !s.cfg.caps[capability] {
+			t.Skipf("backend does not declare capability %q (storagetest.WithCapabilities)", capability)
+		}
+	}
+}
+
+// uploadNeeds lists the capabilities an upload in mode u writing as w needs.
+func uploadNeeds(u ftpserver.UploadMode, w ftpserver.WriteMode, existing bool) []Capability {
+	var caps []Capability
+	switch w {
+	case ftpserver.WriteAppend:
+		caps = append(caps, Append)
+	case ftpserver.WriteAt:
+		caps = append(caps, PartialOverwrite)
+	}
+	inPlace := u == ftpserver.UploadDirect ||
+		u == ftpserver.UploadAtomicResume && existing && w != ftpserver.WriteTruncate
+	if inPlace {
+		caps = append(caps, WriteInPlace)
+	}
+	return caps
 }
 
 // WithSymlink enables the symbolic link tests. symlink must create, in fsys,
@@ -80,7 +156,7 @@ type suite struct {
 // Run runs the conformance suite as subtests of t. newFS must return a new,
 // empty file system each time it is called.
 func Run(t *testing.T, newFS func(t *testing.T) ftpserver.FileSystem, opts ...Option) {
-	s := &suite{newFS: newFS}
+	s := &suite{newFS: newFS, cfg: config{caps: map[Capability]bool{}}}
 	for _, opt := range opts {
 		opt(&s.cfg)
 	}
@@ -479,6 +555,7 @@ func checkSiblings(t *testing.T, fsys ftpserver.FileSystem, targetExists bool) {
 func (s *suite) testCreateCommit(t *testing.T) {
 	for _, c := range allUploadCases() {
 		t.Run(c.String(), func(t *testing.T) {
+			s.need(t, uploadNeeds(c.upload, c.write, c.existing)...)
 			fsys := s.newFS(t)
 			uploadSetup(t, fsys, c)
 			w, err := fsys.Create(t.Context(), "/d/t", c.opts())
@@ -512,6 +589,7 @@ func (s *suite) testCreateCommit(t *testing.T) {
 	// Offsets at the edges.
 	for _, u := range uploadModes {
 		t.Run(u.String()+"/offsets", func(t *testing.T) {
+			s.need(t, uploadNeeds(u, ftpserver.WriteAt, true)...)
 			fsys := s.newFS(t)
 			ctx := t.Context()
 			for _, tc := range []struct {
@@ -576,6 +654,7 @@ func (s *suite) eachUpload(t *testing.T, test func(t *testing.T, c uploadCase, f
 			continue
 		}
 		t.Run(c.String(), func(t *testing.T) {
+			s.need(t, uploadNeeds(c.upload, c.write, c.existing)...)
 			fsys := s.newFS(t)
 			uploadSetup(t, fsys, c)
 			w, err := fsys.Create(t.Context(), "/d/t", c.opts())
@@ -673,6 +752,7 @@ func (s *suite) testUploadInFlight(t *testing.T) {
 func (s *suite) testWriterEnded(t *testing.T) {
 	for _, u := range uploadModes {
 		t.Run(u.String(), func(t *testing.T) {
+			s.need(t, uploadNeeds(u, ftpserver.WriteTruncate, false)...)
 			fsys := s.newFS(t)
 			w, err := fsys.Create(t.Context(), "/f", ftpserver.CreateOptions{Upload: u})
 			if err != nil {
@@ -747,6 +827,7 @@ func (s *suite) testCreateErrors(t *testing.T) {
 	for _, u := range uploadModes {
 		for _, wm := range writeModes {
 			t.Run(u.String()+"/"+writeModeName(wm), func(t *testing.T) {
+				s.need(t, uploadNeeds(u, wm, true)...)
 				fsys := s.newFS(t)
 				ctx := t.Context()
 				mkdir(t, fsys, "/dir")
@@ -778,6 +859,7 @@ func (s *suite) testCreateErrors(t *testing.T) {
 func (s *suite) testExclusive(t *testing.T) {
 	for _, u := range uploadModes {
 		t.Run(u.String(), func(t *testing.T) {
+			s.need(t, uploadNeeds(u, ftpserver.WriteTruncate, false)...)
 			fsys := s.newFS(t)
 			ctx := t.Context()
 			excl := ftpserver.CreateOptions{Upload: u, Exclusive: true}
@@ -914,6 +996,7 @@ func (s *suite) testConcurrentUploads(t *testing.T) {
 func (s *suite) testReadWhileWriting(t *testing.T) {
 	for _, u := range uploadModes {
 		t.Run(u.String(), func(t *testing.T) {
+			s.need(t, uploadNeeds(u, ftpserver.WriteTruncate, true)...)
 			fsys := s.newFS(t)
 			ctx := t.Context()
 			old, final := pattern(32<<10, 11), pattern(64<<10, 77)
@@ -1166,6 +1249,10 @@ func (s *suite) testRename(t *testing.T) {
 	wantContent(t, fsys, "/c", []byte("a"))
 	wantNames(t, fsys, "/", "c")
 
+	if !s.cfg.caps[RenameDir] {
+		t.Skipf("the rest needs capability %q", RenameDir)
+	}
+
 	// A directory with content, and a file into it.
 	mkdir(t, fsys, "/dir")
 	mkdir(t, fsys, "/dir/sub")
@@ -1214,6 +1301,7 @@ func (s *suite) testRename(t *testing.T) {
 }
 
 func (s *suite) testSetModTime(t *testing.T) {
+	s.need(t, ModTime)
 	fsys := s.newFS(t)
 	ctx := t.Context()
 	put(t, fsys, "/f", oldContent)
@@ -1221,9 +1309,6 @@ func (s *suite) testSetModTime(t *testing.T) {
 	mtime := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
 	for _, name := range []string{"/f", "/dir"} {
 		err := fsys.SetModTime(ctx, name, mtime)
-		if errors.Is(err, ftpserver.ErrNotSupported) {
-			t.Skip("SetModTime not supported")
-		}
 		if err != nil {
 			t.Fatalf("SetModTime(%s): %v", name, err)
 		}
@@ -1432,10 +1517,11 @@ func (s *suite) testCanceledContext(t *testing.T) {
 // --- optional capabilities ---
 
 func (s *suite) testChmod(t *testing.T) {
+	s.need(t, Chmod)
 	fsys := s.newFS(t)
 	c, ok := fsys.(ftpserver.Chmoder)
 	if !ok {
-		t.Skip("backend is not a Chmoder")
+		t.Fatalf("capability %q declared, but the backend is not a Chmoder", Chmod)
 	}
 	ctx := t.Context()
 	put(t, fsys, "/f", oldContent)
@@ -1487,10 +1573,11 @@ func (s *suite) testChmod(t *testing.T) {
 }
 
 func (s *suite) testAvailableSpace(t *testing.T) {
+	s.need(t, SpaceReport)
 	fsys := s.newFS(t)
 	r, ok := fsys.(ftpserver.SpaceReporter)
 	if !ok {
-		t.Skip("backend is not a SpaceReporter")
+		t.Fatalf("capability %q declared, but the backend is not a SpaceReporter", SpaceReport)
 	}
 	ctx := t.Context()
 	put(t, fsys, "/f", oldContent)

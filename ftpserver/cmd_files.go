@@ -137,6 +137,12 @@ func (s *session) store(verb, p string, mode WriteMode, exclusive bool) error {
 	if err := s.canWrite(p, statErr != nil && offset == 0 && mode == WriteTruncate); err != nil {
 		return err
 	}
+	if !s.acct.Write {
+		// Allowed as a new file only: the name must still be free when
+		// the upload is published, or a concurrent upload of the same
+		// name would be replaced.
+		exclusive = true
+	}
 	if offset > 0 {
 		size := int64(0)
 		if statErr == nil {

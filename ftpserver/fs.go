@@ -200,4 +200,8 @@ var (
 	ErrInvalidName  = errors.New("file name not allowed")                   // 553
 	ErrQuota        = errors.New("storage quota exceeded")                  // 552
 	ErrNoSpace      = errors.New("insufficient storage space")              // 452
+	// ErrBusy: the file is being written by another upload that writes
+	// in place (UploadDirect, a resumed upload), which a second one would
+	// interleave with. Backends lock the target for the upload's duration.
+	ErrBusy = errors.New("file busy") // 450
 )

@@ -166,3 +166,43 @@ func dialEPSV(c *client, reply string) net.Conn {
 	c.t.Cleanup(func() { conn.Close() })
 	return conn
 }
+
+// TestDirectUploadsNeverInterleave: two STORs of one file at once in
+// direct mode (or resumed in place) would write into the same file; the
+// second is refused with 450 while the first holds it, so the file is
+// always one upload's content whole.
+func TestDirectUploadsNeverInterleave(t *testing.T) {
+	t.Parallel()
+	for _, backend := range []string{"memfs", "localfs"} {
+		for _, gated := range []bool{true, false} {
+			rounds := 30
+			name := backend + "/free"
+			if gated {
+				rounds, name = 1, backend+"/both-in-flight"
+			}
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				rs := startRaceServer(t, backend, ftpserver.UploadDirect, gated)
+				clients := []*client{rs.login(t), rs.login(t)}
+				for round := range rounds {
+					contents := [][]byte{bytes.Repeat([]byte("first "), 10000), bytes.Repeat([]byte("second"), 12000)}
+					codes := storAtOnce(rs, clients, "/target", contents)
+					got := rs.read("/target")
+					whole := false
+					for i, code := range codes {
+						switch code {
+						case 226:
+							whole = whole || bytes.Equal(got, contents[i])
+						case 450:
+						default:
+							t.Fatalf("round %d: upload %d got %d, want 226 or 450", round, i, code)
+						}
+					}
+					if !whole {
+						t.Fatalf("round %d (%v): target holds %d bytes that are no upload's content whole", round, codes, len(got))
+					}
+				}
+			})
+		}
+	}
+}

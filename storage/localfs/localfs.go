@@ -50,6 +50,13 @@
 //   - UploadDirect writes into the target: WriteTruncate empties it and
 //     WriteAt cuts it at Offset when Create returns.
 //
+// An upload that writes into the target (UploadDirect, or in place) holds an
+// exclusive flock(2) on it until Commit or Abort, taken without waiting:
+// another such upload of the file, from this process or another (vsftpd's
+// lock_upload_files takes the same lock), fails with ftpserver.ErrBusy
+// meanwhile instead of interleaving its bytes. Direct WriteTruncate empties
+// the file only once it holds the lock.
+//
 // WriteAt with Offset 0 is WriteTruncate; with Offset > 0 the file must exist
 // (fs.ErrNotExist) and be at least Offset bytes long (fs.ErrInvalid).
 // Appending seeks to the end instead of using O_APPEND, which would rule out

@@ -2,7 +2,10 @@
 
 package localfs
 
-import "errors"
+import (
+	"errors"
+	"os"
+)
 
 // oDirectory does not exist here; openDir checks after opening.
 const oDirectory = 0
@@ -17,3 +20,7 @@ func mapErrno(err error) error { return err }
 
 // isSocketErrno cannot tell socket errors apart here.
 func isSocketErrno(error) bool { return false }
+
+// lockUpload does not lock here: uploads writing in place are not kept
+// apart on this system.
+func lockUpload(*os.File) error { return nil }

@@ -5,6 +5,7 @@ package localfs
 import (
 	"errors"
 	"io/fs"
+	"os"
 	"syscall"
 
 	"github.com/ferry-ftp/ferry/ftpserver"
@@ -49,6 +50,40 @@ func mapErrno(err error) error {
 		return err
 	}
 	return &kindError{err: err, kind: kind}
+}
+
+// errBusy is what lockUpload returns for a file another upload holds.
+var errBusy = &kindError{msg: "file busy", kind: ftpserver.ErrBusy}
+
+// lockUpload takes the upload lock on f, an exclusive flock(2) held until
+// f is closed, without waiting: a second upload writing into the same file
+// would interleave with the first. flock locks are per open file, so they
+// hold between sessions of one process as between processes (vsftpd's
+// lock_upload_files takes the same lock; a plain reader takes none). Where
+// the file system has no locks the upload goes ahead unlocked.
+func lockUpload(f *os.File) error {
+	conn, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var lockErr error
+	if err := conn.Control(func(fd uintptr) {
+		for {
+			lockErr = syscall.Flock(int(fd), syscall.LOCK_EX|syscall.LOCK_NB)
+			if lockErr != syscall.EINTR {
+				return
+			}
+		}
+	}); err != nil {
+		return err
+	}
+	switch lockErr {
+	case nil, syscall.ENOLCK, syscall.EINVAL, syscall.EOPNOTSUPP:
+		return nil
+	case syscall.EWOULDBLOCK:
+		return errBusy
+	}
+	return os.NewSyscallError("flock", lockErr)
 }
 
 // isSocketErrno reports whether err is an errno only a socket returns.

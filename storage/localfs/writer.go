@@ -136,12 +136,11 @@ var _ io.ReaderFrom = (*fileWriter)(nil)
 
 // openTarget opens the target for direct writing.
 func (w *fileWriter) openTarget(mode ftpserver.WriteMode, prefix int64) error {
+	// No O_TRUNC: the file is emptied once this upload holds its lock,
+	// not under another upload's feet.
 	flag := os.O_WRONLY | os.O_CREATE
 	if w.exclusive {
 		flag |= os.O_EXCL
-	}
-	if mode == ftpserver.WriteTruncate {
-		flag |= os.O_TRUNC
 	}
 	f, err := w.fsys.root.OpenFile(w.target, flag, 0o666)
 	if err != nil {
@@ -169,9 +168,10 @@ func (w *fileWriter) openInPlace(mode ftpserver.WriteMode, prefix int64) error {
 	return nil
 }
 
-// start checks the opened target and positions it for mode: at its end
-// to append (wherever that is by now), at prefix otherwise. Direct writes
-// at an offset cut the file there at once; in place, cutAtEnd does it later.
+// start checks the opened target, locks it against other uploads writing
+// in place, and positions it for mode: at its end to append (wherever that
+// is by now), at prefix otherwise. Direct writes empty the file, or cut it
+// at an offset, at once; in place, cutAtEnd does it later.
 func (w *fileWriter) start(f *os.File, mode ftpserver.WriteMode, prefix int64) error {
 	info, err := f.Stat()
 	if err != nil {
@@ -180,7 +180,13 @@ func (w *fileWriter) start(f *os.File, mode ftpserver.WriteMode, prefix int64) e
 	if err := checkRegular(info); err != nil {
 		return err
 	}
-	if mode == ftpserver.WriteAt && w.upload == ftpserver.UploadDirect {
+	if err := lockUpload(f); err != nil {
+		return err
+	}
+	if mode != ftpserver.WriteAppend && w.upload == ftpserver.UploadDirect {
+		if mode == ftpserver.WriteTruncate {
+			prefix = 0
+		}
 		if err := f.Truncate(prefix); err != nil {
 			return err
 		}

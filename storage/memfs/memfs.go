@@ -31,6 +31,10 @@
 //
 // WriteAt with Offset 0 is WriteTruncate; with Offset > 0 the file must exist
 // (fs.ErrNotExist) and be at least Offset bytes long (fs.ErrInvalid).
+// An upload that writes into the target (UploadDirect, or in place) holds it
+// until Commit or Abort; another such upload of the same file fails with
+// ftpserver.ErrBusy meanwhile.
+//
 // Exclusive fails with fs.ErrExist if the target exists when Create is called
 // or, for the buffered modes, when the upload is installed. A replaced file
 // keeps its permission bits.
@@ -108,6 +112,9 @@ type node struct {
 	mtime    time.Time
 	data     []byte           // files
 	children map[string]*node // directories
+	// writer is set while an upload writes into the file in place: a
+	// second one is refused with ftpserver.ErrBusy, as localfs's lock.
+	writer bool
 }
 
 var (

@@ -65,6 +65,11 @@ func (fsys *FS) Create(ctx context.Context, name string, opts ftpserver.CreateOp
 		mode = ftpserver.WriteTruncate
 	}
 
+	inPlace := opts.Upload == ftpserver.UploadDirect ||
+		opts.Upload == ftpserver.UploadAtomicResume && mode != ftpserver.WriteTruncate
+	if inPlace && existing != nil && existing.writer {
+		return nil, pathErr("create", name, ftpserver.ErrBusy)
+	}
 	w := &writer{fsys: fsys, name: name, parts: parts, upload: opts.Upload, exclusive: opts.Exclusive}
 	switch {
 	case opts.Upload == ftpserver.UploadDirect:
@@ -92,6 +97,9 @@ func (fsys *FS) Create(ctx context.Context, name string, opts ftpserver.CreateOp
 			}
 			w.buf = slices.Clone(existing.data[:prefix])
 		}
+	}
+	if w.target != nil {
+		w.target.writer = true
 	}
 	return w, nil
 }
@@ -155,6 +163,7 @@ func (w *writer) Commit(context.Context) error {
 	if w.target != nil {
 		w.fsys.mu.Lock()
 		defer w.fsys.mu.Unlock()
+		w.target.writer = false
 		if w.cutAtEnd {
 			w.cut()
 		}
@@ -173,6 +182,7 @@ func (w *writer) Abort(_ context.Context, why ftpserver.AbortReason) error {
 	if w.target != nil {
 		w.fsys.mu.Lock()
 		defer w.fsys.mu.Unlock()
+		w.target.writer = false
 		switch {
 		case !interrupted && w.upload != ftpserver.UploadDirect && w.written > 0:
 			w.cutAt(w.begin) // failed in place: drop this upload's data

@@ -33,6 +33,9 @@
 //     publishes: the atomic modes leave the target as it was before the
 //     upload; UploadAtomicResume writing in place (WriteAppend, WriteAt on
 //     an existing file) cuts it back to where the upload began.
+//   - An upload that writes into the target (UploadDirect, or in place)
+//     holds it: another such upload of the file fails with
+//     ftpserver.ErrBusy until the first one ends.
 //   - Exclusive in the atomic modes fails at Commit with fs.ErrExist if a
 //     file appeared at the name meanwhile, and leaves that file alone.
 //   - Rename replaces files only: onto a directory it fails and changes
@@ -172,6 +175,7 @@ func Run(t *testing.T, newFS func(t *testing.T) ftpserver.FileSystem, opts ...Op
 	t.Run("CreateErrors", s.testCreateErrors)
 	t.Run("Exclusive", s.testExclusive)
 	t.Run("ConcurrentUploads", s.testConcurrentUploads)
+	t.Run("InPlaceUploadsExclusive", s.testInPlaceUploadsExclusive)
 	t.Run("ReadWhileWriting", s.testReadWhileWriting)
 	t.Run("List", s.testList)
 	t.Run("ListLarge", s.testListLarge)
@@ -988,6 +992,46 @@ func (s *suite) testConcurrentUploads(t *testing.T) {
 			wantContent(t, fsys, name, []byte(name))
 		}
 	})
+}
+
+func (s *suite) testInPlaceUploadsExclusive(t *testing.T) {
+	s.need(t, WriteInPlace, Append)
+	fsys := s.newFS(t)
+	ctx := t.Context()
+	put(t, fsys, "/f", oldContent)
+	direct := ftpserver.CreateOptions{Upload: ftpserver.UploadDirect}
+	resume := ftpserver.CreateOptions{Upload: ftpserver.UploadAtomicResume, Mode: ftpserver.WriteAppend}
+	first, err := fsys.Create(ctx, "/f", direct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Write(newContent)
+	for _, opts := range []ftpserver.CreateOptions{direct, resume} {
+		w, err := fsys.Create(ctx, "/f", opts)
+		if err == nil {
+			w.Abort(ctx, ftpserver.AbortFailed)
+		}
+		wantErr(t, "Create of a file another upload writes in place", err, ftpserver.ErrBusy)
+	}
+	// Atomic uploads write beside the file: they do not wait.
+	w, err := fsys.Create(ctx, "/f", ftpserver.CreateOptions{Upload: ftpserver.UploadAtomic})
+	if err != nil {
+		t.Fatalf("atomic Create beside an upload in place: %v", err)
+	}
+	w.Abort(ctx, ftpserver.AbortFailed)
+	if err := first.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wantContent(t, fsys, "/f", newContent)
+	w, err = fsys.Create(ctx, "/f", resume)
+	if err != nil {
+		t.Fatalf("Create once the upload in place has ended: %v", err)
+	}
+	w.Write(newContent)
+	if err := w.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wantContent(t, fsys, "/f", concat(newContent, newContent))
 }
 
 // testReadWhileWriting reads a file over and over while an upload replaces

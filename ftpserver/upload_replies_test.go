@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ferry-ftp/ferry/ftpserver"
 )
@@ -75,5 +76,29 @@ func TestRestBeyondAnyFileIs501(t *testing.T) {
 				t.Fatalf("file = %q", got)
 			}
 		})
+	}
+}
+
+// TestRMDWithCrashedUploadTemp: a directory that lists empty but holds the
+// temporary file of an upload whose process crashed can be removed; one
+// holding an upload in progress is not empty.
+func TestRMDWithCrashedUploadTemp(t *testing.T) {
+	t.Parallel()
+	ts, dir := startDiskServer(t, ftpserver.UploadAtomic)
+	for name, age := range map[string]time.Duration{"crashed": 2 * time.Hour, "running": time.Second} {
+		p := filepath.Join(dir, name, ".ferry-upload-x")
+		os.Mkdir(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte("partial"), 0o644)
+		mtime := time.Now().Add(-age)
+		os.Chtimes(p, mtime, mtime)
+	}
+	c := ts.login(t)
+	if lines := c.listing("NLST crashed"); len(lines) != 0 {
+		t.Fatalf("NLST crashed = %q, want nothing", lines)
+	}
+	c.cmd(250, "RMD crashed")
+	c.cmd(550, "RMD running")
+	if names := dirNames(t, dir); strings.Join(names, ",") != "running" {
+		t.Fatalf("root holds %q", names)
 	}
 }

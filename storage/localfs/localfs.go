@@ -20,8 +20,10 @@
 // directory. List hides them, and every method refuses a name with such a
 // component (ftpserver.ErrInvalidName) so that no session can read, replace
 // or delete another session's upload in flight. A temporary file is never
-// left behind by Commit or Abort; one orphaned by a crash stays hidden and
-// makes its directory non-empty for RemoveDir.
+// left behind by Commit or Abort; one orphaned by a crash stays hidden until
+// SweepTemp removes it (a server calls it at start) or RemoveDir removes
+// its directory: a directory holding nothing but temporary files older than
+// TempGrace counts as empty.
 //
 // # Uploads
 //
@@ -494,8 +496,16 @@ func (fsys *FS) RemoveDir(ctx context.Context, name string) error {
 	if !info.IsDir() {
 		return &fs.PathError{Op: "rmdir", Path: name, Err: ftpserver.ErrNotDir}
 	}
-	if err := fsys.root.Remove(rel); err != nil {
-		if errors.Is(err, fs.ErrExist) { // ENOTEMPTY, or EEXIST on some systems
+	err = fsys.root.Remove(rel)
+	if errors.Is(err, fs.ErrExist) { // ENOTEMPTY, or EEXIST on some systems
+		// Empty to every client, it may hold a crashed upload's temporary
+		// files: those go with it.
+		if only, serr := fsys.removeStaleTemps(rel); serr == nil && only {
+			err = fsys.root.Remove(rel)
+		}
+	}
+	if err != nil {
+		if errors.Is(err, fs.ErrExist) {
 			return &fs.PathError{Op: "rmdir", Path: name, Err: ftpserver.ErrDirNotEmpty}
 		}
 		return fsys.wrap("rmdir", name, err)

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ferry-ftp/ferry/ftpserver"
 )
@@ -77,7 +78,7 @@ func TestDiskFullKeepsPreviousVersion(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(dir, "target"), previous, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			ts := startDiskServerAt(t, dir, tc.mode, nil)
+			ts := startDiskServerAt(t, dir, tc.mode, nil, func(s *ftpserver.Server) { s.DataTimeout = time.Minute })
 			c := ts.login(t)
 			if code := storUntilRefused(c, tc.verb, "target", 100<<20); code != 452 {
 				t.Errorf("%s on a full disk answered %d, want 452", tc.verb, code)
@@ -103,7 +104,9 @@ func TestMemoryFullKeepsPreviousVersion(t *testing.T) {
 		for _, verb := range []string{"STOR", "APPE"} {
 			t.Run(mode.String()+"-"+verb, func(t *testing.T) {
 				t.Parallel()
-				ts := startServer(t, func(s *ftpserver.Server) { s.Upload = mode })
+				// A generous data timeout: a slow machine must not turn
+				// the disk-full failure into a client timeout (426).
+				ts := startServer(t, func(s *ftpserver.Server) { s.Upload, s.DataTimeout = mode, time.Minute })
 				ts.fs.SetCapacity(24 << 20)
 				if err := ts.fs.WriteFile("/target", previous); err != nil {
 					t.Fatal(err)

@@ -32,8 +32,9 @@ func startWrappedDiskServer(t *testing.T, mode ftpserver.UploadMode, wrap func(f
 	return startDiskServerAt(t, dir, mode, wrap), dir
 }
 
-// startDiskServerAt is startWrappedDiskServer on a given directory.
-func startDiskServerAt(t *testing.T, dir string, mode ftpserver.UploadMode, wrap func(ftpserver.FileSystem) ftpserver.FileSystem) *testServer {
+// startDiskServerAt is startWrappedDiskServer on a given directory;
+// mutate adjusts the Server further.
+func startDiskServerAt(t *testing.T, dir string, mode ftpserver.UploadMode, wrap func(ftpserver.FileSystem) ftpserver.FileSystem, mutate ...func(*ftpserver.Server)) *testServer {
 	t.Helper()
 	lfs, err := localfs.New(dir)
 	if err != nil {
@@ -53,6 +54,9 @@ func startDiskServerAt(t *testing.T, dir string, mode ftpserver.UploadMode, wrap
 			}
 			return nil, ftpserver.ErrAuthFailed
 		})
+		for _, m := range mutate {
+			m(s)
+		}
 	})
 	return ts
 }

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/ferry-ftp/ferry/ftpserver"
 	"github.com/ferry-ftp/ferry/storage/localfs"
@@ -83,7 +82,14 @@ func killMidStor(t *testing.T, ts *testServer, target string, sent []byte) {
 	if _, err := data.Write(sent); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond) // let the server take the bytes in
+	// Let the server take bytes in: a partial of none is kept by no mode.
+	waitUntil(t, func() string {
+		msg := c.cmd(211, "STAT")
+		if strings.Contains(msg, ": 0 of") {
+			return "the server received nothing: " + msg
+		}
+		return ""
+	})
 	c.conn.Close()
 	data.Close()
 	waitSessions(t, ts)
@@ -103,6 +109,7 @@ func dirNames(t *testing.T, dir string) []string {
 }
 
 func TestKilledUploadAtomicKeepsPreviousVersion(t *testing.T) {
+	t.Parallel()
 	ts, dir := startDiskServer(t, ftpserver.UploadAtomic)
 	os.WriteFile(filepath.Join(dir, "target"), []byte("previous version"), 0o644)
 	os.WriteFile(filepath.Join(dir, "other"), []byte("bystander"), 0o644)
@@ -119,6 +126,7 @@ func TestKilledUploadAtomicKeepsPreviousVersion(t *testing.T) {
 }
 
 func TestKilledUploadAtomicResumeLeavesResumablePartial(t *testing.T) {
+	t.Parallel()
 	ts, dir := startDiskServer(t, ftpserver.UploadAtomicResume)
 	os.WriteFile(filepath.Join(dir, "target"), []byte("previous version"), 0o644)
 	os.WriteFile(filepath.Join(dir, "other"), []byte("bystander"), 0o644)
@@ -145,6 +153,7 @@ func TestKilledUploadAtomicResumeLeavesResumablePartial(t *testing.T) {
 }
 
 func TestUploadModesCompleteNormally(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []ftpserver.UploadMode{ftpserver.UploadAtomicResume, ftpserver.UploadAtomic, ftpserver.UploadDirect} {
 		t.Run(mode.String(), func(t *testing.T) {
 			ts, dir := startDiskServer(t, mode)
@@ -165,6 +174,7 @@ func TestUploadModesCompleteNormally(t *testing.T) {
 }
 
 func TestAbortedUploadAtomic(t *testing.T) {
+	t.Parallel()
 	ts, dir := startDiskServer(t, ftpserver.UploadAtomic)
 	os.WriteFile(filepath.Join(dir, "target"), []byte("previous version"), 0o644)
 	c := ts.login(t)
@@ -183,6 +193,7 @@ func TestAbortedUploadAtomic(t *testing.T) {
 }
 
 func TestLocalTraversalRefused(t *testing.T) {
+	t.Parallel()
 	ts, dir := startDiskServer(t, ftpserver.UploadAtomicResume)
 	outside := filepath.Join(filepath.Dir(dir), "outside-secret")
 	os.WriteFile(outside, []byte("secret"), 0o644)
@@ -204,6 +215,7 @@ func TestLocalTraversalRefused(t *testing.T) {
 // buffered loopback copy and sendfile serve), in both types and from a
 // restart offset, and checks every byte.
 func TestLocalDownloadsWholeAndExact(t *testing.T) {
+	t.Parallel()
 	ts, dir := startDiskServer(t, ftpserver.UploadAtomicResume)
 	sizes := []int{0, 1, 4096, 64<<10 - 1, 64 << 10, 64<<10 + 1, 1<<20 + 12345, 3 << 20}
 	files := map[string][]byte{}

@@ -138,6 +138,14 @@ func (lr *LineReader) appendByte(line []byte, c byte, overflow *bool) []byte {
 // not yet returned as lines.
 func (lr *LineReader) Buffered() int { return lr.r.Buffered() }
 
+// PeekBuffered returns the bytes read from the connection but not yet
+// returned as lines, without consuming them or reading more. The slice is
+// valid until the next ReadLine.
+func (lr *LineReader) PeekBuffered() []byte {
+	b, _ := lr.r.Peek(lr.r.Buffered())
+	return b
+}
+
 // Command is one parsed command line.
 type Command struct {
 	Verb string // upper case

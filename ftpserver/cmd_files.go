@@ -1,6 +1,9 @@
 package ftpserver
 
 import (
+	"bufio"
+	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -11,6 +14,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/ferry-ftp/ferry/ftp"
 )
@@ -32,6 +36,13 @@ func cmdRETR(s *session, arg string) error {
 		if errors.Is(err, ErrIsDir) {
 			return ftp.Errorf(ftp.CodeActionNotTaken, "Not a regular file.")
 		}
+		if offset > 0 {
+			// A backend may fail to seek where no file can reach (lseek
+			// EINVAL past the largest file size): the client's error.
+			if fi, serr := s.acct.FS.Stat(s.ctx, p); serr == nil && fi.Mode().IsRegular() && offset > fi.Size() {
+				return restBeyondEnd(offset, fi.Size())
+			}
+		}
 		return err
 	}
 	fi, err := openFileInfo(s, r, p)
@@ -42,7 +53,7 @@ func cmdRETR(s *session, arg string) error {
 		err = s.mayRead(fi)
 	}
 	if err == nil && offset > fi.Size() {
-		err = ftp.Errorf(ftp.CodeArgumentError, "Restart offset %d is beyond the end of the file (%d bytes).", offset, fi.Size())
+		err = restBeyondEnd(offset, fi.Size())
 	}
 	if err != nil {
 		r.Close()
@@ -58,6 +69,11 @@ func cmdRETR(s *session, arg string) error {
 			return s.send(t, conn, conn, r)
 		},
 		func() { r.Close() })
+}
+
+// restBeyondEnd refuses a restart offset past the end of the file.
+func restBeyondEnd(offset, size int64) error {
+	return ftp.Errorf(ftp.CodeArgumentError, "Restart offset %d is beyond the end of the file (%d bytes).", offset, size)
 }
 
 // openFileInfo describes an opened file: from the file itself when it can
@@ -124,13 +140,19 @@ func (s *session) store(verb, p string, mode WriteMode, exclusive bool) error {
 	if err := s.canWrite(p, statErr != nil && offset == 0 && mode == WriteTruncate); err != nil {
 		return err
 	}
+	if !s.acct.Write {
+		// Allowed as a new file only: the name must still be free when
+		// the upload is published, or a concurrent upload of the same
+		// name would be replaced.
+		exclusive = true
+	}
 	if offset > 0 {
 		size := int64(0)
 		if statErr == nil {
 			size = existing.Size()
 		}
 		if offset > size {
-			return ftp.Errorf(ftp.CodeArgumentError, "Restart offset %d is beyond the end of the file (%d bytes).", offset, size)
+			return restBeyondEnd(offset, size)
 		}
 		mode = WriteAt
 	}
@@ -146,6 +168,15 @@ func (s *session) store(verb, p string, mode WriteMode, exclusive bool) error {
 		done = "Transfer complete (unique file name: " + quoteName(path.Base(p)) + ")."
 	}
 	finished := false
+	// Ending an upload must happen even once the session is over (a
+	// killed client), so it does not take the session's cancellation.
+	endCtx := context.WithoutCancel(s.ctx)
+	end := func(why AbortReason) {
+		finished = true
+		if err := w.Abort(endCtx, why); err != nil {
+			s.log.Error("aborting upload", "file", p, "reason", why, "err", err)
+		}
+	}
 	return s.startTransfer(verb, p, -1, open, done,
 		func(t *transfer, conn net.Conn) error {
 			var err error
@@ -157,25 +188,32 @@ func (s *session) store(verb, p string, mode WriteMode, exclusive bool) error {
 			} else {
 				err = s.receive(t, conn, w)
 			}
-			if err == nil && (t.isAborted() || !s.queued.Load() && controlClosed(s.conn)) {
-				// The data connection ended with a FIN, but the client is
-				// gone (killed, not finished): do not pass a partial
-				// file off as complete.
-				err = errAborted
+			if err == nil {
+				err = s.uploadComplete(t)
 			}
 			if err != nil {
+				end(abortReason(t, err))
 				return err
 			}
 			finished = true
-			return w.Commit()
+			return w.Commit(endCtx)
 		},
 		func() {
 			if !finished {
-				if err := w.Abort(); err != nil {
-					s.log.Error("aborting upload", "file", p, "err", err)
-				}
+				// The transfer never ran its body (no data connection)
+				// or panicked: nothing arrived that should be kept.
+				end(AbortFailed)
 			}
 		})
+}
+
+// abortReason says whose fault the end of an upload with err is: the
+// client's (it stopped sending) or the server's (it could not store).
+func abortReason(t *transfer, err error) AbortReason {
+	if t.isAborted() || errors.Is(err, errAborted) || isNetError(err) {
+		return AbortInterrupted
+	}
+	return AbortFailed
 }
 
 func cmdDELE(s *session, arg string) error {
@@ -363,4 +401,137 @@ func siteChmod(s *session, arg string) error {
 	}
 	s.reply(ftp.CodeOK, "SITE CHMOD command successful.")
 	return nil
+}
+
+// peerState is what the client's side of the control connection shows.
+type peerState int
+
+const (
+	peerOpen   peerState = iota
+	peerClosed           // EOF: the client closed (or shut down) its side
+	peerReset            // RST or another socket error
+)
+
+// queuedCommand is the verb of the command the control loop holds back
+// while a transfer runs ("" when none): set by dispatch, read by the
+// transfer's goroutine.
+type queuedCommand struct {
+	mu      sync.Mutex
+	verb    string
+	changed chan struct{} // closed when verb changes; made on demand
+}
+
+func (q *queuedCommand) set(verb string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.verb = verb
+	if q.changed != nil {
+		close(q.changed)
+		q.changed = nil
+	}
+}
+
+// get returns the verb and a channel closed when it changes.
+func (q *queuedCommand) get() (string, <-chan struct{}) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.changed == nil {
+		q.changed = make(chan struct{})
+	}
+	return q.verb, q.changed
+}
+
+// peekLimit bounds how much unread control input uploadComplete looks
+// through for a QUIT.
+const peekLimit = 4096
+
+// uploadComplete decides whether an upload whose data connection ended
+// with EOF is complete (nil) or the partial of a client that died
+// (errAborted).
+//
+// In stream mode EOF on the data connection ends the file (RFC 959 3.4.1).
+// But the kernel of a killed client closes its data connection with a FIN
+// too, so the file is complete unless there is evidence that the client
+// went away without QUIT:
+//   - the control connection is open: the client is there, complete;
+//   - a QUIT is queued, read by the control loop or still unread before
+//     the control EOF: the client finished and is leaving, complete (RFC
+//     959: QUIT during a transfer waits for the transfer's reply);
+//   - the control connection was reset, or reached EOF with no QUIT before
+//     it: killed, partial.
+//
+// When the control connection shows EOF and the control loop is still
+// reading, it is left to read up to that EOF: it either dispatches a
+// command (a QUIT proves the client finished) or reaches the EOF and ends
+// the session, which aborts this transfer.
+func (s *session) uploadComplete(t *transfer) error {
+	var aborted <-chan struct{}
+	for {
+		if t.isAborted() {
+			return errAborted
+		}
+		verb, changed := s.queued.get()
+		if verb == "QUIT" {
+			return nil
+		}
+		switch controlState(s.conn) {
+		case peerOpen:
+			return nil
+		case peerReset:
+			return errAborted
+		}
+		if verb != "" || s.closing.Load() {
+			// The control loop reads no further: it holds a command
+			// back until this transfer's reply, or the server is
+			// shutting down. Look through what it has not read.
+			if s.quitUnread(verb != "") {
+				return nil
+			}
+			return errAborted
+		}
+		if aborted == nil {
+			ctx, cancel := context.WithCancel(s.ctx)
+			defer cancel()
+			if !t.setCancel(cancel) {
+				return errAborted
+			}
+			aborted = ctx.Done()
+		}
+		select {
+		case <-changed:
+		case <-aborted:
+		}
+	}
+}
+
+// quitUnread reports whether a QUIT line waits in the control input that
+// the control loop has not read: in the socket and, when inLineReader
+// (only while the control loop is held back, so it does not read the
+// buffer meanwhile), in the line reader's buffer before it.
+func (s *session) quitUnread(inLineReader bool) bool {
+	var pending []byte
+	if inLineReader && s.lr != nil {
+		pending = append(pending, s.lr.PeekBuffered()...)
+	}
+	var buf [peekLimit]byte
+	pending = append(pending, peekControl(s.conn, buf[:])...)
+	return quitQueued(pending)
+}
+
+// quitQueued reports whether input, unread control-connection bytes, holds
+// a complete QUIT command line. It reads them as the control loop would.
+func quitQueued(input []byte) bool {
+	lr := ftp.NewLineReader(bufio.NewReaderSize(bytes.NewReader(input), 512), ftp.MaxLine)
+	for {
+		line, err := lr.ReadLine()
+		if errors.Is(err, ftp.ErrLineTooLong) {
+			continue
+		}
+		if err != nil {
+			return false
+		}
+		if cmd, err := ftp.ParseCommand(string(line)); err == nil && cmd.Verb == "QUIT" {
+			return true
+		}
+	}
 }

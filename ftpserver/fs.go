@@ -117,15 +117,49 @@ type CreateOptions struct {
 
 // FileWriter receives an upload. Exactly one of Commit or Abort ends it.
 // A backend on local disk should implement io.ReaderFrom by delegating to
-// its *os.File so that the server's copy can use splice(2).
+// its *os.File so that the server's copy can use splice(2); an error that
+// comes from the reader (the data connection) should reach the caller as
+// the reader reported it, so the server can tell a lost client (426) from
+// a storage failure.
+//
+// Both take a context because ending an upload may be a network call (an
+// object store's commit); the server passes one that outlives the session,
+// so an upload is still cleaned up after its client has gone.
 type FileWriter interface {
 	io.Writer
 	// Commit makes the data durable (fsync) and visible at the target
-	// name. The server sends 226 only after Commit returns nil.
-	Commit() error
-	// Abort ends an interrupted upload as the upload mode says and releases
-	// every temporary resource.
-	Abort() error
+	// name. The server sends 226 only after Commit returns nil. A failed
+	// Commit has released everything and published nothing of this
+	// upload.
+	Commit(ctx context.Context) error
+	// Abort ends the upload without Commit and releases every temporary
+	// resource. why tells the backend whose end it is: only
+	// AbortInterrupted may make the data that arrived visible (as
+	// UploadAtomicResume documents); after AbortFailed the target is as
+	// it was before the upload, as far as the mode allows.
+	Abort(ctx context.Context, why AbortReason) error
+}
+
+// AbortReason says why an upload ends without Commit.
+type AbortReason int
+
+const (
+	// AbortFailed: the server could not take the data (disk full, quota,
+	// an I/O error, a panic). Nothing of the upload is published and no
+	// temporary file is left; in UploadAtomicResume the previous version
+	// stays. The zero value, so a forgotten reason never publishes.
+	AbortFailed AbortReason = iota
+	// AbortInterrupted: the client stopped sending (ABOR, a lost or reset
+	// data connection, a killed client). UploadAtomicResume publishes the
+	// data that arrived, if any, so the client can resume.
+	AbortInterrupted
+)
+
+func (r AbortReason) String() string {
+	if r == AbortInterrupted {
+		return "interrupted"
+	}
+	return "failed"
 }
 
 // DirLister streams a directory's entries.
@@ -165,4 +199,9 @@ var (
 	ErrNotDir       = errors.New("not a directory")                         // 550
 	ErrInvalidName  = errors.New("file name not allowed")                   // 553
 	ErrQuota        = errors.New("storage quota exceeded")                  // 552
+	ErrNoSpace      = errors.New("insufficient storage space")              // 452
+	// ErrBusy: the file is being written by another upload that writes
+	// in place (UploadDirect, a resumed upload), which a second one would
+	// interleave with. Backends lock the target for the upload's duration.
+	ErrBusy = errors.New("file busy") // 450
 )

@@ -7,31 +7,63 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// controlClosed reports whether the client has closed (or reset) the
-// control connection, without consuming any of its pending input. A STOR
-// whose data connection ends with a FIN is complete only if the client is
-// still there: a killed client closes both connections.
-func controlClosed(conn net.Conn) bool {
+// controlState looks at the client's side of the control connection
+// without consuming any of its pending input.
+func controlState(conn net.Conn) peerState {
+	raw := rawConn(conn)
+	if raw == nil {
+		return peerOpen
+	}
+	state := peerOpen
+	raw.Control(func(fd uintptr) {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLRDHUP}}
+		n, err := unix.Poll(fds, 0)
+		switch {
+		case err != nil || n == 0:
+		case fds[0].Revents&unix.POLLERR != 0:
+			state = peerReset // a pending error: RST, or unreachable
+		case fds[0].Revents&(unix.POLLRDHUP|unix.POLLHUP) != 0:
+			state = peerClosed
+		}
+	})
+	return state
+}
+
+// peekControl returns up to len(buf) bytes that the client has sent on
+// the control connection and nobody has read yet, leaving them in the
+// socket. On TLS the socket holds ciphertext: nothing is returned.
+func peekControl(conn net.Conn, buf []byte) []byte {
+	if _, ok := conn.(*net.TCPConn); !ok {
+		return nil
+	}
+	raw := rawConn(conn)
+	if raw == nil {
+		return nil
+	}
+	n := 0
+	raw.Control(func(fd uintptr) {
+		m, _, err := unix.Recvfrom(int(fd), buf, unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		if err == nil && m > 0 {
+			n = m
+		}
+	})
+	return buf[:n]
+}
+
+// rawConn returns the socket under conn (under TLS too), or nil.
+func rawConn(conn net.Conn) syscall.RawConn {
 	sc, ok := conn.(interface {
 		SyscallConn() (syscall.RawConn, error)
 	})
 	if !ok {
 		if u, ok := conn.(interface{ NetConn() net.Conn }); ok {
-			return controlClosed(u.NetConn())
+			return rawConn(u.NetConn())
 		}
-		return false
+		return nil
 	}
 	raw, err := sc.SyscallConn()
 	if err != nil {
-		return false
+		return nil
 	}
-	closed := false
-	raw.Control(func(fd uintptr) {
-		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLRDHUP}}
-		n, err := unix.Poll(fds, 0)
-		if err == nil && n > 0 && fds[0].Revents&(unix.POLLRDHUP|unix.POLLHUP|unix.POLLERR) != 0 {
-			closed = true
-		}
-	})
-	return closed
+	return raw
 }

@@ -62,9 +62,9 @@ type session struct {
 
 	listener ListenerOptions
 	tls      tlsState
-	// queued is set when a command arrived during a transfer and waits
-	// for it: proof that the client is alive and talking.
-	queued atomic.Bool
+	// queued is the command that arrived during a transfer and waits for
+	// it (see uploadComplete in cmd_files.go).
+	queued queuedCommand
 
 	remote   netip.Addr      // the client's address, for the per-IP count
 	activeAt time.Time       // when the last command was answered
@@ -140,9 +140,11 @@ func (s *session) replyError(err error) {
 		s.reply(ftp.CodeExceededStorage, "Storage quota exceeded.")
 	case errors.Is(err, ErrInvalidName):
 		s.reply(ftp.CodeBadFileName, "File name not allowed.")
+	case errors.Is(err, ErrBusy): // another upload writes the file in place
+		s.reply(ftp.CodeFileUnavailable, "File busy.")
 	case errors.Is(err, ErrNotSupported):
 		s.reply(ftp.CodeNotImplemented, "Not supported by this storage.")
-	case errors.Is(err, syscall.ENOSPC):
+	case errors.Is(err, ErrNoSpace) || errors.Is(err, syscall.ENOSPC): // disk full: 452, a quota (above) 552
 		s.reply(ftp.CodeInsufficientStorage, "Insufficient storage space.")
 	case errors.Is(err, syscall.ENAMETOOLONG):
 		s.reply(ftp.CodeBadFileName, "File name too long.")
@@ -394,9 +396,9 @@ func (s *session) dispatch(line string) {
 	if !def.duringTransfer && s.transferring() {
 		// Commands are answered in order: one that arrives while a
 		// transfer runs waits for its final reply.
-		s.queued.Store(true)
+		s.queued.set(cmd.Verb)
 		s.waitTransfer()
-		s.queued.Store(false)
+		s.queued.set("")
 	}
 	if cmd.Verb != "PASV" && cmd.Verb != "EPSV" && !def.duringTransfer {
 		s.dropSpare()

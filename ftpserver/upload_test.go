@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/ferry-ftp/ferry/ftpserver"
 	"github.com/ferry-ftp/ferry/storage/localfs"
@@ -21,23 +20,44 @@ import (
 // upload mode; alice may write.
 func startDiskServer(t *testing.T, mode ftpserver.UploadMode) (*testServer, string) {
 	t.Helper()
+	return startWrappedDiskServer(t, mode, nil)
+}
+
+// startWrappedDiskServer is startDiskServer with the file system passed
+// through wrap (when not nil) first.
+func startWrappedDiskServer(t *testing.T, mode ftpserver.UploadMode, wrap func(ftpserver.FileSystem) ftpserver.FileSystem) (*testServer, string) {
+	t.Helper()
 	dir := t.TempDir()
+	return startDiskServerAt(t, dir, mode, wrap), dir
+}
+
+// startDiskServerAt is startWrappedDiskServer on a given directory;
+// mutate adjusts the Server further.
+func startDiskServerAt(t *testing.T, dir string, mode ftpserver.UploadMode, wrap func(ftpserver.FileSystem) ftpserver.FileSystem, mutate ...func(*ftpserver.Server)) *testServer {
+	t.Helper()
 	lfs, err := localfs.New(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { lfs.Close() })
+	var fsys ftpserver.FileSystem = lfs
+	if wrap != nil {
+		fsys = wrap(lfs)
+	}
 	ts := startServer(t, func(s *ftpserver.Server) {
 		s.Upload = mode
 		s.Logger = slog.New(slog.DiscardHandler)
 		s.Auth = ftpserver.AuthFunc(func(ctx context.Context, c ftpserver.ConnInfo, user, pass string) (*ftpserver.Account, error) {
 			if user == "alice" && pass == "secret" {
-				return &ftpserver.Account{User: "alice", FS: lfs, Write: true}, nil
+				return &ftpserver.Account{User: "alice", FS: fsys, Write: true}, nil
 			}
 			return nil, ftpserver.ErrAuthFailed
 		})
+		for _, m := range mutate {
+			m(s)
+		}
 	})
-	return ts, dir
+	return ts
 }
 
 // waitSessions waits until the server has no session left.
@@ -62,7 +82,14 @@ func killMidStor(t *testing.T, ts *testServer, target string, sent []byte) {
 	if _, err := data.Write(sent); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond) // let the server take the bytes in
+	// Let the server take bytes in: a partial of none is kept by no mode.
+	waitUntil(t, func() string {
+		msg := c.cmd(211, "STAT")
+		if strings.Contains(msg, ": 0 of") {
+			return "the server received nothing: " + msg
+		}
+		return ""
+	})
 	c.conn.Close()
 	data.Close()
 	waitSessions(t, ts)
@@ -82,6 +109,7 @@ func dirNames(t *testing.T, dir string) []string {
 }
 
 func TestKilledUploadAtomicKeepsPreviousVersion(t *testing.T) {
+	t.Parallel()
 	ts, dir := startDiskServer(t, ftpserver.UploadAtomic)
 	os.WriteFile(filepath.Join(dir, "target"), []byte("previous version"), 0o644)
 	os.WriteFile(filepath.Join(dir, "other"), []byte("bystander"), 0o644)
@@ -98,6 +126,7 @@ func TestKilledUploadAtomicKeepsPreviousVersion(t *testing.T) {
 }
 
 func TestKilledUploadAtomicResumeLeavesResumablePartial(t *testing.T) {
+	t.Parallel()
 	ts, dir := startDiskServer(t, ftpserver.UploadAtomicResume)
 	os.WriteFile(filepath.Join(dir, "target"), []byte("previous version"), 0o644)
 	os.WriteFile(filepath.Join(dir, "other"), []byte("bystander"), 0o644)
@@ -124,6 +153,7 @@ func TestKilledUploadAtomicResumeLeavesResumablePartial(t *testing.T) {
 }
 
 func TestUploadModesCompleteNormally(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []ftpserver.UploadMode{ftpserver.UploadAtomicResume, ftpserver.UploadAtomic, ftpserver.UploadDirect} {
 		t.Run(mode.String(), func(t *testing.T) {
 			ts, dir := startDiskServer(t, mode)
@@ -144,6 +174,7 @@ func TestUploadModesCompleteNormally(t *testing.T) {
 }
 
 func TestAbortedUploadAtomic(t *testing.T) {
+	t.Parallel()
 	ts, dir := startDiskServer(t, ftpserver.UploadAtomic)
 	os.WriteFile(filepath.Join(dir, "target"), []byte("previous version"), 0o644)
 	c := ts.login(t)
@@ -162,6 +193,7 @@ func TestAbortedUploadAtomic(t *testing.T) {
 }
 
 func TestLocalTraversalRefused(t *testing.T) {
+	t.Parallel()
 	ts, dir := startDiskServer(t, ftpserver.UploadAtomicResume)
 	outside := filepath.Join(filepath.Dir(dir), "outside-secret")
 	os.WriteFile(outside, []byte("secret"), 0o644)
@@ -183,6 +215,7 @@ func TestLocalTraversalRefused(t *testing.T) {
 // buffered loopback copy and sendfile serve), in both types and from a
 // restart offset, and checks every byte.
 func TestLocalDownloadsWholeAndExact(t *testing.T) {
+	t.Parallel()
 	ts, dir := startDiskServer(t, ftpserver.UploadAtomicResume)
 	sizes := []int{0, 1, 4096, 64<<10 - 1, 64 << 10, 64<<10 + 1, 1<<20 + 12345, 3 << 20}
 	files := map[string][]byte{}

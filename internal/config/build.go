@@ -46,7 +46,7 @@ func (c *Config) Build(logger *slog.Logger) (*Instance, error) {
 	ports, _ := parsePortRange(c.PassivePorts)           // validated
 	upload, _ := ftpserver.ParseUploadMode(c.UploadMode) // validated
 
-	homes := &homeCache{open: map[string]*localfs.FS{}}
+	homes := &homeCache{open: map[string]*localfs.FS{}, sweeper: newTempSweeper(logger)}
 	fail := func(err error) (*Instance, error) {
 		homes.Close()
 		return nil, err
@@ -235,9 +235,10 @@ func disableIfZero[T ~int | ~int64](v T) T {
 // sessions of every account with that home; an os.Root is safe for
 // concurrent use, and rights live in the Account, not the file system.
 type homeCache struct {
-	mu     sync.Mutex
-	open   map[string]*localfs.FS
-	closed bool
+	mu      sync.Mutex
+	open    map[string]*localfs.FS
+	closed  bool
+	sweeper *tempSweeper // crashed uploads' temp files, per home opened
 }
 
 func (h *homeCache) get(dir string) (*localfs.FS, error) {
@@ -258,11 +259,14 @@ func (h *homeCache) get(dir string) (*localfs.FS, error) {
 		return nil, err
 	}
 	h.open[dir] = fsys
+	h.sweeper.start(dir, fsys)
 	return fsys, nil
 }
 
 // Close closes every file system opened.
 func (h *homeCache) Close() error {
+	h.sweeper.stop()
+	defer h.sweeper.wait() // once no get can start another
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var errs []error

@@ -26,7 +26,7 @@ func put(t *testing.T, fsys *localfs.FS, name string, data []byte) {
 	if _, err := w.Write(data); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Commit(); err != nil {
+	if err := w.Commit(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -71,9 +71,9 @@ func TestTempFilesNeverLeftBehind(t *testing.T) {
 						t.Errorf("%s/%d writes in place but made %q", upload, mode, temps)
 					}
 					if commit {
-						err = w.Commit()
+						err = w.Commit(t.Context())
 					} else {
-						err = w.Abort()
+						err = w.Abort(t.Context(), ftpserver.AbortInterrupted)
 					}
 					if err != nil {
 						t.Fatal(err)
@@ -100,7 +100,7 @@ func TestFailedCommitCleansUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(dir, "f", "keep"), nil, 0o644)
-	if err := w.Commit(); err == nil {
+	if err := w.Commit(t.Context()); err == nil {
 		t.Fatal("Commit over a directory succeeded")
 	}
 	if temps := hostTemps(t, dir); len(temps) != 0 {
@@ -125,7 +125,7 @@ func TestUploadFollowsRenamedDirectory(t *testing.T) {
 		if err := fsys.Rename(ctx, "/a", "/b"); err != nil {
 			t.Fatal(err)
 		}
-		if err := w.Commit(); err != nil {
+		if err := w.Commit(t.Context()); err != nil {
 			t.Fatalf("%s: Commit after the directory moved: %v", upload, err)
 		}
 		if got, err := os.ReadFile(filepath.Join(dir, "b", "f")); err != nil || string(got) != "data" {
@@ -218,9 +218,9 @@ func TestErrorsHideHostPath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.Commit()
+	w.Commit(t.Context())
 	collect2("/new")(w.Write([]byte("x")))
-	collect("/new", w.Commit())
+	collect("/new", w.Commit(t.Context()))
 
 	for i, e := range errs {
 		if e.err == nil {
@@ -273,7 +273,7 @@ func TestOpenAndCreateUseOSFiles(t *testing.T) {
 	if err != nil || n != int64(len(data)) {
 		t.Fatalf("upload copied %d bytes, %v", n, err)
 	}
-	if err := w.Commit(); err != nil {
+	if err := w.Commit(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 

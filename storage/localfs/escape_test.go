@@ -184,9 +184,9 @@ func (j *jail) try(t testing.TB, name string, commit bool) (leaked bool) {
 			if err == nil {
 				w.Write([]byte("EVIL"))
 				if commit {
-					w.Commit()
+					w.Commit(t.Context())
 				} else {
-					w.Abort()
+					w.Abort(t.Context(), ftpserver.AbortInterrupted)
 				}
 			}
 		}
@@ -309,7 +309,7 @@ func TestSymlinkToEtc(t *testing.T) {
 		}
 		w, err := j.fsys.Create(ctx, name, ftpserver.CreateOptions{Upload: ftpserver.UploadDirect})
 		if err == nil {
-			w.Abort()
+			w.Abort(t.Context(), ftpserver.AbortInterrupted)
 			t.Errorf("Create(%s) succeeded", name)
 		}
 	}
@@ -405,7 +405,7 @@ func TestSwapRace(t *testing.T) {
 		upload := []ftpserver.UploadMode{ftpserver.UploadAtomicResume, ftpserver.UploadAtomic, ftpserver.UploadDirect}[i%3]
 		if w, err := j.fsys.Create(ctx, "/d/new-"+upload.String(), ftpserver.CreateOptions{Upload: upload}); err == nil {
 			w.Write([]byte("x"))
-			if w.Commit() == nil {
+			if w.Commit(t.Context()) == nil {
 				writes++
 			}
 		}
@@ -426,7 +426,7 @@ func TestReservedTempNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer w.Abort()
+	defer w.Abort(t.Context(), ftpserver.AbortInterrupted)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)

@@ -20,8 +20,10 @@
 // directory. List hides them, and every method refuses a name with such a
 // component (ftpserver.ErrInvalidName) so that no session can read, replace
 // or delete another session's upload in flight. A temporary file is never
-// left behind by Commit or Abort; one orphaned by a crash stays hidden and
-// makes its directory non-empty for RemoveDir.
+// left behind by Commit or Abort; one orphaned by a crash stays hidden until
+// SweepTemp removes it (a server calls it at start) or RemoveDir removes
+// its directory: a directory holding nothing but temporary files older than
+// TempGrace counts as empty.
 //
 // # Uploads
 //
@@ -35,17 +37,27 @@
 //     copy_file_range, which is instant on file systems that share extents
 //     and a kernel-side copy elsewhere.
 //   - UploadAtomicResume (the default) does the same for WriteTruncate, but
-//     Abort renames the partial file onto the target so the client can
-//     resume, provided at least one byte arrived (an upload interrupted
-//     before any data leaves the previous version). WriteAppend and WriteAt
+//     Abort(ftpserver.AbortInterrupted) renames the partial file onto the
+//     target so the client can resume, provided at least one byte arrived
+//     (an upload interrupted before any data leaves the previous version).
+//     Abort(ftpserver.AbortFailed), a failure of the server's (disk full,
+//     I/O error), deletes it as UploadAtomic does. WriteAppend and WriteAt
 //     on an existing file write into the target in place: the prefix is
 //     already where it belongs, so "what arrived becomes the target" holds
 //     without copying what may be gigabytes before a resumed upload can
 //     start. A reader sees the file grow meanwhile. With WriteAt, the old
 //     content after the data written is dropped when the upload ends (by
-//     Commit, or by Abort if anything arrived).
+//     Commit, or by an interrupted Abort if anything arrived). A failed
+//     Abort cuts the file back to where the upload began.
 //   - UploadDirect writes into the target: WriteTruncate empties it and
 //     WriteAt cuts it at Offset when Create returns.
+//
+// An upload that writes into the target (UploadDirect, or in place) holds an
+// exclusive flock(2) on it until Commit or Abort, taken without waiting:
+// another such upload of the file, from this process or another (vsftpd's
+// lock_upload_files takes the same lock), fails with ftpserver.ErrBusy
+// meanwhile instead of interleaving its bytes. Direct WriteTruncate empties
+// the file only once it holds the lock.
 //
 // WriteAt with Offset 0 is WriteTruncate; with Offset > 0 the file must exist
 // (fs.ErrNotExist) and be at least Offset bytes long (fs.ErrInvalid).
@@ -68,7 +80,7 @@
 // *os.File, so copying from a TCP connection uses splice(2). It is not safe
 // for concurrent use: end the copy before calling Commit or Abort. After
 // Commit or Abort, Write and Commit fail with fs.ErrClosed and Abort returns
-// nil, so "defer w.Abort()" is safe. A failed Commit has already released
+// nil, so "defer w.Abort(ctx, ftpserver.AbortFailed)" is safe. A failed Commit has already released
 // everything; a temporary file is deleted, not published.
 //
 // # Other behaviour
@@ -88,8 +100,12 @@
 // Errors name the virtual path, never the host directory, including errors
 // from the *os.File that Open returns. Errno values are mapped to what the
 // server branches on: ENOTDIR in the middle of a path is fs.ErrNotExist,
-// ENOSPC and EDQUOT are ftpserver.ErrQuota, ENAMETOOLONG is
-// ftpserver.ErrInvalidName, EROFS is fs.ErrPermission.
+// ENOSPC is ftpserver.ErrNoSpace, EDQUOT is ftpserver.ErrQuota,
+// ENAMETOOLONG is ftpserver.ErrInvalidName, EROFS is fs.ErrPermission.
+// The FileWriter's ReadFrom returns an error that only a socket reports
+// (ECONNRESET, ETIMEDOUT...) as the *net.OpError of its source: splice(2)
+// does not say which side failed, and a client's reset is not a storage
+// failure.
 //
 // Every method checks its context first and fails with the context's error
 // once it is done; a DirLister also stops when the context of its List call
@@ -480,8 +496,16 @@ func (fsys *FS) RemoveDir(ctx context.Context, name string) error {
 	if !info.IsDir() {
 		return &fs.PathError{Op: "rmdir", Path: name, Err: ftpserver.ErrNotDir}
 	}
-	if err := fsys.root.Remove(rel); err != nil {
-		if errors.Is(err, fs.ErrExist) { // ENOTEMPTY, or EEXIST on some systems
+	err = fsys.root.Remove(rel)
+	if errors.Is(err, fs.ErrExist) { // ENOTEMPTY, or EEXIST on some systems
+		// Empty to every client, it may hold a crashed upload's temporary
+		// files: those go with it.
+		if only, serr := fsys.removeStaleTemps(rel); serr == nil && only {
+			err = fsys.root.Remove(rel)
+		}
+	}
+	if err != nil {
+		if errors.Is(err, fs.ErrExist) {
 			return &fs.PathError{Op: "rmdir", Path: name, Err: ftpserver.ErrDirNotEmpty}
 		}
 		return fsys.wrap("rmdir", name, err)

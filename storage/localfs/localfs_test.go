@@ -49,5 +49,5 @@ func TestConformance(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T) ftpserver.FileSystem {
 		fsys, _ := newFS(t)
 		return fsys
-	}, storagetest.WithSymlink(symlink))
+	}, storagetest.WithSymlink(symlink), storagetest.WithCapabilities(storagetest.AllCapabilities()...))
 }

@@ -35,7 +35,7 @@ func TestSpecialFiles(t *testing.T) {
 			for _, mode := range []ftpserver.WriteMode{ftpserver.WriteTruncate, ftpserver.WriteAppend} {
 				w, err := fsys.Create(ctx, "/fifo", ftpserver.CreateOptions{Upload: upload, Mode: mode})
 				if err == nil {
-					w.Abort()
+					w.Abort(t.Context(), ftpserver.AbortInterrupted)
 					t.Errorf("Create(/fifo, %s) succeeded", upload)
 				}
 			}

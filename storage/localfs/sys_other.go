@@ -2,7 +2,10 @@
 
 package localfs
 
-import "errors"
+import (
+	"errors"
+	"os"
+)
 
 // oDirectory does not exist here; openDir checks after opening.
 const oDirectory = 0
@@ -14,3 +17,10 @@ const oNonblock = 0
 var errInvalidArg = errors.New("invalid argument")
 
 func mapErrno(err error) error { return err }
+
+// isSocketErrno cannot tell socket errors apart here.
+func isSocketErrno(error) bool { return false }
+
+// lockUpload does not lock here: uploads writing in place are not kept
+// apart on this system.
+func lockUpload(*os.File) error { return nil }

@@ -5,6 +5,7 @@ package localfs
 import (
 	"errors"
 	"io/fs"
+	"os"
 	"syscall"
 
 	"github.com/ferry-ftp/ferry/ftpserver"
@@ -39,7 +40,9 @@ func mapErrno(err error) error {
 		kind = ftpserver.ErrDirNotEmpty
 	case syscall.ENAMETOOLONG:
 		kind = ftpserver.ErrInvalidName
-	case syscall.ENOSPC, syscall.EDQUOT:
+	case syscall.ENOSPC:
+		kind = ftpserver.ErrNoSpace
+	case syscall.EDQUOT:
 		kind = ftpserver.ErrQuota
 	case syscall.EROFS, syscall.ELOOP:
 		kind = fs.ErrPermission
@@ -47,4 +50,52 @@ func mapErrno(err error) error {
 		return err
 	}
 	return &kindError{err: err, kind: kind}
+}
+
+// errBusy is what lockUpload returns for a file another upload holds.
+var errBusy = &kindError{msg: "file busy", kind: ftpserver.ErrBusy}
+
+// lockUpload takes the upload lock on f, an exclusive flock(2) held until
+// f is closed, without waiting: a second upload writing into the same file
+// would interleave with the first. flock locks are per open file, so they
+// hold between sessions of one process as between processes (vsftpd's
+// lock_upload_files takes the same lock; a plain reader takes none). Where
+// the file system has no locks the upload goes ahead unlocked.
+func lockUpload(f *os.File) error {
+	conn, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var lockErr error
+	if err := conn.Control(func(fd uintptr) {
+		for {
+			lockErr = syscall.Flock(int(fd), syscall.LOCK_EX|syscall.LOCK_NB)
+			if lockErr != syscall.EINTR {
+				return
+			}
+		}
+	}); err != nil {
+		return err
+	}
+	switch lockErr {
+	case nil, syscall.ENOLCK, syscall.EINVAL, syscall.EOPNOTSUPP:
+		return nil
+	case syscall.EWOULDBLOCK:
+		return errBusy
+	}
+	return os.NewSyscallError("flock", lockErr)
+}
+
+// isSocketErrno reports whether err is an errno only a socket returns.
+func isSocketErrno(err error) bool {
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
+		return false
+	}
+	switch errno {
+	case syscall.ECONNRESET, syscall.ECONNABORTED, syscall.ETIMEDOUT, syscall.ENOTCONN,
+		syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.ENETDOWN, syscall.ENETRESET:
+		return true
+	}
+	return false
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"math/rand/v2"
+	"net"
 	"os"
 	"path"
 	"strconv"
@@ -124,6 +125,7 @@ type fileWriter struct {
 	exclusive bool
 
 	f        *os.File
+	begin    int64 // in place: where the upload's data begins
 	pos      int64 // offset of the next byte written
 	cutAtEnd bool  // in place: drop what follows pos when the upload ends
 	written  int64
@@ -134,12 +136,11 @@ var _ io.ReaderFrom = (*fileWriter)(nil)
 
 // openTarget opens the target for direct writing.
 func (w *fileWriter) openTarget(mode ftpserver.WriteMode, prefix int64) error {
+	// No O_TRUNC: the file is emptied once this upload holds its lock,
+	// not under another upload's feet.
 	flag := os.O_WRONLY | os.O_CREATE
 	if w.exclusive {
 		flag |= os.O_EXCL
-	}
-	if mode == ftpserver.WriteTruncate {
-		flag |= os.O_TRUNC
 	}
 	f, err := w.fsys.root.OpenFile(w.target, flag, 0o666)
 	if err != nil {
@@ -167,9 +168,10 @@ func (w *fileWriter) openInPlace(mode ftpserver.WriteMode, prefix int64) error {
 	return nil
 }
 
-// start checks the opened target and positions it for mode: at its end
-// to append (wherever that is by now), at prefix otherwise. Direct writes
-// at an offset cut the file there at once; in place, cutAtEnd does it later.
+// start checks the opened target, locks it against other uploads writing
+// in place, and positions it for mode: at its end to append (wherever that
+// is by now), at prefix otherwise. Direct writes empty the file, or cut it
+// at an offset, at once; in place, cutAtEnd does it later.
 func (w *fileWriter) start(f *os.File, mode ftpserver.WriteMode, prefix int64) error {
 	info, err := f.Stat()
 	if err != nil {
@@ -178,7 +180,13 @@ func (w *fileWriter) start(f *os.File, mode ftpserver.WriteMode, prefix int64) e
 	if err := checkRegular(info); err != nil {
 		return err
 	}
-	if mode == ftpserver.WriteAt && w.upload == ftpserver.UploadDirect {
+	if err := lockUpload(f); err != nil {
+		return err
+	}
+	if mode != ftpserver.WriteAppend && w.upload == ftpserver.UploadDirect {
+		if mode == ftpserver.WriteTruncate {
+			prefix = 0
+		}
 		if err := f.Truncate(prefix); err != nil {
 			return err
 		}
@@ -191,7 +199,7 @@ func (w *fileWriter) start(f *os.File, mode ftpserver.WriteMode, prefix int64) e
 	if err != nil {
 		return err
 	}
-	w.f, w.pos = f, pos
+	w.f, w.begin, w.pos = f, pos, pos
 	return nil
 }
 
@@ -276,43 +284,55 @@ func (w *fileWriter) ReadFrom(r io.Reader) (int64, error) {
 	w.pos += n
 	w.written += n
 	if err != nil {
+		if serr := sourceError(r, err); serr != nil {
+			return n, serr
+		}
 		return n, w.fsys.wrap("write", w.name, err)
 	}
 	return n, nil
 }
 
-// Commit implements ftpserver.FileWriter.
-func (w *fileWriter) Commit() error {
+// Commit implements ftpserver.FileWriter. Its work is local: the context
+// is not consulted.
+func (w *fileWriter) Commit(context.Context) error {
 	if w.done {
 		return &fs.PathError{Op: "commit", Path: w.name, Err: fs.ErrClosed}
 	}
 	w.done = true
-	if err := w.finish(true); err != nil {
+	if err := w.finish(true, ftpserver.AbortFailed); err != nil {
 		return w.fsys.wrap("commit", w.name, err)
 	}
 	return nil
 }
 
-// Abort implements ftpserver.FileWriter.
-func (w *fileWriter) Abort() error {
+// Abort implements ftpserver.FileWriter. Its work is local: the context
+// is not consulted.
+func (w *fileWriter) Abort(_ context.Context, why ftpserver.AbortReason) error {
 	if w.done {
 		return nil
 	}
 	w.done = true
-	if err := w.finish(false); err != nil {
+	if err := w.finish(false, why); err != nil {
 		return w.fsys.wrap("abort", w.name, err)
 	}
 	return nil
 }
 
-// finish ends the upload: commit says whether it succeeded.
-func (w *fileWriter) finish(commit bool) error {
+// finish ends the upload: commit says whether it succeeded, why (when
+// not) whether the client or the server ended it.
+func (w *fileWriter) finish(commit bool, why ftpserver.AbortReason) error {
 	defer w.dir.Close()
 	f := w.f
 	w.f = nil
+	interrupted := !commit && why == ftpserver.AbortInterrupted
 	if w.temp == "" {
 		var err error
-		if w.cutAtEnd && (commit || w.written > 0) {
+		switch {
+		case !commit && !interrupted && w.upload != ftpserver.UploadDirect && w.written > 0:
+			// Written in place and failed: drop this upload's data, so
+			// the file is what it was up to where the upload began.
+			err = f.Truncate(w.begin)
+		case w.cutAtEnd && (commit || w.written > 0):
 			err = f.Truncate(w.pos)
 		}
 		if commit && err == nil {
@@ -328,7 +348,7 @@ func (w *fileWriter) finish(commit bool) error {
 		return err
 	}
 
-	publish := commit || (w.upload == ftpserver.UploadAtomicResume && w.written > 0)
+	publish := commit || (interrupted && w.upload == ftpserver.UploadAtomicResume && w.written > 0)
 	var err error
 	if commit {
 		err = f.Sync()
@@ -386,4 +406,19 @@ func (w *fileWriter) syncDir() error {
 		return nil // the file system cannot sync directories
 	}
 	return err
+}
+
+// sourceError returns err as a failure of the reader r when it can only
+// have come from there: splice(2) reports the socket's errors as its own,
+// and without this a client resetting its data connection would look like
+// a storage failure. nil when err may be the file's.
+func sourceError(r io.Reader, err error) error {
+	if lr, ok := r.(*io.LimitedReader); ok {
+		r = lr.R
+	}
+	conn, ok := r.(net.Conn)
+	if !ok || !isSocketErrno(err) {
+		return nil
+	}
+	return &net.OpError{Op: "read", Net: conn.LocalAddr().Network(), Source: conn.LocalAddr(), Addr: conn.RemoteAddr(), Err: innermost(err)}
 }

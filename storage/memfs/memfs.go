@@ -17,17 +17,24 @@
 //     buffer, Abort discards it. WriteAppend and WriteAt start the buffer
 //     with the existing content (all of it, or its first Offset bytes).
 //   - UploadAtomicResume buffers a WriteTruncate upload the same way, but
-//     Abort installs whatever arrived, provided at least one byte did (an
-//     upload interrupted before any data leaves the previous version). For
+//     Abort(ftpserver.AbortInterrupted) installs whatever arrived, provided
+//     at least one byte did (an upload interrupted before any data leaves
+//     the previous version); Abort(ftpserver.AbortFailed) discards it. For
 //     WriteAppend and WriteAt on an existing file it writes into the target
 //     in place, because the existing prefix is already where it belongs;
 //     with WriteAt the old content after the data written is dropped when
-//     the upload ends (by Commit, or by Abort if anything arrived).
+//     the upload ends (by Commit, or by an interrupted Abort if anything
+//     arrived); a failed Abort cuts the file back to where the upload
+//     began.
 //   - UploadDirect writes into the target: WriteTruncate empties it and
 //     WriteAt cuts it at Offset when Create returns.
 //
 // WriteAt with Offset 0 is WriteTruncate; with Offset > 0 the file must exist
 // (fs.ErrNotExist) and be at least Offset bytes long (fs.ErrInvalid).
+// An upload that writes into the target (UploadDirect, or in place) holds it
+// until Commit or Abort; another such upload of the same file fails with
+// ftpserver.ErrBusy meanwhile.
+//
 // Exclusive fails with fs.ErrExist if the target exists when Create is called
 // or, for the buffered modes, when the upload is installed. A replaced file
 // keeps its permission bits.
@@ -37,7 +44,7 @@
 // ends. A FileWriter is not bound to the context of Create.
 //
 // After Commit or Abort, Write and Commit fail with fs.ErrClosed and Abort
-// returns nil, so "defer w.Abort()" is safe. A failed Commit has already
+// returns nil, so "defer w.Abort(ctx, ftpserver.AbortFailed)" is safe. A failed Commit has already
 // discarded its buffer rather than install it.
 package memfs
 
@@ -71,6 +78,31 @@ const (
 type FS struct {
 	mu   sync.RWMutex
 	root *node
+	// capacity bounds used when > 0 (SetCapacity); used counts the bytes
+	// of every file and every upload buffer, as a disk holds files and
+	// temporary files.
+	capacity int64
+	used     int64
+}
+
+// SetCapacity makes the file system hold at most n bytes of file content,
+// upload buffers included (n <= 0: no limit). A write beyond it fails with
+// ftpserver.ErrNoSpace, as a full disk does; AvailableSpace reports what
+// is left.
+func (fsys *FS) SetCapacity(n int64) {
+	fsys.mu.Lock()
+	defer fsys.mu.Unlock()
+	fsys.capacity = n
+}
+
+// reserve accounts for n more bytes, or fails with ftpserver.ErrNoSpace
+// when they do not fit. fsys.mu must be held.
+func (fsys *FS) reserve(n int64) error {
+	if fsys.capacity > 0 && fsys.used+n > fsys.capacity {
+		return ftpserver.ErrNoSpace
+	}
+	fsys.used += n
+	return nil
 }
 
 // node is a file or a directory. Fields are guarded by FS.mu.
@@ -80,6 +112,9 @@ type node struct {
 	mtime    time.Time
 	data     []byte           // files
 	children map[string]*node // directories
+	// writer is set while an upload writes into the file in place: a
+	// second one is refused with ftpserver.ErrBusy, as localfs's lock.
+	writer bool
 }
 
 var (
@@ -390,6 +425,7 @@ func (fsys *FS) unlink(ctx context.Context, op, name string, rootErr error, canR
 	if err := canRemove(n); err != nil {
 		return pathErr(op, name, err)
 	}
+	fsys.used -= int64(len(n.data))
 	delete(dir.children, base)
 	dir.mtime = time.Now()
 	return nil
@@ -445,6 +481,9 @@ func (fsys *FS) Rename(ctx context.Context, from, to string) error {
 		if n.dir {
 			return fail(ftpserver.ErrNotDir)
 		}
+		if old != n {
+			fsys.used -= int64(len(old.data))
+		}
 	}
 	delete(fromDir.children, fromBase)
 	toDir.children[toBase] = n
@@ -481,7 +520,8 @@ func (fsys *FS) update(ctx context.Context, op, name string, change func(*node))
 	return nil
 }
 
-// AvailableSpace implements ftpserver.SpaceReporter with a fixed 1 TiB.
+// AvailableSpace implements ftpserver.SpaceReporter: what SetCapacity
+// leaves, or a fixed 1 TiB without a capacity.
 func (fsys *FS) AvailableSpace(ctx context.Context, name string) (int64, error) {
 	parts, err := resolve(ctx, "statfs", name)
 	if err != nil {
@@ -491,6 +531,9 @@ func (fsys *FS) AvailableSpace(ctx context.Context, name string) (int64, error) 
 	defer fsys.mu.RUnlock()
 	if _, err := fsys.lookup(parts); err != nil {
 		return 0, pathErr("statfs", name, err)
+	}
+	if fsys.capacity > 0 {
+		return max(fsys.capacity-fsys.used, 0), nil
 	}
 	return availableSpace, nil
 }
@@ -531,6 +574,9 @@ func (fsys *FS) WriteFile(name string, data []byte) error {
 		dir.mtime = now
 	case n.dir:
 		return pathErr("writefile", name, ftpserver.ErrIsDir)
+	}
+	if err := fsys.reserve(int64(len(data) - len(n.data))); err != nil {
+		return pathErr("writefile", name, err)
 	}
 	n.data = slices.Clone(data)
 	n.mtime = now

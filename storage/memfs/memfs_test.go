@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"os"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/ferry-ftp/ferry/ftpserver"
 	"github.com/ferry-ftp/ferry/storage/memfs"
@@ -16,6 +19,65 @@ import (
 func TestConformance(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T) ftpserver.FileSystem {
 		return memfs.New()
+	}, storagetest.WithCapabilities(storagetest.AllCapabilities()...))
+}
+
+// objectStore is memfs cut down to what an object store offers: whole
+// objects only, no permission bits, no settable times, no directory moves.
+type objectStore struct{ fsys *memfs.FS }
+
+func (o objectStore) Stat(ctx context.Context, name string) (fs.FileInfo, error) {
+	return o.fsys.Stat(ctx, name)
+}
+
+func (o objectStore) Open(ctx context.Context, name string, offset int64) (io.ReadCloser, error) {
+	return o.fsys.Open(ctx, name, offset)
+}
+
+func (o objectStore) Create(ctx context.Context, name string, opts ftpserver.CreateOptions) (ftpserver.FileWriter, error) {
+	if opts.Upload == ftpserver.UploadDirect || opts.Mode == ftpserver.WriteAppend || opts.Mode == ftpserver.WriteAt && opts.Offset > 0 {
+		return nil, o.refuse(ctx, "create", name)
+	}
+	return o.fsys.Create(ctx, name, opts)
+}
+
+func (o objectStore) List(ctx context.Context, name string) (ftpserver.DirLister, error) {
+	return o.fsys.List(ctx, name)
+}
+
+func (o objectStore) Mkdir(ctx context.Context, name string) error { return o.fsys.Mkdir(ctx, name) }
+func (o objectStore) Remove(ctx context.Context, name string) error {
+	return o.fsys.Remove(ctx, name)
+}
+func (o objectStore) RemoveDir(ctx context.Context, name string) error {
+	return o.fsys.RemoveDir(ctx, name)
+}
+
+func (o objectStore) Rename(ctx context.Context, from, to string) error {
+	if info, err := o.fsys.Stat(ctx, from); err == nil && info.IsDir() {
+		return &os.LinkError{Op: "rename", Old: from, New: to, Err: ftpserver.ErrNotSupported}
+	}
+	return o.fsys.Rename(ctx, from, to)
+}
+
+func (o objectStore) SetModTime(ctx context.Context, name string, _ time.Time) error {
+	return o.refuse(ctx, "chtimes", name)
+}
+
+// refuse fails an operation the store does not have, after the checks
+// every operation makes (context, name), as a real backend would.
+func (o objectStore) refuse(ctx context.Context, op, name string) error {
+	if _, err := o.fsys.Stat(ctx, name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return &fs.PathError{Op: op, Path: name, Err: ftpserver.ErrNotSupported}
+}
+
+// TestConformanceWithoutCapabilities: a backend that declares none of the
+// optional capabilities, and refuses them, passes what remains.
+func TestConformanceWithoutCapabilities(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T) ftpserver.FileSystem {
+		return objectStore{memfs.New()}
 	})
 }
 

@@ -65,6 +65,11 @@ func (fsys *FS) Create(ctx context.Context, name string, opts ftpserver.CreateOp
 		mode = ftpserver.WriteTruncate
 	}
 
+	inPlace := opts.Upload == ftpserver.UploadDirect ||
+		opts.Upload == ftpserver.UploadAtomicResume && mode != ftpserver.WriteTruncate
+	if inPlace && existing != nil && existing.writer {
+		return nil, pathErr("create", name, ftpserver.ErrBusy)
+	}
 	w := &writer{fsys: fsys, name: name, parts: parts, upload: opts.Upload, exclusive: opts.Exclusive}
 	switch {
 	case opts.Upload == ftpserver.UploadDirect:
@@ -75,18 +80,26 @@ func (fsys *FS) Create(ctx context.Context, name string, opts ftpserver.CreateOp
 			dir.mtime = now
 		}
 		if len(existing.data) != int(prefix) {
+			fsys.used -= int64(len(existing.data)) - prefix
 			existing.data = existing.data[:prefix:prefix]
 			existing.mtime = now
 		}
-		w.target, w.pos = existing, prefix
+		w.target, w.pos, w.begin = existing, prefix, prefix
 	case opts.Upload == ftpserver.UploadAtomicResume && mode != ftpserver.WriteTruncate:
 		// The prefix is already in place: write after it, in the target.
-		w.target, w.pos = existing, prefix
+		w.target, w.pos, w.begin = existing, prefix, prefix
 		w.cutAtEnd = mode == ftpserver.WriteAt
 	default:
 		if mode != ftpserver.WriteTruncate {
+			// A copy of the prefix takes space, as a temporary file does.
+			if err := fsys.reserve(prefix); err != nil {
+				return nil, pathErr("create", name, err)
+			}
 			w.buf = slices.Clone(existing.data[:prefix])
 		}
+	}
+	if w.target != nil {
+		w.target.writer = true
 	}
 	return w, nil
 }
@@ -101,6 +114,7 @@ type writer struct {
 	exclusive bool
 
 	target   *node
+	begin    int64 // in place: where the upload's data begins
 	pos      int64 // where the next in-place write goes
 	cutAtEnd bool  // in place: drop what follows pos when the upload ends
 
@@ -114,18 +128,24 @@ func (w *writer) Write(p []byte) (int, error) {
 	if w.done {
 		return 0, pathErr("write", w.name, fs.ErrClosed)
 	}
+	w.fsys.mu.Lock()
+	defer w.fsys.mu.Unlock()
 	if w.target == nil {
+		if err := w.fsys.reserve(int64(len(p))); err != nil {
+			return 0, pathErr("write", w.name, err)
+		}
 		w.buf = append(w.buf, p...)
 		w.written += int64(len(p))
 		return len(p), nil
 	}
-	w.fsys.mu.Lock()
-	defer w.fsys.mu.Unlock()
 	t := w.target
 	end := w.pos + int64(len(p))
-	if end > int64(len(t.data)) {
+	if grow := end - int64(len(t.data)); grow > 0 {
+		if err := w.fsys.reserve(grow); err != nil {
+			return 0, pathErr("write", w.name, err)
+		}
 		// Grow, zero-filling a gap left if the file shrank meanwhile.
-		t.data = append(t.data, make([]byte, end-int64(len(t.data)))...)
+		t.data = append(t.data, make([]byte, grow)...)
 	}
 	copy(t.data[w.pos:], p)
 	t.mtime = time.Now()
@@ -134,8 +154,8 @@ func (w *writer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// Commit implements ftpserver.FileWriter.
-func (w *writer) Commit() error {
+// Commit implements ftpserver.FileWriter. Memory needs no context.
+func (w *writer) Commit(context.Context) error {
 	if w.done {
 		return pathErr("commit", w.name, fs.ErrClosed)
 	}
@@ -143,6 +163,7 @@ func (w *writer) Commit() error {
 	if w.target != nil {
 		w.fsys.mu.Lock()
 		defer w.fsys.mu.Unlock()
+		w.target.writer = false
 		if w.cutAtEnd {
 			w.cut()
 		}
@@ -151,33 +172,45 @@ func (w *writer) Commit() error {
 	return w.install("commit")
 }
 
-// Abort implements ftpserver.FileWriter.
-func (w *writer) Abort() error {
+// Abort implements ftpserver.FileWriter. Memory needs no context.
+func (w *writer) Abort(_ context.Context, why ftpserver.AbortReason) error {
 	if w.done {
 		return nil
 	}
 	w.done = true
+	interrupted := why == ftpserver.AbortInterrupted
 	if w.target != nil {
 		w.fsys.mu.Lock()
 		defer w.fsys.mu.Unlock()
-		if w.cutAtEnd && w.written > 0 {
-			w.cut()
+		w.target.writer = false
+		switch {
+		case !interrupted && w.upload != ftpserver.UploadDirect && w.written > 0:
+			w.cutAt(w.begin) // failed in place: drop this upload's data
+		case w.cutAtEnd && w.written > 0:
+			w.cutAt(w.pos)
 		}
 		return nil
 	}
-	if w.upload == ftpserver.UploadAtomicResume && w.written > 0 {
+	if interrupted && w.upload == ftpserver.UploadAtomicResume && w.written > 0 {
 		return w.install("abort")
 	}
+	w.fsys.mu.Lock()
+	defer w.fsys.mu.Unlock()
+	w.fsys.used -= int64(len(w.buf))
 	w.buf = nil
 	return nil
 }
 
 // cut drops the target's content after the last byte written. fsys.mu must
 // be held.
-func (w *writer) cut() {
+func (w *writer) cut() { w.cutAt(w.pos) }
+
+// cutAt drops the target's content after n bytes. fsys.mu must be held.
+func (w *writer) cutAt(n int64) {
 	t := w.target
-	if int64(len(t.data)) > w.pos {
-		t.data = t.data[:w.pos:w.pos]
+	if int64(len(t.data)) > n {
+		w.fsys.used -= int64(len(t.data)) - n
+		t.data = t.data[:n:n]
 		t.mtime = time.Now()
 	}
 }
@@ -189,19 +222,24 @@ func (w *writer) install(op string) error {
 	w.buf = nil
 	w.fsys.mu.Lock()
 	defer w.fsys.mu.Unlock()
+	fail := func(err error) error {
+		w.fsys.used -= int64(len(data)) // the buffer is dropped
+		return pathErr(op, w.name, err)
+	}
 	dir, base, err := w.fsys.parentDir(w.parts)
 	if err != nil {
-		return pathErr(op, w.name, err)
+		return fail(err)
 	}
 	perm := defaultFileMode
 	if old, ok := dir.children[base]; ok {
 		switch {
 		case old.dir:
-			return pathErr(op, w.name, ftpserver.ErrIsDir)
+			return fail(ftpserver.ErrIsDir)
 		case w.exclusive:
-			return pathErr(op, w.name, fs.ErrExist)
+			return fail(fs.ErrExist)
 		}
 		perm = old.perm
+		w.fsys.used -= int64(len(old.data))
 	}
 	now := time.Now()
 	dir.children[base] = &node{perm: perm, mtime: now, data: data}

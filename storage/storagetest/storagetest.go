@@ -4,8 +4,13 @@
 //	func TestConformance(t *testing.T) {
 //		storagetest.Run(t, func(t *testing.T) ftpserver.FileSystem {
 //			return memfs.New()
-//		})
+//		}, storagetest.WithCapabilities(storagetest.AllCapabilities()...))
 //	}
+//
+// A backend declares what it can do beyond the core contract (writing in
+// place, partial overwrite, append, chmod, ...: see Capability); the cases
+// that need what it does not declare are skipped by name, so an object
+// store that refuses them with ftpserver.ErrNotSupported can pass.
 //
 // Each subtest gets a fresh, empty file system from newFS. The suite only
 // goes through the FileSystem interface (and the optional Chmoder and
@@ -24,6 +29,13 @@
 //   - UploadAtomicResume and UploadAtomic leave the target as it was while a
 //     WriteTruncate upload runs and when it is aborted before any byte
 //     arrived; UploadAtomic also while a WriteAppend or WriteAt upload runs.
+//   - Abort with ftpserver.AbortFailed (a server-side failure) never
+//     publishes: the atomic modes leave the target as it was before the
+//     upload; UploadAtomicResume writing in place (WriteAppend, WriteAt on
+//     an existing file) cuts it back to where the upload began.
+//   - An upload that writes into the target (UploadDirect, or in place)
+//     holds it: another such upload of the file fails with
+//     ftpserver.ErrBusy until the first one ends.
 //   - Exclusive in the atomic modes fails at Commit with fs.ErrExist if a
 //     file appeared at the name meanwhile, and leaves that file alone.
 //   - Rename replaces files only: onto a directory it fails and changes
@@ -55,6 +67,77 @@ type Option func(*config)
 
 type config struct {
 	symlink func(t *testing.T, fsys ftpserver.FileSystem, target, link string)
+	caps    map[Capability]bool
+}
+
+// Capability is something beyond the core contract that a backend on a
+// POSIX file system does and an object store may not. The cases that need
+// one run only for a backend that declares it (WithCapabilities); the
+// others are skipped by name, so an object store can pass the suite while
+// a disk backend is held to everything.
+type Capability string
+
+const (
+	// WriteInPlace: data shows at the target while an upload runs
+	// (UploadDirect, and UploadAtomicResume appending to or resuming an
+	// existing file in place).
+	WriteInPlace Capability = "write-in-place"
+	// PartialOverwrite: WriteAt with an Offset > 0 keeps the file's first
+	// bytes and writes after them (REST + STOR).
+	PartialOverwrite Capability = "partial-overwrite"
+	// Append: WriteAppend (APPE) onto an existing file.
+	Append Capability = "append"
+	// Chmod: the FileSystem is an ftpserver.Chmoder with permission bits.
+	Chmod Capability = "chmod"
+	// ModTime: SetModTime sets the modification time (MFMT).
+	ModTime Capability = "set-mod-time"
+	// RenameDir: Rename moves a directory with its content.
+	RenameDir Capability = "rename-directory"
+	// SpaceReport: the FileSystem is an ftpserver.SpaceReporter (AVBL).
+	SpaceReport Capability = "space-report"
+)
+
+// AllCapabilities lists every Capability: what memfs and localfs declare.
+func AllCapabilities() []Capability {
+	return []Capability{WriteInPlace, PartialOverwrite, Append, Chmod, ModTime, RenameDir, SpaceReport}
+}
+
+// WithCapabilities declares what the backend can do beyond the core
+// contract. Without it the suite assumes nothing and skips every case
+// that needs a capability.
+func WithCapabilities(caps ...Capability) Option {
+	return func(c *config) {
+		for _, capability := range caps {
+			c.caps[capability] = true
+		}
+	}
+}
+
+// need skips t unless the backend declared every one of caps.
+func (s *suite) need(t *testing.T, caps ...Capability) {
+	t.Helper()
+	for _, capability := range caps {
+		if !s.cfg.caps[capability] {
+			t.Skipf("backend does not declare capability %q (storagetest.WithCapabilities)", capability)
+		}
+	}
+}
+
+// uploadNeeds lists the capabilities an upload in mode u writing as w needs.
+func uploadNeeds(u ftpserver.UploadMode, w ftpserver.WriteMode, existing bool) []Capability {
+	var caps []Capability
+	switch w {
+	case ftpserver.WriteAppend:
+		caps = append(caps, Append)
+	case ftpserver.WriteAt:
+		caps = append(caps, PartialOverwrite)
+	}
+	inPlace := u == ftpserver.UploadDirect ||
+		u == ftpserver.UploadAtomicResume && existing && w != ftpserver.WriteTruncate
+	if inPlace {
+		caps = append(caps, WriteInPlace)
+	}
+	return caps
 }
 
 // WithSymlink enables the symbolic link tests. symlink must create, in fsys,
@@ -76,7 +159,7 @@ type suite struct {
 // Run runs the conformance suite as subtests of t. newFS must return a new,
 // empty file system each time it is called.
 func Run(t *testing.T, newFS func(t *testing.T) ftpserver.FileSystem, opts ...Option) {
-	s := &suite{newFS: newFS}
+	s := &suite{newFS: newFS, cfg: config{caps: map[Capability]bool{}}}
 	for _, opt := range opts {
 		opt(&s.cfg)
 	}
@@ -85,12 +168,14 @@ func Run(t *testing.T, newFS func(t *testing.T) ftpserver.FileSystem, opts ...Op
 	t.Run("CreateCommit", s.testCreateCommit)
 	t.Run("CreateAbort", s.testCreateAbort)
 	t.Run("CreateAbortNothingWritten", s.testCreateAbortNothingWritten)
+	t.Run("CreateAbortFailed", s.testCreateAbortFailed)
 	t.Run("UploadInFlight", s.testUploadInFlight)
 	t.Run("WriterEnded", s.testWriterEnded)
 	t.Run("ReaderFrom", s.testReaderFrom)
 	t.Run("CreateErrors", s.testCreateErrors)
 	t.Run("Exclusive", s.testExclusive)
 	t.Run("ConcurrentUploads", s.testConcurrentUploads)
+	t.Run("InPlaceUploadsExclusive", s.testInPlaceUploadsExclusive)
 	t.Run("ReadWhileWriting", s.testReadWhileWriting)
 	t.Run("List", s.testList)
 	t.Run("ListLarge", s.testListLarge)
@@ -134,10 +219,10 @@ func put(t *testing.T, fsys ftpserver.FileSystem, name string, data []byte) {
 		t.Fatalf("Create(%q): %v", name, err)
 	}
 	if _, err := w.Write(data); err != nil {
-		w.Abort()
+		w.Abort(t.Context(), ftpserver.AbortInterrupted)
 		t.Fatalf("Write(%q): %v", name, err)
 	}
-	if err := w.Commit(); err != nil {
+	if err := w.Commit(t.Context()); err != nil {
 		t.Fatalf("Commit(%q): %v", name, err)
 	}
 }
@@ -474,12 +559,13 @@ func checkSiblings(t *testing.T, fsys ftpserver.FileSystem, targetExists bool) {
 func (s *suite) testCreateCommit(t *testing.T) {
 	for _, c := range allUploadCases() {
 		t.Run(c.String(), func(t *testing.T) {
+			s.need(t, uploadNeeds(c.upload, c.write, c.existing)...)
 			fsys := s.newFS(t)
 			uploadSetup(t, fsys, c)
 			w, err := fsys.Create(t.Context(), "/d/t", c.opts())
 			if c.refused() {
 				if err == nil {
-					w.Abort()
+					w.Abort(t.Context(), ftpserver.AbortInterrupted)
 				}
 				wantErr(t, "Create", err, fs.ErrNotExist)
 				wantContent(t, fsys, "/d/t", nil)
@@ -496,7 +582,7 @@ func (s *suite) testCreateCommit(t *testing.T) {
 			if _, err := w.Write(newContent[1:]); err != nil {
 				t.Fatalf("Write: %v", err)
 			}
-			if err := w.Commit(); err != nil {
+			if err := w.Commit(t.Context()); err != nil {
 				t.Fatalf("Commit: %v", err)
 			}
 			wantContent(t, fsys, "/d/t", concat(c.kept(), newContent))
@@ -507,6 +593,7 @@ func (s *suite) testCreateCommit(t *testing.T) {
 	// Offsets at the edges.
 	for _, u := range uploadModes {
 		t.Run(u.String()+"/offsets", func(t *testing.T) {
+			s.need(t, uploadNeeds(u, ftpserver.WriteAt, true)...)
 			fsys := s.newFS(t)
 			ctx := t.Context()
 			for _, tc := range []struct {
@@ -523,7 +610,7 @@ func (s *suite) testCreateCommit(t *testing.T) {
 					t.Fatalf("Create at %d: %v", tc.offset, err)
 				}
 				w.Write(newContent)
-				if err := w.Commit(); err != nil {
+				if err := w.Commit(t.Context()); err != nil {
 					t.Fatalf("Commit at %d: %v", tc.offset, err)
 				}
 				wantContent(t, fsys, "/f", tc.want)
@@ -532,12 +619,12 @@ func (s *suite) testCreateCommit(t *testing.T) {
 			put(t, fsys, "/f", oldContent)
 			w, err := fsys.Create(ctx, "/f", ftpserver.CreateOptions{Mode: ftpserver.WriteAt, Offset: int64(len(oldContent) + 1), Upload: u})
 			if err == nil {
-				w.Abort()
+				w.Abort(t.Context(), ftpserver.AbortInterrupted)
 			}
 			wantErr(t, "Create at offset past the end", err, fs.ErrInvalid)
 			w, err = fsys.Create(ctx, "/f", ftpserver.CreateOptions{Mode: ftpserver.WriteAt, Offset: -1, Upload: u})
 			if err == nil {
-				w.Abort()
+				w.Abort(t.Context(), ftpserver.AbortInterrupted)
 				t.Errorf("Create at offset -1 succeeded")
 			}
 			wantContent(t, fsys, "/f", oldContent)
@@ -547,7 +634,7 @@ func (s *suite) testCreateCommit(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := w.Commit(); err != nil {
+			if err := w.Commit(t.Context()); err != nil {
 				t.Fatal(err)
 			}
 			wantContent(t, fsys, "/f", oldContent[:2])
@@ -555,7 +642,7 @@ func (s *suite) testCreateCommit(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := w.Commit(); err != nil {
+			if err := w.Commit(t.Context()); err != nil {
 				t.Fatal(err)
 			}
 			wantContent(t, fsys, "/f", []byte{})
@@ -571,6 +658,7 @@ func (s *suite) eachUpload(t *testing.T, test func(t *testing.T, c uploadCase, f
 			continue
 		}
 		t.Run(c.String(), func(t *testing.T) {
+			s.need(t, uploadNeeds(c.upload, c.write, c.existing)...)
 			fsys := s.newFS(t)
 			uploadSetup(t, fsys, c)
 			w, err := fsys.Create(t.Context(), "/d/t", c.opts())
@@ -597,7 +685,7 @@ func (s *suite) testCreateAbort(t *testing.T) {
 		if _, err := w.Write(part); err != nil {
 			t.Fatalf("Write: %v", err)
 		}
-		if err := w.Abort(); err != nil {
+		if err := w.Abort(t.Context(), ftpserver.AbortInterrupted); err != nil {
 			t.Fatalf("Abort: %v", err)
 		}
 		want := c.afterAbort(part)
@@ -606,9 +694,36 @@ func (s *suite) testCreateAbort(t *testing.T) {
 	})
 }
 
+// afterFailure is what the target holds when an upload that wrote data is
+// aborted by a server-side failure.
+func (c uploadCase) afterFailure(data []byte) []byte {
+	switch {
+	case c.upload == ftpserver.UploadDirect:
+		return concat(c.kept(), data)
+	case c.upload == ftpserver.UploadAtomicResume && c.existing && c.write != ftpserver.WriteTruncate:
+		return concat(c.kept())
+	}
+	return c.old()
+}
+
+func (s *suite) testCreateAbortFailed(t *testing.T) {
+	s.eachUpload(t, func(t *testing.T, c uploadCase, fsys ftpserver.FileSystem, w ftpserver.FileWriter) {
+		part := []byte("PART")
+		if _, err := w.Write(part); err != nil {
+			t.Fatalf("Write: %v", err)
+		}
+		if err := w.Abort(t.Context(), ftpserver.AbortFailed); err != nil {
+			t.Fatalf("Abort: %v", err)
+		}
+		want := c.afterFailure(part)
+		wantContent(t, fsys, "/d/t", want)
+		checkSiblings(t, fsys, want != nil)
+	})
+}
+
 func (s *suite) testCreateAbortNothingWritten(t *testing.T) {
 	s.eachUpload(t, func(t *testing.T, c uploadCase, fsys ftpserver.FileSystem, w ftpserver.FileWriter) {
-		if err := w.Abort(); err != nil {
+		if err := w.Abort(t.Context(), ftpserver.AbortInterrupted); err != nil {
 			t.Fatalf("Abort: %v", err)
 		}
 		// The atomic modes leave the target alone until data arrives;
@@ -624,7 +739,7 @@ func (s *suite) testCreateAbortNothingWritten(t *testing.T) {
 
 func (s *suite) testUploadInFlight(t *testing.T) {
 	s.eachUpload(t, func(t *testing.T, c uploadCase, fsys ftpserver.FileSystem, w ftpserver.FileWriter) {
-		defer w.Abort()
+		defer w.Abort(t.Context(), ftpserver.AbortInterrupted)
 		if _, err := w.Write(pattern(100<<10, 3)); err != nil {
 			t.Fatalf("Write: %v", err)
 		}
@@ -641,22 +756,23 @@ func (s *suite) testUploadInFlight(t *testing.T) {
 func (s *suite) testWriterEnded(t *testing.T) {
 	for _, u := range uploadModes {
 		t.Run(u.String(), func(t *testing.T) {
+			s.need(t, uploadNeeds(u, ftpserver.WriteTruncate, false)...)
 			fsys := s.newFS(t)
 			w, err := fsys.Create(t.Context(), "/f", ftpserver.CreateOptions{Upload: u})
 			if err != nil {
 				t.Fatal(err)
 			}
 			w.Write([]byte("done"))
-			if err := w.Commit(); err != nil {
+			if err := w.Commit(t.Context()); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := w.Write([]byte("more")); err == nil {
 				t.Errorf("Write after Commit succeeded")
 			}
-			if err := w.Commit(); err == nil {
+			if err := w.Commit(t.Context()); err == nil {
 				t.Errorf("second Commit succeeded")
 			}
-			w.Abort() // must not undo the upload
+			w.Abort(t.Context(), ftpserver.AbortInterrupted) // must not undo the upload
 			wantContent(t, fsys, "/f", []byte("done"))
 
 			w, err = fsys.Create(t.Context(), "/g", ftpserver.CreateOptions{Upload: u})
@@ -664,16 +780,16 @@ func (s *suite) testWriterEnded(t *testing.T) {
 				t.Fatal(err)
 			}
 			w.Write([]byte("partial"))
-			if err := w.Abort(); err != nil {
+			if err := w.Abort(t.Context(), ftpserver.AbortInterrupted); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := w.Write([]byte("more")); err == nil {
 				t.Errorf("Write after Abort succeeded")
 			}
-			if err := w.Commit(); err == nil {
+			if err := w.Commit(t.Context()); err == nil {
 				t.Errorf("Commit after Abort succeeded")
 			}
-			w.Abort()
+			w.Abort(t.Context(), ftpserver.AbortInterrupted)
 			if u == ftpserver.UploadAtomic {
 				wantContent(t, fsys, "/g", nil)
 			} else {
@@ -704,7 +820,7 @@ func (s *suite) testReaderFrom(t *testing.T) {
 		if _, err := w.Write([]byte("tail")); err != nil {
 			t.Fatal(err)
 		}
-		if err := w.Commit(); err != nil {
+		if err := w.Commit(t.Context()); err != nil {
 			t.Fatalf("Commit: %v", err)
 		}
 		wantContent(t, fsys, "/d/t", concat(c.kept(), data, []byte("tail")))
@@ -715,6 +831,7 @@ func (s *suite) testCreateErrors(t *testing.T) {
 	for _, u := range uploadModes {
 		for _, wm := range writeModes {
 			t.Run(u.String()+"/"+writeModeName(wm), func(t *testing.T) {
+				s.need(t, uploadNeeds(u, wm, true)...)
 				fsys := s.newFS(t)
 				ctx := t.Context()
 				mkdir(t, fsys, "/dir")
@@ -727,7 +844,7 @@ func (s *suite) testCreateErrors(t *testing.T) {
 					t.Helper()
 					w, err := fsys.Create(ctx, name, opts)
 					if err == nil {
-						w.Abort()
+						w.Abort(t.Context(), ftpserver.AbortInterrupted)
 					}
 					wantErr(t, "Create("+name+")", err, target)
 				}
@@ -746,6 +863,7 @@ func (s *suite) testCreateErrors(t *testing.T) {
 func (s *suite) testExclusive(t *testing.T) {
 	for _, u := range uploadModes {
 		t.Run(u.String(), func(t *testing.T) {
+			s.need(t, uploadNeeds(u, ftpserver.WriteTruncate, false)...)
 			fsys := s.newFS(t)
 			ctx := t.Context()
 			excl := ftpserver.CreateOptions{Upload: u, Exclusive: true}
@@ -754,13 +872,13 @@ func (s *suite) testExclusive(t *testing.T) {
 			for _, name := range []string{"/taken", "/dir"} {
 				w, err := fsys.Create(ctx, name, excl)
 				if err == nil {
-					w.Abort()
+					w.Abort(t.Context(), ftpserver.AbortInterrupted)
 					t.Errorf("exclusive Create(%s) succeeded", name)
 				}
 			}
 			w, err := fsys.Create(ctx, "/taken", excl)
 			if err == nil {
-				w.Abort()
+				w.Abort(t.Context(), ftpserver.AbortInterrupted)
 			}
 			wantErr(t, "exclusive Create(/taken)", err, fs.ErrExist)
 			wantContent(t, fsys, "/taken", oldContent)
@@ -773,7 +891,7 @@ func (s *suite) testExclusive(t *testing.T) {
 			if u != ftpserver.UploadDirect {
 				wantContent(t, fsys, "/fresh", nil)
 			}
-			if err := w.Commit(); err != nil {
+			if err := w.Commit(t.Context()); err != nil {
 				t.Fatalf("Commit: %v", err)
 			}
 			wantContent(t, fsys, "/fresh", newContent)
@@ -788,7 +906,7 @@ func (s *suite) testExclusive(t *testing.T) {
 			}
 			w.Write(newContent)
 			put(t, fsys, "/raced", []byte("first"))
-			err = w.Commit()
+			err = w.Commit(t.Context())
 			wantErr(t, "Commit of an exclusive upload whose name was taken", err, fs.ErrExist)
 			wantContent(t, fsys, "/raced", []byte("first"))
 			wantNames(t, fsys, "/", "dir", "fresh", "raced", "taken")
@@ -813,12 +931,12 @@ func (s *suite) testConcurrentUploads(t *testing.T) {
 					}
 					for chunk := range slices.Chunk(contents[i], 4096) {
 						if _, err := w.Write(chunk); err != nil {
-							w.Abort()
+							w.Abort(t.Context(), ftpserver.AbortInterrupted)
 							errs <- err
 							return
 						}
 					}
-					errs <- w.Commit()
+					errs <- w.Commit(t.Context())
 				}()
 			}
 			for range writers {
@@ -844,7 +962,7 @@ func (s *suite) testConcurrentUploads(t *testing.T) {
 				w, err := fsys.Create(t.Context(), name, ftpserver.CreateOptions{})
 				if err == nil {
 					w.Write([]byte(name))
-					err = w.Commit()
+					err = w.Commit(t.Context())
 				}
 				if err == nil {
 					_, err = fsys.Stat(t.Context(), name)
@@ -876,12 +994,53 @@ func (s *suite) testConcurrentUploads(t *testing.T) {
 	})
 }
 
+func (s *suite) testInPlaceUploadsExclusive(t *testing.T) {
+	s.need(t, WriteInPlace, Append)
+	fsys := s.newFS(t)
+	ctx := t.Context()
+	put(t, fsys, "/f", oldContent)
+	direct := ftpserver.CreateOptions{Upload: ftpserver.UploadDirect}
+	resume := ftpserver.CreateOptions{Upload: ftpserver.UploadAtomicResume, Mode: ftpserver.WriteAppend}
+	first, err := fsys.Create(ctx, "/f", direct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Write(newContent)
+	for _, opts := range []ftpserver.CreateOptions{direct, resume} {
+		w, err := fsys.Create(ctx, "/f", opts)
+		if err == nil {
+			w.Abort(ctx, ftpserver.AbortFailed)
+		}
+		wantErr(t, "Create of a file another upload writes in place", err, ftpserver.ErrBusy)
+	}
+	// Atomic uploads write beside the file: they do not wait.
+	w, err := fsys.Create(ctx, "/f", ftpserver.CreateOptions{Upload: ftpserver.UploadAtomic})
+	if err != nil {
+		t.Fatalf("atomic Create beside an upload in place: %v", err)
+	}
+	w.Abort(ctx, ftpserver.AbortFailed)
+	if err := first.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wantContent(t, fsys, "/f", newContent)
+	w, err = fsys.Create(ctx, "/f", resume)
+	if err != nil {
+		t.Fatalf("Create once the upload in place has ended: %v", err)
+	}
+	w.Write(newContent)
+	if err := w.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wantContent(t, fsys, "/f", concat(newContent, newContent))
+}
+
 // testReadWhileWriting reads a file over and over while an upload replaces
 // it: the atomic modes only ever show the old or the new content whole, and
 // direct mode a growing prefix of the new content.
 func (s *suite) testReadWhileWriting(t *testing.T) {
 	for _, u := range uploadModes {
 		t.Run(u.String(), func(t *testing.T) {
+			s.need(t, uploadNeeds(u, ftpserver.WriteTruncate, true)...)
 			fsys := s.newFS(t)
 			ctx := t.Context()
 			old, final := pattern(32<<10, 11), pattern(64<<10, 77)
@@ -920,7 +1079,7 @@ func (s *suite) testReadWhileWriting(t *testing.T) {
 				}
 				runtime.Gosched()
 			}
-			if err := w.Commit(); err != nil {
+			if err := w.Commit(t.Context()); err != nil {
 				t.Fatal(err)
 			}
 			close(stop)
@@ -1134,6 +1293,10 @@ func (s *suite) testRename(t *testing.T) {
 	wantContent(t, fsys, "/c", []byte("a"))
 	wantNames(t, fsys, "/", "c")
 
+	if !s.cfg.caps[RenameDir] {
+		t.Skipf("the rest needs capability %q", RenameDir)
+	}
+
 	// A directory with content, and a file into it.
 	mkdir(t, fsys, "/dir")
 	mkdir(t, fsys, "/dir/sub")
@@ -1182,6 +1345,7 @@ func (s *suite) testRename(t *testing.T) {
 }
 
 func (s *suite) testSetModTime(t *testing.T) {
+	s.need(t, ModTime)
 	fsys := s.newFS(t)
 	ctx := t.Context()
 	put(t, fsys, "/f", oldContent)
@@ -1189,9 +1353,6 @@ func (s *suite) testSetModTime(t *testing.T) {
 	mtime := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
 	for _, name := range []string{"/f", "/dir"} {
 		err := fsys.SetModTime(ctx, name, mtime)
-		if errors.Is(err, ftpserver.ErrNotSupported) {
-			t.Skip("SetModTime not supported")
-		}
 		if err != nil {
 			t.Fatalf("SetModTime(%s): %v", name, err)
 		}
@@ -1242,7 +1403,7 @@ func (s *suite) testNames(t *testing.T) {
 				t.Fatalf("Create(%q): %v", name, err)
 			}
 			w.Write([]byte(base))
-			if err := w.Commit(); err != nil {
+			if err := w.Commit(t.Context()); err != nil {
 				t.Fatalf("Commit(%q): %v", name, err)
 			}
 			wantContent(t, fsys, name, []byte(base))
@@ -1308,7 +1469,7 @@ func (s *suite) testInvalidNames(t *testing.T) {
 		for _, u := range uploadModes {
 			w, err := fsys.Create(ctx, name, ftpserver.CreateOptions{Upload: u})
 			if err == nil {
-				w.Abort()
+				w.Abort(t.Context(), ftpserver.AbortInterrupted)
 			}
 			wantErr(t, what("Create/"+u.String()), err, ftpserver.ErrInvalidName)
 		}
@@ -1400,10 +1561,11 @@ func (s *suite) testCanceledContext(t *testing.T) {
 // --- optional capabilities ---
 
 func (s *suite) testChmod(t *testing.T) {
+	s.need(t, Chmod)
 	fsys := s.newFS(t)
 	c, ok := fsys.(ftpserver.Chmoder)
 	if !ok {
-		t.Skip("backend is not a Chmoder")
+		t.Fatalf("capability %q declared, but the backend is not a Chmoder", Chmod)
 	}
 	ctx := t.Context()
 	put(t, fsys, "/f", oldContent)
@@ -1444,7 +1606,7 @@ func (s *suite) testChmod(t *testing.T) {
 				t.Fatalf("Create(/f, %s, %s): %v", u, writeModeName(wm), err)
 			}
 			w.Write(newContent)
-			if err := w.Commit(); err != nil {
+			if err := w.Commit(t.Context()); err != nil {
 				t.Fatal(err)
 			}
 			if m := perm("/f"); m.Perm() != 0o600 {
@@ -1455,10 +1617,11 @@ func (s *suite) testChmod(t *testing.T) {
 }
 
 func (s *suite) testAvailableSpace(t *testing.T) {
+	s.need(t, SpaceReport)
 	fsys := s.newFS(t)
 	r, ok := fsys.(ftpserver.SpaceReporter)
 	if !ok {
-		t.Skip("backend is not a SpaceReporter")
+		t.Fatalf("capability %q declared, but the backend is not a SpaceReporter", SpaceReport)
 	}
 	ctx := t.Context()
 	put(t, fsys, "/f", oldContent)

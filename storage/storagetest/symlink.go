@@ -159,7 +159,7 @@ func (s *suite) testSymlinks(t *testing.T) {
 					w, err := fsys.Create(ctx, name, ftpserver.CreateOptions{Upload: u, Mode: wm, Offset: 1})
 					if err == nil {
 						w.Write([]byte("EVIL"))
-						w.Commit()
+						w.Commit(t.Context())
 					}
 					refused(t, "Create("+name+", "+u.String()+", "+writeModeName(wm)+")", err)
 				}

@@ -1,0 +1,71 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestServeSweepsStaleUploadTemps: temporary upload files that a crashed
+// ferry left under the root are removed when "ferry serve" starts, each
+// logged with its size and age and then the total; an upload's fresh one
+// stays, and so does anything not ferry's.
+func TestServeSweepsStaleUploadTemps(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	plant := func(rel string, size int, age time.Duration) string {
+		t.Helper()
+		p := filepath.Join(root, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, make([]byte, size), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		mtime := time.Now().Add(-age)
+		if err := os.Chtimes(p, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	stale := []string{
+		plant(".ferry-upload-crash1", 1000, 2*time.Hour),
+		plant("sub/.ferry-upload-crash2", 2000, 26*time.Hour),
+	}
+	kept := []string{
+		plant("sub/.ferry-upload-running", 10, time.Minute),
+		plant("sub/notes.txt", 10, 48*time.Hour),
+	}
+	_, _, logs := startServe(t, "--listen", "127.0.0.1:0", "--root", root)
+
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), "swept stale upload temp files") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no sweep total logged; log:\n%s", logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	log := logs.String()
+	for _, want := range []string{
+		`msg="removed a stale upload temp file" .*file=/\.ferry-upload-crash1 size=1000 age=2h0m\d+s`,
+		`msg="removed a stale upload temp file" .*file=/sub/\.ferry-upload-crash2 size=2000 age=26h0m\d+s`,
+		`msg="swept stale upload temp files" .*files=2 bytes=3000`,
+	} {
+		if !regexp.MustCompile(want).MatchString(log) {
+			t.Errorf("log lacks a line matching %s:\n%s", want, log)
+		}
+	}
+	for _, p := range stale {
+		if _, err := os.Lstat(p); err == nil {
+			t.Errorf("%s is still there", p)
+		}
+	}
+	for _, p := range kept {
+		if _, err := os.Lstat(p); err != nil {
+			t.Errorf("%s was removed: %v", p, err)
+		}
+	}
+}

@@ -219,7 +219,7 @@ func (s *session) watchHangUp() (ctx context.Context, stop func()) {
 			case <-tick.C:
 				// closing: Shutdown or Close, after which the session
 				// ends without a login anyway.
-				if s.closing.Load() || seeHangUp && controlClosed(conn) && unreadInput(conn) == 0 {
+				if s.closing.Load() || seeHangUp && controlState(conn) != peerOpen && unreadInput(conn) == 0 {
 					cancel()
 					return
 				}

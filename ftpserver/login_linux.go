@@ -2,12 +2,11 @@ package ftpserver
 
 import (
 	"net"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
 
-// canSeeHangUp: controlClosed and unreadInput can look at the socket
+// canSeeHangUp: controlState and unreadInput can look at the socket
 // without reading from it.
 const canSeeHangUp = true
 
@@ -15,17 +14,8 @@ const canSeeHangUp = true
 // not been read yet; when it cannot tell, it answers 1, so that a caller
 // deciding whether the client has more to say assumes it has.
 func unreadInput(conn net.Conn) int {
-	sc, ok := conn.(interface {
-		SyscallConn() (syscall.RawConn, error)
-	})
-	if !ok {
-		if u, ok := conn.(interface{ NetConn() net.Conn }); ok {
-			return unreadInput(u.NetConn())
-		}
-		return 1
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
+	raw := rawConn(conn)
+	if raw == nil {
 		return 1
 	}
 	n := 1

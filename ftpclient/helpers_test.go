@@ -204,14 +204,26 @@ func dial(t *testing.T, addr string, opts ...ftpclient.Option) *ftpclient.Client
 	return c
 }
 
+// eventually polls cond until it holds, and fails the test with what was
+// awaited if it does not within a generous deadline: for state that
+// another goroutine or the server changes on its own time.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 10s for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func testCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx
 }
 
-// pattern returns n bytes that differ at every offset, so that a resumed
-// or shifted transfer shows.
 // concurrently runs op(g, i) for i from 0 to rounds-1 in each of
 // goroutines goroutines at once, and reports every error op returns.
 func concurrently(t *testing.T, goroutines, rounds int, op func(g, i int) error) {
@@ -234,6 +246,8 @@ func concurrently(t *testing.T, goroutines, rounds int, op func(g, i int) error)
 	}
 }
 
+// pattern returns n bytes that differ at every offset, so that a resumed
+// or shifted transfer shows.
 func pattern(n int) []byte {
 	b := make([]byte, n)
 	for i := range b {

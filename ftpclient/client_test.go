@@ -22,6 +22,7 @@ import (
 	"github.com/ferry-ftp/ferry/ftp"
 	"github.com/ferry-ftp/ferry/ftpclient"
 	"github.com/ferry-ftp/ferry/ftpserver"
+	"github.com/ferry-ftp/ferry/internal/testwait"
 )
 
 func TestStoreRetrieveRoundTrip(t *testing.T) {
@@ -397,7 +398,7 @@ func TestPoolConcurrency(t *testing.T) {
 		t.Errorf("peak of %d control connections, want 2..%d", peak, poolSize)
 	}
 	c.Close()
-	eventually(t, "every control connection to be closed after Close", func() bool { return ts.ln.open.Load() == 0 })
+	testwait.For(t, "every control connection to be closed after Close", func() bool { return ts.ln.open.Load() == 0 })
 	if _, err := c.List(ctx, "/"); !errors.Is(err, ftpclient.ErrClosed) {
 		t.Errorf("List after Close: %v", err)
 	}
@@ -409,9 +410,15 @@ func TestPoolAdaptsToServerLimit(t *testing.T) {
 	c := dial(t, ts.addr, ftpclient.WithPoolSize(6))
 	ctx := testCtx(t)
 	concurrently(t, 6, 5, func(int, int) error {
-		_, err := c.List(ctx, "/")
+		entries, err := c.List(ctx, "/")
+		if err == nil && (len(entries) != 1 || entries[0].Name != "incoming" || !entries[0].IsDir()) {
+			err = fmt.Errorf("List / = %+v, want the directory incoming alone", entries)
+		}
 		return err
 	})
+	if n := ts.srv.SessionCount(); n > 2 {
+		t.Errorf("%d sessions open, the server allows 2", n)
+	}
 }
 
 func TestActiveMode(t *testing.T) {
@@ -619,7 +626,7 @@ func TestCancel(t *testing.T) {
 	// In the default upload mode the bytes that arrived become the file
 	// once the server has seen the upload end; they must be a true prefix.
 	var got []byte
-	eventually(t, "the cancelled upload to end on the server", func() bool {
+	testwait.For(t, "the cancelled upload to end on the server", func() bool {
 		var err error
 		got, err = ts.fs.ReadFile("/partial")
 		return err == nil
@@ -737,14 +744,14 @@ func TestStaleIdleConnectionIsReplaced(t *testing.T) {
 	c := dial(t, ts.addr, ftpclient.WithPoolSize(1),
 		ftpclient.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	ctx := testCtx(t)
-	eventually(t, "the server to drop the idle session", func() bool { return ts.srv.SessionCount() == 0 })
+	testwait.For(t, "the server to drop the idle session", func() bool { return ts.srv.SessionCount() == 0 })
 	if _, err := c.List(ctx, "/"); err != nil {
 		t.Fatalf("List on a stale pool: %v", err)
 	}
 	if !strings.Contains(logs.String(), "retrying on another connection") {
 		t.Fatalf("no retry logged:\n%s", logs.String())
 	}
-	eventually(t, "the server to drop the idle session", func() bool { return ts.srv.SessionCount() == 0 })
+	testwait.For(t, "the server to drop the idle session", func() bool { return ts.srv.SessionCount() == 0 })
 	// Not idempotent, but a 421 says the command was not carried out.
 	if err := c.Mkdir(ctx, "/after-timeout"); err != nil {
 		t.Fatalf("Mkdir on a stale pool: %v", err)
@@ -769,7 +776,7 @@ func TestIdleConnectionsAreCheckedBeforeUse(t *testing.T) {
 	}
 	// Dropped by the server: found dead before the command is sent, so
 	// the command goes once, on a new connection.
-	eventually(t, "the server to drop the idle session", func() bool { return ts.srv.SessionCount() == 0 })
+	testwait.For(t, "the server to drop the idle session", func() bool { return ts.srv.SessionCount() == 0 })
 	if err := c.Mkdir(ctx, "/b"); err != nil {
 		t.Fatal(err)
 	}

@@ -204,20 +204,6 @@ func dial(t *testing.T, addr string, opts ...ftpclient.Option) *ftpclient.Client
 	return c
 }
 
-// eventually polls cond until it holds, and fails the test with what was
-// awaited if it does not within a generous deadline: for state that
-// another goroutine or the server changes on its own time.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited 10s for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func testCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)

@@ -374,7 +374,15 @@ func TestCurlKilledUploadResumes(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(1500 * time.Millisecond)
+	// Kill it once a good part (but, at curl's rate, far from all) has
+	// reached the server, wherever the upload mode keeps it meanwhile.
+	for deadline := time.Now().Add(20 * time.Second); storedBytes(t, ts.root) < 512<<10; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("the upload did not progress: %d bytes on the server", storedBytes(t, ts.root))
+		}
+	}
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}

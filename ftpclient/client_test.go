@@ -685,7 +685,8 @@ func TestFailedUploadIsAborted(t *testing.T) {
 	t.Parallel()
 	// In atomic mode the server keeps an upload only if it completes.
 	ts := startServer(t, func(s *ftpserver.Server) { s.Upload = ftpserver.UploadAtomic })
-	c := dial(t, ts.addr, ftpclient.WithPoolSize(1))
+	trace := &syncBuffer{}
+	c := dial(t, ts.addr, ftpclient.WithPoolSize(1), ftpclient.WithDebug(trace))
 	ctx := testCtx(t)
 	boom := errors.New("disk on fire")
 	r := &slowReader{data: pattern(300000), chunk: 32 << 10, err: boom}
@@ -696,8 +697,12 @@ func TestFailedUploadIsAborted(t *testing.T) {
 		t.Fatal("the server took the failed upload for a complete one")
 	}
 	// The connection was kept and still works.
-	if _, err := c.List(ctx, "/"); err != nil {
-		t.Fatal(err)
+	entries, err := c.List(ctx, "/")
+	if err != nil || len(entries) != 1 || entries[0].Name != "incoming" {
+		t.Fatalf("List after the failed upload: %+v, %v", entries, err)
+	}
+	if out := trace.String(); strings.Contains(out, "ftp[2]") {
+		t.Fatalf("the connection was replaced:\n%s", out)
 	}
 }
 
@@ -745,8 +750,8 @@ func TestStaleIdleConnectionIsReplaced(t *testing.T) {
 		ftpclient.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	ctx := testCtx(t)
 	testwait.For(t, "the server to drop the idle session", func() bool { return ts.srv.SessionCount() == 0 })
-	if _, err := c.List(ctx, "/"); err != nil {
-		t.Fatalf("List on a stale pool: %v", err)
+	if entries, err := c.List(ctx, "/"); err != nil || len(entries) != 1 || entries[0].Name != "incoming" {
+		t.Fatalf("List on a stale pool: %+v, %v", entries, err)
 	}
 	if !strings.Contains(logs.String(), "retrying on another connection") {
 		t.Fatalf("no retry logged:\n%s", logs.String())
@@ -755,6 +760,9 @@ func TestStaleIdleConnectionIsReplaced(t *testing.T) {
 	// Not idempotent, but a 421 says the command was not carried out.
 	if err := c.Mkdir(ctx, "/after-timeout"); err != nil {
 		t.Fatalf("Mkdir on a stale pool: %v", err)
+	}
+	if fi, err := ts.fs.Stat(ctx, "/after-timeout"); err != nil || !fi.IsDir() {
+		t.Fatalf("after Mkdir on a stale pool the server has %v, %v", fi, err)
 	}
 }
 

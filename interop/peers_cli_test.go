@@ -43,6 +43,7 @@ func mustFerryCLI(t *testing.T, args ...string) (stdout, stderr string) {
 
 // TestPeersCLIGetPut is ferry get and put, whole files and continued ones.
 func TestPeersCLIGetPut(t *testing.T) {
+	t.Parallel()
 	forEachPeer(t, func(t *testing.T, p *peer) {
 		work := t.TempDir()
 		data := testData(10, 5<<20+3)
@@ -85,6 +86,7 @@ func TestPeersCLIGetPut(t *testing.T) {
 
 // TestPeersCLIFiles is ls, cat, mkdir -p, mv, rm and rmdir.
 func TestPeersCLIFiles(t *testing.T) {
+	t.Parallel()
 	forEachPeer(t, func(t *testing.T, p *peer) {
 		mtime := time.Date(2022, 3, 4, 5, 6, 7, 0, time.UTC)
 		files := map[string][]byte{
@@ -174,6 +176,7 @@ func TestPeersCLIFiles(t *testing.T) {
 
 // TestPeersCLISegments downloads over four connections at once.
 func TestPeersCLISegments(t *testing.T) {
+	t.Parallel()
 	forEachPeer(t, func(t *testing.T, p *peer) {
 		data := testData(13, 16<<20+7)
 		p.writeFile(t, "seg/big file.bin", data)
@@ -210,6 +213,7 @@ func (e *buildError) Error() string { return "go build ./cmd/ferry: " + e.err.Er
 // slowed-down download and checks that get -c completes it where it
 // stopped, one connection or four.
 func TestPeersCLIGetKilled(t *testing.T) {
+	t.Parallel()
 	bin, err := ferryBinary()
 	if err != nil {
 		t.Fatal(err)
@@ -236,19 +240,9 @@ func TestPeersCLIGetKilled(t *testing.T) {
 				}
 				exited := make(chan error, 1)
 				go func() { exited <- cmd.Wait() }()
-				// Kill it once a good part has arrived: for a segmented
-				// download, which sizes the file at once, after a while.
+				// Kill it once a good part has arrived.
 				deadline := time.Now().Add(30 * time.Second)
-				started := time.Time{}
-				for {
-					fi, err := os.Stat(local)
-					if err == nil && started.IsZero() {
-						started = time.Now()
-					}
-					if tc.extra == nil && err == nil && fi.Size() >= 1<<20 ||
-						tc.extra != nil && !started.IsZero() && time.Since(started) > 1500*time.Millisecond {
-						break
-					}
+				for arrivedBytes(local, tc.extra != nil) < 1<<20 {
 					select {
 					case err := <-exited:
 						t.Fatalf("ferry get ended before it was killed (%v):\n%s", err, stderr.String())
@@ -291,11 +285,42 @@ func TestPeersCLIGetKilled(t *testing.T) {
 	})
 }
 
+// arrivedBytes is how much of a download into local has arrived: the
+// file's size, or for a segmented download (which sizes the file at once)
+// the sum of the segments done in its status file.
+func arrivedBytes(local string, segmented bool) int64 {
+	if !segmented {
+		fi, err := os.Stat(local)
+		if err != nil {
+			return 0
+		}
+		return fi.Size()
+	}
+	data, err := os.ReadFile(local + ".ferry-segments")
+	if err != nil {
+		return 0
+	}
+	var status struct {
+		Segments []struct {
+			Done int64 `json:"done"`
+		} `json:"segments"`
+	}
+	if json.Unmarshal(data, &status) != nil {
+		return 0 // being rewritten
+	}
+	var n int64
+	for _, s := range status.Segments {
+		n += s.Done
+	}
+	return n
+}
+
 // TestPeersCLIMirror mirrors a tree of 1,000 files in nested directories
 // with spaces and non-ASCII names from the server and back to it, checks
 // both copies byte for byte, and that running each mirror again
 // transfers nothing.
 func TestPeersCLIMirror(t *testing.T) {
+	t.Parallel()
 	src := filepath.Join(t.TempDir(), "src")
 	want := makeTree(t, src, 1000)
 	forEachPeer(t, func(t *testing.T, p *peer) {
@@ -328,6 +353,7 @@ func TestPeersCLIMirror(t *testing.T) {
 // back with ferry cp (streamed through the client: both refuse FXP by
 // default).
 func TestPeersCLICopy(t *testing.T) {
+	t.Parallel()
 	ferrySrv := startFerryPeer(t)
 	forEachPeer(t, func(t *testing.T, p *peer) {
 		data := testData(17, 2<<20+1)
@@ -344,6 +370,7 @@ func TestPeersCLICopy(t *testing.T) {
 // TestPeersCLIShell runs a ferry shell script (commands on standard
 // input, no terminal) against each peer.
 func TestPeersCLIShell(t *testing.T) {
+	t.Parallel()
 	forEachPeer(t, func(t *testing.T, p *peer) {
 		work := t.TempDir()
 		up := testData(18, 300001)

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -187,38 +186,25 @@ func TestPeersCLISegments(t *testing.T) {
 	})
 }
 
-// ferryBinary builds cmd/ferry once for the tests that run it as a
-// process.
-var ferryBinary = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "ferry-interop-bin-")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "ferry")
+// ferryBinary builds cmd/ferry into the test's temporary directory, for a
+// test that runs it as a process. Per test, not once per process: a
+// binary shared across -count runs was removed by the first run's cleanup.
+func ferryBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "ferry")
 	out, err := exec.Command("go", "build", "-o", bin, "github.com/ferry-ftp/ferry/cmd/ferry").CombinedOutput()
 	if err != nil {
-		return "", &buildError{err: err, out: string(out)}
+		t.Fatalf("go build ./cmd/ferry: %v\n%s", err, out)
 	}
-	return bin, nil
-})
-
-type buildError struct {
-	err error
-	out string
+	return bin
 }
-
-func (e *buildError) Error() string { return "go build ./cmd/ferry: " + e.err.Error() + "\n" + e.out }
 
 // TestPeersCLIGetKilled kills ferry get (SIGKILL) in the middle of a
 // slowed-down download and checks that get -c completes it where it
 // stopped, one connection or four.
 func TestPeersCLIGetKilled(t *testing.T) {
 	t.Parallel()
-	bin, err := ferryBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(filepath.Dir(bin)) })
+	bin := ferryBinary(t)
 	data := testData(14, 6<<20+9)
 	forEachPeer(t, func(t *testing.T, p *peer) {
 		p.writeFile(t, "k/slow ü.bin", data)

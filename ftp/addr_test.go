@@ -7,6 +7,7 @@ import (
 )
 
 func TestParsePORT(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		arg  string
 		want string // "" for an error
@@ -46,6 +47,7 @@ func TestParsePORT(t *testing.T) {
 }
 
 func TestFormatPORT(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		ap   string
 		want string
@@ -66,6 +68,7 @@ func TestFormatPORT(t *testing.T) {
 }
 
 func TestPORTRoundTrip(t *testing.T) {
+	t.Parallel()
 	for _, s := range []string{"1.2.3.4:1", "255.255.255.255:65535", "0.0.0.0:256", "[::ffff:8.8.8.8]:53"} {
 		ap := netip.MustParseAddrPort(s)
 		got, err := ParsePORT(FormatPORT(ap))
@@ -77,6 +80,7 @@ func TestPORTRoundTrip(t *testing.T) {
 }
 
 func TestParsePASVReply(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		msg  string
 		want string // "" for an error
@@ -116,6 +120,7 @@ func TestParsePASVReply(t *testing.T) {
 }
 
 func TestParseEPRT(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		arg         string
 		want        string // "" for an error
@@ -166,6 +171,7 @@ func TestParseEPRT(t *testing.T) {
 }
 
 func TestFormatEPRT(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ ap, want string }{
 		{"132.235.1.2:6275", "|1|132.235.1.2|6275|"},
 		{"[1080::8:800:200C:417A]:5282", "|2|1080::8:800:200c:417a|5282|"},
@@ -186,6 +192,7 @@ func TestFormatEPRT(t *testing.T) {
 }
 
 func TestParseEPSVArg(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		arg         string
 		family      int
@@ -228,6 +235,7 @@ func TestParseEPSVArg(t *testing.T) {
 }
 
 func TestParseEPSVReply(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		msg  string
 		want int // 0 for an error
@@ -265,6 +273,7 @@ func TestParseEPSVReply(t *testing.T) {
 }
 
 func TestFormatEPSVReply(t *testing.T) {
+	t.Parallel()
 	if got, want := FormatEPSVReply(6446), "Entering Extended Passive Mode (|||6446|)"; got != want {
 		t.Errorf("FormatEPSVReply(6446) = %q, want %q", got, want)
 	}

@@ -73,6 +73,7 @@ var asciiCases = []string{
 }
 
 func TestCRLFWriter(t *testing.T) {
+	t.Parallel()
 	tests := map[string]string{
 		"a\nb":     "a\r\nb",
 		"a\r\nb":   "a\r\nb",
@@ -87,6 +88,7 @@ func TestCRLFWriter(t *testing.T) {
 }
 
 func TestLFWriter(t *testing.T) {
+	t.Parallel()
 	tests := map[string]string{
 		"a\r\nb":     "a\nb",
 		"a\nb":       "a\nb",
@@ -125,6 +127,7 @@ func checkConverter(t *testing.T, name string, toLF bool, tests map[string]strin
 }
 
 func TestLFWriterHoldsTrailingCR(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	lw := NewLFWriter(&out)
 	lw.Write([]byte("line\r"))
@@ -167,6 +170,7 @@ func randomText(r *rand.Rand, n int) string {
 }
 
 func TestASCIIWritersLargeRandom(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(1, 2))
 	for range 20 {
 		in := randomText(r, r.IntN(3*asciiBufSize))
@@ -200,6 +204,7 @@ func (cw *countingWriter) Write(p []byte) (int, error) {
 
 // Many short lines go out in one write, not one or two per line.
 func TestASCIIWritersBatch(t *testing.T) {
+	t.Parallel()
 	text := strings.Repeat("a short line\n", 500)
 	crlfText := strings.Repeat("a short line\r\n", 500)
 	tests := []struct {
@@ -230,6 +235,7 @@ func TestASCIIWritersBatch(t *testing.T) {
 }
 
 func TestASCIIWritersNoAllocs(t *testing.T) {
+	// Not parallel: testing.AllocsPerRun refuses to run in a parallel test.
 	text := []byte(strings.Repeat("a short line\n", 100) + "end\r")
 	for name, w := range map[string]io.Writer{
 		"CRLF": NewCRLFWriter(io.Discard),
@@ -251,6 +257,7 @@ type shortWriter struct{}
 func (shortWriter) Write(p []byte) (int, error) { return len(p) / 2, nil }
 
 func TestASCIIWritersErrors(t *testing.T) {
+	t.Parallel()
 	boom := errors.New("boom")
 	lw := NewLFWriter(failingWriter{boom})
 	for name, w := range map[string]io.Writer{

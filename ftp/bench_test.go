@@ -112,6 +112,7 @@ func BenchmarkLFWriter(b *testing.B) {
 }
 
 func TestAppendersDoNotAllocate(t *testing.T) {
+	// Not parallel: testing.AllocsPerRun refuses to run in a parallel test.
 	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 	var fi fs.FileInfo = fileInfo{"name with\nLF", 1234, fs.ModeDir | 0o755, now}
 	e := &Entry{Name: "x", Type: "file", Size: 1, ModTime: testTime.Add(time.Millisecond), Perm: "r", Mode: 0o644, HasMode: true, Unique: "u"}

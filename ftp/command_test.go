@@ -34,6 +34,7 @@ func readLines(t *testing.T, input string, max, bufSize int) []string {
 }
 
 func TestLineReader(t *testing.T) {
+	t.Parallel()
 	tooLong := "error: " + ErrLineTooLong.Error()
 	tests := []struct {
 		name  string
@@ -73,6 +74,7 @@ func TestLineReader(t *testing.T) {
 }
 
 func TestLineReaderEOF(t *testing.T) {
+	t.Parallel()
 	lr := NewLineReader(bufio.NewReader(strings.NewReader("NOOP\r\nQUI")), 0)
 	if line, err := lr.ReadLine(); err != nil || string(line) != "NOOP" {
 		t.Fatalf("first line: %q, %v", line, err)
@@ -91,6 +93,7 @@ func TestLineReaderEOF(t *testing.T) {
 // complete; a sequence split between two reads of the underlying reader is
 // still recognized.
 func TestLineReaderSplitIAC(t *testing.T) {
+	t.Parallel()
 	r, w := io.Pipe()
 	go func() {
 		for _, part := range []string{"AB\xff", "\xf4CD\xff", "\xfb", "\x01EF\r\n"} {
@@ -106,6 +109,7 @@ func TestLineReaderSplitIAC(t *testing.T) {
 }
 
 func TestParseCommand(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		line     string
 		verb     string
@@ -222,6 +226,7 @@ func (r *scriptReader) Read(p []byte) (int, error) {
 // A read that fails mid-line (a deadline) leaves the start of the line
 // for the next call, Telnet state and an overlong line included.
 func TestLineReaderKeepsPartialLineAcrossErrors(t *testing.T) {
+	t.Parallel()
 	lr := NewLineReader(bufio.NewReader(&scriptReader{parts: []string{
 		"NOO", "\x00fail", "P\r\nST\xff", "\x00fail", "\xf4AT\r\n",
 		"abcdefghij", "\x00fail", "klmnop\r\n", "QUIT\r\n",
@@ -246,6 +251,7 @@ func TestLineReaderKeepsPartialLineAcrossErrors(t *testing.T) {
 // Partial tells the server whether a line (or a Telnet sequence) was cut
 // by the failed read, so that it keeps its reader for the rest.
 func TestLineReaderPartial(t *testing.T) {
+	t.Parallel()
 	lr := NewLineReader(bufio.NewReader(&scriptReader{parts: []string{
 		"NOOP\r\n", "\x00fail", "\xff", "\x00fail", "\xf4NOOP\r\n", "NO", "\x00fail", "OP\r\n",
 	}}), 0)

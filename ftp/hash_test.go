@@ -6,6 +6,7 @@ import (
 )
 
 func TestHashes(t *testing.T) {
+	t.Parallel()
 	want := map[string]string{
 		"SHA-256": "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
 		"SHA-1":   "aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d",

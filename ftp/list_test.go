@@ -24,6 +24,7 @@ func (fi fileInfo) IsDir() bool        { return fi.mode.IsDir() }
 func (fi fileInfo) Sys() any           { return nil }
 
 func TestAppendListLine(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name string
@@ -79,6 +80,7 @@ func TestAppendListLine(t *testing.T) {
 
 // What AppendListLine writes, ParseListLine reads back.
 func TestListLineRoundTrip(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 1, 10, 12, 0, 0, 0, time.UTC)
 	for _, fi := range []fileInfo{
 		{"file.txt", 1234, 0o644, time.Date(2026, 1, 9, 8, 7, 0, 0, time.UTC)},
@@ -105,6 +107,7 @@ func TestListLineRoundTrip(t *testing.T) {
 }
 
 func TestAppendNameLine(t *testing.T) {
+	t.Parallel()
 	for name, want := range map[string]string{
 		"a":           "a\r\n",
 		"my file":     "my file\r\n",
@@ -118,6 +121,7 @@ func TestAppendNameLine(t *testing.T) {
 }
 
 func TestParseListLine(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 	date := func(y int, mo time.Month, d, h, mi int) time.Time { return time.Date(y, mo, d, h, mi, 0, 0, time.UTC) }
 	tests := []struct {
@@ -211,6 +215,7 @@ func TestParseListLine(t *testing.T) {
 }
 
 func TestParseListLineLeapDay(t *testing.T) {
+	t.Parallel()
 	// Feb 29 with a time of day in a year after a leap year belongs to
 	// that leap year.
 	now := time.Date(2025, 3, 10, 0, 0, 0, 0, time.UTC)
@@ -228,6 +233,7 @@ func TestParseListLineLeapDay(t *testing.T) {
 }
 
 func TestParseListLineSkipAndErrors(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 	for _, line := range []string{"total 12", "total 0\r\n", "", "   ", "\r\n"} {
 		if e, err := ParseListLine(line, now); err != ErrSkipLine {

@@ -9,6 +9,7 @@ import (
 )
 
 func TestFeatMLST(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		supported, selected Facts
 		want                string
@@ -27,6 +28,7 @@ func TestFeatMLST(t *testing.T) {
 }
 
 func TestParseOptsMLST(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		arg  string
 		want Facts
@@ -56,6 +58,7 @@ func TestParseOptsMLST(t *testing.T) {
 var testTime = time.Date(2026, 11, 21, 9, 15, 0, 0, time.UTC)
 
 func TestAppendFacts(t *testing.T) {
+	t.Parallel()
 	full := Entry{
 		Name: "name", Type: "file", Size: 12, ModTime: testTime,
 		Perm: "adfrw", Mode: 0o644, HasMode: true, Unique: "XYZ",
@@ -98,6 +101,7 @@ func TestAppendFacts(t *testing.T) {
 }
 
 func TestParseMLSxLine(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		line string
 		want Entry
@@ -169,6 +173,7 @@ func entriesEqual(a, b Entry) bool {
 }
 
 func TestMLSxRoundTrip(t *testing.T) {
+	t.Parallel()
 	for _, e := range []Entry{
 		{Name: "file.txt", Type: "file", Size: 1 << 40, ModTime: testTime, Perm: "adfrw", Mode: 0o640, HasMode: true, Unique: "803g2d1"},
 		{Name: "a dir", Type: "dir", ModTime: testTime.Add(5 * time.Millisecond), Perm: "elcmpf", Mode: fs.ModeDir | 0o755 | fs.ModeSetgid, HasMode: true},
@@ -185,6 +190,7 @@ func TestMLSxRoundTrip(t *testing.T) {
 }
 
 func TestMDTM(t *testing.T) {
+	t.Parallel()
 	if got := FormatMDTM(testTime.Add(999 * time.Millisecond)); got != "20261121091500" {
 		t.Errorf("FormatMDTM = %q", got)
 	}
@@ -286,6 +292,7 @@ func FuzzParseMLSxLine(f *testing.F) {
 
 // pyftpdlib on Python 3 writes unix.mode as a Python octal literal.
 func TestParseMLSxLinePythonOctal(t *testing.T) {
+	t.Parallel()
 	e, err := ParseMLSxLine("modify=20261121102515;perm=eldfmMTcp;size=4096;type=dir;unique=fe00g984e81;unix.mode=0o755; sub dir")
 	if err != nil {
 		t.Fatal(err)

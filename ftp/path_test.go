@@ -7,6 +7,7 @@ import (
 )
 
 func TestJoinPath(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ cwd, name, want string }{
 		{"/", "", "/"},
 		{"/pub", "", "/pub"},
@@ -34,6 +35,7 @@ func TestJoinPath(t *testing.T) {
 }
 
 func TestValidPathName(t *testing.T) {
+	t.Parallel()
 	for name, want := range map[string]bool{
 		"file":        true,
 		"a b":         true,

@@ -7,6 +7,7 @@ import (
 )
 
 func TestAppendReply(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		code int
 		msg  string
@@ -43,6 +44,7 @@ func TestAppendReply(t *testing.T) {
 }
 
 func TestError(t *testing.T) {
+	t.Parallel()
 	err := fmt.Errorf("stat: %w", Errorf(CodeActionNotTaken, "No such file %q", "a"))
 	if got := CodeOf(err); got != 550 {
 		t.Errorf("CodeOf = %d, want 550", got)

@@ -22,9 +22,11 @@ import (
 	"github.com/ferry-ftp/ferry/ftp"
 	"github.com/ferry-ftp/ferry/ftpclient"
 	"github.com/ferry-ftp/ferry/ftpserver"
+	"github.com/ferry-ftp/ferry/internal/testwait"
 )
 
 func TestStoreRetrieveRoundTrip(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	c := dial(t, ts.addr)
 	ctx := testCtx(t)
@@ -52,6 +54,7 @@ func TestStoreRetrieveRoundTrip(t *testing.T) {
 }
 
 func TestResume(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	c := dial(t, ts.addr)
 	ctx := testCtx(t)
@@ -89,6 +92,7 @@ func TestResume(t *testing.T) {
 }
 
 func TestFileOperations(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	c := dial(t, ts.addr)
 	ctx := testCtx(t)
@@ -204,6 +208,7 @@ func names(entries []ftp.Entry) []string {
 }
 
 func TestPermissionErrors(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	ts.fs.WriteFile("/f", []byte("x"))
 	ctx := testCtx(t)
@@ -222,6 +227,7 @@ func TestPermissionErrors(t *testing.T) {
 }
 
 func TestLoginFailure(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	_, err := ftpclient.Dial(testCtx(t), ts.addr, ftpclient.WithLogin("alice", "wrong"))
 	if ftp.CodeOf(err) != ftp.CodeNotLoggedIn {
@@ -233,6 +239,7 @@ func TestLoginFailure(t *testing.T) {
 }
 
 func TestAnonymousDefault(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	ts.fs.WriteFile("/pub.txt", []byte("public"))
 	ctx := testCtx(t)
@@ -248,6 +255,7 @@ func TestAnonymousDefault(t *testing.T) {
 }
 
 func TestHash(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	c := dial(t, ts.addr)
 	ctx := testCtx(t)
@@ -277,6 +285,7 @@ func TestHash(t *testing.T) {
 }
 
 func TestFeaturesAndQuote(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	c := dial(t, ts.addr)
 	ctx := testCtx(t)
@@ -319,6 +328,7 @@ func TestFeaturesAndQuote(t *testing.T) {
 }
 
 func TestWalk(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	for _, f := range []string{"/w/a", "/w/b/c", "/w/b/d/e", "/w/f/g"} {
 		ts.fs.WriteFile(f, []byte(f))
@@ -358,6 +368,7 @@ func TestWalk(t *testing.T) {
 }
 
 func TestPoolConcurrency(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	const poolSize = 3
 	c := dial(t, ts.addr, ftpclient.WithPoolSize(poolSize))
@@ -387,29 +398,31 @@ func TestPoolConcurrency(t *testing.T) {
 		t.Errorf("peak of %d control connections, want 2..%d", peak, poolSize)
 	}
 	c.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for ts.ln.open.Load() != 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := ts.ln.open.Load(); n != 0 {
-		t.Errorf("%d control connections still open after Close", n)
-	}
+	testwait.For(t, "every control connection to be closed after Close", func() bool { return ts.ln.open.Load() == 0 })
 	if _, err := c.List(ctx, "/"); !errors.Is(err, ftpclient.ErrClosed) {
 		t.Errorf("List after Close: %v", err)
 	}
 }
 
 func TestPoolAdaptsToServerLimit(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, func(s *ftpserver.Server) { s.MaxSessionsPerIP = 2 })
 	c := dial(t, ts.addr, ftpclient.WithPoolSize(6))
 	ctx := testCtx(t)
 	concurrently(t, 6, 5, func(int, int) error {
-		_, err := c.List(ctx, "/")
+		entries, err := c.List(ctx, "/")
+		if err == nil && (len(entries) != 1 || entries[0].Name != "incoming" || !entries[0].IsDir()) {
+			err = fmt.Errorf("List / = %+v, want the directory incoming alone", entries)
+		}
 		return err
 	})
+	if n := ts.srv.SessionCount(); n > 2 {
+		t.Errorf("%d sessions open, the server allows 2", n)
+	}
 }
 
 func TestActiveMode(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	trace := &syncBuffer{}
 	c := dial(t, ts.addr, ftpclient.WithActive(true), ftpclient.WithDebug(trace))
@@ -431,6 +444,7 @@ func TestActiveMode(t *testing.T) {
 }
 
 func TestASCIITransfers(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	c := dial(t, ts.addr)
 	ctx := testCtx(t)
@@ -467,6 +481,7 @@ func TestASCIITransfers(t *testing.T) {
 }
 
 func TestOpen(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	data := pattern(2 << 20)
 	ts.fs.WriteFile("/o", data)
@@ -516,6 +531,7 @@ func TestOpen(t *testing.T) {
 }
 
 func TestDebugTraceMasksPassword(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	trace := &syncBuffer{}
 	c := dial(t, ts.addr, ftpclient.WithDebug(trace))
@@ -530,6 +546,7 @@ func TestDebugTraceMasksPassword(t *testing.T) {
 }
 
 func TestLISTFallbackWithoutMLSx(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	// Recent, to the minute: that is what ls -l shows.
 	when := time.Now().UTC().Add(-48 * time.Hour).Truncate(time.Minute)
@@ -577,6 +594,7 @@ func TestLISTFallbackWithoutMLSx(t *testing.T) {
 }
 
 func TestCancel(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	ts.fs.WriteFile("/big", pattern(8<<20))
 	c := dial(t, ts.addr, ftpclient.WithPoolSize(1))
@@ -605,9 +623,16 @@ func TestCancel(t *testing.T) {
 	if _, err := c.Store(ctx, "/partial", r, 0); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled Store: %v", err)
 	}
-	time.Sleep(100 * time.Millisecond)
-	if got, err := ts.fs.ReadFile("/partial"); err == nil && len(got) == 4<<20 {
-		t.Fatal("a cancelled upload left a complete file")
+	// In the default upload mode the bytes that arrived become the file
+	// once the server has seen the upload end; they must be a true prefix.
+	var got []byte
+	testwait.For(t, "the cancelled upload to end on the server", func() bool {
+		var err error
+		got, err = ts.fs.ReadFile("/partial")
+		return err == nil
+	})
+	if want := pattern(4 << 20); len(got) >= len(want) || !bytes.Equal(got, want[:len(got)]) {
+		t.Fatalf("a cancelled upload left %d bytes, not a true prefix of %d", len(got), len(want))
 	}
 }
 
@@ -657,9 +682,11 @@ func (r *slowReader) Read(p []byte) (int, error) {
 }
 
 func TestFailedUploadIsAborted(t *testing.T) {
+	t.Parallel()
 	// In atomic mode the server keeps an upload only if it completes.
 	ts := startServer(t, func(s *ftpserver.Server) { s.Upload = ftpserver.UploadAtomic })
-	c := dial(t, ts.addr, ftpclient.WithPoolSize(1))
+	trace := &syncBuffer{}
+	c := dial(t, ts.addr, ftpclient.WithPoolSize(1), ftpclient.WithDebug(trace))
 	ctx := testCtx(t)
 	boom := errors.New("disk on fire")
 	r := &slowReader{data: pattern(300000), chunk: 32 << 10, err: boom}
@@ -670,12 +697,17 @@ func TestFailedUploadIsAborted(t *testing.T) {
 		t.Fatal("the server took the failed upload for a complete one")
 	}
 	// The connection was kept and still works.
-	if _, err := c.List(ctx, "/"); err != nil {
-		t.Fatal(err)
+	entries, err := c.List(ctx, "/")
+	if err != nil || len(entries) != 1 || entries[0].Name != "incoming" {
+		t.Fatalf("List after the failed upload: %+v, %v", entries, err)
+	}
+	if out := trace.String(); strings.Contains(out, "ftp[2]") {
+		t.Fatalf("the connection was replaced:\n%s", out)
 	}
 }
 
 func TestKeepAliveNOOPsAfterTransfer(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	data := pattern(4 << 20)
 	ts.fs.WriteFile("/k", data)
@@ -711,34 +743,39 @@ func TestKeepAliveNOOPsAfterTransfer(t *testing.T) {
 }
 
 func TestStaleIdleConnectionIsReplaced(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, func(s *ftpserver.Server) { s.IdleTimeout = 100 * time.Millisecond })
 	var logs syncBuffer
 	c := dial(t, ts.addr, ftpclient.WithPoolSize(1),
 		ftpclient.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	ctx := testCtx(t)
-	time.Sleep(300 * time.Millisecond) // the server drops the idle connection with 421
-	if _, err := c.List(ctx, "/"); err != nil {
-		t.Fatalf("List on a stale pool: %v", err)
+	testwait.For(t, "the server to drop the idle session", func() bool { return ts.srv.SessionCount() == 0 })
+	if entries, err := c.List(ctx, "/"); err != nil || len(entries) != 1 || entries[0].Name != "incoming" {
+		t.Fatalf("List on a stale pool: %+v, %v", entries, err)
 	}
 	if !strings.Contains(logs.String(), "retrying on another connection") {
 		t.Fatalf("no retry logged:\n%s", logs.String())
 	}
-	time.Sleep(300 * time.Millisecond)
+	testwait.For(t, "the server to drop the idle session", func() bool { return ts.srv.SessionCount() == 0 })
 	// Not idempotent, but a 421 says the command was not carried out.
 	if err := c.Mkdir(ctx, "/after-timeout"); err != nil {
 		t.Fatalf("Mkdir on a stale pool: %v", err)
 	}
+	if fi, err := ts.fs.Stat(ctx, "/after-timeout"); err != nil || !fi.IsDir() {
+		t.Fatalf("after Mkdir on a stale pool the server has %v, %v", fi, err)
+	}
 }
 
 func TestIdleConnectionsAreCheckedBeforeUse(t *testing.T) {
-	defer ftpclient.SetIdleCheck(50 * time.Millisecond)()
-	ts := startServer(t, func(s *ftpserver.Server) { s.IdleTimeout = 200 * time.Millisecond })
+	// Not parallel: the idle check is package state. Zero makes every
+	// reuse of a pooled connection check it.
+	defer ftpclient.SetIdleCheck(0)()
+	ts := startServer(t, func(s *ftpserver.Server) { s.IdleTimeout = time.Second })
 	trace := &syncBuffer{}
 	c := dial(t, ts.addr, ftpclient.WithPoolSize(1), ftpclient.WithDebug(trace))
 	ctx := testCtx(t)
 
 	// Idle, but alive: one NOOP, and the same connection goes on.
-	time.Sleep(100 * time.Millisecond)
 	if err := c.Mkdir(ctx, "/a"); err != nil {
 		t.Fatal(err)
 	}
@@ -747,7 +784,7 @@ func TestIdleConnectionsAreCheckedBeforeUse(t *testing.T) {
 	}
 	// Dropped by the server: found dead before the command is sent, so
 	// the command goes once, on a new connection.
-	time.Sleep(400 * time.Millisecond)
+	testwait.For(t, "the server to drop the idle session", func() bool { return ts.srv.SessionCount() == 0 })
 	if err := c.Mkdir(ctx, "/b"); err != nil {
 		t.Fatal(err)
 	}
@@ -758,6 +795,7 @@ func TestIdleConnectionsAreCheckedBeforeUse(t *testing.T) {
 }
 
 func TestWithoutEPSV(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	ts.fs.WriteFile("/f", []byte("x"))
 	trace := &syncBuffer{}

@@ -20,6 +20,7 @@ import (
 // does.
 
 func TestEPSVRefusedFallsBackToPASV(t *testing.T) {
+	t.Parallel()
 	for _, code := range []int{500, 502, 522} {
 		fs := startFake(t)
 		fs.handle("EPSV", func(s *fakeSession, _ string) { s.reply(code, "EPSV? never heard of it") })
@@ -40,6 +41,7 @@ func TestEPSVRefusedFallsBackToPASV(t *testing.T) {
 }
 
 func TestBogusPASVAddressIsReplaced(t *testing.T) {
+	t.Parallel()
 	for _, host := range []string{"10,1,2,3", "0,0,0,0", "192,168,7,7", "8,8,8,8"} {
 		fs := startFake(t)
 		fs.pasvHost = host
@@ -64,6 +66,7 @@ func TestBogusPASVAddressIsReplaced(t *testing.T) {
 }
 
 func TestTrustedPASVStillRejectsTheUnspecifiedAddress(t *testing.T) {
+	t.Parallel()
 	fs := startFake(t)
 	fs.pasvHost = "0,0,0,0"
 	fs.handle("EPSV", func(s *fakeSession, _ string) { s.reply(502, "no") })
@@ -77,6 +80,7 @@ func TestTrustedPASVStillRejectsTheUnspecifiedAddress(t *testing.T) {
 }
 
 func TestUnparsableListLinesAreReported(t *testing.T) {
+	t.Parallel()
 	fs := startFake(t) // announces no MLST: LIST it is
 	listing := strings.Join([]string{
 		"total 12",
@@ -112,6 +116,7 @@ func TestUnparsableListLinesAreReported(t *testing.T) {
 }
 
 func TestMLSDLinesThatDoNotParseAreReported(t *testing.T) {
+	t.Parallel()
 	fs := startFake(t)
 	fs.feat = []string{"MLST type*;size*;modify*;"}
 	fs.handle("MLSD", func(s *fakeSession, _ string) {
@@ -126,6 +131,7 @@ func TestMLSDLinesThatDoNotParseAreReported(t *testing.T) {
 }
 
 func TestMLSTAnnouncedButRefused(t *testing.T) {
+	t.Parallel()
 	fs := startFake(t)
 	fs.feat = []string{"MLST type*;size*;modify*;", "SIZE", "MDTM"}
 	fs.handle("LIST", func(s *fakeSession, _ string) {
@@ -151,6 +157,7 @@ func TestMLSTAnnouncedButRefused(t *testing.T) {
 }
 
 func TestNOOPAnsweredDuringTransfer(t *testing.T) {
+	t.Parallel()
 	// Some servers answer commands during a transfer; the NOOP's 200 then
 	// comes before the transfer's 226.
 	fs := startFake(t)
@@ -181,6 +188,7 @@ func TestNOOPAnsweredDuringTransfer(t *testing.T) {
 }
 
 func TestFailedTransferReply(t *testing.T) {
+	t.Parallel()
 	fs := startFake(t)
 	fs.handle("RETR", func(s *fakeSession, _ string) {
 		s.reply(150, "here it comes")
@@ -208,6 +216,7 @@ func TestFailedTransferReply(t *testing.T) {
 }
 
 func TestHashFallbackToXCommands(t *testing.T) {
+	t.Parallel()
 	fs := startFake(t) // no HASH in FEAT
 	sha := "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 	fs.handle("XSHA256", func(s *fakeSession, arg string) { s.reply(250, sha) })
@@ -227,6 +236,7 @@ func TestHashFallbackToXCommands(t *testing.T) {
 }
 
 func TestMalformedReplies(t *testing.T) {
+	t.Parallel()
 	fs := startFake(t)
 	fs.handle("SIZE", func(s *fakeSession, _ string) { s.conn.Write([]byte("this is no reply\r\n")) })
 	fs.handle("MDTM", func(s *fakeSession, _ string) {
@@ -243,6 +253,7 @@ func TestMalformedReplies(t *testing.T) {
 }
 
 func TestRelativePathsResolveAgainstTheLoginDirectory(t *testing.T) {
+	t.Parallel()
 	fs := startFake(t)
 	fs.handle("PWD", func(s *fakeSession, _ string) { s.reply(257, `"/home/a ""b""" is cwd`) })
 	fs.handle("DELE", func(s *fakeSession, _ string) { s.reply(250, "gone") })
@@ -272,6 +283,7 @@ func TestRelativePathsResolveAgainstTheLoginDirectory(t *testing.T) {
 }
 
 func TestRetrieveResumesAfterALostConnection(t *testing.T) {
+	t.Parallel()
 	data := pattern(100000)
 	cut := 40000
 	fs := startFake(t)
@@ -307,6 +319,7 @@ func TestRetrieveResumesAfterALostConnection(t *testing.T) {
 }
 
 func TestUploadIsNotRepeatedAfterALostConnection(t *testing.T) {
+	t.Parallel()
 	fs := startFake(t)
 	fs.handle("STOR", func(s *fakeSession, _ string) {
 		s.reply(150, "send it")
@@ -326,6 +339,7 @@ func TestUploadIsNotRepeatedAfterALostConnection(t *testing.T) {
 }
 
 func TestUploadRefusedMidway(t *testing.T) {
+	t.Parallel()
 	// The server stops reading and says why (552): the client reports the
 	// server's reason, not a broken pipe, and keeps the connection.
 	fs := startFake(t)
@@ -349,6 +363,7 @@ func TestUploadRefusedMidway(t *testing.T) {
 }
 
 func TestTLSUploadEndsCleanly(t *testing.T) {
+	t.Parallel()
 	// A TLS 1.3 server sends session tickets on the data connection after
 	// the handshake. An upload never reads them, and closing a socket with
 	// unread data sends a reset, which can destroy the end of the upload
@@ -387,6 +402,7 @@ func TestTLSUploadEndsCleanly(t *testing.T) {
 }
 
 func TestPROTAfterLogin(t *testing.T) {
+	t.Parallel()
 	// Some servers take PBSZ and PROT only once logged in.
 	cert, roots := testCert(t)
 	fs := startFake(t)

@@ -12,6 +12,7 @@ import (
 // TestLocalDisk checks the bytes that end up on disk through a server over
 // a real directory, with uploads resumed and appended.
 func TestLocalDisk(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	lfs, err := localfs.New(dir)
 	if err != nil {

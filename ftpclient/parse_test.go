@@ -20,6 +20,7 @@ func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 var testNow = time.Date(2024, 6, 1, 12, 0, 0, 0, time.UTC)
 
 func TestReadReply(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in   string
 		code int
@@ -57,6 +58,7 @@ func TestReadReply(t *testing.T) {
 }
 
 func TestReadReplySequence(t *testing.T) {
+	t.Parallel()
 	br := bufio.NewReader(strings.NewReader("150 go\r\n226 done\r\n200 NOOP\r\n"))
 	var codes []int
 	for {
@@ -75,6 +77,7 @@ func TestReadReplySequence(t *testing.T) {
 }
 
 func TestParseFeatures(t *testing.T) {
+	t.Parallel()
 	f := parseFeatures("Extensions supported:\n MLST type*;size*;modify*;\n REST STREAM\n utf8\n AUTH TLS\n\nEnd")
 	for name, param := range map[string]string{"MLST": "type*;size*;modify*;", "REST": "STREAM", "UTF8": "", "AUTH": "TLS"} {
 		if p, ok := f.Param(name); !ok || p != param {
@@ -94,6 +97,7 @@ func TestParseFeatures(t *testing.T) {
 }
 
 func TestParsePWD(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		`"/" is the current directory`: "/",
 		`"/a ""quoted"" dir" is cwd`:   `/a "quoted" dir`,
@@ -109,6 +113,7 @@ func TestParsePWD(t *testing.T) {
 }
 
 func TestParseHashReplies(t *testing.T) {
+	t.Parallel()
 	sum, err := parseHashReply("SHA-256 0-3 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 a file", "SHA-256")
 	if err != nil || len(sum) != 32 {
 		t.Errorf("parseHashReply: %x, %v", sum, err)
@@ -146,6 +151,7 @@ func hexString(b []byte) string {
 }
 
 func TestPASVTarget(t *testing.T) {
+	t.Parallel()
 	mk := func(trust bool) *Client {
 		c := &Client{cfg: defaultConfig()}
 		c.cfg.trustPASV = trust
@@ -179,6 +185,7 @@ func TestPASVTarget(t *testing.T) {
 }
 
 func TestReadListing(t *testing.T) {
+	t.Parallel()
 	long := strings.Repeat("y", maxListLine+10)
 	lines, longLines, err := readListing(strings.NewReader("a\r\nb\n" + long + "\r\nc"))
 	if err != nil || !slices.Equal(lines, []string{"a", "b", "c"}) || len(longLines) != 1 || len(longLines[0]) != maxListLine {
@@ -187,6 +194,7 @@ func TestReadListing(t *testing.T) {
 }
 
 func TestReplyErrorMeaning(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		code     int
 		msg      string
@@ -221,6 +229,7 @@ func TestReplyErrorMeaning(t *testing.T) {
 }
 
 func TestMaskSecret(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"PASS hunter2": "PASS ****",
 		"pass x y":     "pass ****",

@@ -80,6 +80,7 @@ func exerciseTLS(t *testing.T, ts *testServer, c *ftpclient.Client) {
 }
 
 func TestExplicitTLS(t *testing.T) {
+	t.Parallel()
 	for _, version := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
 		for _, active := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/active=%v", tls.VersionName(version), active), func(t *testing.T) {
@@ -108,6 +109,7 @@ func TestExplicitTLS(t *testing.T) {
 }
 
 func TestImplicitTLS(t *testing.T) {
+	t.Parallel()
 	ts := startTLSServer(t)
 	addr := ts.serveImplicit(t)
 	wire := &wireRecorder{}
@@ -121,6 +123,7 @@ func TestImplicitTLS(t *testing.T) {
 }
 
 func TestTLSVerifiesTheServer(t *testing.T) {
+	t.Parallel()
 	ts := startTLSServer(t)
 	_, err := ftpclient.Dial(testCtx(t), ts.addr, ftpclient.WithLogin("alice", "secret"), ftpclient.WithTLS(nil))
 	var verr *tls.CertificateVerificationError
@@ -135,6 +138,7 @@ func TestTLSVerifiesTheServer(t *testing.T) {
 }
 
 func TestTLSSessionSurvivesARefusedTransfer(t *testing.T) {
+	t.Parallel()
 	// A refused RETR leaves a data connection whose TLS handshake the
 	// client abandons; crypto/tls then drops the cached session, and
 	// without it every later data connection would be refused.

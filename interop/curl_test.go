@@ -37,6 +37,7 @@ func wantCurl(t *testing.T, res result, code int) {
 }
 
 func TestCurlList(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	names := []string{"hello.txt", "with space.txt", "名前.txt", "ünïcødé"}
 	for _, n := range names {
@@ -86,6 +87,7 @@ func TestCurlList(t *testing.T) {
 // each kind of data connection curl can make, and checks from curl's
 // verbose log that the intended command was used and accepted.
 func TestCurlDataConnections(t *testing.T) {
+	t.Parallel()
 	modes := []struct {
 		name  string
 		args  []string
@@ -153,6 +155,7 @@ func wantLog(t *testing.T, log string, wants ...string) {
 }
 
 func TestCurlResumeDownload(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	data := testData(2, 2<<20+5)
 	writeFile(t, ts.local("/big.bin"), data)
@@ -177,6 +180,7 @@ func TestCurlResumeDownload(t *testing.T) {
 }
 
 func TestCurlResumeUpload(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	data := testData(3, 1<<20+11)
 	dir := t.TempDir()
@@ -199,6 +203,7 @@ func TestCurlResumeUpload(t *testing.T) {
 }
 
 func TestCurlCreateDirs(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	dir := t.TempDir()
 	data := testData(4, 4096)
@@ -227,6 +232,7 @@ func TestCurlCreateDirs(t *testing.T) {
 }
 
 func TestCurlQuote(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	writeFile(t, ts.local("/x"), []byte("delete me"))
 	writeFile(t, ts.local("/a"), []byte("rename me"))
@@ -259,6 +265,7 @@ func TestCurlQuote(t *testing.T) {
 }
 
 func TestCurlAnonymous(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	pub := testData(5, 5000)
 	writeFile(t, ts.local("/pub.bin"), pub)
@@ -290,6 +297,7 @@ func TestCurlAnonymous(t *testing.T) {
 }
 
 func TestCurlErrors(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	res := curl(t, "", "ftp://"+user+":wrong@"+ts.addr()+"/")
 	wantCurl(t, res, curlLoginDenied)
@@ -302,6 +310,7 @@ func TestCurlErrors(t *testing.T) {
 // each of curl's ways to reach it: a CWD per directory, one CWD with the
 // whole path, and no CWD at all (full paths in SIZE, RETR and STOR).
 func TestCurlFTPMethods(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	data := testData(7, 300000)
 	writeFile(t, ts.local("/one dir/two/data.bin"), data)
@@ -337,6 +346,7 @@ func TestCurlFTPMethods(t *testing.T) {
 // TestCurlASCII transfers text in TYPE A (-B): the server stores LF line
 // ends, whatever the wire carried, and binary transfers stay untouched.
 func TestCurlASCII(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	dir := t.TempDir()
 	text := []byte("line one\nline two\n\nlast line\n")
@@ -363,6 +373,7 @@ func TestCurlASCII(t *testing.T) {
 // the default upload mode the bytes that arrived become the file, and
 // curl -C - then completes it.
 func TestCurlKilledUploadResumes(t *testing.T) {
+	t.Parallel()
 	bin := needClient(t, "curl")
 	ts := startServer(t)
 	dir := t.TempDir()
@@ -374,7 +385,15 @@ func TestCurlKilledUploadResumes(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(1500 * time.Millisecond)
+	// Kill it once a good part (but, at curl's rate, far from all) has
+	// reached the server, wherever the upload mode keeps it meanwhile.
+	for deadline := time.Now().Add(20 * time.Second); storedBytes(t, ts.root) < 512<<10; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("the upload did not progress: %d bytes on the server", storedBytes(t, ts.root))
+		}
+	}
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}

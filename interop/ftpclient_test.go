@@ -18,6 +18,7 @@ import (
 // mode. tnftp exits 0 even when a command fails, so the test checks the
 // replies it printed (-v) and the files on disk.
 func TestDebianFTP(t *testing.T) {
+	t.Parallel()
 	modes := []struct {
 		name    string
 		command string // tnftp's syntax
@@ -189,6 +190,7 @@ func (term *terminal) waitFor(wants ...string) {
 // run interactively in tmux: the client sends ABOR with the Telnet
 // sequences, the server answers 426 and 226, and the session goes on.
 func TestDebianFTPInterrupt(t *testing.T) {
+	t.Parallel()
 	bin := needClient(t, "ftp")
 	ts := startServer(t)
 	work := t.TempDir()

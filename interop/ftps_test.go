@@ -50,6 +50,7 @@ func startTLSServer(t *testing.T, policy ftpserver.TLSPolicy) *tlsServer {
 // session, which the server insists on; without the cache they are
 // refused.
 func TestGoFTPExplicitTLS(t *testing.T) {
+	t.Parallel()
 	ts := startTLSServer(t, ftpserver.TLSPolicy{RequireLogin: true, RequireData: true})
 	content := bytes.Repeat([]byte("protected "), 50000)
 	conf := &tls.Config{RootCAs: ts.roots, ServerName: "localhost", ClientSessionCache: tls.NewLRUClientSessionCache(4)}
@@ -86,6 +87,7 @@ func TestGoFTPExplicitTLS(t *testing.T) {
 }
 
 func TestCurlFTPS(t *testing.T) {
+	t.Parallel()
 	ts := startTLSServer(t, ftpserver.TLSPolicy{RequireLogin: true, RequireData: true})
 	data := testData(50, 1<<20+7)
 	writeFile(t, ts.local("/data.bin"), data)
@@ -149,6 +151,7 @@ func TestCurlFTPS(t *testing.T) {
 }
 
 func TestLftpFTPS(t *testing.T) {
+	t.Parallel()
 	ts := startTLSServer(t, ftpserver.TLSPolicy{RequireLogin: true, RequireData: true})
 	work := t.TempDir()
 	want := makeTree(t, filepath.Join(work, "src"), 25)
@@ -183,6 +186,7 @@ func mustRead(t *testing.T, name string) []byte {
 }
 
 func TestPythonFTPS(t *testing.T) {
+	t.Parallel()
 	ts := startTLSServer(t, ftpserver.TLSPolicy{})
 	work := t.TempDir()
 	writeFile(t, filepath.Join(work, "ca.pem"), mustRead(t, ts.caFile))

@@ -12,6 +12,7 @@ import (
 // TestCurlIPv6 uses the server over [::1]: EPSV and EPRT carry IPv6, and
 // PASV and PORT, which cannot, are refused rather than misused.
 func TestCurlIPv6(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	port := ts.listen6(t)
 	base := "ftp://" + user + ":" + password + "@" + net.JoinHostPort("::1", strconv.Itoa(port))
@@ -39,6 +40,7 @@ func TestCurlIPv6(t *testing.T) {
 }
 
 func TestPythonIPv6(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	port := ts.listen6(t)
 	work := t.TempDir()
@@ -56,6 +58,7 @@ func TestPythonIPv6(t *testing.T) {
 // (EPSV). Active mode is not covered: lftp 4.9 sends "EPRT |2|::|port|",
 // which the server refuses with 500 as not the client's address.
 func TestLftpIPv6(t *testing.T) {
+	t.Parallel()
 	bin := needClient(t, "lftp")
 	ts := startServer(t)
 	port := ts.listen6(t)

@@ -72,6 +72,7 @@ func retr(t *testing.T, c *goftp.ServerConn, name string, offset uint64) []byte 
 }
 
 func TestGoFTP(t *testing.T) {
+	t.Parallel()
 	variants := []struct {
 		name string
 		opts []goftp.DialOption
@@ -213,6 +214,7 @@ func testGoFTP(t *testing.T, ts *testServer, c *goftp.ServerConn, mlsd bool) {
 // TestGoFTPEarlyClose closes a download's data connection early: the
 // server reports the transfer aborted (426) and the session stays usable.
 func TestGoFTPEarlyClose(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	writeFile(t, ts.local("/big.bin"), testData(31, 32<<20))
 	c := dialGoFTP(t, ts)
@@ -232,6 +234,7 @@ func TestGoFTPEarlyClose(t *testing.T) {
 // TestGoFTPConcurrent runs several sessions at once, each uploading and
 // downloading its own files.
 func TestGoFTPConcurrent(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	const sessions, files = 6, 8
 	var wg sync.WaitGroup
@@ -280,6 +283,7 @@ func TestGoFTPConcurrent(t *testing.T) {
 // no new connection is accepted, the download completes intact with 226,
 // and then every session is told 421.
 func TestGoFTPShutdownDrains(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	big := testData(32, 16<<20)
 	writeFile(t, ts.local("/big.bin"), big)
@@ -335,6 +339,7 @@ func TestGoFTPShutdownDrains(t *testing.T) {
 // TestGoFTPLargeDirectory lists a directory of a few thousand entries with
 // MLSD, LIST and NLST.
 func TestGoFTPLargeDirectory(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	const n = 3000
 	if err := os.Mkdir(ts.local("/big dir"), 0o755); err != nil {

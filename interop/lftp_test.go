@@ -44,6 +44,7 @@ func wantLftp(t *testing.T, res result) {
 // directories, spaces and UTF-8 names up to the server and back down, and
 // checks that all three copies are byte-identical.
 func TestLftpMirror(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	work := t.TempDir()
 	src := filepath.Join(work, "src")
@@ -94,6 +95,7 @@ func firstFile(t *testing.T, dir string) string {
 }
 
 func TestLftpCommands(t *testing.T) {
+	t.Parallel()
 	for _, passive := range []bool{true, false} {
 		name := "passive"
 		if !passive {
@@ -177,6 +179,7 @@ func testLftpCommands(t *testing.T, passive bool) {
 }
 
 func TestLftpResume(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	work := t.TempDir()
 	big := testData(11, 5<<20+7)
@@ -206,6 +209,7 @@ func TestLftpResume(t *testing.T) {
 // TestLftpAnonymous logs in anonymously: a new tree may be mirrored into
 // /incoming, the rest can be read, and nothing existing can be changed.
 func TestLftpAnonymous(t *testing.T) {
+	t.Parallel()
 	bin := needClient(t, "lftp")
 	ts := startServer(t)
 	work := t.TempDir()

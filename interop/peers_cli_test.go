@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -43,6 +42,7 @@ func mustFerryCLI(t *testing.T, args ...string) (stdout, stderr string) {
 
 // TestPeersCLIGetPut is ferry get and put, whole files and continued ones.
 func TestPeersCLIGetPut(t *testing.T) {
+	t.Parallel()
 	forEachPeer(t, func(t *testing.T, p *peer) {
 		work := t.TempDir()
 		data := testData(10, 5<<20+3)
@@ -85,6 +85,7 @@ func TestPeersCLIGetPut(t *testing.T) {
 
 // TestPeersCLIFiles is ls, cat, mkdir -p, mv, rm and rmdir.
 func TestPeersCLIFiles(t *testing.T) {
+	t.Parallel()
 	forEachPeer(t, func(t *testing.T, p *peer) {
 		mtime := time.Date(2022, 3, 4, 5, 6, 7, 0, time.UTC)
 		files := map[string][]byte{
@@ -174,6 +175,7 @@ func TestPeersCLIFiles(t *testing.T) {
 
 // TestPeersCLISegments downloads over four connections at once.
 func TestPeersCLISegments(t *testing.T) {
+	t.Parallel()
 	forEachPeer(t, func(t *testing.T, p *peer) {
 		data := testData(13, 16<<20+7)
 		p.writeFile(t, "seg/big file.bin", data)
@@ -184,37 +186,25 @@ func TestPeersCLISegments(t *testing.T) {
 	})
 }
 
-// ferryBinary builds cmd/ferry once for the tests that run it as a
-// process.
-var ferryBinary = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "ferry-interop-bin-")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "ferry")
+// ferryBinary builds cmd/ferry into the test's temporary directory, for a
+// test that runs it as a process. Per test, not once per process: a
+// binary shared across -count runs was removed by the first run's cleanup.
+func ferryBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "ferry")
 	out, err := exec.Command("go", "build", "-o", bin, "github.com/ferry-ftp/ferry/cmd/ferry").CombinedOutput()
 	if err != nil {
-		return "", &buildError{err: err, out: string(out)}
+		t.Fatalf("go build ./cmd/ferry: %v\n%s", err, out)
 	}
-	return bin, nil
-})
-
-type buildError struct {
-	err error
-	out string
+	return bin
 }
-
-func (e *buildError) Error() string { return "go build ./cmd/ferry: " + e.err.Error() + "\n" + e.out }
 
 // TestPeersCLIGetKilled kills ferry get (SIGKILL) in the middle of a
 // slowed-down download and checks that get -c completes it where it
 // stopped, one connection or four.
 func TestPeersCLIGetKilled(t *testing.T) {
-	bin, err := ferryBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(filepath.Dir(bin)) })
+	t.Parallel()
+	bin := ferryBinary(t)
 	data := testData(14, 6<<20+9)
 	forEachPeer(t, func(t *testing.T, p *peer) {
 		p.writeFile(t, "k/slow ü.bin", data)
@@ -236,19 +226,9 @@ func TestPeersCLIGetKilled(t *testing.T) {
 				}
 				exited := make(chan error, 1)
 				go func() { exited <- cmd.Wait() }()
-				// Kill it once a good part has arrived: for a segmented
-				// download, which sizes the file at once, after a while.
+				// Kill it once a good part has arrived.
 				deadline := time.Now().Add(30 * time.Second)
-				started := time.Time{}
-				for {
-					fi, err := os.Stat(local)
-					if err == nil && started.IsZero() {
-						started = time.Now()
-					}
-					if tc.extra == nil && err == nil && fi.Size() >= 1<<20 ||
-						tc.extra != nil && !started.IsZero() && time.Since(started) > 1500*time.Millisecond {
-						break
-					}
+				for arrivedBytes(local, tc.extra != nil) < 1<<20 {
 					select {
 					case err := <-exited:
 						t.Fatalf("ferry get ended before it was killed (%v):\n%s", err, stderr.String())
@@ -291,11 +271,42 @@ func TestPeersCLIGetKilled(t *testing.T) {
 	})
 }
 
+// arrivedBytes is how much of a download into local has arrived: the
+// file's size, or for a segmented download (which sizes the file at once)
+// the sum of the segments done in its status file.
+func arrivedBytes(local string, segmented bool) int64 {
+	if !segmented {
+		fi, err := os.Stat(local)
+		if err != nil {
+			return 0
+		}
+		return fi.Size()
+	}
+	data, err := os.ReadFile(local + ".ferry-segments")
+	if err != nil {
+		return 0
+	}
+	var status struct {
+		Segments []struct {
+			Done int64 `json:"done"`
+		} `json:"segments"`
+	}
+	if json.Unmarshal(data, &status) != nil {
+		return 0 // being rewritten
+	}
+	var n int64
+	for _, s := range status.Segments {
+		n += s.Done
+	}
+	return n
+}
+
 // TestPeersCLIMirror mirrors a tree of 1,000 files in nested directories
 // with spaces and non-ASCII names from the server and back to it, checks
 // both copies byte for byte, and that running each mirror again
 // transfers nothing.
 func TestPeersCLIMirror(t *testing.T) {
+	t.Parallel()
 	src := filepath.Join(t.TempDir(), "src")
 	want := makeTree(t, src, 1000)
 	forEachPeer(t, func(t *testing.T, p *peer) {
@@ -328,6 +339,7 @@ func TestPeersCLIMirror(t *testing.T) {
 // back with ferry cp (streamed through the client: both refuse FXP by
 // default).
 func TestPeersCLICopy(t *testing.T) {
+	t.Parallel()
 	ferrySrv := startFerryPeer(t)
 	forEachPeer(t, func(t *testing.T, p *peer) {
 		data := testData(17, 2<<20+1)
@@ -344,6 +356,7 @@ func TestPeersCLICopy(t *testing.T) {
 // TestPeersCLIShell runs a ferry shell script (commands on standard
 // input, no terminal) against each peer.
 func TestPeersCLIShell(t *testing.T) {
+	t.Parallel()
 	forEachPeer(t, func(t *testing.T, p *peer) {
 		work := t.TempDir()
 		up := testData(18, 300001)

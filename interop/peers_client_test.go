@@ -88,6 +88,7 @@ func retrieveSum(t *testing.T, ctx context.Context, c *ftpclient.Client, path st
 // in directories whose names have spaces and non-ASCII letters, in
 // passive and in active mode.
 func TestPeersTransfer(t *testing.T) {
+	t.Parallel()
 	forEachPeer(t, func(t *testing.T, p *peer) {
 		ctx := peerContext(t)
 		for _, mode := range []struct {
@@ -134,6 +135,7 @@ func TestPeersTransfer(t *testing.T) {
 
 // TestPeersListStat lists a directory and describes its entries.
 func TestPeersListStat(t *testing.T) {
+	t.Parallel()
 	forEachPeer(t, func(t *testing.T, p *peer) {
 		ctx := peerContext(t)
 		mtime := time.Date(2021, 7, 8, 9, 10, 11, 0, time.UTC)
@@ -215,6 +217,7 @@ func TestPeersListStat(t *testing.T) {
 
 // TestPeersDirectories makes, renames and removes files and directories.
 func TestPeersDirectories(t *testing.T) {
+	t.Parallel()
 	forEachPeer(t, func(t *testing.T, p *peer) {
 		ctx := peerContext(t)
 		c := p.dial(t)
@@ -269,6 +272,7 @@ func TestPeersDirectories(t *testing.T) {
 // TestPeersResume downloads from an offset (REST + RETR) and completes an
 // upload from an offset (REST + STOR), and appends (APPE).
 func TestPeersResume(t *testing.T) {
+	t.Parallel()
 	forEachPeer(t, func(t *testing.T, p *peer) {
 		ctx := peerContext(t)
 		c := p.dial(t)
@@ -319,6 +323,7 @@ func TestPeersResume(t *testing.T) {
 // answers an ABOR that interrupts a blocked send with a stray "150" line
 // and a single 226 (no 426 for the transfer).
 func TestPeersAbort(t *testing.T) {
+	t.Parallel()
 	forEachPeer(t, func(t *testing.T, p *peer) {
 		ctx := peerContext(t)
 		data := testData(15, 32<<20)
@@ -355,6 +360,7 @@ func TestPeersAbort(t *testing.T) {
 // TestPeersConcurrent runs transfers on several pooled connections at
 // once.
 func TestPeersConcurrent(t *testing.T) {
+	t.Parallel()
 	forEachPeer(t, func(t *testing.T, p *peer) {
 		ctx := peerContext(t)
 		c := p.dial(t, ftpclient.WithPoolSize(6))
@@ -382,6 +388,7 @@ func TestPeersConcurrent(t *testing.T) {
 // require_ssl_reuse=YES; ferry always checks it). The servers refuse
 // logins and transfers in clear.
 func TestPeersTLS(t *testing.T) {
+	t.Parallel()
 	starts := []peerKind{
 		{"ferry", func(t *testing.T) *peer {
 			ts := startTLSServer(t, ftpserver.TLSPolicy{RequireLogin: true, RequireData: true})

@@ -643,6 +643,7 @@ func startPyftpdlib(t *testing.T) *peer {
 // TestPeersStart checks that every peer starts and logs our user in: the
 // harness itself, so that a broken peer shows here first.
 func TestPeersStart(t *testing.T) {
+	t.Parallel()
 	forEachPeer(t, func(t *testing.T, p *peer) {
 		c := p.dial(t)
 		if _, err := c.List(context.Background(), "."); err != nil {

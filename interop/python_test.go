@@ -26,6 +26,7 @@ func ftplib(t *testing.T, ts *testServer, scenario, workdir string) {
 }
 
 func TestPythonFtplib(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	work := t.TempDir()
 	data := testData(20, 3<<20+1)
@@ -55,6 +56,7 @@ func TestPythonFtplib(t *testing.T) {
 // megabyte: the server answers 426 for the transfer and 226 for ABOR, and
 // the session goes on.
 func TestPythonFtplibAbort(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	work := t.TempDir()
 	writeFile(t, ts.local("/big.bin"), testData(22, 64<<20))
@@ -68,6 +70,7 @@ func TestPythonFtplibAbort(t *testing.T) {
 // TestPythonFtplibStat asks for STAT while a download runs: the reply
 // comes at once and the download still completes intact.
 func TestPythonFtplibStat(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	work := t.TempDir()
 	big := testData(28, 64<<20)
@@ -78,6 +81,7 @@ func TestPythonFtplibStat(t *testing.T) {
 }
 
 func TestPythonFtplibExtras(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	work := t.TempDir()
 	data := testData(29, 200000)
@@ -98,6 +102,7 @@ func TestPythonFtplibExtras(t *testing.T) {
 // SITE CHMOD, AVBL, XCRC/XMD5, OPTS HASH, EPSV ALL, REIN) and checks their
 // effects on disk.
 func TestPythonFtplibCommands(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	work := t.TempDir()
 	data := testData(26, 1<<20+7)
@@ -126,6 +131,7 @@ func TestPythonFtplibCommands(t *testing.T) {
 }
 
 func TestPythonFtplibActive(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	work := t.TempDir()
 	data := testData(24, 2<<20+3)
@@ -139,6 +145,7 @@ func TestPythonFtplibActive(t *testing.T) {
 }
 
 func TestPythonFtplibAnonymous(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	work := t.TempDir()
 	data := testData(26, 5000)
@@ -156,6 +163,7 @@ func TestPythonFtplibAnonymous(t *testing.T) {
 }
 
 func TestPythonFtplibBadLogin(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	ftplib(t, ts, "badlogin", t.TempDir())
 }
@@ -163,6 +171,7 @@ func TestPythonFtplibBadLogin(t *testing.T) {
 // TestPythonPipelining sends several commands in one packet, commands
 // during a download and QUIT during a download.
 func TestPythonPipelining(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	work := t.TempDir()
 	data := testData(60, 3<<20+5)
@@ -178,6 +187,7 @@ func TestPythonPipelining(t *testing.T) {
 // TestPythonTelnetAbort aborts a download with the Telnet IP and Synch
 // sequence that BSD-derived clients send before ABOR.
 func TestPythonTelnetAbort(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	writeFile(t, ts.local("/big.bin"), testData(62, 64<<20))
 	ftplib(t, ts, "telnet-abort", t.TempDir())
@@ -186,6 +196,7 @@ func TestPythonTelnetAbort(t *testing.T) {
 // TestPythonFtplibAbortUpload aborts an upload after its first megabyte
 // and resumes it with REST.
 func TestPythonFtplibAbortUpload(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	work := t.TempDir()
 	up := testData(63, 16<<20+3)
@@ -199,6 +210,7 @@ func TestPythonFtplibAbortUpload(t *testing.T) {
 // sessions at once, and sends one command in two parts: every reply and
 // file must be as without pauses.
 func TestPythonFtplibQuiet(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	work := t.TempDir()
 	data := testData(30, 1<<20+3)

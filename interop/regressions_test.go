@@ -22,6 +22,7 @@ import (
 // answers "500 Illegal EPRT command: address must be your own." and lftp
 // then sends RETR with no data connection and retries until its timeout.
 func TestLftpActiveIPv6Unspecified(t *testing.T) {
+	t.Parallel()
 	bin := needClient(t, "lftp")
 	ts := startServer(t)
 	port := ts.listen6(t)
@@ -47,6 +48,7 @@ func TestLftpActiveIPv6Unspecified(t *testing.T) {
 // use SIZE for the byte count of a binary download (TestPythonFtplib and
 // TestDebianFTP check that from the clients' side).
 func TestSizeInASCII(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	writeFile(t, ts.local("/text.txt"), []byte("a\nb\nc\n"))
 	c := dialGoFTP(t, ts)
@@ -61,6 +63,7 @@ func TestSizeInASCII(t *testing.T) {
 // STAT during a download reports the bytes sent so far; the counter moves
 // per 256 KiB chunk, so after the client has read 1 MiB it is not 0.
 func TestStatProgress(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	writeFile(t, ts.local("/big.bin"), testData(81, 64<<20))
 	c, err := textproto.Dial("tcp", ts.addr())

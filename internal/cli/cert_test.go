@@ -36,6 +36,7 @@ func makeCert(t *testing.T, dir string, extra ...string) (string, string) {
 }
 
 func TestCertWritesUsablePair(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
 	out, err := runFerry(t, "cert", "--host", "localhost", "--host", "ftp.example.com", "--host", "127.0.0.1", "--host", "::1",
@@ -83,6 +84,7 @@ func TestCertWritesUsablePair(t *testing.T) {
 }
 
 func TestCertRefusesToOverwrite(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	certFile, keyFile := makeCert(t, dir)
 	oldCert, _ := os.ReadFile(certFile)
@@ -127,6 +129,7 @@ func TestCertRefusesToOverwrite(t *testing.T) {
 }
 
 func TestCertErrors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	c, k := filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
 	for _, tc := range []struct {

@@ -10,7 +10,7 @@ import (
 const fallbackNotice = "copying through this client"
 
 func TestCpFXPSameHost(t *testing.T) {
-	noNetrc(t)
+	t.Parallel()
 	src, dst := startFTP(t), startFTP(t)
 	data := randomData(3<<20+5, 21)
 	src.put(t, "pub/file.bin", data)
@@ -42,7 +42,7 @@ func TestCpFXPSameHost(t *testing.T) {
 // Servers on two loopback addresses: the source sees the client at
 // 127.0.0.1 and a PORT naming 127.0.0.2, a foreign address.
 func TestCpFXPForeignAddress(t *testing.T) {
-	noNetrc(t)
+	t.Parallel()
 	data := randomData(1<<20+3, 22)
 
 	t.Run("refused", func(t *testing.T) {
@@ -73,7 +73,7 @@ func TestCpFXPForeignAddress(t *testing.T) {
 }
 
 func TestCpStreaming(t *testing.T) {
-	noNetrc(t)
+	t.Parallel()
 	src, dst := startFTP(t), startFTP(t)
 	data := randomData(2<<20, 23)
 	src.put(t, "f.bin", data)

@@ -12,7 +12,6 @@ import (
 )
 
 func TestGetLargeFileKeepsMtime(t *testing.T) {
-	noNetrc(t)
 	ts := startFTP(t)
 	data := randomData(9<<20+123, 1)
 	ts.put(t, "dir/big.bin", data)
@@ -40,7 +39,7 @@ func TestGetLargeFileKeepsMtime(t *testing.T) {
 }
 
 func TestGetContinue(t *testing.T) {
-	noNetrc(t)
+	t.Parallel()
 	ts := startFTP(t)
 	data := randomData(3<<20, 2)
 	ts.put(t, "f.bin", data)
@@ -72,7 +71,7 @@ func TestGetContinue(t *testing.T) {
 }
 
 func TestGetSegments(t *testing.T) {
-	noNetrc(t)
+	t.Parallel()
 	ts := startFTP(t)
 	data := randomData(8<<20+77, 3)
 	ts.put(t, "seg.bin", data)
@@ -92,7 +91,7 @@ func TestGetSegments(t *testing.T) {
 }
 
 func TestGetSegmentsContinue(t *testing.T) {
-	noNetrc(t)
+	t.Parallel()
 	ts := startFTP(t)
 	size := 4 << 20
 	data := randomData(size, 4)
@@ -139,7 +138,7 @@ func TestGetSegmentsContinue(t *testing.T) {
 }
 
 func TestGetLimitRate(t *testing.T) {
-	noNetrc(t)
+	t.Parallel()
 	ts := startFTP(t)
 	data := randomData(640<<10, 5)
 	ts.put(t, "slow.bin", data)
@@ -156,7 +155,7 @@ func TestGetLimitRate(t *testing.T) {
 }
 
 func TestGetChecksumMismatch(t *testing.T) {
-	noNetrc(t)
+	t.Parallel()
 	ts := startFTP(t, withFS(func(f ftpserver.FileSystem) ftpserver.FileSystem { return lyingFS{f} }))
 	ts.put(t, "f.txt", []byte("content"))
 	local := filepath.Join(t.TempDir(), "f.txt")
@@ -170,7 +169,7 @@ func TestGetChecksumMismatch(t *testing.T) {
 }
 
 func TestGetRetriesBrokenTransfer(t *testing.T) {
-	noNetrc(t)
+	t.Parallel()
 	flaky := &flakyFS{breakdowns: breakdowns{failures: 2, cut: 300 << 10}}
 	ts := startFTP(t, withFS(func(f ftpserver.FileSystem) ftpserver.FileSystem { flaky.FileSystem = f; return flaky }))
 	data := randomData(1<<20, 6)
@@ -192,7 +191,7 @@ func TestGetRetriesBrokenTransfer(t *testing.T) {
 }
 
 func TestGetErrors(t *testing.T) {
-	noNetrc(t)
+	t.Parallel()
 	ts := startFTP(t)
 	ts.put(t, "d/x", []byte("x"))
 	dir := t.TempDir()
@@ -213,7 +212,7 @@ func TestGetErrors(t *testing.T) {
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 func TestGetPutActiveMode(t *testing.T) {
-	noNetrc(t)
+	t.Parallel()
 	ts := startFTP(t)
 	data := randomData(700<<10, 7)
 	ts.put(t, "a.bin", data)

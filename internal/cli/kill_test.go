@@ -13,8 +13,8 @@ import (
 // TestGetKilledThenContinue kills the real binary (SIGKILL) in the middle
 // of a slowed-down download and checks that get -c completes the file.
 func TestGetKilledThenContinue(t *testing.T) {
+	t.Parallel()
 	bin := buildFerry(t)
-	noNetrc(t)
 	ts := startFTP(t)
 	data := randomData(4<<20, 41)
 	ts.put(t, "big.bin", data)

@@ -1,22 +1,18 @@
 package cli
 
 import (
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/ferry-ftp/ferry/internal/testwait"
 )
 
 func TestLogWriterFlushes(t *testing.T) {
+	t.Parallel()
 	var out syncBuffer
 	lw := newLogWriter(&out, 20*time.Millisecond)
 	lw.Write([]byte("one\n"))
-	deadline := time.Now().Add(2 * time.Second)
-	for !strings.Contains(out.String(), "one") {
-		if time.Now().After(deadline) {
-			t.Fatal("buffered log line never written out")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testwait.For(t, "the buffered log line to be written out", func() bool { return out.String() == "one\n" })
 	lw.Write([]byte("two\n"))
 	lw.Close()
 	if out.String() != "one\ntwo\n" {

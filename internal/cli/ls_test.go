@@ -11,7 +11,7 @@ import (
 )
 
 func TestLsNamesLongJSON(t *testing.T) {
-	noNetrc(t)
+	t.Parallel()
 	ts := startFTP(t)
 	ts.put(t, "hello.txt", []byte("hello"))
 	ts.put(t, "sub/inner.bin", []byte("x"))
@@ -68,6 +68,7 @@ func TestLsNamesLongJSON(t *testing.T) {
 }
 
 func TestModeString(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		perm string
 		dir  bool

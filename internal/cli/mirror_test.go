@@ -214,6 +214,7 @@ func mirrorReadFile(t testing.TB, name string) string {
 }
 
 func TestMirrorBothWays(t *testing.T) {
+	t.Parallel()
 	ts := startMirrorServer(t, t.TempDir(), nil)
 	src := filepath.Join(ts.root, "tree")
 	makeMirrorTree(t, src, 300)
@@ -254,6 +255,7 @@ func TestMirrorBothWays(t *testing.T) {
 }
 
 func TestMirrorDelete(t *testing.T) {
+	t.Parallel()
 	for _, reverse := range []bool{false, true} {
 		t.Run(fmt.Sprintf("reverse=%v", reverse), func(t *testing.T) {
 			ts := startMirrorServer(t, t.TempDir(), nil)
@@ -316,6 +318,7 @@ func mirrorSnapshot(t testing.TB, dir string) string {
 }
 
 func TestMirrorDryRun(t *testing.T) {
+	t.Parallel()
 	ts := startMirrorServer(t, t.TempDir(), nil)
 	src, dst := filepath.Join(ts.root, "s"), filepath.Join(t.TempDir(), "t")
 	mirrorWriteFile(t, filepath.Join(src, "same.txt"), "same", time.Unix(1e9, 0))
@@ -355,6 +358,7 @@ func TestMirrorDryRun(t *testing.T) {
 }
 
 func TestMirrorOnlyNewer(t *testing.T) {
+	t.Parallel()
 	ts := startMirrorServer(t, t.TempDir(), nil)
 	src, dst := filepath.Join(ts.root, "s"), filepath.Join(t.TempDir(), "t")
 	old, recent := time.Unix(1.5e9, 0), time.Unix(1.7e9, 0)
@@ -389,6 +393,7 @@ func TestMirrorOnlyNewer(t *testing.T) {
 }
 
 func TestMirrorIncludeExclude(t *testing.T) {
+	t.Parallel()
 	ts := startMirrorServer(t, t.TempDir(), nil)
 	src := filepath.Join(ts.root, "s")
 	for _, f := range []string{"a.txt", "b.log", "keep/c.txt", "keep/d.bin", "node_modules/x.txt", "deep/node_modules/y.txt", "deep/e.txt", "build/out.txt"} {
@@ -455,6 +460,7 @@ func (f mirrorFailingFS) Create(ctx context.Context, name string, opts ftpserver
 }
 
 func TestMirrorFailureKeepsGoing(t *testing.T) {
+	t.Parallel()
 	ts := startMirrorServer(t, t.TempDir(), func(fsys ftpserver.FileSystem) ftpserver.FileSystem {
 		return mirrorFailingFS{fsys, "bad file.txt"}
 	})
@@ -492,6 +498,7 @@ func TestMirrorFailureKeepsGoing(t *testing.T) {
 }
 
 func TestMirrorFollowsLocalSymlinks(t *testing.T) {
+	t.Parallel()
 	ts := startMirrorServer(t, t.TempDir(), nil)
 	local := t.TempDir()
 	outside := t.TempDir()
@@ -528,6 +535,7 @@ func TestMirrorFollowsLocalSymlinks(t *testing.T) {
 }
 
 func TestMirrorArguments(t *testing.T) {
+	t.Parallel()
 	ts := startMirrorServer(t, t.TempDir(), nil)
 	dir := t.TempDir()
 	for _, args := range [][]string{
@@ -551,6 +559,7 @@ func TestMirrorArguments(t *testing.T) {
 // TestMirrorThousandFiles is the check at its size: 1,000 small
 // files both ways with --parallel 8, then nothing to do.
 func TestMirrorThousandFiles(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("slow")
 	}
@@ -596,6 +605,7 @@ func BenchmarkMirror1000(b *testing.B) {
 // a 4xx reply is sent again, both ways, and the mirror completes; with no
 // retries allowed the same breakage is a failure.
 func TestMirrorRetriesTemporaryFailures(t *testing.T) {
+	t.Parallel()
 	down := &flakyFS{breakdowns: breakdowns{failures: 3, cut: 10}}
 	up := &flakyUploads{breakdowns: breakdowns{failures: 3, cut: 10}}
 	ts := startMirrorServer(t, t.TempDir(), func(fsys ftpserver.FileSystem) ftpserver.FileSystem {

@@ -8,6 +8,7 @@ import (
 )
 
 func TestProgressSilentWithoutTerminal(t *testing.T) {
+	t.Parallel()
 	var stderr bytes.Buffer
 	pg := newProgress(Env{Stderr: &stderr})
 	if pg.active() {
@@ -32,6 +33,7 @@ func TestProgressSilentWithoutTerminal(t *testing.T) {
 }
 
 func TestProgressDrawsRate(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	pg := newProgressTo(&out)
 	b := pg.bar("some-file.bin", 4096)
@@ -50,6 +52,7 @@ func TestProgressDrawsRate(t *testing.T) {
 }
 
 func TestShortName(t *testing.T) {
+	t.Parallel()
 	if got := shortName("abc", 10); got != "abc" {
 		t.Errorf("shortName kept %q", got)
 	}

@@ -11,7 +11,7 @@ import (
 )
 
 func TestPutIntoDirectoryKeepsMtime(t *testing.T) {
-	noNetrc(t)
+	t.Parallel()
 	ts := startFTP(t)
 	os.Mkdir(ts.file("up"), 0o755)
 	data := randomData(5<<20+9, 11)
@@ -39,7 +39,7 @@ func TestPutIntoDirectoryKeepsMtime(t *testing.T) {
 }
 
 func TestPutContinue(t *testing.T) {
-	noNetrc(t)
+	t.Parallel()
 	ts := startFTP(t)
 	data := randomData(3<<20, 12)
 	local := filepath.Join(t.TempDir(), "f.bin")
@@ -68,7 +68,7 @@ func TestPutContinue(t *testing.T) {
 }
 
 func TestPutChecksumMismatch(t *testing.T) {
-	noNetrc(t)
+	t.Parallel()
 	ts := startFTP(t, withFS(func(f ftpserver.FileSystem) ftpserver.FileSystem { return lyingFS{f} }))
 	local := filepath.Join(t.TempDir(), "f.txt")
 	os.WriteFile(local, []byte("content"), 0o644)
@@ -79,7 +79,7 @@ func TestPutChecksumMismatch(t *testing.T) {
 }
 
 func TestPutErrors(t *testing.T) {
-	noNetrc(t)
+	t.Parallel()
 	ts := startFTP(t)
 	dir := t.TempDir()
 	local := filepath.Join(dir, "f")
@@ -98,7 +98,7 @@ func TestPutErrors(t *testing.T) {
 }
 
 func TestPutRetriesBrokenTransfer(t *testing.T) {
-	noNetrc(t)
+	t.Parallel()
 	flaky := &flakyUploads{breakdowns: breakdowns{failures: 1, cut: 700 << 10}}
 	ts := startFTP(t, withFS(func(f ftpserver.FileSystem) ftpserver.FileSystem { flaky.FileSystem = f; return flaky }))
 	data := randomData(2<<20, 13)

@@ -9,6 +9,7 @@ import (
 )
 
 func TestParseRemoteURL(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in                              string
 		scheme, addr, user, pass, rpath string
@@ -43,6 +44,7 @@ func TestParseRemoteURL(t *testing.T) {
 }
 
 func TestNetrc(t *testing.T) {
+	t.Parallel()
 	text := `machine ftp.example.com login alice password wonder
 macdef init
 cd /pub
@@ -69,6 +71,7 @@ default login anonymous password me@example.com
 }
 
 func TestCredentialsPrecedence(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	netrc := filepath.Join(dir, "netrc")
 	os.WriteFile(netrc, []byte("machine h login nick password fromnetrc\n"), 0o600)

@@ -18,6 +18,7 @@ import (
 )
 
 func TestIsTemporary(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		err  error
 		want bool
@@ -46,6 +47,7 @@ func TestIsTemporary(t *testing.T) {
 }
 
 func TestRetrierBacksOff(t *testing.T) {
+	t.Parallel()
 	var notes strings.Builder
 	r := &retrier{retries: 3, wait: 20 * time.Millisecond, notify: &notes}
 	var times []time.Time
@@ -82,6 +84,7 @@ func TestRetrierBacksOff(t *testing.T) {
 }
 
 func TestParseRate(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		in   string
 		want int64
@@ -111,6 +114,7 @@ func TestParseRate(t *testing.T) {
 }
 
 func TestRateLimitWriter(t *testing.T) {
+	t.Parallel()
 	l := newRateLimit(100 << 10)
 	start := time.Now()
 	n, err := io.Copy(l.writer(context.Background(), io.Discard), strings.NewReader(strings.Repeat("x", 60<<10)))
@@ -128,7 +132,7 @@ func TestRateLimitWriter(t *testing.T) {
 
 // A server that is full answers 421; the command waits and tries again.
 func TestConnectRetriesBusyServer(t *testing.T) {
-	noNetrc(t)
+	t.Parallel()
 	ts := startFTP(t, withServer(func(s *ftpserver.Server) { s.MaxSessions = 1 }))
 	ts.put(t, "f.txt", []byte("patience"))
 	hog, err := net.Dial("tcp", ts.addr)

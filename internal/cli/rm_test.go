@@ -7,7 +7,7 @@ import (
 )
 
 func TestMkdirRmdirRmMvCat(t *testing.T) {
-	noNetrc(t)
+	t.Parallel()
 	ts := startFTP(t)
 
 	mustFerry(t, "mkdir", ts.url("one"))
@@ -75,6 +75,7 @@ func TestMkdirRmdirRmMvCat(t *testing.T) {
 }
 
 func TestPathPrefixes(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"a":      "a",
 		"a/b/c":  "a a/b a/b/c",

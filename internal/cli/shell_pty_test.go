@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ferry-ftp/ferry/ftpserver"
+	"github.com/ferry-ftp/ferry/internal/testwait"
 )
 
 // openPTY opens a pseudo-terminal pair: the test types into and reads
@@ -90,6 +91,7 @@ func (r *slowReader) Read(p []byte) (int, error) {
 }
 
 func TestShellTerminal(t *testing.T) {
+	t.Parallel()
 	ts := startShellServer(t, func(fsys ftpserver.FileSystem) ftpserver.FileSystem {
 		return slowFS{fsys, map[string]bool{"big file.bin": true, "huge.bin": true}}
 	})
@@ -161,7 +163,10 @@ func TestShellTerminal(t *testing.T) {
 	// Ctrl-C during a transfer interrupts it, not the session.
 	typed("cd ..\rget huge.bin\r")
 	at = scr.waitFor(t, at, "huge.bin")
-	time.Sleep(300 * time.Millisecond)
+	testwait.For(t, "huge.bin to be arriving", func() bool {
+		fi, err := os.Stat(filepath.Join(local, "huge.bin"))
+		return err == nil && fi.Size() > 0
+	})
 	typed("\x03")
 	at = scr.waitFor(t, at, "interrupted")
 	typed("ls\r")

@@ -15,6 +15,7 @@ import (
 )
 
 func TestShellSplit(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in   string
 		want []string
@@ -86,6 +87,7 @@ func mirrorRunWithStdin(t *testing.T, stdin string, args ...string) (string, str
 }
 
 func TestShellScript(t *testing.T) {
+	t.Parallel()
 	ts := startShellServer(t, nil)
 	local := t.TempDir()
 	mirrorWriteFile(t, filepath.Join(local, "up load.txt"), "uploaded", time.Time{})
@@ -168,6 +170,7 @@ pwd
 }
 
 func TestShellScriptFailures(t *testing.T) {
+	t.Parallel()
 	ts := startShellServer(t, nil)
 	local := t.TempDir()
 	out, errOut, err := runShellScript(t, ts.url, local, `get missing.txt
@@ -208,6 +211,7 @@ pwd
 }
 
 func TestShellResume(t *testing.T) {
+	t.Parallel()
 	ts := startShellServer(t, nil)
 	local := t.TempDir()
 	content := strings.Repeat("0123456789", 10000)
@@ -259,6 +263,7 @@ func newTestShell(t *testing.T, ts *mirrorTestServer, local string) *shell {
 }
 
 func TestShellComplete(t *testing.T) {
+	t.Parallel()
 	ts := startShellServer(t, nil)
 	local := t.TempDir()
 	mirrorWriteFile(t, filepath.Join(local, "local file.txt"), "x", time.Time{})

@@ -8,7 +8,7 @@ import (
 )
 
 func TestClientCommandsOverTLS(t *testing.T) {
-	noNetrc(t)
+	t.Parallel()
 	ts := startFTP(t, withTLS())
 	data := randomData(1<<20+17, 31)
 	ts.put(t, "secret.bin", data)

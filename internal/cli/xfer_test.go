@@ -219,9 +219,12 @@ func sameContent(t *testing.T, name string, want []byte) {
 	}
 }
 
-// noNetrc keeps the tests away from the user's ~/.netrc.
-func noNetrc(t *testing.T) {
-	t.Setenv("NETRC", filepath.Join(t.TempDir(), "none"))
+// init keeps every test of the package away from the user's ~/.netrc
+// once, rather than per test with t.Setenv, which would rule out
+// t.Parallel. A test that needs a netrc file sets NETRC itself and runs
+// alone.
+func init() {
+	os.Setenv("NETRC", filepath.Join(os.TempDir(), "ferry-cli-tests-have-no-netrc", "none"))
 }
 
 // countLines counts the lines of s containing sub.

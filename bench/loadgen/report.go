@@ -52,6 +52,7 @@ func cmdReport(ctx context.Context, args []string) error {
 	var clientOrder []string
 	clientRows := map[string]*row{}
 	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 16<<20) // a record's detail can be long (the ABOR probe's samples)
 	for sc.Scan() {
 		var r record
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {

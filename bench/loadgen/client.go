@@ -155,8 +155,11 @@ func (c *client) expect(what string, class int) (string, error) {
 	return msg, nil
 }
 
-// passive sends PASV and dials the announced port on the control
-// connection's own host (every server here is on loopback).
+// passive sends PASV and dials the announced address. It must be the
+// control connection's own host: every server measured listens on one
+// address (loopback, or the server side of the veth pair) and must
+// announce it, so a server that announces another is an error of the
+// setup, not something to paper over.
 func (c *client) passive() (net.Conn, error) {
 	msg, err := c.cmd(2, "PASV")
 	if err != nil {
@@ -176,6 +179,10 @@ func (c *client) passive() (net.Conn, error) {
 		return nil, fmt.Errorf("PASV: cannot parse %q", msg)
 	}
 	host, _, _ := net.SplitHostPort(c.opts.addr)
+	announced := strings.Join(f[:4], ".")
+	if ip := net.ParseIP(strings.ReplaceAll(announced, " ", "")); ip == nil || !ip.Equal(net.ParseIP(host)) {
+		return nil, fmt.Errorf("PASV announces %s, the server is at %s", announced, host)
+	}
 	return net.DialTimeout("tcp", net.JoinHostPort(host, strconv.Itoa(hi<<8|lo)), c.opts.timeout)
 }
 

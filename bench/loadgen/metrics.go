@@ -105,50 +105,86 @@ func cmdMkdata(ctx context.Context, args []string) error {
 	return nil
 }
 
-// cmdRaw measures the ceiling: sendfile(2) of the file into a loopback
-// TCP socket that a reader drains with 1 MiB reads, no FTP involved.
+// cmdRaw measures the ceiling: sendfile(2) of the file into a TCP
+// socket that a reader drains with 1 MiB reads, no FTP involved. By
+// default both ends are in this process, on loopback; with -serve this
+// process only sends (to each connection, until stopped), with -connect
+// it only reads, so the two ends can sit in different network namespaces
+// (bench/run --net veth).
 func cmdRaw(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("raw", flag.ExitOnError)
 	file := fs.String("file", "bench/out/data/big.bin", "file to send")
 	runs := fs.Int("runs", 3, "runs; the best is kept")
 	mode := fs.String("mode", "sendfile", "how the sender writes: sendfile, or write from a 1 MiB buffer (read(2) from the file)")
+	listen := fs.String("listen", "127.0.0.1:0", "sender's address")
+	serve := fs.Bool("serve", false, "only send: serve -file to every connection until SIGINT/SIGTERM")
+	connect := fs.String("connect", "", "only read: from a -serve sender at this address (-file is then only its name in the record)")
+	label := fs.String("label", "loopback", "the records' server: the link measured")
 	fs.Parse(args)
-	fi, err := os.Stat(*file)
-	if err != nil {
+	sendTo := func(c net.Conn) error {
+		f, err := os.Open(*file)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if *mode == "write" {
+			_, err = io.CopyBuffer(writerOnly{c}, readerOnly{f}, make([]byte, readSize))
+		} else {
+			_, err = c.(*net.TCPConn).ReadFrom(f) // sendfile
+		}
 		return err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
+	if *serve {
+		ln, err := net.Listen("tcp", *listen)
+		if err != nil {
+			return err
+		}
+		context.AfterFunc(ctx, func() { ln.Close() })
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+			if err := sendTo(c); err != nil {
+				fmt.Fprintf(os.Stderr, "loadgen raw: %v\n", err)
+			}
+			c.Close()
+		}
 	}
-	defer ln.Close()
+	var size int64 = -1
+	addr := *connect
+	if addr == "" {
+		fi, err := os.Stat(*file)
+		if err != nil {
+			return err
+		}
+		size = fi.Size()
+		ln, err := net.Listen("tcp", *listen)
+		if err != nil {
+			return err
+		}
+		defer ln.Close()
+		addr = ln.Addr().String()
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				sendTo(c)
+				c.Close()
+			}
+		}()
+	}
 	buf := make([]byte, readSize)
 	var best time.Duration
 	var all []float64
 	for i := 0; i < *runs; i++ {
-		errc := make(chan error, 1)
-		go func() {
-			c, err := ln.Accept()
-			if err != nil {
-				errc <- err
-				return
-			}
-			defer c.Close()
-			f, err := os.Open(*file)
-			if err != nil {
-				errc <- err
-				return
-			}
-			defer f.Close()
-			if *mode == "write" {
-				_, err = io.CopyBuffer(writerOnly{c}, readerOnly{f}, make([]byte, readSize))
-			} else {
-				_, err = c.(*net.TCPConn).ReadFrom(f) // sendfile
-			}
-			errc <- err
-		}()
 		start := time.Now()
-		c, err := net.Dial("tcp", ln.Addr().String())
+		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			return err
 		}
@@ -165,11 +201,11 @@ func cmdRaw(ctx context.Context, args []string) error {
 		}
 		d := time.Since(start)
 		c.Close()
-		if err := <-errc; err != nil {
-			return err
+		if size < 0 {
+			size = total // the first run's length is the file's
 		}
-		if total != fi.Size() {
-			return fmt.Errorf("read %d bytes, want %d", total, fi.Size())
+		if total != size || total == 0 {
+			return fmt.Errorf("read %d bytes, want %d", total, size)
 		}
 		all = append(all, ms(d))
 		if best == 0 || d < best {
@@ -180,9 +216,9 @@ func cmdRaw(ctx context.Context, args []string) error {
 	if *mode == "write" {
 		metric, how = "raw_write_mbps", "read+write with a 1 MiB buffer"
 	}
-	emit(record{Server: "loopback", Metric: metric, Better: "higher",
-		Label: fmt.Sprintf("raw loopback TCP, %s of %s into a 1 MiB reader (MB/s)", how, human(fi.Size())),
-		Value: mbps(fi.Size(), best), Unit: "MB/s",
+	emit(record{Server: *label, Metric: metric, Better: "higher",
+		Label: fmt.Sprintf("raw TCP, %s of %s into a 1 MiB reader (MB/s)", how, human(size)),
+		Value: mbps(size, best), Unit: "MB/s",
 		Detail: map[string]any{"best_ms": ms(best), "runs_ms": all}})
 	return nil
 }
@@ -547,10 +583,22 @@ func cmdMany(ctx context.Context, args []string) error {
 	sessions := fs.Int("sessions", 1000, "sessions transferring at once")
 	conc := fs.Int("concurrency", 32, "logins in flight at once")
 	file := fs.String("file", "mid.bin", "remote file each session downloads")
+	probeFile := fs.String("abort-probe", "", "instead of the many_* records: while the sessions download, one more session starts RETR of this (large) file and aborts it again and again; ABOR to 426 is reported")
+	probeAfter := fs.Duration("probe-after", 50*time.Millisecond, "how long each probe transfer runs before its ABOR")
 	fs.Parse(args)
 
 	clients, loginErrs, firstErr := dialMany(ctx, c.dial, *sessions, *conc)
 	defer closeAll(clients)
+	var probe *client
+	if *probeFile != "" {
+		var err error
+		if probe, err = dial(ctx, c.dial); err != nil {
+			return fmt.Errorf("probe session: %w", err)
+		}
+		defer probe.conn.Close()
+	}
+	// Sessions between their first byte and their last, for the probe.
+	var running atomic.Int64
 	var want int64 = -1
 	for _, cl := range clients {
 		if cl != nil {
@@ -586,8 +634,12 @@ func cmdMany(ctx context.Context, args []string) error {
 			n, err := cl.transferIn("RETR "+*file, buf, func([]byte) {
 				if first[i] == 0 {
 					first[i] = time.Since(start)
+					running.Add(1)
 				}
 			})
+			if first[i] != 0 {
+				running.Add(-1)
+			}
 			if err == nil && n != want {
 				err = fmt.Errorf("%d bytes, want %d", n, want)
 			}
@@ -603,6 +655,15 @@ func cmdMany(ctx context.Context, args []string) error {
 	cpu := startCPU(c.pid)
 	start = time.Now()
 	close(gate)
+	if probe != nil {
+		samples, err := abortProbe(probe, *probeFile, *probeAfter, &running)
+		wg.Wait()
+		if err != nil {
+			return err
+		}
+		emitAbort(c.label, *sessions, samples)
+		return nil
+	}
 	wg.Wait()
 	wall := time.Since(start)
 	errs := int64(loginErrs) + xferErrs.Load()
@@ -667,4 +728,131 @@ func fairness(took []time.Duration) (float64, map[string]any) {
 	return sum * sum / (float64(len(ds)) * sumSq), map[string]any{
 		"sessions": len(ds), "fastest_ms": ms(ds[0]), "p1_ms": ms(ds[len(ds)/100]), "p10_ms": ms(ds[len(ds)/10]), "median_ms": ms(ds[len(ds)/2]), "slowest_ms": ms(ds[len(ds)-1]),
 	}
+}
+
+// abortSample is one ABOR of the probe: how many other sessions were
+// downloading when it was sent, and how long the server took to answer
+// it with the transfer's 426 (and then 226).
+type abortSample struct {
+	running      int64
+	to426, to2xx time.Duration
+	codes        string
+}
+
+// abortProbe runs RETR of file on cl, lets it move data for after (from
+// its first byte), sends ABOR (in band, as curl and lftp do, while
+// still reading the data connection, as RFC 959 expects of a client) and
+// times the replies; again and again while other sessions are running.
+func abortProbe(cl *client, file string, after time.Duration, running *atomic.Int64) ([]abortSample, error) {
+	var samples []abortSample
+	// Wait for the load to be under way: the first sessions' bytes.
+	for deadline := time.Now().Add(cl.opts.timeout); running.Load() == 0; {
+		if time.Now().After(deadline) {
+			return nil, errors.New("abort probe: no session started downloading")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for running.Load() > 0 {
+		data, err := cl.passive()
+		if err != nil {
+			return samples, fmt.Errorf("abort probe: %w", err)
+		}
+		if _, err := cl.cmd(1, "RETR "+file); err != nil {
+			data.Close()
+			return samples, fmt.Errorf("abort probe: %w", err)
+		}
+		began := time.Now()
+		moved := make(chan struct{})
+		drained := make(chan int64, 1)
+		go func() {
+			buf := make([]byte, readSize)
+			var n int64
+			signalled := false
+			for {
+				data.SetReadDeadline(time.Now().Add(cl.opts.timeout))
+				k, err := data.Read(buf)
+				n += int64(k)
+				if !signalled && n > 0 {
+					close(moved)
+					signalled = true
+				}
+				if err != nil {
+					break
+				}
+			}
+			if !signalled {
+				close(moved)
+			}
+			drained <- n
+		}()
+		<-moved
+		if d := after - time.Since(began); d > 0 {
+			time.Sleep(d)
+		}
+		sample := abortSample{running: running.Load()}
+		sent := time.Now()
+		code1, msg1, err := cl.do("ABOR")
+		if err != nil {
+			data.Close()
+			return samples, fmt.Errorf("abort probe: ABOR: %w", err)
+		}
+		sample.to426 = time.Since(sent)
+		sample.codes = strconv.Itoa(code1)
+		if code1 == 426 || code1 == 451 {
+			// The transfer's reply came first; ABOR's own follows.
+			code2, _, err := cl.read()
+			if err != nil {
+				data.Close()
+				return samples, fmt.Errorf("abort probe: ABOR's second reply: %w", err)
+			}
+			sample.codes += "," + strconv.Itoa(code2)
+		} else if code1/100 != 2 {
+			data.Close()
+			return samples, fmt.Errorf("abort probe: ABOR: %d %s", code1, msg1)
+		}
+		sample.to2xx = time.Since(sent)
+		data.Close()
+		<-drained
+		samples = append(samples, sample)
+	}
+	return samples, nil
+}
+
+// emitAbort reports the probe's ABOR-to-426 times taken while the server
+// was loaded: at least a tenth of the sessions downloading. The samples
+// taken as the last sessions finish are summarised apart; they say little
+// about a busy server.
+func emitAbort(label string, sessions int, samples []abortSample) {
+	loadedAt := max(1, int64(sessions/10))
+	var loaded, light []time.Duration
+	var kept []map[string]any
+	for _, s := range samples {
+		if s.running < loadedAt {
+			if s.running > 0 {
+				light = append(light, s.to426)
+			}
+			continue
+		}
+		loaded = append(loaded, s.to426)
+		kept = append(kept, map[string]any{"running": s.running, "to_426_ms": ms(s.to426), "to_final_ms": ms(s.to2xx), "codes": s.codes})
+	}
+	detail := map[string]any{"samples": kept, "loaded_at": loadedAt}
+	if len(light) > 0 {
+		slices.Sort(light)
+		detail["light_aborts"] = len(light)
+		detail["light_median_ms"] = ms(light[len(light)/2])
+		detail["light_max_ms"] = ms(light[len(light)-1])
+	}
+	metric := fmt.Sprintf("many_%d_abort_ms", sessions)
+	label2 := fmt.Sprintf("ABOR to 426 while %d sessions download, >= %d of them running (median ms)", sessions, loadedAt)
+	if len(loaded) == 0 {
+		detail["error"] = "no ABOR while the server was loaded"
+		emit(record{Server: label, Metric: metric, Better: "lower", Label: label2, Unit: "ms", Detail: detail})
+		return
+	}
+	slices.Sort(loaded)
+	detail["aborts"] = len(loaded)
+	detail["max_ms"] = ms(loaded[len(loaded)-1])
+	emit(record{Server: label, Metric: metric, Better: "lower", Label: label2,
+		Value: ms(loaded[len(loaded)/2]), Unit: "ms", Detail: detail})
 }

@@ -24,6 +24,7 @@ func cmdReport(ctx context.Context, args []string) error {
 	in := fs.String("in", "bench/out/results.jsonl", "records from the other subcommands")
 	serverList := fs.String("servers", "ferry,vsftpd,pure-ftpd", "columns, ferry first")
 	ratioList := fs.String("ratios", "vsftpd,pure-ftpd", "peers whose ratio to the first server gets a column")
+	spread := fs.Bool("spread", false, "show each cell's worst round beside its best (the machine's noise)")
 	fs.Parse(args)
 	f, err := os.Open(*in)
 	if err != nil {
@@ -43,6 +44,7 @@ func cmdReport(ctx context.Context, args []string) error {
 		label, better string
 		values        map[string]record
 		rounds        map[string]int
+		worst         map[string]record
 	}
 	var order []string
 	rows := map[string]*row{}
@@ -50,6 +52,7 @@ func cmdReport(ctx context.Context, args []string) error {
 	var clientOrder []string
 	clientRows := map[string]*row{}
 	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 16<<20) // a record's detail can be long (the ABOR probe's samples)
 	for sc.Scan() {
 		var r record
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
@@ -74,7 +77,7 @@ func cmdReport(ctx context.Context, args []string) error {
 		}
 		rw := rows[r.Metric]
 		if rw == nil {
-			rw = &row{label: r.Label, better: r.Better, values: map[string]record{}, rounds: map[string]int{}}
+			rw = &row{label: r.Label, better: r.Better, values: map[string]record{}, rounds: map[string]int{}, worst: map[string]record{}}
 			rows[r.Metric] = rw
 			order = append(order, r.Metric)
 		}
@@ -84,6 +87,9 @@ func cmdReport(ctx context.Context, args []string) error {
 		rw.rounds[r.Server]++
 		if prev, ok := rw.values[r.Server]; !ok || better(r, prev) {
 			rw.values[r.Server] = r
+		}
+		if prev, ok := rw.worst[r.Server]; !ok || better(prev, r) {
+			rw.worst[r.Server] = r
 		}
 	}
 	for _, r := range other {
@@ -111,7 +117,11 @@ func cmdReport(ctx context.Context, args []string) error {
 		}
 		cells := []string{label}
 		for _, s := range servers {
-			cells = append(cells, cell(rw.values, s))
+			c := cell(rw.values, s)
+			if w, ok := measured(rw.worst, s); ok && *spread && rw.rounds[s] > 1 {
+				c += " (worst " + format(w) + ")"
+			}
+			cells = append(cells, c)
 		}
 		base, okBase := measured(rw.values, servers[0])
 		for _, p := range ratioPeers {

@@ -290,25 +290,24 @@ func (srv *Server) endSession(s *session, ip netip.Addr) {
 // Shutdown stops accepting connections, tells idle sessions the server is
 // going away (421), lets running transfers finish, and returns when every
 // session has ended or ctx is done; in the latter case it closes what is
-// left and returns ctx's error.
+// left and returns ctx's error. It never waits on a peer: sessions are
+// signalled through their sockets, outside the server's lock.
 func (srv *Server) Shutdown(ctx context.Context) error {
 	st := srv.state()
 	st.mu.Lock()
-	st.closing = true
-	for ln := range st.listeners {
-		ln.Close()
-	}
+	st.stopLocked()
+	sessions := st.sessionList()
 	var drained chan struct{}
-	if len(st.sessions) > 0 {
+	if len(sessions) > 0 {
 		if st.drained == nil {
 			st.drained = make(chan struct{})
 		}
 		drained = st.drained
 	}
-	for s := range st.sessions {
+	st.mu.Unlock()
+	for _, s := range sessions {
 		s.shutdown()
 	}
-	st.mu.Unlock()
 	if drained == nil {
 		return nil
 	}
@@ -322,19 +321,36 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 }
 
 // Close stops accepting and closes every session at once, transfers
-// included.
+// included. It returns without waiting for the sessions' goroutines.
 func (srv *Server) Close() error {
 	st := srv.state()
 	st.mu.Lock()
-	defer st.mu.Unlock()
+	st.stopLocked()
+	sessions := st.sessionList()
+	st.mu.Unlock()
+	for _, s := range sessions {
+		s.kill()
+	}
+	return nil
+}
+
+// stopLocked marks the server closing and closes its listeners; st.mu is
+// held.
+func (st *serverState) stopLocked() {
 	st.closing = true
 	for ln := range st.listeners {
 		ln.Close()
 	}
+}
+
+// sessionList copies the live sessions, so they can be signalled without
+// st.mu: a session that ends meanwhile needs the lock to say so.
+func (st *serverState) sessionList() []*session {
+	list := make([]*session, 0, len(st.sessions))
 	for s := range st.sessions {
-		s.kill()
+		list = append(list, s)
 	}
-	return nil
+	return list
 }
 
 // SessionCount reports how many sessions are open.

@@ -23,7 +23,13 @@ import (
 type session struct {
 	srv  *Server
 	id   string
-	conn net.Conn
+	conn net.Conn // the control connection: base, or TLS over it
+	// base is the accepted TCP connection, never replaced: Shutdown and
+	// Close reach the session through it without taking wmu, which a
+	// reply blocked on a peer that does not read may hold, and closing
+	// it ends a TLS connection on top without a close_notify that could
+	// block in turn.
+	base net.Conn
 	lr   *ftp.LineReader
 	log  *slog.Logger
 
@@ -78,6 +84,7 @@ func newSession(srv *Server, conn net.Conn, n uint64, opts ListenerOptions) *ses
 		srv:       srv,
 		id:        id,
 		conn:      conn,
+		base:      conn,
 		ctx:       ctx,
 		cancel:    cancel,
 		cwd:       "/",
@@ -104,7 +111,12 @@ func (s *session) reply(code int, msg string) {
 	s.wbuf = ftp.AppendReply(s.wbuf[:0], code, msg)
 	s.conn.SetWriteDeadline(time.Now().Add(durationOr(s.srv.DataTimeout, DefaultDataTimeout)))
 	if _, err := s.conn.Write(s.wbuf); err != nil {
-		s.log.Debug("reply not sent", "err", err)
+		// Part of the reply may have gone: the reply stream is broken,
+		// and a peer that took nothing for DataTimeout is not reading.
+		// Closing ends the session at its next read, and fails the
+		// writes queued behind this one at once.
+		s.log.Debug("reply not sent; closing the control connection", "err", err)
+		s.base.Close()
 	}
 	if cap(s.wbuf) > 4096 { // do not keep a big listing's buffer for an idle session
 		s.wbuf = nil
@@ -356,25 +368,18 @@ func (s *session) countBad() bool {
 }
 
 // shutdown asks the session to end once its transfer (if any) is done: an
-// idle read is interrupted at once.
+// idle read is interrupted at once. It never blocks (see base).
 func (s *session) shutdown() {
 	s.closing.Store(true)
-	s.control().SetReadDeadline(time.Now())
+	s.base.SetReadDeadline(time.Now())
 }
 
-// control returns the control connection for use from another goroutine
-// (Shutdown, Close): AUTH TLS and CCC replace it under wmu.
-func (s *session) control() net.Conn {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	return s.conn
-}
-
-// kill ends the session now.
+// kill ends the session now, without waiting for anything the peer does:
+// a blocked reply or read fails as the socket closes.
 func (s *session) kill() {
 	s.closing.Store(true)
 	s.abortTransfer()
-	s.control().Close()
+	s.base.Close()
 }
 
 // dispatch runs one command line.

@@ -2,6 +2,7 @@ package ftpserver
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -38,7 +39,9 @@ func (t *transfer) isAborted() bool {
 }
 
 // abort interrupts whatever the transfer is blocked on: the accept, the
-// dial, or a read or write on the data connection.
+// dial, or a read or write on the data connection. It closes the TCP
+// connection under TLS: a TLS Close would first send close_notify, which
+// can block on a peer that does not read.
 func (t *transfer) abort() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -46,7 +49,9 @@ func (t *transfer) abort() {
 	if t.ln != nil {
 		t.ln.Close()
 	}
-	if t.conn != nil {
+	if tc, ok := t.conn.(*tls.Conn); ok {
+		tc.NetConn().Close()
+	} else if t.conn != nil {
 		t.conn.Close()
 	}
 	if t.cancel != nil {

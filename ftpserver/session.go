@@ -71,6 +71,14 @@ type session struct {
 	// queued is set when a command arrived during a transfer and waits
 	// for it: proof that the client is alive and talking.
 	queued atomic.Bool
+	// readingAhead is set while the control loop reads commands behind
+	// a queued one (see awaitTransfer): the transfer's end interrupts
+	// that read.
+	readingAhead atomic.Bool
+	// pending holds the commands read ahead, in order, and readErr the
+	// error that ended reading ahead; readCommand returns them first.
+	pending []pendingLine
+	readErr error
 
 	remote   netip.Addr      // the client's address, for the per-IP count
 	activeAt time.Time       // when the last command was answered
@@ -284,6 +292,17 @@ func (s *session) readCommand() (string, error) {
 			s.reply(ftp.CodeServiceNotAvailable, "Server is shutting down.")
 			return "", ErrServerClosed
 		}
+		if len(s.pending) > 0 { // read ahead during a transfer
+			p := s.pending[0]
+			s.pending = s.pending[1:]
+			if len(s.pending) == 0 {
+				s.pending = nil // do not keep the backing array
+			}
+			return p.line, p.err
+		}
+		if s.readErr != nil {
+			return "", s.readErr
+		}
 		if s.lr == nil {
 			s.newLineReader()
 		}
@@ -400,7 +419,7 @@ func (s *session) dispatch(line string) {
 		// Commands are answered in order: one that arrives while a
 		// transfer runs waits for its final reply.
 		s.queued.Store(true)
-		s.waitTransfer()
+		s.awaitTransfer()
 		s.queued.Store(false)
 	}
 	if cmd.Verb != "PASV" && cmd.Verb != "EPSV" && !def.duringTransfer {
@@ -438,6 +457,91 @@ func (s *session) dispatch(line string) {
 		}
 	}
 	s.replyError(err)
+}
+
+// pendingLine is a command line read ahead, or the error in its place.
+type pendingLine struct {
+	line string
+	err  error
+}
+
+// maxPending bounds the commands read ahead behind a queued one; past it
+// the client waits, as it would for a server that reads no further.
+const maxPending = 32
+
+// awaitTransfer waits for the running transfer's final reply while a
+// command is queued behind it, reading the control connection meanwhile:
+// an ABOR behind the queued command acts at once (RFC 959 §4.1.3: the
+// transfer's 426, then ABOR's 226), whatever is queued before it, and is
+// the only command that overtakes; the others are kept, in order, for
+// readCommand.
+func (s *session) awaitTransfer() {
+	t := s.currentTransfer()
+	for t != nil && !s.closing.Load() && s.readErr == nil && len(s.pending) < maxPending {
+		line, err := s.readAhead()
+		if errors.Is(err, errTransferOver) {
+			return
+		}
+		var ne net.Error
+		switch {
+		case err == nil && isABOR(line):
+			s.dispatch(line)
+		case err == nil || errors.Is(err, ftp.ErrLineTooLong):
+			s.pending = append(s.pending, pendingLine{line, err})
+		case errors.As(err, &ne) && ne.Timeout():
+			// The idle timeout never ends a session during a transfer;
+			// shutdown is seen above.
+		default:
+			// The client hung up or the connection failed: what was
+			// read still runs, the error ends the session after it.
+			s.readErr = err
+		}
+		t = s.currentTransfer()
+	}
+	if t != nil {
+		<-t.done
+	}
+}
+
+// errTransferOver is readAhead's way of saying the transfer has ended.
+var errTransferOver = errors.New("transfer over")
+
+// readAhead reads one command line while a transfer runs; the transfer's
+// end interrupts it (see startTransfer).
+func (s *session) readAhead() (string, error) {
+	s.readingAhead.Store(true)
+	defer s.readingAhead.Store(false)
+	s.conn.SetReadDeadline(time.Now().Add(durationOr(s.srv.IdleTimeout, DefaultIdleTimeout)))
+	// After the deadline is set: a transfer ending from here on sees
+	// readingAhead and interrupts the read; one that ended before is
+	// seen here.
+	if !s.transferring() || s.closing.Load() {
+		return "", errTransferOver
+	}
+	line, err := s.lr.ReadLine()
+	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() && !s.transferring() {
+			return "", errTransferOver
+		}
+		return "", err
+	}
+	return string(line), nil
+}
+
+// isABOR reports whether line is an ABOR command (Telnet IP and Synch,
+// which may come before it, are gone by now: see ftp.LineReader).
+func isABOR(line string) bool {
+	cmd, err := ftp.ParseCommand(line)
+	return err == nil && cmd.Verb == "ABOR"
+}
+
+// wakeReader interrupts the control loop's read ahead, if it is in one,
+// once the transfer it waits for has ended.
+func (s *session) wakeReader() {
+	if s.readingAhead.Load() {
+		s.base.SetReadDeadline(time.Now())
+	}
 }
 
 func truncate(s string, n int) string {

@@ -142,6 +142,7 @@ func (s *session) startTransfer(verb, path string, size int64, openMsg, doneMsg 
 			s.xfer = nil
 			s.xmu.Unlock()
 			close(t.done)
+			s.wakeReader()
 		}()
 		if cleanup != nil {
 			defer cleanup()

@@ -3,6 +3,7 @@ package ftpserver_test
 import (
 	"errors"
 	"net/textproto"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,4 +78,119 @@ func TestAborOvertakesSeveralQueuedCommands(t *testing.T) {
 	c, _ := stalledRetr(t)
 	c.conn.Write([]byte("TYPE A\r\nPWD\r\nBOGUS\r\nTYPE I\r\nABOR\r\nNOOP\r\n"))
 	expectSoon(c, 5*time.Second, 426, 226, 200, 257, 500, 200, 200)
+}
+
+// hashServer serves a 1 TiB "/endless" file of zeros with no cap on the
+// size hashed: a HASH of it runs for as long as the test lets it.
+func hashServer(t *testing.T) (*testServer, *synthFS) {
+	t.Helper()
+	fsys := newSynthFS(0, 1<<40)
+	ts := startServer(t, withFS(fsys), func(s *ftpserver.Server) { s.MaxHashSize = -1 })
+	return ts, fsys
+}
+
+// waitClosed waits until the server has closed the "/endless" reader, so
+// hashing has stopped reading.
+func waitClosed(t *testing.T, fsys *synthFS) {
+	t.Helper()
+	select {
+	case <-fsys.closed:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("still hashing after 5 s (%d reads)", fsys.reads.Load())
+	}
+}
+
+// HASH ran in the control loop (issue 10): STAT and ABOR waited for it.
+func TestAborDuringHash(t *testing.T) {
+	t.Parallel()
+	for _, verb := range []string{"HASH endless", "XSHA256 endless", "XCRC endless 0 1099511627776"} {
+		t.Run(verb, func(t *testing.T) {
+			t.Parallel()
+			ts, fsys := hashServer(t)
+			c := ts.login(t)
+			c.send("%s", verb)
+			c.send("STAT")
+			if msg := c.expect(211); !strings.Contains(msg, "/endless") {
+				t.Fatalf("STAT during %s: %q", verb, msg)
+			}
+			c.send("ABOR")
+			expectSoon(c, 5*time.Second, 426, 226)
+			waitClosed(t, fsys)
+			c.cmd(200, "NOOP")
+		})
+	}
+}
+
+// A client that goes during a HASH, alone or with a command queued behind
+// it: the hash stops.
+func TestHashStopsWhenClientGoes(t *testing.T) {
+	t.Parallel()
+	for name, commands := range map[string]string{
+		"alone":                 "HASH endless\r\n",
+		"with a command queued": "HASH endless\r\nNOOP\r\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ts, fsys := hashServer(t)
+			c := ts.login(t)
+			c.conn.Write([]byte(commands))
+			waitUntil(t, func() string {
+				if fsys.reads.Load() == 0 {
+					return "HASH did not start reading"
+				}
+				return ""
+			})
+			c.conn.Close()
+			waitClosed(t, fsys)
+			waitSessions(t, ts)
+		})
+	}
+}
+
+func TestQuitDuringHash(t *testing.T) {
+	t.Parallel()
+	ts, fsys := hashServer(t)
+	c := ts.login(t)
+	c.conn.Write([]byte("HASH endless\r\nQUIT\r\n"))
+	expectSoon(c, 5*time.Second, 426, 221)
+	waitClosed(t, fsys)
+}
+
+func TestHashSizeCap(t *testing.T) {
+	t.Parallel()
+	fsys := newSynthFS(0, 5<<30)
+	ts := startServer(t, withFS(fsys)) // the default cap, 4 GiB
+	c := ts.login(t)
+	if msg := c.cmd(504, "HASH endless"); !strings.Contains(msg, "4294967296") {
+		t.Fatalf("HASH over the cap: %q", msg)
+	}
+	c.cmd(504, "XMD5 endless")
+	// A range under the cap is hashed: MD5 of 1 KiB of zeros.
+	if msg := c.cmd(250, "XMD5 endless 0 1024"); msg != "0f343b0931126a20f133d67c2b018a3b" {
+		t.Fatalf("XMD5 of a range = %q", msg)
+	}
+
+	small := startServer(t, func(s *ftpserver.Server) { s.MaxHashSize = 4 })
+	small.fs.WriteFile("/h.txt", []byte("hello"))
+	c = small.login(t)
+	c.cmd(504, "HASH h.txt")
+	if msg := c.cmd(250, "XMD5 h.txt 0 4"); msg != "4229d691b07b13341da53f17ab9f2416" { // md5("hell")
+		t.Fatalf("XMD5 range = %q", msg)
+	}
+}
+
+// Commands behind a HASH are answered after it, in order.
+func TestHashPipelined(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	ts.fs.WriteFile("/h.txt", []byte("hello"))
+	c := ts.login(t)
+	c.conn.Write([]byte("HASH h.txt\r\nXCRC h.txt\r\nPWD\r\n"))
+	if msg := c.expect(213); msg != "SHA-256 0-5 2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824 h.txt" {
+		t.Fatalf("HASH = %q", msg)
+	}
+	if msg := c.expect(250); msg != "3610a686" {
+		t.Fatalf("XCRC = %q", msg)
+	}
+	c.expect(257)
 }

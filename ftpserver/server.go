@@ -73,6 +73,12 @@ type Server struct {
 	// guessing is caught. Default 20; negative disables.
 	MaxBadCommands int
 
+	// MaxHashSize caps the bytes one HASH, XSHA256, XSHA1, XMD5 or XCRC
+	// reads (the whole file, or the range asked for); a larger request
+	// is refused with 504. Default 4 GiB; negative: no cap. Hashing runs
+	// beside the control loop and stops on ABOR, QUIT or a hang-up.
+	MaxHashSize int64
+
 	// TLSConfig enables FTPS: AUTH TLS (explicit, RFC 4217) on every
 	// listener, and ServeTLS (implicit TLS). It needs a certificate
 	// (Certificates or GetCertificate). ferry adds its own session-ticket
@@ -102,6 +108,7 @@ const (
 	DefaultDataTimeout    = time.Minute
 	DefaultLoginFailDelay = time.Second
 	DefaultMaxBadCommands = 20
+	DefaultMaxHashSize    = 4 << 30
 )
 
 // serverState is the bookkeeping Serve needs: listeners and live sessions,
@@ -126,6 +133,13 @@ func (srv *Server) logger() *slog.Logger {
 		return srv.Logger
 	}
 	return slog.Default()
+}
+
+func (srv *Server) maxHashSize() int64 {
+	if srv.MaxHashSize == 0 {
+		return DefaultMaxHashSize
+	}
+	return srv.MaxHashSize
 }
 
 func durationOr(d, def time.Duration) time.Duration {

@@ -417,7 +417,11 @@ func (s *session) dispatch(line string) {
 	}
 	if !def.duringTransfer && s.transferring() {
 		// Commands are answered in order: one that arrives while a
-		// transfer runs waits for its final reply.
+		// transfer runs waits for its final reply. QUIT does not wait
+		// for local work (HASH) that only it would have read.
+		if cmd.Verb == "QUIT" {
+			s.abortLocal()
+		}
 		s.queued.Store(true)
 		s.awaitTransfer()
 		s.queued.Store(false)
@@ -484,17 +488,23 @@ func (s *session) awaitTransfer() {
 		}
 		var ne net.Error
 		switch {
-		case err == nil && isABOR(line):
+		case err == nil && isVerb(line, "ABOR"):
 			s.dispatch(line)
 		case err == nil || errors.Is(err, ftp.ErrLineTooLong):
+			if isVerb(line, "QUIT") {
+				s.abortLocal() // as in dispatch
+			}
 			s.pending = append(s.pending, pendingLine{line, err})
 		case errors.As(err, &ne) && ne.Timeout():
 			// The idle timeout never ends a session during a transfer;
 			// shutdown is seen above.
 		default:
 			// The client hung up or the connection failed: what was
-			// read still runs, the error ends the session after it.
+			// read still runs (a transfer is not cut short, so an
+			// upload the client finished is kept), the error ends the
+			// session after it. Local work has nobody to answer.
 			s.readErr = err
+			s.abortLocal()
 		}
 		t = s.currentTransfer()
 	}
@@ -529,11 +539,11 @@ func (s *session) readAhead() (string, error) {
 	return string(line), nil
 }
 
-// isABOR reports whether line is an ABOR command (Telnet IP and Synch,
-// which may come before it, are gone by now: see ftp.LineReader).
-func isABOR(line string) bool {
+// isVerb reports whether line is a verb command (Telnet IP and Synch,
+// which may come before an ABOR, are gone by now: see ftp.LineReader).
+func isVerb(line, verb string) bool {
 	cmd, err := ftp.ParseCommand(line)
-	return err == nil && cmd.Verb == "ABOR"
+	return err == nil && cmd.Verb == verb
 }
 
 // wakeReader interrupts the control loop's read ahead, if it is in one,

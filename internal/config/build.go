@@ -110,6 +110,7 @@ func (c *Config) Build(logger *slog.Logger) (*Instance, error) {
 		MaxSessions:      c.MaxSessions,
 		MaxSessionsPerIP: c.MaxSessionsPerIP,
 		MaxBadCommands:   disableIfZero(c.MaxBadCommands),
+		MaxHashSize:      disableIfZero(c.MaxHashSize),
 		Logger:           logger,
 	}
 	inst := &Instance{Server: srv, homes: homes}

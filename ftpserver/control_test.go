@@ -194,3 +194,55 @@ func TestHashPipelined(t *testing.T) {
 	}
 	c.expect(257)
 }
+
+// The login timeout counts from the connection (issue 10): commands
+// before login, NOOP every fifth of the timeout here, used to restart it.
+func TestLoginTimeoutCountsFromConnection(t *testing.T) {
+	t.Parallel()
+	const loginTimeout = 500 * time.Millisecond
+	ts := startServer(t, func(s *ftpserver.Server) { s.LoginTimeout = loginTimeout })
+	connected := time.Now()
+	c := ts.dial(t)
+	c.cmd(331, "USER nobody") // a login begun but never finished
+	tick := time.NewTicker(loginTimeout / 5)
+	defer tick.Stop()
+	for {
+		c.send("NOOP")
+		code, msg := c.read()
+		if code == 421 {
+			if elapsed := time.Since(connected); elapsed < loginTimeout {
+				t.Fatalf("closed after %v, before the login timeout (%v): %q", elapsed, loginTimeout, msg)
+			}
+			break
+		}
+		if code != 200 {
+			t.Fatalf("NOOP before login: %d %q", code, msg)
+		}
+		if time.Since(connected) > 10*loginTimeout {
+			t.Fatalf("still open %v after connecting with a login timeout of %v", time.Since(connected), loginTimeout)
+		}
+		<-tick.C
+	}
+	expectClosed(t, c.conn)
+	waitSessions(t, ts)
+}
+
+// After REIN the client has a new login timeout, however long the
+// session has been open.
+func TestLoginTimeoutRestartsAfterREIN(t *testing.T) {
+	t.Parallel()
+	const loginTimeout = 300 * time.Millisecond
+	ts := startServer(t, func(s *ftpserver.Server) { s.LoginTimeout = loginTimeout })
+	connected := time.Now()
+	c := ts.login(t)
+	for time.Since(connected) < 2*loginTimeout {
+		c.cmd(257, "PWD") // logged in: the idle timeout (default 5 min) applies
+	}
+	reinAt := time.Now()
+	c.cmd(220, "REIN")
+	c.cmd(200, "NOOP") // not closed at once for the session's age
+	c.expect(421)      // but once the new login timeout has run out
+	if since := time.Since(reinAt); since < loginTimeout {
+		t.Fatalf("closed %v after REIN, before the login timeout (%v)", since, loginTimeout)
+	}
+}

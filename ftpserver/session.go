@@ -80,9 +80,13 @@ type session struct {
 	pending []pendingLine
 	readErr error
 
-	remote   netip.Addr      // the client's address, for the per-IP count
-	activeAt time.Time       // when the last command was answered
-	raw      syscall.RawConn // the plain control connection, for handOver
+	remote   netip.Addr // the client's address, for the per-IP count
+	activeAt time.Time  // when the last command was answered
+	// loginFrom is when the login timeout started: the connection, or
+	// the last logout (REIN). Commands before login do not restart it,
+	// so a client cannot stay without logging in by sending NOOPs.
+	loginFrom time.Time
+	raw       syscall.RawConn // the plain control connection, for handOver
 }
 
 func newSession(srv *Server, conn net.Conn, n uint64, opts ListenerOptions) *session {
@@ -100,6 +104,7 @@ func newSession(srv *Server, conn net.Conn, n uint64, opts ListenerOptions) *ses
 		hashAlgo:  "SHA-256",
 		listener:  opts,
 		remote:    addrIP(conn.RemoteAddr()),
+		loginFrom: time.Now(),
 	}
 	s.log = srv.logger().With("session", id, "remote", conn.RemoteAddr().String())
 	setOOBInline(conn)
@@ -306,12 +311,13 @@ func (s *session) readCommand() (string, error) {
 		if s.lr == nil {
 			s.newLineReader()
 		}
-		timeout := durationOr(s.srv.IdleTimeout, DefaultIdleTimeout)
+		idleEnd := s.activeAt.Add(durationOr(s.srv.IdleTimeout, DefaultIdleTimeout))
+		timeoutMsg := "Timeout: closing control connection."
 		if s.acct == nil {
-			timeout = durationOr(s.srv.LoginTimeout, DefaultLoginTimeout)
+			idleEnd = s.loginFrom.Add(durationOr(s.srv.LoginTimeout, DefaultLoginTimeout))
+			timeoutMsg = "Login timeout: closing control connection."
 		}
 		now := time.Now()
-		idleEnd := s.activeAt.Add(timeout)
 		deadline := idleEnd
 		quiet := s.mayHandOver()
 		if quiet && now.Add(quietAfter).Before(deadline) {
@@ -343,7 +349,7 @@ func (s *session) readCommand() (string, error) {
 				}
 				continue // a partial line: wait for the rest on this goroutine
 			}
-			s.reply(ftp.CodeServiceNotAvailable, "Timeout: closing control connection.")
+			s.reply(ftp.CodeServiceNotAvailable, timeoutMsg)
 			return "", err
 		}
 		return "", err
@@ -446,7 +452,11 @@ func (s *session) dispatch(line string) {
 		s.reply(ftp.CodeBadFileName, "File name not allowed.")
 		return
 	}
+	loggedIn := s.acct != nil
 	err = def.handler(s, cmd.Arg)
+	if loggedIn && s.acct == nil {
+		s.loginFrom = time.Now() // logged out: a new login timeout
+	}
 	if err == nil {
 		// The threshold counts rejected commands in a row; USER does not
 		// break the row, so repeated USER/PASS guessing still trips it.

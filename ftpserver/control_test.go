@@ -1,7 +1,9 @@
 package ftpserver_test
 
 import (
+	"context"
 	"errors"
+	"io"
 	"net/textproto"
 	"strings"
 	"testing"
@@ -244,5 +246,43 @@ func TestLoginTimeoutRestartsAfterREIN(t *testing.T) {
 	c.expect(421)      // but once the new login timeout has run out
 	if since := time.Since(reinAt); since < loginTimeout {
 		t.Fatalf("closed %v after REIN, before the login timeout (%v)", since, loginTimeout)
+	}
+}
+
+// Shutdown while a command waits behind a transfer: the transfer still
+// finishes, and the replies keep their order (226, the queued command's,
+// then 421).
+func TestShutdownWithCommandQueuedBehindTransfer(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	// More than the socket buffers hold: the transfer is still running
+	// when the NOOP comes.
+	content := make([]byte, 24<<20)
+	ts.fs.WriteFile("/big", content)
+	c := ts.login(t)
+	data := c.pasv()
+	c.cmd(150, "RETR big")
+	head := make([]byte, 1<<20)
+	if _, err := io.ReadFull(data, head); err != nil {
+		t.Fatal(err)
+	}
+	c.send("NOOP")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	shutdownErr := start(func() error { return ts.srv.Shutdown(ctx) })
+	rest, _ := io.ReadAll(data)
+	if got := len(head) + len(rest); got != len(content) {
+		t.Fatalf("transfer cut at %d of %d bytes by Shutdown", got, len(content))
+	}
+	// The NOOP is answered if the server read it before Shutdown (almost
+	// always); never before the transfer's reply.
+	expectSoon(c, 5*time.Second, 226)
+	if code, msg := c.read(); code == 200 {
+		c.expect(421)
+	} else if code != 421 {
+		t.Fatalf("after the transfer: %d %q, want 200 then 421, or 421", code, msg)
+	}
+	if err := within(t, shutdownErr, 5*time.Second); err != nil {
+		t.Fatalf("Shutdown = %v", err)
 	}
 }

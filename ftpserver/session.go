@@ -505,9 +505,9 @@ func (s *session) awaitTransfer() {
 				s.abortLocal() // as in dispatch
 			}
 			s.pending = append(s.pending, pendingLine{line, err})
-		case errors.As(err, &ne) && ne.Timeout():
+		case errors.As(err, &ne) && ne.Timeout() || errors.Is(err, ErrServerClosed):
 			// The idle timeout never ends a session during a transfer;
-			// shutdown is seen above.
+			// shutdown (the transfer may finish) is seen above.
 		default:
 			// The client hung up or the connection failed: what was
 			// read still runs (a transfer is not cut short, so an
@@ -535,8 +535,11 @@ func (s *session) readAhead() (string, error) {
 	// After the deadline is set: a transfer ending from here on sees
 	// readingAhead and interrupts the read; one that ended before is
 	// seen here.
-	if !s.transferring() || s.closing.Load() {
+	if !s.transferring() {
 		return "", errTransferOver
+	}
+	if s.closing.Load() {
+		return "", ErrServerClosed // Shutdown's deadline may be gone
 	}
 	line, err := s.lr.ReadLine()
 	if err != nil {

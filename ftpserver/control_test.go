@@ -286,3 +286,16 @@ func TestShutdownWithCommandQueuedBehindTransfer(t *testing.T) {
 		t.Fatalf("Shutdown = %v", err)
 	}
 }
+
+// Commands sent behind AUTH before the handshake are refused (command
+// injection), also when a transfer was running as they came and the
+// control loop read ahead.
+func TestReadAheadStopsAtAUTH(t *testing.T) {
+	t.Parallel()
+	ts := startTLSServer(t, withFS(newSynthFS(0, 1<<30)), func(s *ftpserver.Server) { s.DataTimeout = time.Second })
+	c := ts.login(t)
+	c.pasv() // opened, never read: the RETR fails after DataTimeout
+	c.cmd(150, "RETR endless")
+	c.conn.Write([]byte("NOOP\r\nAUTH TLS\r\nUSER alice\r\n"))
+	expectSoon(c, 10*time.Second, 426, 200, 421)
+}

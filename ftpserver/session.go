@@ -505,6 +505,14 @@ func (s *session) awaitTransfer() {
 				s.abortLocal() // as in dispatch
 			}
 			s.pending = append(s.pending, pendingLine{line, err})
+			if isVerb(line, "AUTH") || isVerb(line, "CCC") {
+				// What follows belongs to the connection's next
+				// security state: it must stay unread, where AUTH
+				// finds (and refuses) commands sent before the
+				// handshake, and CCC reads up to the close_notify.
+				<-t.done
+				return
+			}
 		case errors.As(err, &ne) && ne.Timeout() || errors.Is(err, ErrServerClosed):
 			// The idle timeout never ends a session during a transfer;
 			// shutdown (the transfer may finish) is seen above.

@@ -54,7 +54,9 @@ type Server struct {
 	// IdleTimeout closes a logged-in session that sends no command for this
 	// long (never while a transfer runs). Default 5 minutes.
 	IdleTimeout time.Duration
-	// LoginTimeout is the idle limit before login. Default 1 minute.
+	// LoginTimeout is how long a client has to log in, counted from the
+	// connection (or from REIN), whatever it sends meanwhile. Default 1
+	// minute.
 	LoginTimeout time.Duration
 	// DataTimeout bounds the wait for a data connection to be made and any
 	// single read or write on it. Default 1 minute.

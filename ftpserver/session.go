@@ -400,11 +400,13 @@ func (s *session) shutdown() {
 }
 
 // kill ends the session now, without waiting for anything the peer does:
-// a blocked reply or read fails as the socket closes.
+// a blocked reply or read fails as the socket closes. The transfer is
+// aborted on its own goroutine: closing a data connection waits until
+// no call is inside it, and a send waiting for its turn (fairSend) is.
 func (s *session) kill() {
 	s.closing.Store(true)
-	s.abortTransfer()
 	s.base.Close()
+	go s.abortTransfer()
 }
 
 // dispatch runs one command line.

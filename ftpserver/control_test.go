@@ -299,3 +299,13 @@ func TestReadAheadStopsAtAUTH(t *testing.T) {
 	c.conn.Write([]byte("NOOP\r\nAUTH TLS\r\nUSER alice\r\n"))
 	expectSoon(c, 10*time.Second, 426, 200, 421)
 }
+
+// ABOR behind a command queued behind a HASH: the hash stops at once.
+func TestAborOvertakesCommandQueuedBehindHash(t *testing.T) {
+	t.Parallel()
+	ts, fsys := hashServer(t)
+	c := ts.login(t)
+	c.conn.Write([]byte("HASH endless\r\nNOOP\r\nABOR\r\n"))
+	expectSoon(c, 5*time.Second, 426, 226, 200)
+	waitClosed(t, fsys)
+}

@@ -413,32 +413,62 @@ const (
 )
 
 // queuedCommand is the verb of the command the control loop holds back
-// while a transfer runs ("" when none): set by dispatch, read by the
-// transfer's goroutine.
+// while a transfer runs ("" when none), set by dispatch, and what the
+// control loop's reading ahead behind it has found (see awaitTransfer);
+// read by the transfer's goroutine (see uploadComplete).
 type queuedCommand struct {
 	mu      sync.Mutex
 	verb    string
-	changed chan struct{} // closed when verb changes; made on demand
+	ahead   aheadState
+	changed chan struct{} // closed when verb or ahead changes; made on demand
 }
 
+// aheadState is what reading ahead behind a queued command has found.
+type aheadState int
+
+const (
+	aheadReading aheadState = iota // reading on, or not started
+	aheadQuit                      // a QUIT was read: the client is leaving after the transfer
+	aheadEnded                     // the control input ended (EOF or error) with no QUIT read
+	aheadParked                    // stopped reading (a bound, AUTH, CCC, shutdown): the rest is unread
+)
+
+// set records the verb held back and starts its reading ahead afresh.
 func (q *queuedCommand) set(verb string) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.verb = verb
+	q.verb, q.ahead = verb, aheadReading
+	q.wake()
+}
+
+// found records what reading ahead found. A QUIT stands: what comes after
+// it cannot change that the client finished.
+func (q *queuedCommand) found(state aheadState) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.ahead == aheadQuit || q.ahead == aheadEnded && state == aheadParked {
+		return
+	}
+	q.ahead = state
+	q.wake()
+}
+
+func (q *queuedCommand) wake() {
 	if q.changed != nil {
 		close(q.changed)
 		q.changed = nil
 	}
 }
 
-// get returns the verb and a channel closed when it changes.
-func (q *queuedCommand) get() (string, <-chan struct{}) {
+// get returns the verb, what reading ahead found, and a channel closed
+// when either changes.
+func (q *queuedCommand) get() (string, aheadState, <-chan struct{}) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.changed == nil {
 		q.changed = make(chan struct{})
 	}
-	return q.verb, q.changed
+	return q.verb, q.ahead, q.changed
 }
 
 // peekLimit bounds how much unread control input uploadComplete looks
@@ -454,37 +484,43 @@ const peekLimit = 4096
 // too, so the file is complete unless there is evidence that the client
 // went away without QUIT:
 //   - the control connection is open: the client is there, complete;
-//   - a QUIT is queued, read by the control loop or still unread before
-//     the control EOF: the client finished and is leaving, complete (RFC
-//     959: QUIT during a transfer waits for the transfer's reply);
+//   - a QUIT is queued, read by the control loop (held back, or read
+//     ahead behind another command) or still unread before the control
+//     EOF: the client finished and is leaving, complete (RFC 959: QUIT
+//     during a transfer waits for the transfer's reply);
 //   - the control connection was reset, or reached EOF with no QUIT before
 //     it: killed, partial.
 //
-// When the control connection shows EOF and the control loop is still
-// reading, it is left to read up to that EOF: it either dispatches a
-// command (a QUIT proves the client finished) or reaches the EOF and ends
-// the session, which aborts this transfer.
+// While the control loop is still reading (its own next command, or ahead
+// behind a queued one) it is left to read up to the EOF: it either finds a
+// QUIT, which proves the client finished, or reaches the EOF, which ends
+// the session (or, reading ahead, says so here) and aborts this transfer.
+// Only input the control loop will not read now is peeked at.
 func (s *session) uploadComplete(t *transfer) error {
 	var aborted <-chan struct{}
 	for {
 		if t.isAborted() {
 			return errAborted
 		}
-		verb, changed := s.queued.get()
-		if verb == "QUIT" {
+		verb, ahead, changed := s.queued.get()
+		if verb == "QUIT" || ahead == aheadQuit {
 			return nil
 		}
-		switch controlState(s.conn) {
+		switch controlState(s.base) {
 		case peerOpen:
 			return nil
 		case peerReset:
 			return errAborted
 		}
-		if verb != "" || s.closing.Load() {
-			// The control loop reads no further: it holds a command
-			// back until this transfer's reply, or the server is
-			// shutting down. Look through what it has not read.
-			if s.quitUnread(verb != "") {
+		if ahead == aheadEnded {
+			return errAborted
+		}
+		// parked: the control loop holds a command back until this
+		// transfer's reply and reads no further, so its line reader's
+		// buffer can be looked through too.
+		parked := verb != "" && ahead == aheadParked
+		if parked || verb == "" && s.closing.Load() {
+			if s.quitUnread(parked) {
 				return nil
 			}
 			return errAborted

@@ -1,6 +1,7 @@
 package ftpserver
 
 import (
+	"context"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/ferry-ftp/ferry/ftp"
 )
@@ -36,61 +38,97 @@ func hashFeat(selected string) string {
 	return strings.Join(parts, ";")
 }
 
-// fileHash hashes [start, end) of p (end < 0: to the end of the file),
-// asking the backend first and reading the file otherwise.
-func (s *session) fileHash(p, algo string, start, end int64) ([]byte, int64, error) {
-	fi, err := s.acct.FS.Stat(s.ctx, p)
+// startHash checks [start, end) of p (end < 0: to the end of the file)
+// and hashes it beside the control loop (see startLocal), asking the
+// backend first and reading the file otherwise; answer sends the reply
+// with the sum and the range's end. A range larger than MaxHashSize is
+// refused: hashing costs the server a read of every byte.
+func (s *session) startHash(verb, p, algo string, start, end int64, answer func(sum []byte, end int64)) error {
+	fsys := s.acct.FS
+	fi, err := fsys.Stat(s.ctx, p)
 	if err != nil {
-		return nil, 0, err
+		return err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, 0, ftp.Errorf(ftp.CodeActionNotTaken, "Not a regular file.")
+		return ftp.Errorf(ftp.CodeActionNotTaken, "Not a regular file.")
 	}
 	if err := s.mayRead(fi); err != nil {
-		return nil, 0, err
+		return err
 	}
 	if end < 0 || end > fi.Size() {
 		end = fi.Size()
 	}
 	if start > end {
-		return nil, 0, ftp.Errorf(ftp.CodeArgumentError, "Bad range.")
+		return ftp.Errorf(ftp.CodeArgumentError, "Bad range.")
 	}
-	if h, ok := s.acct.FS.(Hasher); ok {
-		sum, err := h.Hash(s.ctx, p, algo, start, end)
+	if limit := s.srv.maxHashSize(); limit >= 0 && end-start > limit {
+		return ftp.Errorf(ftp.CodeParamNotImplemented, "Too large to hash: this server hashes at most %d bytes at a time.", limit)
+	}
+	s.startLocal(verb, p, end-start, func(ctx context.Context, t *transfer) error {
+		sum, err := hashRange(ctx, fsys, t, p, algo, start, end)
+		if err != nil {
+			return err
+		}
+		answer(sum, end)
+		return nil
+	})
+	return nil
+}
+
+// hashRange computes the hash of [start, end) of p, counting the bytes
+// read in t for STAT, until ctx is cancelled.
+func hashRange(ctx context.Context, fsys FileSystem, t *transfer, p, algo string, start, end int64) ([]byte, error) {
+	if h, ok := fsys.(Hasher); ok {
+		sum, err := h.Hash(ctx, p, algo, start, end)
 		if err == nil {
-			return sum, end, nil
+			return sum, nil
 		}
 		if !errors.Is(err, ErrNotSupported) {
-			return nil, 0, err
+			return nil, err
 		}
 	}
-	r, err := s.acct.FS.Open(s.ctx, p, start)
+	r, err := fsys.Open(ctx, p, start)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	defer r.Close()
 	hh := ftp.NewHash(algo)
 	buf := bufPool.Get().(*[]byte)
 	defer bufPool.Put(buf)
-	if _, err := io.CopyBuffer(hh, readerOnly{io.LimitReader(r, end-start)}, *buf); err != nil {
-		return nil, 0, err
+	src := &ctxReader{ctx: ctx, r: io.LimitReader(r, end-start), n: &t.bytes}
+	if _, err := io.CopyBuffer(hh, src, *buf); err != nil {
+		return nil, err
 	}
-	return hh.Sum(nil), end, nil
+	return hh.Sum(nil), nil
+}
+
+// ctxReader stops reading once ctx is cancelled (ABOR, QUIT, a hang-up)
+// and counts what it read.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+	n   *atomic.Int64
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 func cmdHASH(s *session, arg string) error {
-	p := s.resolve(arg)
-	sum, end, err := s.fileHash(p, s.hashAlgo, 0, -1)
-	if err != nil {
-		return err
-	}
-	s.replyf(ftp.CodeFileStatus, "%s 0-%d %s %s", s.hashAlgo, end, hex.EncodeToString(sum), quoteName(arg))
-	return nil
+	algo := s.hashAlgo
+	return s.startHash("HASH", s.resolve(arg), algo, 0, -1, func(sum []byte, end int64) {
+		s.replyf(ftp.CodeFileStatus, "%s 0-%d %s %s", algo, end, hex.EncodeToString(sum), quoteName(arg))
+	})
 }
 
 // hashVerb serves the older XSHA256/XSHA1/XMD5/XCRC commands, which take
 // an optional byte range after the name: "XCRC file 0 1024".
-func hashVerb(algo string) func(*session, string) error {
+func hashVerb(verb, algo string) func(*session, string) error {
 	return func(s *session, arg string) error {
 		name, start, end := arg, int64(0), int64(-1)
 		if f := strings.Fields(arg); len(f) >= 3 {
@@ -104,11 +142,8 @@ func hashVerb(algo string) func(*session, string) error {
 				}
 			}
 		}
-		sum, _, err := s.fileHash(s.resolve(name), algo, start, end)
-		if err != nil {
-			return err
-		}
-		s.reply(ftp.CodeFileActionOK, hex.EncodeToString(sum))
-		return nil
+		return s.startHash(verb, s.resolve(name), algo, start, end, func(sum []byte, _ int64) {
+			s.reply(ftp.CodeFileActionOK, hex.EncodeToString(sum))
+		})
 	}
 }

@@ -93,10 +93,10 @@ func init() {
 		"MDTM":    pathArg(cmdMDTM, "MDTM <file>"),
 		"MFMT":    {handler: cmdMFMT, needLogin: true, needArg: true, path: true, syntax: "MFMT YYYYMMDDHHMMSS <file>"},
 		"HASH":    pathArg(cmdHASH, "HASH <file>"),
-		"XSHA256": pathArg(hashVerb("SHA-256"), "XSHA256 <file> [start end]"),
-		"XSHA1":   pathArg(hashVerb("SHA-1"), "XSHA1 <file> [start end]"),
-		"XMD5":    pathArg(hashVerb("MD5"), "XMD5 <file> [start end]"),
-		"XCRC":    pathArg(hashVerb("CRC32"), "XCRC <file> [start end]"),
+		"XSHA256": pathArg(hashVerb("XSHA256", "SHA-256"), "XSHA256 <file> [start end]"),
+		"XSHA1":   pathArg(hashVerb("XSHA1", "SHA-1"), "XSHA1 <file> [start end]"),
+		"XMD5":    pathArg(hashVerb("XMD5", "MD5"), "XMD5 <file> [start end]"),
+		"XCRC":    pathArg(hashVerb("XCRC", "CRC32"), "XCRC <file> [start end]"),
 		"AVBL":    optPath(cmdAVBL, "AVBL [path]"),
 	}
 }

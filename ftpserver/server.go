@@ -54,7 +54,9 @@ type Server struct {
 	// IdleTimeout closes a logged-in session that sends no command for this
 	// long (never while a transfer runs). Default 5 minutes.
 	IdleTimeout time.Duration
-	// LoginTimeout is the idle limit before login. Default 1 minute.
+	// LoginTimeout is how long a client has to log in, counted from the
+	// connection (or from REIN), whatever it sends meanwhile. Default 1
+	// minute.
 	LoginTimeout time.Duration
 	// DataTimeout bounds the wait for a data connection to be made and any
 	// single read or write on it. Default 1 minute.
@@ -80,6 +82,12 @@ type Server struct {
 	// least 4) in all; negative disables.
 	MaxLoginChecks      int
 	MaxLoginChecksPerIP int
+
+	// MaxHashSize caps the bytes one HASH, XSHA256, XSHA1, XMD5 or XCRC
+	// reads (the whole file, or the range asked for); a larger request
+	// is refused with 504. Default 4 GiB; negative: no cap. Hashing runs
+	// beside the control loop and stops on ABOR, QUIT or a hang-up.
+	MaxHashSize int64
 
 	// TLSConfig enables FTPS: AUTH TLS (explicit, RFC 4217) on every
 	// listener, and ServeTLS (implicit TLS). It needs a certificate
@@ -110,6 +118,7 @@ const (
 	DefaultDataTimeout    = time.Minute
 	DefaultLoginFailDelay = time.Second
 	DefaultMaxBadCommands = 20
+	DefaultMaxHashSize    = 4 << 30
 )
 
 // serverState is the bookkeeping Serve needs: listeners and live sessions,
@@ -135,6 +144,13 @@ func (srv *Server) logger() *slog.Logger {
 		return srv.Logger
 	}
 	return slog.Default()
+}
+
+func (srv *Server) maxHashSize() int64 {
+	if srv.MaxHashSize == 0 {
+		return DefaultMaxHashSize
+	}
+	return srv.MaxHashSize
 }
 
 func durationOr(d, def time.Duration) time.Duration {
@@ -300,25 +316,24 @@ func (srv *Server) endSession(s *session, ip netip.Addr) {
 // Shutdown stops accepting connections, tells idle sessions the server is
 // going away (421), lets running transfers finish, and returns when every
 // session has ended or ctx is done; in the latter case it closes what is
-// left and returns ctx's error.
+// left and returns ctx's error. It never waits on a peer: sessions are
+// signalled through their sockets, outside the server's lock.
 func (srv *Server) Shutdown(ctx context.Context) error {
 	st := srv.state()
 	st.mu.Lock()
-	st.closing = true
-	for ln := range st.listeners {
-		ln.Close()
-	}
+	st.stopLocked()
+	sessions := st.sessionList()
 	var drained chan struct{}
-	if len(st.sessions) > 0 {
+	if len(sessions) > 0 {
 		if st.drained == nil {
 			st.drained = make(chan struct{})
 		}
 		drained = st.drained
 	}
-	for s := range st.sessions {
+	st.mu.Unlock()
+	for _, s := range sessions {
 		s.shutdown()
 	}
-	st.mu.Unlock()
 	if drained == nil {
 		return nil
 	}
@@ -332,19 +347,36 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 }
 
 // Close stops accepting and closes every session at once, transfers
-// included.
+// included. It returns without waiting for the sessions' goroutines.
 func (srv *Server) Close() error {
 	st := srv.state()
 	st.mu.Lock()
-	defer st.mu.Unlock()
+	st.stopLocked()
+	sessions := st.sessionList()
+	st.mu.Unlock()
+	for _, s := range sessions {
+		s.kill()
+	}
+	return nil
+}
+
+// stopLocked marks the server closing and closes its listeners; st.mu is
+// held.
+func (st *serverState) stopLocked() {
 	st.closing = true
 	for ln := range st.listeners {
 		ln.Close()
 	}
+}
+
+// sessionList copies the live sessions, so they can be signalled without
+// st.mu: a session that ends meanwhile needs the lock to say so.
+func (st *serverState) sessionList() []*session {
+	list := make([]*session, 0, len(st.sessions))
 	for s := range st.sessions {
-		s.kill()
+		list = append(list, s)
 	}
-	return nil
+	return list
 }
 
 // SessionCount reports how many sessions are open.

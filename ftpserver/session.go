@@ -23,7 +23,13 @@ import (
 type session struct {
 	srv  *Server
 	id   string
-	conn net.Conn
+	conn net.Conn // the control connection: base, or TLS over it
+	// base is the accepted TCP connection, never replaced: Shutdown and
+	// Close reach the session through it without taking wmu, which a
+	// reply blocked on a peer that does not read may hold, and closing
+	// it ends a TLS connection on top without a close_notify that could
+	// block in turn.
+	base net.Conn
 	lr   *ftp.LineReader
 	log  *slog.Logger
 
@@ -62,13 +68,26 @@ type session struct {
 
 	listener ListenerOptions
 	tls      tlsState
-	// queued is the command that arrived during a transfer and waits for
-	// it (see uploadComplete in cmd_files.go).
+	// queued is the command that arrived during a transfer and waits
+	// for it, and what reading ahead behind it found (see awaitTransfer
+	// and uploadComplete in cmd_files.go).
 	queued queuedCommand
+	// readingAhead is set while the control loop reads commands behind
+	// a queued one (see awaitTransfer): the transfer's end interrupts
+	// that read.
+	readingAhead atomic.Bool
+	// pending holds the commands read ahead, in order, and readErr the
+	// error that ended reading ahead; readCommand returns them first.
+	pending []pendingLine
+	readErr error
 
-	remote   netip.Addr      // the client's address, for the per-IP count
-	activeAt time.Time       // when the last command was answered
-	raw      syscall.RawConn // the plain control connection, for handOver
+	remote   netip.Addr // the client's address, for the per-IP count
+	activeAt time.Time  // when the last command was answered
+	// loginFrom is when the login timeout started: the connection, or
+	// the last logout (REIN). Commands before login do not restart it,
+	// so a client cannot stay without logging in by sending NOOPs.
+	loginFrom time.Time
+	raw       syscall.RawConn // the plain control connection, for handOver
 }
 
 func newSession(srv *Server, conn net.Conn, n uint64, opts ListenerOptions) *session {
@@ -78,6 +97,7 @@ func newSession(srv *Server, conn net.Conn, n uint64, opts ListenerOptions) *ses
 		srv:       srv,
 		id:        id,
 		conn:      conn,
+		base:      conn,
 		ctx:       ctx,
 		cancel:    cancel,
 		cwd:       "/",
@@ -85,6 +105,7 @@ func newSession(srv *Server, conn net.Conn, n uint64, opts ListenerOptions) *ses
 		hashAlgo:  "SHA-256",
 		listener:  opts,
 		remote:    addrIP(conn.RemoteAddr()),
+		loginFrom: time.Now(),
 	}
 	s.log = srv.logger().With("session", id, "remote", conn.RemoteAddr().String())
 	setOOBInline(conn)
@@ -104,7 +125,12 @@ func (s *session) reply(code int, msg string) {
 	s.wbuf = ftp.AppendReply(s.wbuf[:0], code, msg)
 	s.conn.SetWriteDeadline(time.Now().Add(durationOr(s.srv.DataTimeout, DefaultDataTimeout)))
 	if _, err := s.conn.Write(s.wbuf); err != nil {
-		s.log.Debug("reply not sent", "err", err)
+		// Part of the reply may have gone: the reply stream is broken,
+		// and a peer that took nothing for DataTimeout is not reading.
+		// Closing ends the session at its next read, and fails the
+		// writes queued behind this one at once.
+		s.log.Debug("reply not sent; closing the control connection", "err", err)
+		s.base.Close()
 	}
 	if cap(s.wbuf) > 4096 { // do not keep a big listing's buffer for an idle session
 		s.wbuf = nil
@@ -274,15 +300,27 @@ func (s *session) readCommand() (string, error) {
 			s.reply(ftp.CodeServiceNotAvailable, "Server is shutting down.")
 			return "", ErrServerClosed
 		}
+		if len(s.pending) > 0 { // read ahead during a transfer
+			p := s.pending[0]
+			s.pending = s.pending[1:]
+			if len(s.pending) == 0 {
+				s.pending = nil // do not keep the backing array
+			}
+			return p.line, p.err
+		}
+		if s.readErr != nil {
+			return "", s.readErr
+		}
 		if s.lr == nil {
 			s.newLineReader()
 		}
-		timeout := durationOr(s.srv.IdleTimeout, DefaultIdleTimeout)
+		idleEnd := s.activeAt.Add(durationOr(s.srv.IdleTimeout, DefaultIdleTimeout))
+		timeoutMsg := "Timeout: closing control connection."
 		if s.acct == nil {
-			timeout = durationOr(s.srv.LoginTimeout, DefaultLoginTimeout)
+			idleEnd = s.loginFrom.Add(durationOr(s.srv.LoginTimeout, DefaultLoginTimeout))
+			timeoutMsg = "Login timeout: closing control connection."
 		}
 		now := time.Now()
-		idleEnd := s.activeAt.Add(timeout)
 		deadline := idleEnd
 		quiet := s.mayHandOver()
 		if quiet && now.Add(quietAfter).Before(deadline) {
@@ -314,7 +352,7 @@ func (s *session) readCommand() (string, error) {
 				}
 				continue // a partial line: wait for the rest on this goroutine
 			}
-			s.reply(ftp.CodeServiceNotAvailable, "Timeout: closing control connection.")
+			s.reply(ftp.CodeServiceNotAvailable, timeoutMsg)
 			return "", err
 		}
 		return "", err
@@ -358,25 +396,20 @@ func (s *session) countBad() bool {
 }
 
 // shutdown asks the session to end once its transfer (if any) is done: an
-// idle read is interrupted at once.
+// idle read is interrupted at once. It never blocks (see base).
 func (s *session) shutdown() {
 	s.closing.Store(true)
-	s.control().SetReadDeadline(time.Now())
+	s.base.SetReadDeadline(time.Now())
 }
 
-// control returns the control connection for use from another goroutine
-// (Shutdown, Close): AUTH TLS and CCC replace it under wmu.
-func (s *session) control() net.Conn {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	return s.conn
-}
-
-// kill ends the session now.
+// kill ends the session now, without waiting for anything the peer does:
+// a blocked reply or read fails as the socket closes. The transfer is
+// aborted on its own goroutine: closing a data connection waits until
+// no call is inside it, and a send waiting for its turn (fairSend) is.
 func (s *session) kill() {
 	s.closing.Store(true)
-	s.abortTransfer()
-	s.control().Close()
+	s.base.Close()
+	go s.abortTransfer()
 }
 
 // dispatch runs one command line.
@@ -395,9 +428,13 @@ func (s *session) dispatch(line string) {
 	}
 	if !def.duringTransfer && s.transferring() {
 		// Commands are answered in order: one that arrives while a
-		// transfer runs waits for its final reply.
+		// transfer runs waits for its final reply. QUIT does not wait
+		// for local work (HASH) that only it would have read.
+		if cmd.Verb == "QUIT" {
+			s.abortLocal()
+		}
 		s.queued.set(cmd.Verb)
-		s.waitTransfer()
+		s.awaitTransfer()
 		s.queued.set("")
 	}
 	if cmd.Verb != "PASV" && cmd.Verb != "EPSV" && !def.duringTransfer {
@@ -420,7 +457,11 @@ func (s *session) dispatch(line string) {
 		s.reply(ftp.CodeBadFileName, "File name not allowed.")
 		return
 	}
+	loggedIn := s.acct != nil
 	err = def.handler(s, cmd.Arg)
+	if loggedIn && s.acct == nil {
+		s.loginFrom = time.Now() // logged out: a new login timeout
+	}
 	if err == nil {
 		// The threshold counts rejected commands in a row; USER does not
 		// break the row, so repeated USER/PASS guessing still trips it.
@@ -435,6 +476,114 @@ func (s *session) dispatch(line string) {
 		}
 	}
 	s.replyError(err)
+}
+
+// pendingLine is a command line read ahead, or the error in its place.
+type pendingLine struct {
+	line string
+	err  error
+}
+
+// maxPending bounds the commands read ahead behind a queued one; past it
+// the client waits, as it would for a server that reads no further.
+const maxPending = 32
+
+// awaitTransfer waits for the running transfer's final reply while a
+// command is queued behind it, reading the control connection meanwhile:
+// an ABOR behind the queued command acts at once (RFC 959 §4.1.3: the
+// transfer's 426, then ABOR's 226), whatever is queued before it, and is
+// the only command that overtakes; the others are kept, in order, for
+// readCommand.
+func (s *session) awaitTransfer() {
+	t := s.currentTransfer()
+	for t != nil && !s.closing.Load() && s.readErr == nil && len(s.pending) < maxPending {
+		line, err := s.readAhead()
+		if errors.Is(err, errTransferOver) {
+			return
+		}
+		var ne net.Error
+		switch {
+		case err == nil && isVerb(line, "ABOR"):
+			s.dispatch(line)
+		case err == nil || errors.Is(err, ftp.ErrLineTooLong):
+			if isVerb(line, "QUIT") {
+				s.abortLocal() // as in dispatch
+				s.queued.found(aheadQuit)
+			}
+			s.pending = append(s.pending, pendingLine{line, err})
+			if isVerb(line, "AUTH") || isVerb(line, "CCC") {
+				// What follows belongs to the connection's next
+				// security state: it must stay unread, where AUTH
+				// finds (and refuses) commands sent before the
+				// handshake, and CCC reads up to the close_notify.
+				s.queued.found(aheadParked)
+				<-t.done
+				return
+			}
+		case errors.As(err, &ne) && ne.Timeout() || errors.Is(err, ErrServerClosed):
+			// The idle timeout never ends a session during a transfer;
+			// shutdown (the transfer may finish) is seen above.
+		default:
+			// The client hung up or the connection failed: what was
+			// read still runs (a transfer is not cut short, so an
+			// upload the client finished is kept), the error ends the
+			// session after it. Local work has nobody to answer.
+			s.readErr = err
+			s.abortLocal()
+			s.queued.found(aheadEnded)
+		}
+		t = s.currentTransfer()
+	}
+	if t != nil {
+		// Reading stopped while the transfer runs: the rest of the
+		// input stays unread until its reply (see uploadComplete).
+		s.queued.found(aheadParked)
+		<-t.done
+	}
+}
+
+// errTransferOver is readAhead's way of saying the transfer has ended.
+var errTransferOver = errors.New("transfer over")
+
+// readAhead reads one command line while a transfer runs; the transfer's
+// end interrupts it (see startTransfer).
+func (s *session) readAhead() (string, error) {
+	s.readingAhead.Store(true)
+	defer s.readingAhead.Store(false)
+	s.conn.SetReadDeadline(time.Now().Add(durationOr(s.srv.IdleTimeout, DefaultIdleTimeout)))
+	// After the deadline is set: a transfer ending from here on sees
+	// readingAhead and interrupts the read; one that ended before is
+	// seen here.
+	if !s.transferring() {
+		return "", errTransferOver
+	}
+	if s.closing.Load() {
+		return "", ErrServerClosed // Shutdown's deadline may be gone
+	}
+	line, err := s.lr.ReadLine()
+	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() && !s.transferring() {
+			return "", errTransferOver
+		}
+		return "", err
+	}
+	return string(line), nil
+}
+
+// isVerb reports whether line is a verb command (Telnet IP and Synch,
+// which may come before an ABOR, are gone by now: see ftp.LineReader).
+func isVerb(line, verb string) bool {
+	cmd, err := ftp.ParseCommand(line)
+	return err == nil && cmd.Verb == verb
+}
+
+// wakeReader interrupts the control loop's read ahead, if it is in one,
+// once the transfer it waits for has ended.
+func (s *session) wakeReader() {
+	if s.readingAhead.Load() {
+		s.base.SetReadDeadline(time.Now())
+	}
 }
 
 func truncate(s string, n int) string {

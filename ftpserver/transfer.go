@@ -2,11 +2,13 @@ package ftpserver
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,6 +26,9 @@ type transfer struct {
 	bytes atomic.Int64
 	done  chan struct{}
 
+	// local is set for work without a data connection (see startLocal).
+	local bool
+
 	mu      sync.Mutex
 	aborted bool
 	ln      net.Listener
@@ -38,7 +43,9 @@ func (t *transfer) isAborted() bool {
 }
 
 // abort interrupts whatever the transfer is blocked on: the accept, the
-// dial, or a read or write on the data connection.
+// dial, or a read or write on the data connection. It closes the TCP
+// connection under TLS: a TLS Close would first send close_notify, which
+// can block on a peer that does not read.
 func (t *transfer) abort() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -46,7 +53,9 @@ func (t *transfer) abort() {
 	if t.ln != nil {
 		t.ln.Close()
 	}
-	if t.conn != nil {
+	if tc, ok := t.conn.(*tls.Conn); ok {
+		tc.NetConn().Close()
+	} else if t.conn != nil {
 		t.conn.Close()
 	}
 	if t.cancel != nil {
@@ -122,22 +131,9 @@ func (s *session) startTransfer(verb, path string, size int64, openMsg, doneMsg 
 	}
 	ch := s.data.take()
 	t := &transfer{verb: verb, path: path, size: size, start: time.Now(), done: make(chan struct{})}
-	s.xmu.Lock()
-	s.xfer = t
-	s.xmu.Unlock()
+	s.setTransfer(t)
 	s.reply(ftp.CodeFileStatusOK, openMsg)
-
-	go func() {
-		defer func() {
-			if r := recover(); r != nil {
-				s.log.Error("transfer panic", "panic", r)
-				s.reply(ftp.CodeLocalError, "Requested action aborted: local error in processing.")
-			}
-			s.xmu.Lock()
-			s.xfer = nil
-			s.xmu.Unlock()
-			close(t.done)
-		}()
+	s.runBeside(t, func() {
 		if cleanup != nil {
 			defer cleanup()
 		}
@@ -153,8 +149,65 @@ func (s *session) startTransfer(verb, path string, size int64, openMsg, doneMsg 
 		default:
 			s.replyError(err)
 		}
-	}()
+	})
 	return nil
+}
+
+// startLocal runs work beside the control loop as if it were a transfer,
+// for a command that takes long without a data connection (HASH): STAT
+// reports it, commands behind it wait for its reply, and ABOR, QUIT, a
+// hang-up and the session's end cancel work's context. work sends its
+// reply on success; an error is answered here, after an abort with 426
+// (ABOR then adds its 226, RFC 959 §4.1.3).
+func (s *session) startLocal(verb, path string, size int64, work func(ctx context.Context, t *transfer) error) {
+	ctx, cancel := context.WithCancel(s.ctx)
+	t := &transfer{verb: verb, path: path, size: size, start: time.Now(), done: make(chan struct{}), local: true, cancel: cancel}
+	s.setTransfer(t)
+	s.runBeside(t, func() {
+		defer cancel()
+		err := work(ctx, t)
+		switch {
+		case err == nil:
+		case t.isAborted():
+			s.replyf(ftp.CodeTransferAborted, "%s aborted.", verb)
+		default:
+			s.replyError(err)
+		}
+	})
+}
+
+// setTransfer makes t the running transfer.
+func (s *session) setTransfer(t *transfer) {
+	s.xmu.Lock()
+	s.xfer = t
+	s.xmu.Unlock()
+}
+
+// runBeside runs the running transfer t's work in its own goroutine, so
+// the control loop stays free for ABOR and STAT, and ends t after it.
+func (s *session) runBeside(t *transfer, work func()) {
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				s.log.Error("transfer panic", "panic", r, "stack", string(debug.Stack()))
+				s.reply(ftp.CodeLocalError, "Requested action aborted: local error in processing.")
+			}
+			s.xmu.Lock()
+			s.xfer = nil
+			s.xmu.Unlock()
+			close(t.done)
+			s.wakeReader()
+		}()
+		work()
+	}()
+}
+
+// abortLocal cancels the running transfer if it is local work (see
+// startLocal), which nobody waits for once the client quits or goes.
+func (s *session) abortLocal() {
+	if t := s.currentTransfer(); t != nil && t.local {
+		t.abort()
+	}
 }
 
 func (s *session) runTransfer(ch dataChannel, t *transfer, body transferBody) (err error) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"io"
 	"net"
 	"net/textproto"
@@ -147,14 +148,7 @@ func TestServeBinarySIGTERM(t *testing.T) {
 	root := t.TempDir()
 	big := make([]byte, 32<<20)
 	os.WriteFile(filepath.Join(root, "big"), big, 0o644)
-	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--root", root, "--passive-ports", "45200-45300")
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = io.Discard
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	addr, _ := waitAddr(t, stdout)
+	cmd, addr := startBinary(t, bin, "--root", root, "--passive-ports", "45200-45300")
 	c := ftpDial(t, addr)
 	ftpCmd(t, c, 331, "USER anonymous")
 	ftpCmd(t, c, 230, "PASS x")
@@ -177,6 +171,27 @@ func TestServeBinarySIGTERM(t *testing.T) {
 	if _, _, err := c.ReadResponse(226); err != nil {
 		t.Fatalf("after SIGTERM: %v", err)
 	}
+	expectExit(t, cmd, 10*time.Second)
+}
+
+// startBinary runs "ferry serve" on 127.0.0.1 with args, killed when the
+// test ends, and returns the process and its address.
+func startBinary(t *testing.T, bin string, args ...string) (*exec.Cmd, string) {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	addr, _ := waitAddr(t, stdout)
+	return cmd, addr
+}
+
+// expectExit waits for cmd to exit successfully, failing after within.
+func expectExit(t *testing.T, cmd *exec.Cmd, within time.Duration) {
+	t.Helper()
 	waitErr := make(chan error, 1)
 	go func() { waitErr <- cmd.Wait() }()
 	select {
@@ -184,8 +199,8 @@ func TestServeBinarySIGTERM(t *testing.T) {
 		if err != nil {
 			t.Fatalf("exit: %v", err)
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("process did not exit after SIGTERM")
+	case <-time.After(within):
+		t.Fatalf("process still running %v after SIGTERM", within)
 	}
 }
 
@@ -292,12 +307,17 @@ func TestServeTLSRequired(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tc.Close()
-	ic := textproto.NewConn(tc)
-	if _, _, err := ic.ReadResponse(220); err != nil {
+	greetAnonymous(t, textproto.NewConn(tc))
+}
+
+// greetAnonymous reads the greeting on c and logs in anonymously.
+func greetAnonymous(t *testing.T, c *textproto.Conn) {
+	t.Helper()
+	if _, _, err := c.ReadResponse(220); err != nil {
 		t.Fatal(err)
 	}
-	ftpCmd(t, ic, 331, "USER anonymous")
-	ftpCmd(t, ic, 230, "PASS x")
+	ftpCmd(t, c, 331, "USER anonymous")
+	ftpCmd(t, c, 230, "PASS x")
 }
 
 // SIGHUP makes a running server present a renewed certificate to new
@@ -367,4 +387,48 @@ func TestServeTLSFlagErrors(t *testing.T) {
 			t.Errorf("%q: %v, want an error containing %q", tc.args, err, tc.want)
 		}
 	}
+}
+
+// TestServeBinarySIGTERMWithStalledClient: a client that stops reading
+// in the middle of a long reply must not keep the process alive past the
+// grace period (issue 10, defect 3: it did until the data timeout).
+func TestServeBinarySIGTERMWithStalledClient(t *testing.T) {
+	t.Parallel()
+	bin := buildFerry(t)
+	root := t.TempDir()
+	many := filepath.Join(root, "many")
+	if err := os.Mkdir(many, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// About 9 MB of STAT listing, twice the largest socket send buffer.
+	long := strings.Repeat("n", 240)
+	for i := range 30_000 {
+		if err := os.WriteFile(filepath.Join(many, fmt.Sprintf("%s%05d", long, i)), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd, addr := startBinary(t, bin, "--root", root, "--grace", "1s")
+
+	d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, raw syscall.RawConn) error {
+		return raw.Control(func(fd uintptr) {
+			syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		})
+	}}
+	raw, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	c := textproto.NewConn(raw)
+	greetAnonymous(t, c)
+	if err := c.PrintfLine("STAT /many"); err != nil {
+		t.Fatal(err)
+	}
+	// The reply has begun; the client reads no more of it.
+	if line, err := c.ReadLine(); err != nil || !strings.HasPrefix(line, "213-") {
+		t.Fatalf("STAT reply begins %q, %v", line, err)
+	}
+
+	cmd.Process.Signal(syscall.SIGTERM)
+	expectExit(t, cmd, 5*time.Second) // --grace 1s, and slack for a loaded machine
 }

@@ -116,6 +116,7 @@ func (c *Config) Build(logger *slog.Logger) (*Instance, error) {
 		MaxSessions:      c.MaxSessions,
 		MaxSessionsPerIP: c.MaxSessionsPerIP,
 		MaxBadCommands:   disableIfZero(c.MaxBadCommands),
+		MaxHashSize:      disableIfZero(c.MaxHashSize),
 		Logger:           logger,
 	}
 	srv.MaxLoginChecks = c.MaxLoginChecks

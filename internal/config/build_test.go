@@ -72,6 +72,7 @@ login_fail_delay = "0s"
 max_sessions = 100
 max_sessions_per_ip = 4
 max_bad_commands = 0
+max_hash_size = 0
 `)
 	c, err := Load(path)
 	if err != nil {
@@ -92,15 +93,16 @@ max_bad_commands = 0
 		MaxSessions:      100,
 		MaxSessionsPerIP: 4,
 		MaxBadCommands:   -1, // 0 in the file: no limit
+		MaxHashSize:      -1, // 0 in the file: no limit
 	}
-	got := fmt.Sprintf("%s %+v %s %v %v %q %v %v %v %v %d %d %d",
+	got := fmt.Sprintf("%s %+v %s %v %v %q %v %v %v %v %d %d %d %d",
 		srv.Addr, srv.PassivePorts, srv.PublicHost, srv.AllowFXP, srv.Upload, srv.Banner,
 		srv.IdleTimeout, srv.LoginTimeout, srv.DataTimeout, srv.LoginFailDelay,
-		srv.MaxSessions, srv.MaxSessionsPerIP, srv.MaxBadCommands)
-	wantText := fmt.Sprintf("%s %+v %s %v %v %q %v %v %v %v %d %d %d",
+		srv.MaxSessions, srv.MaxSessionsPerIP, srv.MaxBadCommands, srv.MaxHashSize)
+	wantText := fmt.Sprintf("%s %+v %s %v %v %q %v %v %v %v %d %d %d %d",
 		want.Addr, want.PassivePorts, want.PublicHost, want.AllowFXP, want.Upload, want.Banner,
 		want.IdleTimeout, want.LoginTimeout, want.DataTimeout, want.LoginFailDelay,
-		want.MaxSessions, want.MaxSessionsPerIP, want.MaxBadCommands)
+		want.MaxSessions, want.MaxSessionsPerIP, want.MaxBadCommands, want.MaxHashSize)
 	if got != wantText {
 		t.Errorf("server\n got %s\nwant %s", got, wantText)
 	}
@@ -112,7 +114,8 @@ max_bad_commands = 0
 func TestBuildDefaultsMapToServerDefaults(t *testing.T) {
 	srv := build(t, validConfig(t))
 	if srv.Addr != ":2121" || srv.PassivePorts != (ftpserver.PortRange{Min: 50000, Max: 50100}) ||
-		srv.Upload != ftpserver.UploadAtomicResume || srv.LoginFailDelay != time.Second || srv.MaxBadCommands != 20 {
+		srv.Upload != ftpserver.UploadAtomicResume || srv.LoginFailDelay != time.Second || srv.MaxBadCommands != 20 ||
+		srv.MaxHashSize != 4<<30 {
 		t.Errorf("default server: %+v", srv)
 	}
 }

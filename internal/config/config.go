@@ -53,6 +53,7 @@ type Config struct {
 	MaxSessions      int      `toml:"max_sessions"`
 	MaxSessionsPerIP int      `toml:"max_sessions_per_ip"`
 	MaxBadCommands   int      `toml:"max_bad_commands"`
+	MaxHashSize      int64    `toml:"max_hash_size"`
 	// UsersFile is a users file (see package auth); empty for none.
 	UsersFile string `toml:"users_file"`
 
@@ -348,6 +349,9 @@ func (c *Config) Validate() error {
 		if n.value < 0 {
 			bad(n.key, "must not be negative (0 means no limit), got %d", n.value)
 		}
+	}
+	if c.MaxHashSize < 0 {
+		bad("max_hash_size", "must not be negative (0 means no limit), got %d", c.MaxHashSize)
 	}
 	if c.UsersFile != "" {
 		if info, err := os.Stat(c.UsersFile); err != nil {

@@ -37,6 +37,7 @@ func TestDefault(t *testing.T) {
 		DataTimeout:    Duration{time.Minute},
 		LoginFailDelay: Duration{time.Second},
 		MaxBadCommands: 20,
+		MaxHashSize:    4 << 30,
 		Anonymous:      Anonymous{Enabled: true, WorldReadableOnly: true},
 		TLS:            TLS{MinVersion: "1.2"},
 	}
@@ -99,6 +100,7 @@ login_fail_delay = "0s"
 max_sessions = 100
 max_sessions_per_ip = 4
 max_bad_commands = 0
+max_hash_size = 1048576
 users_file = "users.toml"
 max_login_checks = 8
 max_login_checks_per_ip = 3
@@ -145,6 +147,7 @@ func TestLoadFullExample(t *testing.T) {
 		MaxSessions:      100,
 		MaxSessionsPerIP: 4,
 		MaxBadCommands:   0,
+		MaxHashSize:      1 << 20,
 		UsersFile:        filepath.Join(dir, "users.toml"),
 		Anonymous:        Anonymous{Enabled: true, UploadDir: "/incoming", Root: "/srv/anon", WorldReadableOnly: false},
 		TLS: TLS{
@@ -265,6 +268,7 @@ func TestValidateErrors(t *testing.T) {
 		{"max sessions", func(c *Config) { c.MaxSessions = -1 }, "max_sessions: must not be negative (0 means no limit), got -1"},
 		{"max sessions per ip", func(c *Config) { c.MaxSessionsPerIP = -2 }, "max_sessions_per_ip: must not be negative"},
 		{"max bad commands", func(c *Config) { c.MaxBadCommands = -3 }, "max_bad_commands: must not be negative"},
+		{"max hash size", func(c *Config) { c.MaxHashSize = -1 }, "max_hash_size: must not be negative"},
 		{"users file missing", func(c *Config) { c.UsersFile = missing }, "users_file: stat " + missing + ": no such file or directory"},
 		{"users file a dir", func(c *Config) { c.UsersFile = t.TempDir() }, "is not a regular file"},
 		{"upload dir relative", func(c *Config) { c.Anonymous.UploadDir = "incoming" }, `anonymous.upload_dir: want a clean absolute virtual path such as "/incoming", got "incoming"`},

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -307,8 +308,9 @@ func (lyingFS) Hash(ctx context.Context, name, algo string, start, end int64) ([
 }
 
 // flakyUploads makes the first failures uploads break off after cut bytes
-// (the server answers 451; what arrived stays, as upload mode
-// atomic-resume promises).
+// as if the data connection had been reset (the server answers 426; what
+// arrived stays, as upload mode atomic-resume promises for a client
+// interruption, never for a server failure).
 type flakyUploads struct {
 	ftpserver.FileSystem
 	breakdowns
@@ -331,7 +333,7 @@ func (b *breakingWriter) Write(p []byte) (int, error) {
 	if int64(len(p)) > b.left {
 		n, _ := b.FileWriter.Write(p[:b.left])
 		b.left = 0
-		return n, fmt.Errorf("simulated disk failure")
+		return n, &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}
 	}
 	n, err := b.FileWriter.Write(p)
 	b.left -= int64(n)

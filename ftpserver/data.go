@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/ferry-ftp/ferry/ftp"
@@ -16,9 +15,8 @@ import (
 // (a listener) or PORT/EPRT (an address to dial). Each is used for one
 // transfer.
 type dataChannel struct {
-	ln      net.Listener
-	active  netip.AddrPort
-	waiting *atomic.Int32 // the server's count of listeners not yet used
+	ln     net.Listener
+	active netip.AddrPort
 }
 
 func (d *dataChannel) ready() bool { return d.ln != nil || d.active.IsValid() }
@@ -33,21 +31,14 @@ func (d *dataChannel) close() {
 // take hands the prepared channel to a transfer and clears it.
 func (d *dataChannel) take() dataChannel {
 	c := *d
-	if c.waiting != nil {
-		c.waiting.Add(-1)
-		c.waiting = nil
-	}
 	*d = dataChannel{}
 	return c
 }
 
-// setPassive makes ln the session's data channel, counted in the
-// server's passive listeners not yet used.
+// setPassive makes ln the session's data channel.
 func (s *session) setPassive(ln net.Listener) {
 	s.data.close()
 	s.data.ln = ln
-	s.data.waiting = &s.srv.state().passives
-	s.data.waiting.Add(1)
 }
 
 // listenPassive opens a listener on the control connection's local address,
@@ -91,19 +82,6 @@ func (s *session) listenPassive() (net.Listener, error) {
 		return dataListen.Listen(s.ctx, "tcp", netip.AddrPortFrom(local, 0).String())
 	}
 	return nil, ftp.Errorf(ftp.CodeCantOpenData, "No passive port free, try again later.")
-}
-
-// listenPassiveTurn is listenPassive, in a turn while downloads take
-// turns (see sharing). Only the listener is opened in the turn, not the
-// reply written: a client that does not read its replies holds up no one.
-func (s *session) listenPassiveTurn() (net.Listener, error) {
-	st := s.srv.state()
-	if !fairSendOK || !st.sharing() {
-		return s.listenPassive()
-	}
-	st.turns <- struct{}{}
-	defer func() { <-st.turns }()
-	return s.listenPassive()
 }
 
 // dataListen opens passive listeners. Data connections get no TCP
@@ -173,7 +151,7 @@ func cmdPASV(s *session, _ string) error {
 		// A permanent refusal: PASV cannot describe an IPv6 address.
 		return ftp.Errorf(ftp.CodeNetProtoUnsupported, "PASV is IPv4 only; use EPSV.")
 	}
-	ln, err := s.listenPassiveTurn()
+	ln, err := s.listenPassive()
 	if err != nil {
 		return err
 	}
@@ -200,7 +178,7 @@ func cmdEPSV(s *session, arg string) error {
 	if family != 0 && family != s.family() {
 		return ftp.Errorf(ftp.CodeNetProtoUnsupported, "Network protocol not supported, use (%d).", s.family())
 	}
-	ln, err := s.listenPassiveTurn()
+	ln, err := s.listenPassive()
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -131,10 +130,6 @@ type serverState struct {
 	closing   bool
 	nextID    uint64
 	nextPort  atomic.Uint32 // round-robin cursor over the passive ports
-	copySends atomic.Int32  // files being sent through a buffer (see send)
-	fileSends atomic.Int32  // files larger than a quantum being sent to plain TCP
-	passives  atomic.Int32  // passive listeners not yet used by a transfer
-	turns     chan struct{} // one slot per CPU, taken per quantum (see sharing)
 	drained   chan struct{} // closed when sessions becomes empty while closing
 	logins    *loginLimiter
 }
@@ -258,7 +253,6 @@ func (srv *Server) state() *serverState {
 			listeners: make(map[net.Listener]struct{}),
 			sessions:  make(map[*session]struct{}),
 			perIP:     make(map[netip.Addr]int),
-			turns:     make(chan struct{}, runtime.GOMAXPROCS(0)),
 			logins:    newLoginLimiter(srv.MaxLoginChecks, srv.MaxLoginChecksPerIP),
 		}
 		srv.st.nextPort.Store(rand.Uint32())

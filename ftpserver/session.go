@@ -404,8 +404,8 @@ func (s *session) shutdown() {
 
 // kill ends the session now, without waiting for anything the peer does:
 // a blocked reply or read fails as the socket closes. The transfer is
-// aborted on its own goroutine: closing a data connection waits until
-// no call is inside it, and a send waiting for its turn (fairSend) is.
+// aborted on its own goroutine, so that nothing a backend or a data
+// connection does while being closed can hold Close up.
 func (s *session) kill() {
 	s.closing.Store(true)
 	s.base.Close()

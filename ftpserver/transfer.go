@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -261,7 +260,7 @@ func isNetError(err error) bool {
 const chunk = 256 << 10
 
 // copyBuf is the size of the pooled buffers of copies the kernel cannot
-// do by itself (TLS, TYPE A, listings, loopback).
+// do by itself (TLS, TYPE A, listings).
 const copyBuf = 64 << 10
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, copyBuf); return &b }}
@@ -269,87 +268,19 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, copyBuf); return &b 
 // send copies src to the data connection until EOF. A *os.File source
 // stops after the t.size bytes the 150 reply announced: a file growing
 // meanwhile is sent as it was when opened (as vsftpd does), and the read
-// that would only find the end is saved. It goes to a TCP connection
-// through sendfile(2), or on loopback through a buffer (see copySend), or
-// in turns with the other downloads while the server is busy (see
-// sharing).
+// that would only find the end is saved. A file goes to a TCP connection
+// through sendfile(2), whoever the peer is; how concurrent downloads share
+// the link is TCP's business (bench/RESULTS.md, run 10, measured turns of
+// our own on a veth link: they did not win, and made ABOR and Close wait).
 func (s *session) send(t *transfer, conn net.Conn, dst io.Writer, src io.Reader) error {
-	f, isFile := src.(*os.File)
+	_, isFile := src.(*os.File)
 	limit := int64(-1)
 	if isFile && t.size >= 0 && dst == io.Writer(conn) {
 		limit = t.size
-		if done := s.copySend(conn, t.size); done != nil {
-			defer done()
-			dst = writerOnly{dst}
-		}
 	}
 	move, release := mover(dst, src)
 	defer release()
-	tcp, isTCP := conn.(*net.TCPConn)
-	if limit < 0 || !isTCP || !fairSendOK || t.size <= quantum {
-		return s.copyData(t, conn.SetWriteDeadline, move, limit)
-	}
-	st := s.srv.state()
-	st.fileSends.Add(1)
-	defer st.fileSends.Add(-1)
-	return s.copyData(t, conn.SetWriteDeadline, func(want int64) (int64, error) {
-		if st.sharing() {
-			return fairSend(st.turns, tcp, f, want)
-		}
-		return move(want)
-	}, limit)
-}
-
-// quantum is what a download sends per turn while the server is busy
-// (see sharing), and the size below which a file is not counted as a
-// download that could crowd out others: it goes in one sendfile(2) call.
-const quantum = chunk
-
-// sharing says whether downloads take turns: when more than one file
-// larger than a quantum is being sent, or about to be (passive listeners
-// not yet used count: a thousand sessions starting downloads at once
-// open their listeners first). In turns, each download sends a quantum
-// and queues behind the others, and PASV/EPSV queue with them (see
-// listenPassiveTurn), so the sessions still preparing their transfer
-// are not starved by the ones that started first. A lone transfer never
-// waits for a turn.
-//
-// On the benchmark machine, 1,000 sessions downloading 8 MiB at once:
-// without turns, the sessions' first bytes came up to 1.0-3.9 s after
-// the common start, some sessions were done before others had begun, and
-// the load client spent 3.1-4.9 s of CPU reading what arrived in pieces
-// (aggregate 2.1-3.1 GB/s); in turns, 0.3-1.0 s, every session finished
-// close to the median (Jain's index 0.93-1.00 in most runs) and the
-// aggregate was 3.6-5.8 GB/s.
-func (st *serverState) sharing() bool {
-	return int(st.fileSends.Load())+int(st.passives.Load()) > 1
-}
-
-// copySend decides whether a file of size bytes goes to conn through a
-// buffer instead of sendfile(2); if so it returns the function to call
-// when the send is over.
-//
-// sendfile saves the copy to a network device. On loopback the receiving
-// socket copies the data either way, and for a lone transfer one copy
-// through a 64 KiB buffer is faster than Linux's splicing of the page
-// cache a page at a time: RETR of 1 GiB took 300-365 ms against 397-453
-// ms (vsftpd, with sendfile: 421-463 ms), in alternating runs on the
-// benchmark machine. But the copy costs CPU: with 1,000 downloads at once
-// it took twice the server's CPU time and lowered the aggregate from
-// 2,560-3,208 to 1,643-2,831 MB/s. So a buffer serves only on loopback,
-// only for files larger than one buffer (a smaller one is one sendfile
-// call instead of a read and a write), and only while no more sends than
-// CPUs use one.
-func (s *session) copySend(conn net.Conn, size int64) (done func()) {
-	if size <= copyBuf || !addrIP(conn.RemoteAddr()).IsLoopback() {
-		return nil
-	}
-	n := &s.srv.state().copySends
-	if int(n.Add(1)) > runtime.GOMAXPROCS(0) {
-		n.Add(-1)
-		return nil
-	}
-	return func() { n.Add(-1) }
+	return s.copyData(t, conn.SetWriteDeadline, move, limit)
 }
 
 // receive copies the data connection into dst until EOF. A destination

@@ -3,6 +3,7 @@ package ftpserver
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"strings"
@@ -75,13 +76,13 @@ func (s *session) listenPassive() (net.Listener, error) {
 	if !configured {
 		attempts = min(n, 32)
 	}
-	// Ports go round-robin from a server-wide counter, so concurrent
-	// sessions do not collide (and pay for failed binds) as random picks
-	// in a small range do; the counter starts at a random place.
-	st := s.srv.state()
-	first := int(st.nextPort.Add(1)) % n
+	// A random port, and after a failed bind the next of a random walk
+	// through the range (a random stride coprime with its size visits
+	// every port once): the port a session gets says nothing about the
+	// next session's, so nobody can connect to it first (RFC 2577 §8).
+	first, stride := rand.IntN(n), randomStride(n)
 	for i := 0; i < attempts; i++ {
-		port := lo + (first+i)%n
+		port := lo + (first+i*stride)%n
 		ln, err := dataListen.Listen(s.ctx, "tcp", netip.AddrPortFrom(local, uint16(port)).String())
 		if err == nil {
 			return ln, nil
@@ -91,6 +92,24 @@ func (s *session) listenPassive() (net.Listener, error) {
 		return dataListen.Listen(s.ctx, "tcp", netip.AddrPortFrom(local, 0).String())
 	}
 	return nil, ftp.Errorf(ftp.CodeCantOpenData, "No passive port free, try again later.")
+}
+
+// randomStride returns a random step in [1, n) that is coprime with n
+// (1 when n < 3), so that n steps from any start visit every residue once.
+func randomStride(n int) int {
+	if n < 3 {
+		return 1
+	}
+	for {
+		stride := 1 + rand.IntN(n-1)
+		a, b := stride, n
+		for b != 0 {
+			a, b = b, a%b
+		}
+		if a == 1 {
+			return stride
+		}
+	}
 }
 
 // listenPassiveTurn is listenPassive, in a turn while downloads take

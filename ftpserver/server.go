@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/netip"
 	"runtime"
@@ -113,7 +112,6 @@ type serverState struct {
 	perIP     map[netip.Addr]int
 	closing   bool
 	nextID    uint64
-	nextPort  atomic.Uint32 // round-robin cursor over the passive ports
 	copySends atomic.Int32  // files being sent through a buffer (see send)
 	fileSends atomic.Int32  // files larger than a quantum being sent to plain TCP
 	passives  atomic.Int32  // passive listeners not yet used by a transfer
@@ -235,7 +233,6 @@ func (srv *Server) state() *serverState {
 			perIP:     make(map[netip.Addr]int),
 			turns:     make(chan struct{}, runtime.GOMAXPROCS(0)),
 		}
-		srv.st.nextPort.Store(rand.Uint32())
 	})
 	return srv.st
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -52,12 +53,9 @@ func (s *session) setPassive(ln net.Listener) {
 }
 
 // listenPassive opens a listener on the control connection's local address,
-// in the configured port range, or else in the kernel's ephemeral range.
-//
-// It picks ports itself rather than binding port 0: with thousands of data
-// connections in TIME_WAIT the kernel's own search for a free ephemeral
-// port scans every occupied port and took most of the time of a small-file
-// transfer, while binding one chosen port checks only that port.
+// in the configured port range, or else in the kernel's ephemeral range,
+// unless the client's address holds its share of passive listeners
+// (Server.MaxPassivePerIP).
 func (s *session) listenPassive() (net.Listener, error) {
 	if ln := s.takeSpare(); ln != nil {
 		if drainListener(ln) {
@@ -65,6 +63,39 @@ func (s *session) listenPassive() (net.Listener, error) {
 		}
 		ln.Close()
 	}
+	release, ok := s.srv.reservePassive(s.remote)
+	if !ok {
+		return nil, ftp.Errorf(ftp.CodeCantOpenData, "Too many passive connections open from your address; finish or close some first.")
+	}
+	ln, err := s.openPassive()
+	if err != nil {
+		release()
+		return nil, err
+	}
+	return &passiveListener{TCPListener: ln, release: release}, nil
+}
+
+// passiveListener is a passive listener counted against its client's
+// address (Server.MaxPassivePerIP) until it is closed.
+type passiveListener struct {
+	*net.TCPListener
+	once    sync.Once
+	release func()
+}
+
+func (l *passiveListener) Close() error {
+	err := l.TCPListener.Close()
+	l.once.Do(l.release)
+	return err
+}
+
+// openPassive binds the listener of listenPassive.
+//
+// It picks ports itself rather than binding port 0: with thousands of data
+// connections in TIME_WAIT the kernel's own search for a free ephemeral
+// port scans every occupied port and took most of the time of a small-file
+// transfer, while binding one chosen port checks only that port.
+func (s *session) openPassive() (*net.TCPListener, error) {
 	local := addrIP(s.conn.LocalAddr())
 	lo, hi := s.srv.PassivePorts.Min, s.srv.PassivePorts.Max
 	configured := lo > 0 && hi >= lo
@@ -83,13 +114,12 @@ func (s *session) listenPassive() (net.Listener, error) {
 	first, stride := rand.IntN(n), randomStride(n)
 	for i := 0; i < attempts; i++ {
 		port := lo + (first+i*stride)%n
-		ln, err := dataListen.Listen(s.ctx, "tcp", netip.AddrPortFrom(local, uint16(port)).String())
-		if err == nil {
+		if ln, err := listenTCP(s.ctx, netip.AddrPortFrom(local, uint16(port))); err == nil {
 			return ln, nil
 		}
 	}
 	if !configured {
-		return dataListen.Listen(s.ctx, "tcp", netip.AddrPortFrom(local, 0).String())
+		return listenTCP(s.ctx, netip.AddrPortFrom(local, 0))
 	}
 	return nil, ftp.Errorf(ftp.CodeCantOpenData, "No passive port free, try again later.")
 }
@@ -129,6 +159,14 @@ func (s *session) listenPassiveTurn() (net.Listener, error) {
 // keepalive (the data deadline already drops a silent peer): that saves
 // four setsockopt(2) calls per accepted connection, a small file's worth.
 var dataListen = net.ListenConfig{KeepAlive: -1}
+
+func listenTCP(ctx context.Context, addr netip.AddrPort) (*net.TCPListener, error) {
+	ln, err := dataListen.Listen(ctx, "tcp", addr.String())
+	if err != nil {
+		return nil, err
+	}
+	return ln.(*net.TCPListener), nil
+}
 
 // Reusing the passive listener of the previous transfer saves a socket,
 // bind, listen and close per file (13% of a 4 KiB RETR's CPU). A listener
@@ -192,6 +230,9 @@ func cmdPASV(s *session, _ string) error {
 		// A permanent refusal: PASV cannot describe an IPv6 address.
 		return ftp.Errorf(ftp.CodeNetProtoUnsupported, "PASV is IPv4 only; use EPSV.")
 	}
+	// The previous listener goes first: it counts against the
+	// client's share of passive listeners.
+	s.data.close()
 	ln, err := s.listenPassiveTurn()
 	if err != nil {
 		return err
@@ -219,6 +260,9 @@ func cmdEPSV(s *session, arg string) error {
 	if family != 0 && family != s.family() {
 		return ftp.Errorf(ftp.CodeNetProtoUnsupported, "Network protocol not supported, use (%d).", s.family())
 	}
+	// The previous listener goes first: it counts against the
+	// client's share of passive listeners.
+	s.data.close()
 	ln, err := s.listenPassiveTurn()
 	if err != nil {
 		return err
@@ -296,7 +340,7 @@ func (s *session) connect(ctx context.Context, ch dataChannel, t *transfer) (net
 		if !t.setListener(ch.ln) {
 			return nil, errAborted
 		}
-		tl, _ := ch.ln.(*net.TCPListener)
+		tl, _ := ch.ln.(interface{ SetDeadline(time.Time) error })
 		client := addrIP(s.conn.RemoteAddr())
 		for {
 			if tl != nil {

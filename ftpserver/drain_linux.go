@@ -11,7 +11,7 @@ import (
 // listener is still usable. net's Accept checks an expired deadline before
 // it tries accept(2), so the queue is emptied with accept4 directly.
 func drainListener(ln net.Listener) bool {
-	tl, ok := ln.(*net.TCPListener)
+	tl, ok := ln.(syscall.Conn) // *net.TCPListener, or a passiveListener
 	if !ok {
 		return false
 	}

@@ -1,7 +1,15 @@
 package ftpserver_test
 
 import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/textproto"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/ferry-ftp/ferry/ftpserver"
 )
@@ -83,4 +91,123 @@ func TestPassivePortNeverShared(t *testing.T) {
 		}
 		holder[port] = i
 	}
+}
+
+// dialFrom connects to ts from the local address ip (any of 127.0.0.0/8
+// on Linux, as if from another host; "" for the default) and reads the
+// greeting.
+func (ts *testServer) dialFrom(t *testing.T, ip string) *client {
+	t.Helper()
+	d := net.Dialer{Timeout: 5 * time.Second}
+	if ip != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(ip)}
+	}
+	conn, err := d.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &client{t: t, conn: conn, tp: textproto.NewConn(conn)}
+	t.Cleanup(func() { c.tp.Close() })
+	c.expect(220)
+	return c
+}
+
+// dataFrom opens the data connection of an EPSV reply from ip.
+func (c *client) dataFrom(ip, epsvReply string) net.Conn {
+	c.t.Helper()
+	port := mustEPSVPort(c.t, epsvReply)
+	d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	conn, err := d.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// TestPassivePortsPerIP: sessions from one address cannot take a whole
+// passive range from another address (with the default limits).
+func TestPassivePortsPerIP(t *testing.T) {
+	t.Parallel()
+	const size = 40
+	ts := startServer(t, func(s *ftpserver.Server) {
+		s.PassivePorts = ftpserver.PortRange{Min: 43200, Max: 43200 + size - 1}
+	})
+	content := bytes.Repeat([]byte("0123456789"), 10000)
+	ts.fs.WriteFile("/f", content)
+
+	var held, refused []*client
+	for range size {
+		c := ts.login(t)
+		c.send("EPSV")
+		switch code, msg := c.read(); code {
+		case 229:
+			held = append(held, c)
+		case 425:
+			if !strings.Contains(msg, "from your address") {
+				t.Fatalf("425 %q does not say why", msg)
+			}
+			refused = append(refused, c)
+		default:
+			t.Fatalf("EPSV: %d %q", code, msg)
+		}
+	}
+	if len(held) != size/2 || len(refused) != size/2 {
+		t.Fatalf("one address holds %d listeners of %d (%d refused), want half", len(held), size, len(refused))
+	}
+	// A refused session is still usable, and gets a port once another
+	// session of its address lets one go.
+	refused[0].cmd(200, "NOOP")
+	held[0].cmd(221, "QUIT")
+	waitUntil(t, func() string {
+		refused[0].send("EPSV")
+		if code, msg := refused[0].read(); code != 229 {
+			return fmt.Sprintf("EPSV after a listener was freed: %d %q", code, msg)
+		}
+		return ""
+	})
+
+	// Another address still gets ports, and transfers both ways.
+	other := ts.dialFrom(t, "127.0.0.2")
+	other.cmd(331, "USER alice")
+	other.cmd(230, "PASS secret")
+	data := other.dataFrom("127.0.0.2", other.cmd(229, "EPSV"))
+	other.cmd(150, "RETR f")
+	got, err := io.ReadAll(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.expect(226)
+	if !bytes.Equal(got, content) {
+		t.Fatalf("RETR from the other address: %d bytes, want %d", len(got), len(content))
+	}
+	data = other.dataFrom("127.0.0.2", other.cmd(229, "EPSV"))
+	other.cmd(150, "STOR up")
+	data.Write(content[:12345])
+	data.Close()
+	other.expect(226)
+	if up, err := ts.fs.ReadFile("/up"); err != nil || !bytes.Equal(up, content[:12345]) {
+		t.Fatalf("STOR from the other address: %d bytes, %v", len(up), err)
+	}
+}
+
+// TestSessionsPerIPDefault: without a configured limit, one address gets
+// DefaultMaxSessionsPerIP sessions and another address still gets in.
+func TestSessionsPerIPDefault(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	for range ftpserver.DefaultMaxSessionsPerIP {
+		ts.dial(t)
+	}
+	conn, err := net.DialTimeout("tcp", ts.addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	code, msg, err := textproto.NewReader(bufio.NewReader(conn)).ReadResponse(0)
+	if code != 421 || !strings.Contains(msg, "your address") {
+		t.Fatalf("session %d from one address: %d %q %v", ftpserver.DefaultMaxSessionsPerIP+1, code, msg, err)
+	}
+	ts.dialFrom(t, "127.0.0.2").cmd(331, "USER alice")
 }

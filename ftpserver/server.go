@@ -62,10 +62,19 @@ type Server struct {
 	// Default 1 second; negative disables it.
 	LoginFailDelay time.Duration
 
-	// MaxSessions and MaxSessionsPerIP bound concurrent sessions; further
-	// connections get 421 and are closed. Zero means no limit.
-	MaxSessions      int
+	// MaxSessions bounds concurrent sessions; further connections get 421
+	// and are closed. Zero means no limit.
+	MaxSessions int
+	// MaxSessionsPerIP bounds the concurrent sessions of one client
+	// address in the same way, so one address cannot take every session.
+	// Zero means DefaultMaxSessionsPerIP; negative, no limit.
 	MaxSessionsPerIP int
+	// MaxPassivePerIP bounds the passive listeners open at once for the
+	// sessions of one client address; PASV/EPSV beyond it get 425 and
+	// the session goes on. Zero means DefaultMaxPassivePerIP, and no more
+	// than half of a configured PassivePorts range, so that one address
+	// cannot hold every port of it; negative, no limit.
+	MaxPassivePerIP int
 	// MaxBadCommands closes a session after this many rejected commands
 	// in a row (unknown verbs, syntax errors, overlong lines, commands
 	// before login, failed logins); USER does not end a row, so password
@@ -101,6 +110,12 @@ const (
 	DefaultDataTimeout    = time.Minute
 	DefaultLoginFailDelay = time.Second
 	DefaultMaxBadCommands = 20
+	// Well above what one user's clients open (lftp and FileZilla use a
+	// handful of connections), low enough that one address cannot take a
+	// server's sessions or passive ports; a NAT gateway in front of many
+	// users may need more.
+	DefaultMaxSessionsPerIP = 64
+	DefaultMaxPassivePerIP  = 64
 )
 
 // serverState is the bookkeeping Serve needs: listeners and live sessions,
@@ -110,6 +125,7 @@ type serverState struct {
 	listeners map[net.Listener]struct{}
 	sessions  map[*session]struct{}
 	perIP     map[netip.Addr]int
+	passiveIP map[netip.Addr]int // open passive listeners per client address
 	closing   bool
 	nextID    uint64
 	copySends atomic.Int32  // files being sent through a buffer (see send)
@@ -231,6 +247,7 @@ func (srv *Server) state() *serverState {
 			listeners: make(map[net.Listener]struct{}),
 			sessions:  make(map[*session]struct{}),
 			perIP:     make(map[netip.Addr]int),
+			passiveIP: make(map[netip.Addr]int),
 			turns:     make(chan struct{}, runtime.GOMAXPROCS(0)),
 		}
 	})
@@ -242,6 +259,7 @@ func (srv *Server) state() *serverState {
 func (srv *Server) startSession(conn net.Conn, opts ListenerOptions) {
 	st := srv.state()
 	ip := addrIP(conn.RemoteAddr())
+	perIPLimit := limitOr(srv.MaxSessionsPerIP, DefaultMaxSessionsPerIP)
 	st.mu.Lock()
 	var refuse string
 	switch {
@@ -249,7 +267,7 @@ func (srv *Server) startSession(conn net.Conn, opts ListenerOptions) {
 		refuse = "Server is shutting down."
 	case srv.MaxSessions > 0 && len(st.sessions) >= srv.MaxSessions:
 		refuse = "Too many users, please try again later."
-	case srv.MaxSessionsPerIP > 0 && st.perIP[ip] >= srv.MaxSessionsPerIP:
+	case perIPLimit > 0 && st.perIP[ip] >= perIPLimit:
 		refuse = "Too many connections from your address."
 	}
 	if refuse != "" {
@@ -282,6 +300,42 @@ func (srv *Server) endSession(s *session, ip netip.Addr) {
 		close(st.drained)
 		st.drained = nil
 	}
+}
+
+// limitOr is a limit field's value: def for zero, and negative (no limit)
+// as it is.
+func limitOr(n, def int) int {
+	if n == 0 {
+		return def
+	}
+	return n
+}
+
+// reservePassive counts a passive listener about to be opened for a
+// session of ip, or reports false when ip holds its limit. release undoes
+// it when the listener closes.
+func (srv *Server) reservePassive(ip netip.Addr) (release func(), ok bool) {
+	limit := srv.MaxPassivePerIP
+	if limit == 0 {
+		limit = DefaultMaxPassivePerIP
+		if lo, hi := srv.PassivePorts.Min, srv.PassivePorts.Max; lo > 0 && hi >= lo {
+			limit = min(limit, max(1, (hi-lo+1)/2))
+		}
+	}
+	st := srv.state()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if limit > 0 && st.passiveIP[ip] >= limit {
+		return nil, false
+	}
+	st.passiveIP[ip]++
+	return func() {
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		if st.passiveIP[ip]--; st.passiveIP[ip] <= 0 {
+			delete(st.passiveIP, ip)
+		}
+	}, true
 }
 
 // Shutdown stops accepting connections, tells idle sessions the server is

@@ -36,9 +36,13 @@ func TestDefault(t *testing.T) {
 		LoginTimeout:   Duration{time.Minute},
 		DataTimeout:    Duration{time.Minute},
 		LoginFailDelay: Duration{time.Second},
-		MaxBadCommands: 20,
-		Anonymous:      Anonymous{Enabled: true},
-		TLS:            TLS{MinVersion: "1.2"},
+		// One address cannot take every session, nor more than half
+		// of the passive ports.
+		MaxSessionsPerIP: 64,
+		MaxPassivePerIP:  50,
+		MaxBadCommands:   20,
+		Anonymous:        Anonymous{Enabled: true},
+		TLS:              TLS{MinVersion: "1.2"},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Default() =\n%+v\nwant\n%+v", c, want)
@@ -97,6 +101,7 @@ data_timeout = "2m"
 login_fail_delay = "0s"
 max_sessions = 100
 max_sessions_per_ip = 4
+max_passive_per_ip = 5
 max_bad_commands = 0
 users_file = "users.toml"
 
@@ -140,6 +145,7 @@ func TestLoadFullExample(t *testing.T) {
 		LoginFailDelay:   Duration{0},
 		MaxSessions:      100,
 		MaxSessionsPerIP: 4,
+		MaxPassivePerIP:  5,
 		MaxBadCommands:   0,
 		UsersFile:        filepath.Join(dir, "users.toml"),
 		Anonymous:        Anonymous{Enabled: true, UploadDir: "/incoming", Root: "/srv/anon"},
@@ -259,6 +265,7 @@ func TestValidateErrors(t *testing.T) {
 		{"fail delay negative", func(c *Config) { c.LoginFailDelay.Duration = -time.Second }, `login_fail_delay: must not be negative, got "-1s"`},
 		{"max sessions", func(c *Config) { c.MaxSessions = -1 }, "max_sessions: must not be negative (0 means no limit), got -1"},
 		{"max sessions per ip", func(c *Config) { c.MaxSessionsPerIP = -2 }, "max_sessions_per_ip: must not be negative"},
+		{"max passive per ip", func(c *Config) { c.MaxPassivePerIP = -1 }, "max_passive_per_ip: must not be negative"},
 		{"max bad commands", func(c *Config) { c.MaxBadCommands = -3 }, "max_bad_commands: must not be negative"},
 		{"users file missing", func(c *Config) { c.UsersFile = missing }, "users_file: stat " + missing + ": no such file or directory"},
 		{"users file a dir", func(c *Config) { c.UsersFile = t.TempDir() }, "is not a regular file"},

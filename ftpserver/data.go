@@ -21,11 +21,15 @@ type dataChannel struct {
 	ln      net.Listener
 	active  netip.AddrPort
 	waiting *atomic.Int32 // the server's count of listeners not yet used
+	secured *securedData  // PROT P: ln's connection, accepted and secured early
 }
 
 func (d *dataChannel) ready() bool { return d.ln != nil || d.active.IsValid() }
 
 func (d *dataChannel) close() {
+	if d.secured != nil {
+		d.secured.close()
+	}
 	if d.ln != nil {
 		d.ln.Close()
 	}
@@ -238,6 +242,7 @@ func cmdPASV(s *session, _ string) error {
 		return err
 	}
 	s.setPassive(ln)
+	s.secureEarly()
 	port := uint16(ln.Addr().(*net.TCPAddr).Port)
 	s.replyf(ftp.CodePassive, "Entering Passive Mode (%s).", ftp.FormatPORT(netip.AddrPortFrom(announce, port)))
 	return nil
@@ -268,6 +273,7 @@ func cmdEPSV(s *session, arg string) error {
 		return err
 	}
 	s.setPassive(ln)
+	s.secureEarly()
 	s.reply(ftp.CodeExtendedPassive, ftp.FormatEPSVReply(ln.Addr().(*net.TCPAddr).Port))
 	return nil
 }
@@ -330,36 +336,41 @@ func (s *session) setActive(verb string, ap netip.AddrPort) error {
 
 // connect opens the data connection of channel ch for transfer t. A
 // passive connection is accepted only from the client's address (unless FXP
-// is allowed): anybody else who guesses the port is turned away and the
-// wait goes on.
+// is allowed, see acceptData). Under PROT P a passive connection may have
+// been accepted and secured already (secureEarly): it is a *tls.Conn then.
 func (s *session) connect(ctx context.Context, ch dataChannel, t *transfer) (net.Conn, error) {
 	timeout := durationOr(s.srv.DataTimeout, DefaultDataTimeout)
 	deadline := time.Now().Add(timeout)
 	if ch.ln != nil {
 		// runTransfer keeps or closes the listener afterwards.
-		if !t.setListener(ch.ln) {
+		var abortable net.Listener = ch.ln
+		if ch.secured != nil {
+			abortable = securedListener{ch.ln, ch.secured}
+		}
+		if !t.setListener(abortable) {
 			return nil, errAborted
 		}
-		tl, _ := ch.ln.(interface{ SetDeadline(time.Time) error })
-		client := addrIP(s.conn.RemoteAddr())
-		for {
-			if tl != nil {
-				tl.SetDeadline(deadline)
-			}
-			conn, err := ch.ln.Accept()
-			if err != nil {
-				if t.isAborted() {
-					return nil, errAborted
-				}
-				return nil, ftp.Errorf(ftp.CodeCantOpenData, "Can't open data connection.")
-			}
-			if !s.srv.AllowFXP && addrIP(conn.RemoteAddr()) != client {
-				s.log.Warn("refused data connection from foreign address", "from", conn.RemoteAddr().String())
-				conn.Close()
-				continue
-			}
-			return conn, nil
+		if tl, ok := ch.ln.(interface{ SetDeadline(time.Time) error }); ok {
+			tl.SetDeadline(deadline)
 		}
+		var conn net.Conn
+		var err error
+		if ch.secured != nil {
+			conn, err = ch.secured.wait(s.tls.protP)
+		} else {
+			conn, err = s.acceptData(ch.ln)
+		}
+		if err != nil {
+			var fe *ftp.Error
+			switch {
+			case t.isAborted():
+				return nil, errAborted
+			case errors.As(err, &fe):
+				return nil, err
+			}
+			return nil, ftp.Errorf(ftp.CodeCantOpenData, "Can't open data connection.")
+		}
+		return conn, nil
 	}
 	d := net.Dialer{
 		Deadline:  deadline,
@@ -379,6 +390,24 @@ func (s *session) connect(ctx context.Context, ch dataChannel, t *transfer) (net
 		return nil, ftp.Errorf(ftp.CodeCantOpenData, "Can't open data connection.")
 	}
 	return conn, nil
+}
+
+// acceptData accepts a passive data connection on ln. Only the client's
+// address may connect (unless FXP is allowed): anybody else who guesses
+// the port is turned away and the wait goes on.
+func (s *session) acceptData(ln net.Listener) (net.Conn, error) {
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if !s.srv.AllowFXP && addrIP(conn.RemoteAddr()) != s.remote {
+			s.log.Warn("refused data connection from foreign address", "from", conn.RemoteAddr().String())
+			conn.Close()
+			continue
+		}
+		return conn, nil
+	}
 }
 
 var errAborted = errors.New("transfer aborted")

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ferry-ftp/ferry/ftp"
@@ -198,6 +199,9 @@ var errNotResumed = ftp.Errorf(ftp.CodeCantOpenData, "TLS session of the data co
 // client is the TLS client whichever side opened the TCP connection, RFC
 // 4217 §7) and checks that it resumed this session.
 func (s *session) secureData(conn net.Conn) (net.Conn, error) {
+	if tc, ok := conn.(*tls.Conn); ok {
+		return tc, nil // secured as soon as it arrived (secureEarly)
+	}
 	tc := tls.Server(conn, s.sessionConfig())
 	tc.SetDeadline(time.Now().Add(durationOr(s.srv.DataTimeout, DefaultDataTimeout)))
 	if err := tc.Handshake(); err != nil {
@@ -206,11 +210,101 @@ func (s *session) secureData(conn net.Conn) (net.Conn, error) {
 	}
 	tc.SetDeadline(time.Time{})
 	if !tc.ConnectionState().DidResume && !s.listener.TLS.AllowUnresumedData {
-		s.log.Warn("refused data connection that did not resume the control TLS session", "from", conn.RemoteAddr().String())
+		s.log.Warn("refused data connection: it did not resume this session's TLS session "+
+			"(client shares one session cache across connections? see allow_unresumed_data)",
+			"from", conn.RemoteAddr().String())
 		tc.Close()
 		return nil, errNotResumed
 	}
 	return tc, nil
+}
+
+// securedData is the data connection of a PROT P passive channel,
+// accepted and secured as soon as the client connects rather than when
+// the transfer command comes. Clients such as Node's basic-ftp start the
+// handshake right after PASV/EPSV, count a resumed session as done early,
+// and half-close an empty upload's connection at once: a server that
+// starts its side of the handshake only after 150 then finds the
+// connection closed.
+type securedData struct {
+	done chan struct{} // closed once conn or err is set
+	conn net.Conn
+	err  error
+
+	mu     sync.Mutex
+	raw    net.Conn // the accepted connection
+	closed bool
+}
+
+// secureEarly starts accepting and securing the passive channel's
+// connection in the background when data connections are protected.
+func (s *session) secureEarly() {
+	if !s.tls.protP || s.data.ln == nil {
+		return
+	}
+	s.sessionConfig() // made here: the goroutine below only reads it
+	sd := &securedData{done: make(chan struct{})}
+	s.data.secured = sd
+	ln := s.data.ln
+	if tl, ok := ln.(interface{ SetDeadline(time.Time) error }); ok {
+		// A reused listener keeps its last transfer's deadline; the wait
+		// is bounded from the transfer command on (connect sets it).
+		tl.SetDeadline(time.Time{})
+	}
+	go func() {
+		defer close(sd.done)
+		raw, err := s.acceptData(ln)
+		if err != nil {
+			sd.err = err
+			return
+		}
+		sd.mu.Lock()
+		sd.raw = raw
+		closed := sd.closed
+		sd.mu.Unlock()
+		if closed {
+			raw.Close()
+			sd.err = errAborted
+			return
+		}
+		sd.conn, sd.err = s.secureData(raw)
+	}()
+}
+
+// wait returns the secured connection once it is there (the listener's
+// deadline and the handshake's bound the wait; close ends it early).
+// protP is the protection level now: if the client has switched to PROT C
+// since PASV/EPSV, the secured connection is of no use.
+func (sd *securedData) wait(protP bool) (net.Conn, error) {
+	if !protP {
+		sd.close()
+		return nil, ftp.Errorf(ftp.CodeCantOpenData, "Protection level changed after PASV/EPSV; send EPSV or PASV again.")
+	}
+	<-sd.done
+	return sd.conn, sd.err
+}
+
+// close drops the connection, accepted or still in its handshake.
+func (sd *securedData) close() {
+	sd.mu.Lock()
+	sd.closed = true
+	raw := sd.raw
+	sd.mu.Unlock()
+	if raw != nil {
+		raw.Close()
+	}
+}
+
+// securedListener is a passive listener whose Close (ABOR) also drops the
+// connection being secured in the background.
+type securedListener struct {
+	net.Listener
+	secured *securedData
+}
+
+func (l securedListener) Close() error {
+	l.secured.close()
+	return l.Listener.Close()
 }
 
 // connState is the control connection's TLS state, for authenticators.

@@ -392,22 +392,29 @@ func (s *session) connect(ctx context.Context, ch dataChannel, t *transfer) (net
 	return conn, nil
 }
 
-// acceptData accepts a passive data connection on ln. Only the client's
-// address may connect (unless FXP is allowed): anybody else who guesses
-// the port is turned away and the wait goes on.
+// acceptData accepts a passive data connection on ln (see allowData).
 func (s *session) acceptData(ln net.Listener) (net.Conn, error) {
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
 			return nil, err
 		}
-		if !s.srv.AllowFXP && addrIP(conn.RemoteAddr()) != s.remote {
-			s.log.Warn("refused data connection from foreign address", "from", conn.RemoteAddr().String())
-			conn.Close()
-			continue
+		if s.allowData(conn) {
+			return conn, nil
 		}
-		return conn, nil
+		conn.Close()
 	}
+}
+
+// allowData says whether a passive data connection may be used. Only the
+// client's address may connect (unless FXP is allowed): anybody else who
+// guesses the port is turned away and the wait goes on.
+func (s *session) allowData(conn net.Conn) bool {
+	if !s.srv.AllowFXP && addrIP(conn.RemoteAddr()) != s.remote {
+		s.log.Warn("refused data connection from foreign address", "from", conn.RemoteAddr().String())
+		return false
+	}
+	return true
 }
 
 var errAborted = errors.New("transfer aborted")

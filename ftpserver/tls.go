@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/tls"
+	"errors"
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ferry-ftp/ferry/ftp"
@@ -183,12 +185,83 @@ func (s *session) requireDataTLS() bool {
 	return s.listener.TLS.RequireData || s.acct != nil && s.acct.RequireTLS
 }
 
-// checkDataProtection is called before a transfer opens its connection.
+// checkDataProtection is called before a transfer answers 150 and opens
+// its connection. A PROT P data connection that has already arrived
+// finishes its handshake first (see awaitSecured).
 func (s *session) checkDataProtection() error {
 	if s.requireDataTLS() && !s.tls.protP {
 		return ftp.Errorf(ftp.CodeDataProtDenied, "Data connections must be protected; send PBSZ 0 and PROT P.")
 	}
+	s.awaitSecured()
 	return nil
+}
+
+var aLongTimeAgo = time.Unix(1, 0)
+
+// securedWait bounds how long a transfer command waits for the handshake
+// of its data connection before answering 150: far longer than the
+// handshake of a client that is not stalling, short enough that a stalled
+// one holds up only its own session, and not for long.
+const securedWait = 5 * time.Second
+
+// awaitSecured waits, before the 150, for the handshake of a data
+// connection secured early (secureEarly) when the client connected and
+// started its handshake before sending the transfer command. basic-ftp
+// does, takes the cipher of the session it resumes for a finished
+// handshake, and closes an empty upload's connection as soon as it reads
+// 150: a 150 sent before the server's side of the handshake makes that
+// close come before the client's Finished. Clients that start their
+// handshake only after 150 (ftplib, curl) are not waited for.
+func (s *session) awaitSecured() {
+	sd := s.data.secured
+	if sd == nil {
+		return
+	}
+	timer := time.NewTimer(securedWait)
+	defer timer.Stop()
+	sd.mu.Lock()
+	accepted := sd.raw != nil
+	sd.pausing = !accepted
+	sd.mu.Unlock()
+	if !accepted {
+		// Whether the client has connected is in the listener's queue;
+		// the accept is stopped to look at it, so that a connection is
+		// never between the queue and sd.raw when looked for.
+		ln := s.data.ln
+		setDeadline(ln, aLongTimeAgo)
+		select {
+		case <-sd.accepted: // taken just before the stop
+		case <-sd.done:
+			return
+		case <-sd.paused:
+			connected := readable(ln)
+			setDeadline(ln, time.Time{})
+			sd.mu.Lock()
+			sd.pausing = false
+			sd.mu.Unlock()
+			sd.resume <- struct{}{}
+			if !connected {
+				return
+			}
+			select { // accepted in a moment
+			case <-sd.accepted:
+			case <-sd.done:
+				return
+			case <-timer.C:
+				return
+			}
+		}
+	}
+	sd.mu.Lock()
+	raw := sd.raw
+	sd.mu.Unlock()
+	if !sd.started.Load() && !readable(raw) {
+		return // the client waits for 150 before its handshake
+	}
+	select {
+	case <-sd.done:
+	case <-timer.C:
+	}
 }
 
 // errNotResumed refuses a PROT P data connection that did not resume its
@@ -231,9 +304,31 @@ type securedData struct {
 	conn net.Conn
 	err  error
 
-	mu     sync.Mutex
-	raw    net.Conn // the accepted connection
-	closed bool
+	accepted chan struct{} // closed once raw is set
+	started  atomic.Bool   // the client has sent the start of its handshake
+
+	// awaitSecured stops the accept (pausing, and a deadline in the
+	// past), the goroutine says it stopped (paused) and waits for resume.
+	paused, resume chan struct{}
+
+	mu      sync.Mutex
+	raw     net.Conn // the accepted connection
+	closed  bool
+	pausing bool
+}
+
+// startedConn marks its securedData started at the first bytes read.
+type startedConn struct {
+	net.Conn
+	started *atomic.Bool
+}
+
+func (c startedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.started.Store(true)
+	}
+	return n, err
 }
 
 // secureEarly starts accepting and securing the passive channel's
@@ -243,32 +338,58 @@ func (s *session) secureEarly() {
 		return
 	}
 	s.sessionConfig() // made here: the goroutine below only reads it
-	sd := &securedData{done: make(chan struct{})}
+	sd := &securedData{
+		done:     make(chan struct{}),
+		accepted: make(chan struct{}),
+		paused:   make(chan struct{}),
+		resume:   make(chan struct{}),
+	}
 	s.data.secured = sd
 	ln := s.data.ln
-	if tl, ok := ln.(interface{ SetDeadline(time.Time) error }); ok {
-		// A reused listener keeps its last transfer's deadline; the wait
-		// is bounded from the transfer command on (connect sets it).
-		tl.SetDeadline(time.Time{})
-	}
+	// A reused listener keeps its last transfer's deadline; the wait is
+	// bounded from the transfer command on (connect sets it).
+	setDeadline(ln, time.Time{})
 	go func() {
 		defer close(sd.done)
-		raw, err := s.acceptData(ln)
-		if err != nil {
-			sd.err = err
+		for {
+			raw, err := s.acceptData(ln)
+			sd.mu.Lock()
+			if err != nil && sd.pausing && isTimeout(err) {
+				// awaitSecured stopped the accept to look at the queue.
+				sd.mu.Unlock()
+				sd.paused <- struct{}{}
+				<-sd.resume
+				continue
+			}
+			sd.raw = raw
+			closed := sd.closed
+			sd.mu.Unlock()
+			if err != nil {
+				sd.err = err
+				return
+			}
+			close(sd.accepted)
+			if closed {
+				raw.Close()
+				sd.err = errAborted
+				return
+			}
+			sd.conn, sd.err = s.secureData(startedConn{raw, &sd.started})
 			return
 		}
-		sd.mu.Lock()
-		sd.raw = raw
-		closed := sd.closed
-		sd.mu.Unlock()
-		if closed {
-			raw.Close()
-			sd.err = errAborted
-			return
-		}
-		sd.conn, sd.err = s.secureData(raw)
 	}()
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// setDeadline sets a listener's accept deadline.
+func setDeadline(ln net.Listener, t time.Time) {
+	if tl, ok := ln.(interface{ SetDeadline(time.Time) error }); ok {
+		tl.SetDeadline(t)
+	}
 }
 
 // wait returns the secured connection once it is there (the listener's

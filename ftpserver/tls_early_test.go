@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -68,10 +69,19 @@ func (c *client) secureFirst(conf *tls.Config) *tls.Conn {
 	return tc
 }
 
+// wantEmpty checks that an upload stored an empty file.
+func (ts *testServer) wantEmpty(t *testing.T, name string) {
+	t.Helper()
+	if got, err := ts.fs.ReadFile(name); err != nil || len(got) != 0 {
+		t.Fatalf("%s: %q, %v; want an empty file", name, got, err)
+	}
+}
+
 // TestTLSDataSecuredBeforeTransferCommand: the server completes a PROT P
 // data connection's handshake when the connection arrives, so a client
 // that finishes the handshake, uploads nothing and closes before its STOR
-// still stores an empty file (basic-ftp's zero-byte uploads).
+// still stores an empty file, and so does one that closes when 150 comes
+// (basic-ftp's zero-byte uploads).
 func TestTLSDataSecuredBeforeTransferCommand(t *testing.T) {
 	t.Parallel()
 	for _, version := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
@@ -85,9 +95,25 @@ func TestTLSDataSecuredBeforeTransferCommand(t *testing.T) {
 				data.Close() // close_notify and FIN: an empty upload, done
 				c.cmd(150, "STOR empty%d", i)
 				c.expect(226)
-				if got, err := ts.fs.ReadFile(fmt.Sprintf("/empty%d", i)); err != nil || len(got) != 0 {
-					t.Fatalf("empty%d: %q, %v", i, got, err)
-				}
+				ts.wantEmpty(t, fmt.Sprintf("/empty%d", i))
+			}
+
+			// What basic-ftp does: send the ClientHello (resuming the
+			// control session) without waiting for the rest, send STOR,
+			// and for an empty upload close at once when 150 arrives,
+			// taking the resumed session for a finished handshake. The
+			// server answers 150 only after its side of the handshake.
+			for i := range 20 {
+				raw := c.pasv()
+				hello := &notifyConn{Conn: raw, wrote: make(chan struct{})}
+				handshake := make(chan error, 1)
+				go func() { handshake <- tls.Client(hello, conf).Handshake() }()
+				<-hello.wrote // the ClientHello is out
+				c.cmd(150, "STOR closed-at-150-%d", i)
+				raw.Close()
+				<-handshake // failed or not: the server's side is what counts
+				c.expect(226)
+				ts.wantEmpty(t, fmt.Sprintf("/closed-at-150-%d", i))
 			}
 
 			content := bytes.Repeat([]byte("early bird "), 5000)
@@ -109,6 +135,19 @@ func TestTLSDataSecuredBeforeTransferCommand(t *testing.T) {
 			c.expect(226)
 		})
 	}
+}
+
+// notifyConn closes wrote after its first write.
+type notifyConn struct {
+	net.Conn
+	once  sync.Once
+	wrote chan struct{}
+}
+
+func (c *notifyConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.once.Do(func() { close(c.wrote) })
+	return n, err
 }
 
 // TestTLSEarlyDataAbort: ABOR while the data connection's handshake

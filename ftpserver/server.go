@@ -125,7 +125,11 @@ type serverState struct {
 	listeners map[net.Listener]struct{}
 	sessions  map[*session]struct{}
 	perIP     map[netip.Addr]int
-	passiveIP map[netip.Addr]int // open passive listeners per client address
+	// passiveIP counts open passive listeners per client address, under
+	// its own lock: a listener is closed (and uncounted) while mu is held,
+	// by Close aborting transfers.
+	passiveMu sync.Mutex
+	passiveIP map[netip.Addr]int
 	closing   bool
 	nextID    uint64
 	copySends atomic.Int32  // files being sent through a buffer (see send)
@@ -323,15 +327,15 @@ func (srv *Server) reservePassive(ip netip.Addr) (release func(), ok bool) {
 		}
 	}
 	st := srv.state()
-	st.mu.Lock()
-	defer st.mu.Unlock()
+	st.passiveMu.Lock()
+	defer st.passiveMu.Unlock()
 	if limit > 0 && st.passiveIP[ip] >= limit {
 		return nil, false
 	}
 	st.passiveIP[ip]++
 	return func() {
-		st.mu.Lock()
-		defer st.mu.Unlock()
+		st.passiveMu.Lock()
+		defer st.passiveMu.Unlock()
 		if st.passiveIP[ip]--; st.passiveIP[ip] <= 0 {
 			delete(st.passiveIP, ip)
 		}

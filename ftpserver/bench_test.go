@@ -127,6 +127,7 @@ func BenchmarkSmallFiles(b *testing.B) {
 	// As ferry serve runs: a passive port range and a text log.
 	addr := benchServer(b, dir, func(s *ftpserver.Server) {
 		s.PassivePorts = ftpserver.PortRange{Min: 50000, Max: 50100}
+		s.MaxPassivePerIP = -1 // one load client stands for many clients
 		s.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	})
 	for _, sessions := range []int{1, 8, 64} {

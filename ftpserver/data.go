@@ -3,9 +3,11 @@ package ftpserver
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ferry-ftp/ferry/ftp"
@@ -15,13 +17,17 @@ import (
 // (a listener) or PORT/EPRT (an address to dial). Each is used for one
 // transfer.
 type dataChannel struct {
-	ln     net.Listener
-	active netip.AddrPort
+	ln      net.Listener
+	active  netip.AddrPort
+	secured *securedData // PROT P: ln's connection, accepted and secured early
 }
 
 func (d *dataChannel) ready() bool { return d.ln != nil || d.active.IsValid() }
 
 func (d *dataChannel) close() {
+	if d.secured != nil {
+		d.secured.close()
+	}
 	if d.ln != nil {
 		d.ln.Close()
 	}
@@ -42,12 +48,9 @@ func (s *session) setPassive(ln net.Listener) {
 }
 
 // listenPassive opens a listener on the control connection's local address,
-// in the configured port range, or else in the kernel's ephemeral range.
-//
-// It picks ports itself rather than binding port 0: with thousands of data
-// connections in TIME_WAIT the kernel's own search for a free ephemeral
-// port scans every occupied port and took most of the time of a small-file
-// transfer, while binding one chosen port checks only that port.
+// in the configured port range, or else in the kernel's ephemeral range,
+// unless the client's address holds its share of passive listeners
+// (Server.MaxPassivePerIP).
 func (s *session) listenPassive() (net.Listener, error) {
 	if ln := s.takeSpare(); ln != nil {
 		if drainListener(ln) {
@@ -55,6 +58,39 @@ func (s *session) listenPassive() (net.Listener, error) {
 		}
 		ln.Close()
 	}
+	release, ok := s.srv.reservePassive(s.remote)
+	if !ok {
+		return nil, ftp.Errorf(ftp.CodeCantOpenData, "Too many passive connections open from your address; finish or close some first.")
+	}
+	ln, err := s.openPassive()
+	if err != nil {
+		release()
+		return nil, err
+	}
+	return &passiveListener{TCPListener: ln, release: release}, nil
+}
+
+// passiveListener is a passive listener counted against its client's
+// address (Server.MaxPassivePerIP) until it is closed.
+type passiveListener struct {
+	*net.TCPListener
+	once    sync.Once
+	release func()
+}
+
+func (l *passiveListener) Close() error {
+	err := l.TCPListener.Close()
+	l.once.Do(l.release)
+	return err
+}
+
+// openPassive binds the listener of listenPassive.
+//
+// It picks ports itself rather than binding port 0: with thousands of data
+// connections in TIME_WAIT the kernel's own search for a free ephemeral
+// port scans every occupied port and took most of the time of a small-file
+// transfer, while binding one chosen port checks only that port.
+func (s *session) openPassive() (*net.TCPListener, error) {
 	local := addrIP(s.conn.LocalAddr())
 	lo, hi := s.srv.PassivePorts.Min, s.srv.PassivePorts.Max
 	configured := lo > 0 && hi >= lo
@@ -66,28 +102,53 @@ func (s *session) listenPassive() (net.Listener, error) {
 	if !configured {
 		attempts = min(n, 32)
 	}
-	// Ports go round-robin from a server-wide counter, so concurrent
-	// sessions do not collide (and pay for failed binds) as random picks
-	// in a small range do; the counter starts at a random place.
-	st := s.srv.state()
-	first := int(st.nextPort.Add(1)) % n
+	// A random port, and after a failed bind the next of a random walk
+	// through the range (a random stride coprime with its size visits
+	// every port once): the port a session gets says nothing about the
+	// next session's, so nobody can connect to it first (RFC 2577 §8).
+	first, stride := rand.IntN(n), randomStride(n)
 	for i := 0; i < attempts; i++ {
-		port := lo + (first+i)%n
-		ln, err := dataListen.Listen(s.ctx, "tcp", netip.AddrPortFrom(local, uint16(port)).String())
-		if err == nil {
+		port := lo + (first+i*stride)%n
+		if ln, err := listenTCP(s.ctx, netip.AddrPortFrom(local, uint16(port))); err == nil {
 			return ln, nil
 		}
 	}
 	if !configured {
-		return dataListen.Listen(s.ctx, "tcp", netip.AddrPortFrom(local, 0).String())
+		return listenTCP(s.ctx, netip.AddrPortFrom(local, 0))
 	}
 	return nil, ftp.Errorf(ftp.CodeCantOpenData, "No passive port free, try again later.")
+}
+
+// randomStride returns a random step in [1, n) that is coprime with n
+// (1 when n < 3), so that n steps from any start visit every residue once.
+func randomStride(n int) int {
+	if n < 3 {
+		return 1
+	}
+	for {
+		stride := 1 + rand.IntN(n-1)
+		a, b := stride, n
+		for b != 0 {
+			a, b = b, a%b
+		}
+		if a == 1 {
+			return stride
+		}
+	}
 }
 
 // dataListen opens passive listeners. Data connections get no TCP
 // keepalive (the data deadline already drops a silent peer): that saves
 // four setsockopt(2) calls per accepted connection, a small file's worth.
 var dataListen = net.ListenConfig{KeepAlive: -1}
+
+func listenTCP(ctx context.Context, addr netip.AddrPort) (*net.TCPListener, error) {
+	ln, err := dataListen.Listen(ctx, "tcp", addr.String())
+	if err != nil {
+		return nil, err
+	}
+	return ln.(*net.TCPListener), nil
+}
 
 // Reusing the passive listener of the previous transfer saves a socket,
 // bind, listen and close per file (13% of a 4 KiB RETR's CPU). A listener
@@ -151,11 +212,15 @@ func cmdPASV(s *session, _ string) error {
 		// A permanent refusal: PASV cannot describe an IPv6 address.
 		return ftp.Errorf(ftp.CodeNetProtoUnsupported, "PASV is IPv4 only; use EPSV.")
 	}
+	// The previous listener goes first: it counts against the
+	// client's share of passive listeners.
+	s.data.close()
 	ln, err := s.listenPassive()
 	if err != nil {
 		return err
 	}
 	s.setPassive(ln)
+	s.secureEarly()
 	port := uint16(ln.Addr().(*net.TCPAddr).Port)
 	s.replyf(ftp.CodePassive, "Entering Passive Mode (%s).", ftp.FormatPORT(netip.AddrPortFrom(announce, port)))
 	return nil
@@ -178,11 +243,15 @@ func cmdEPSV(s *session, arg string) error {
 	if family != 0 && family != s.family() {
 		return ftp.Errorf(ftp.CodeNetProtoUnsupported, "Network protocol not supported, use (%d).", s.family())
 	}
+	// The previous listener goes first: it counts against the
+	// client's share of passive listeners.
+	s.data.close()
 	ln, err := s.listenPassive()
 	if err != nil {
 		return err
 	}
 	s.setPassive(ln)
+	s.secureEarly()
 	s.reply(ftp.CodeExtendedPassive, ftp.FormatEPSVReply(ln.Addr().(*net.TCPAddr).Port))
 	return nil
 }
@@ -245,36 +314,41 @@ func (s *session) setActive(verb string, ap netip.AddrPort) error {
 
 // connect opens the data connection of channel ch for transfer t. A
 // passive connection is accepted only from the client's address (unless FXP
-// is allowed): anybody else who guesses the port is turned away and the
-// wait goes on.
+// is allowed, see acceptData). Under PROT P a passive connection may have
+// been accepted and secured already (secureEarly): it is a *tls.Conn then.
 func (s *session) connect(ctx context.Context, ch dataChannel, t *transfer) (net.Conn, error) {
 	timeout := durationOr(s.srv.DataTimeout, DefaultDataTimeout)
 	deadline := time.Now().Add(timeout)
 	if ch.ln != nil {
 		// runTransfer keeps or closes the listener afterwards.
-		if !t.setListener(ch.ln) {
+		var abortable net.Listener = ch.ln
+		if ch.secured != nil {
+			abortable = securedListener{ch.ln, ch.secured}
+		}
+		if !t.setListener(abortable) {
 			return nil, errAborted
 		}
-		tl, _ := ch.ln.(*net.TCPListener)
-		client := addrIP(s.conn.RemoteAddr())
-		for {
-			if tl != nil {
-				tl.SetDeadline(deadline)
-			}
-			conn, err := ch.ln.Accept()
-			if err != nil {
-				if t.isAborted() {
-					return nil, errAborted
-				}
-				return nil, ftp.Errorf(ftp.CodeCantOpenData, "Can't open data connection.")
-			}
-			if !s.srv.AllowFXP && addrIP(conn.RemoteAddr()) != client {
-				s.log.Warn("refused data connection from foreign address", "from", conn.RemoteAddr().String())
-				conn.Close()
-				continue
-			}
-			return conn, nil
+		if tl, ok := ch.ln.(interface{ SetDeadline(time.Time) error }); ok {
+			tl.SetDeadline(deadline)
 		}
+		var conn net.Conn
+		var err error
+		if ch.secured != nil {
+			conn, err = ch.secured.wait(s.tls.protP)
+		} else {
+			conn, err = s.acceptData(ch.ln)
+		}
+		if err != nil {
+			var fe *ftp.Error
+			switch {
+			case t.isAborted():
+				return nil, errAborted
+			case errors.As(err, &fe):
+				return nil, err
+			}
+			return nil, ftp.Errorf(ftp.CodeCantOpenData, "Can't open data connection.")
+		}
+		return conn, nil
 	}
 	d := net.Dialer{
 		Deadline:  deadline,
@@ -294,6 +368,31 @@ func (s *session) connect(ctx context.Context, ch dataChannel, t *transfer) (net
 		return nil, ftp.Errorf(ftp.CodeCantOpenData, "Can't open data connection.")
 	}
 	return conn, nil
+}
+
+// acceptData accepts a passive data connection on ln (see allowData).
+func (s *session) acceptData(ln net.Listener) (net.Conn, error) {
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if s.allowData(conn) {
+			return conn, nil
+		}
+		conn.Close()
+	}
+}
+
+// allowData says whether a passive data connection may be used. Only the
+// client's address may connect (unless FXP is allowed): anybody else who
+// guesses the port is turned away and the wait goes on.
+func (s *session) allowData(conn net.Conn) bool {
+	if !s.srv.AllowFXP && addrIP(conn.RemoteAddr()) != s.remote {
+		s.log.Warn("refused data connection from foreign address", "from", conn.RemoteAddr().String())
+		return false
+	}
+	return true
 }
 
 var errAborted = errors.New("transfer aborted")

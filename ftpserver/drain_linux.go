@@ -3,6 +3,8 @@ package ftpserver
 import (
 	"net"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // drainListener closes any connection already waiting on a reused passive
@@ -11,16 +13,8 @@ import (
 // listener is still usable. net's Accept checks an expired deadline before
 // it tries accept(2), so the queue is emptied with accept4 directly.
 func drainListener(ln net.Listener) bool {
-	tl, ok := ln.(*net.TCPListener)
-	if !ok {
-		return false
-	}
-	raw, err := tl.SyscallConn()
-	if err != nil {
-		return false
-	}
 	usable := true
-	cerr := raw.Control(func(fd uintptr) {
+	done := control(ln, func(fd uintptr) {
 		for {
 			nfd, _, err := syscall.Accept4(int(fd), syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
 			switch {
@@ -35,5 +29,32 @@ func drainListener(ln net.Listener) bool {
 			}
 		}
 	})
-	return cerr == nil && usable
+	return done && usable
+}
+
+// control runs f on the socket of c (a *net.TCPListener, a passiveListener,
+// a *net.TCPConn) and reports whether it could.
+func control(c any, f func(fd uintptr)) bool {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	return raw.Control(f) == nil
+}
+
+// readable reports whether a socket has something to read: a connection
+// waiting in a listener's accept queue, or bytes (or EOF) on a
+// connection, without taking it.
+func readable(c any) bool {
+	waiting := false
+	control(c, func(fd uintptr) {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, 0)
+		waiting = err == nil && n > 0 && fds[0].Revents&unix.POLLIN != 0
+	})
+	return waiting
 }

@@ -80,14 +80,7 @@ type client struct {
 
 func (ts *testServer) dial(t *testing.T) *client {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", ts.addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &client{t: t, conn: conn, tp: textproto.NewConn(conn)}
-	t.Cleanup(func() { c.tp.Close() })
-	c.expect(220)
-	return c
+	return ts.dialFrom(t, "")
 }
 
 // login dials and logs in as alice.

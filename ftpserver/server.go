@@ -5,11 +5,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -64,10 +62,19 @@ type Server struct {
 	// Default 1 second; negative disables it.
 	LoginFailDelay time.Duration
 
-	// MaxSessions and MaxSessionsPerIP bound concurrent sessions; further
-	// connections get 421 and are closed. Zero means no limit.
-	MaxSessions      int
+	// MaxSessions bounds concurrent sessions; further connections get 421
+	// and are closed. Zero means no limit.
+	MaxSessions int
+	// MaxSessionsPerIP bounds the concurrent sessions of one client
+	// address in the same way, so one address cannot take every session.
+	// Zero means DefaultMaxSessionsPerIP; negative, no limit.
 	MaxSessionsPerIP int
+	// MaxPassivePerIP bounds the passive listeners open at once for the
+	// sessions of one client address; PASV/EPSV beyond it get 425 and
+	// the session goes on. Zero means DefaultMaxPassivePerIP, and no more
+	// than half of a configured PassivePorts range, so that one address
+	// cannot hold every port of it; negative, no limit.
+	MaxPassivePerIP int
 	// MaxBadCommands closes a session after this many rejected commands
 	// in a row (unknown verbs, syntax errors, overlong lines, commands
 	// before login, failed logins); USER does not end a row, so password
@@ -118,6 +125,12 @@ const (
 	DefaultLoginFailDelay = time.Second
 	DefaultMaxBadCommands = 20
 	DefaultMaxHashSize    = 4 << 30
+	// Well above what one user's clients open (lftp and FileZilla use a
+	// handful of connections), low enough that one address cannot take a
+	// server's sessions or passive ports; a NAT gateway in front of many
+	// users may need more.
+	DefaultMaxSessionsPerIP = 64
+	DefaultMaxPassivePerIP  = 64
 )
 
 // serverState is the bookkeeping Serve needs: listeners and live sessions,
@@ -127,9 +140,13 @@ type serverState struct {
 	listeners map[net.Listener]struct{}
 	sessions  map[*session]struct{}
 	perIP     map[netip.Addr]int
+	// passiveIP counts open passive listeners per client address, under
+	// its own lock: a listener is closed (and uncounted) while mu is held,
+	// by Close aborting transfers.
+	passiveMu sync.Mutex
+	passiveIP map[netip.Addr]int
 	closing   bool
 	nextID    uint64
-	nextPort  atomic.Uint32 // round-robin cursor over the passive ports
 	drained   chan struct{} // closed when sessions becomes empty while closing
 	logins    *loginLimiter
 }
@@ -254,8 +271,8 @@ func (srv *Server) state() *serverState {
 			sessions:  make(map[*session]struct{}),
 			perIP:     make(map[netip.Addr]int),
 			logins:    newLoginLimiter(srv.MaxLoginChecks, srv.MaxLoginChecksPerIP),
+			passiveIP: make(map[netip.Addr]int),
 		}
-		srv.st.nextPort.Store(rand.Uint32())
 	})
 	return srv.st
 }
@@ -265,6 +282,7 @@ func (srv *Server) state() *serverState {
 func (srv *Server) startSession(conn net.Conn, opts ListenerOptions) {
 	st := srv.state()
 	ip := addrIP(conn.RemoteAddr())
+	perIPLimit := limitOr(srv.MaxSessionsPerIP, DefaultMaxSessionsPerIP)
 	st.mu.Lock()
 	var refuse string
 	switch {
@@ -272,7 +290,7 @@ func (srv *Server) startSession(conn net.Conn, opts ListenerOptions) {
 		refuse = "Server is shutting down."
 	case srv.MaxSessions > 0 && len(st.sessions) >= srv.MaxSessions:
 		refuse = "Too many users, please try again later."
-	case srv.MaxSessionsPerIP > 0 && st.perIP[ip] >= srv.MaxSessionsPerIP:
+	case perIPLimit > 0 && st.perIP[ip] >= perIPLimit:
 		refuse = "Too many connections from your address."
 	}
 	if refuse != "" {
@@ -305,6 +323,42 @@ func (srv *Server) endSession(s *session, ip netip.Addr) {
 		close(st.drained)
 		st.drained = nil
 	}
+}
+
+// limitOr is a limit field's value: def for zero, and negative (no limit)
+// as it is.
+func limitOr(n, def int) int {
+	if n == 0 {
+		return def
+	}
+	return n
+}
+
+// reservePassive counts a passive listener about to be opened for a
+// session of ip, or reports false when ip holds its limit. release undoes
+// it when the listener closes.
+func (srv *Server) reservePassive(ip netip.Addr) (release func(), ok bool) {
+	limit := srv.MaxPassivePerIP
+	if limit == 0 {
+		limit = DefaultMaxPassivePerIP
+		if lo, hi := srv.PassivePorts.Min, srv.PassivePorts.Max; lo > 0 && hi >= lo {
+			limit = min(limit, max(1, (hi-lo+1)/2))
+		}
+	}
+	st := srv.state()
+	st.passiveMu.Lock()
+	defer st.passiveMu.Unlock()
+	if limit > 0 && st.passiveIP[ip] >= limit {
+		return nil, false
+	}
+	st.passiveIP[ip]++
+	return func() {
+		st.passiveMu.Lock()
+		defer st.passiveMu.Unlock()
+		if st.passiveIP[ip]--; st.passiveIP[ip] <= 0 {
+			delete(st.passiveIP, ip)
+		}
+	}, true
 }
 
 // Shutdown stops accepting connections, tells idle sessions the server is

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/tls"
+	"errors"
 	"net"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ferry-ftp/ferry/ftp"
@@ -182,12 +185,83 @@ func (s *session) requireDataTLS() bool {
 	return s.listener.TLS.RequireData || s.acct != nil && s.acct.RequireTLS
 }
 
-// checkDataProtection is called before a transfer opens its connection.
+// checkDataProtection is called before a transfer answers 150 and opens
+// its connection. A PROT P data connection that has already arrived
+// finishes its handshake first (see awaitSecured).
 func (s *session) checkDataProtection() error {
 	if s.requireDataTLS() && !s.tls.protP {
 		return ftp.Errorf(ftp.CodeDataProtDenied, "Data connections must be protected; send PBSZ 0 and PROT P.")
 	}
+	s.awaitSecured()
 	return nil
+}
+
+var aLongTimeAgo = time.Unix(1, 0)
+
+// securedWait bounds how long a transfer command waits for the handshake
+// of its data connection before answering 150: far longer than the
+// handshake of a client that is not stalling, short enough that a stalled
+// one holds up only its own session, and not for long.
+const securedWait = 5 * time.Second
+
+// awaitSecured waits, before the 150, for the handshake of a data
+// connection secured early (secureEarly) when the client connected and
+// started its handshake before sending the transfer command. basic-ftp
+// does, takes the cipher of the session it resumes for a finished
+// handshake, and closes an empty upload's connection as soon as it reads
+// 150: a 150 sent before the server's side of the handshake makes that
+// close come before the client's Finished. Clients that start their
+// handshake only after 150 (ftplib, curl) are not waited for.
+func (s *session) awaitSecured() {
+	sd := s.data.secured
+	if sd == nil {
+		return
+	}
+	timer := time.NewTimer(securedWait)
+	defer timer.Stop()
+	sd.mu.Lock()
+	accepted := sd.raw != nil
+	sd.pausing = !accepted
+	sd.mu.Unlock()
+	if !accepted {
+		// Whether the client has connected is in the listener's queue;
+		// the accept is stopped to look at it, so that a connection is
+		// never between the queue and sd.raw when looked for.
+		ln := s.data.ln
+		setDeadline(ln, aLongTimeAgo)
+		select {
+		case <-sd.accepted: // taken just before the stop
+		case <-sd.done:
+			return
+		case <-sd.paused:
+			connected := readable(ln)
+			setDeadline(ln, time.Time{})
+			sd.mu.Lock()
+			sd.pausing = false
+			sd.mu.Unlock()
+			sd.resume <- struct{}{}
+			if !connected {
+				return
+			}
+			select { // accepted in a moment
+			case <-sd.accepted:
+			case <-sd.done:
+				return
+			case <-timer.C:
+				return
+			}
+		}
+	}
+	sd.mu.Lock()
+	raw := sd.raw
+	sd.mu.Unlock()
+	if !sd.started.Load() && !readable(raw) {
+		return // the client waits for 150 before its handshake
+	}
+	select {
+	case <-sd.done:
+	case <-timer.C:
+	}
 }
 
 // errNotResumed refuses a PROT P data connection that did not resume its
@@ -198,6 +272,9 @@ var errNotResumed = ftp.Errorf(ftp.CodeCantOpenData, "TLS session of the data co
 // client is the TLS client whichever side opened the TCP connection, RFC
 // 4217 §7) and checks that it resumed this session.
 func (s *session) secureData(conn net.Conn) (net.Conn, error) {
+	if tc, ok := conn.(*tls.Conn); ok {
+		return tc, nil // secured as soon as it arrived (secureEarly)
+	}
 	tc := tls.Server(conn, s.sessionConfig())
 	tc.SetDeadline(time.Now().Add(durationOr(s.srv.DataTimeout, DefaultDataTimeout)))
 	if err := tc.Handshake(); err != nil {
@@ -206,11 +283,149 @@ func (s *session) secureData(conn net.Conn) (net.Conn, error) {
 	}
 	tc.SetDeadline(time.Time{})
 	if !tc.ConnectionState().DidResume && !s.listener.TLS.AllowUnresumedData {
-		s.log.Warn("refused data connection that did not resume the control TLS session", "from", conn.RemoteAddr().String())
+		s.log.Warn("refused data connection: it did not resume this session's TLS session "+
+			"(client shares one session cache across connections? see allow_unresumed_data)",
+			"from", conn.RemoteAddr().String())
 		tc.Close()
 		return nil, errNotResumed
 	}
 	return tc, nil
+}
+
+// securedData is the data connection of a PROT P passive channel,
+// accepted and secured as soon as the client connects rather than when
+// the transfer command comes. Clients such as Node's basic-ftp start the
+// handshake right after PASV/EPSV, count a resumed session as done early,
+// and half-close an empty upload's connection at once: a server that
+// starts its side of the handshake only after 150 then finds the
+// connection closed.
+type securedData struct {
+	done chan struct{} // closed once conn or err is set
+	conn net.Conn
+	err  error
+
+	accepted chan struct{} // closed once raw is set
+	started  atomic.Bool   // the client has sent the start of its handshake
+
+	// awaitSecured stops the accept (pausing, and a deadline in the
+	// past), the goroutine says it stopped (paused) and waits for resume.
+	paused, resume chan struct{}
+
+	mu      sync.Mutex
+	raw     net.Conn // the accepted connection
+	closed  bool
+	pausing bool
+}
+
+// startedConn marks its securedData started at the first bytes read.
+type startedConn struct {
+	net.Conn
+	started *atomic.Bool
+}
+
+func (c startedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.started.Store(true)
+	}
+	return n, err
+}
+
+// secureEarly starts accepting and securing the passive channel's
+// connection in the background when data connections are protected.
+func (s *session) secureEarly() {
+	if !s.tls.protP || s.data.ln == nil {
+		return
+	}
+	s.sessionConfig() // made here: the goroutine below only reads it
+	sd := &securedData{
+		done:     make(chan struct{}),
+		accepted: make(chan struct{}),
+		paused:   make(chan struct{}),
+		resume:   make(chan struct{}),
+	}
+	s.data.secured = sd
+	ln := s.data.ln
+	// A reused listener keeps its last transfer's deadline; the wait is
+	// bounded from the transfer command on (connect sets it).
+	setDeadline(ln, time.Time{})
+	go func() {
+		defer close(sd.done)
+		for {
+			raw, err := s.acceptData(ln)
+			sd.mu.Lock()
+			if err != nil && sd.pausing && isTimeout(err) {
+				// awaitSecured stopped the accept to look at the queue.
+				sd.mu.Unlock()
+				sd.paused <- struct{}{}
+				<-sd.resume
+				continue
+			}
+			sd.raw = raw
+			closed := sd.closed
+			sd.mu.Unlock()
+			if err != nil {
+				sd.err = err
+				return
+			}
+			close(sd.accepted)
+			if closed {
+				raw.Close()
+				sd.err = errAborted
+				return
+			}
+			sd.conn, sd.err = s.secureData(startedConn{raw, &sd.started})
+			return
+		}
+	}()
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// setDeadline sets a listener's accept deadline.
+func setDeadline(ln net.Listener, t time.Time) {
+	if tl, ok := ln.(interface{ SetDeadline(time.Time) error }); ok {
+		tl.SetDeadline(t)
+	}
+}
+
+// wait returns the secured connection once it is there (the listener's
+// deadline and the handshake's bound the wait; close ends it early).
+// protP is the protection level now: if the client has switched to PROT C
+// since PASV/EPSV, the secured connection is of no use.
+func (sd *securedData) wait(protP bool) (net.Conn, error) {
+	if !protP {
+		sd.close()
+		return nil, ftp.Errorf(ftp.CodeCantOpenData, "Protection level changed after PASV/EPSV; send EPSV or PASV again.")
+	}
+	<-sd.done
+	return sd.conn, sd.err
+}
+
+// close drops the connection, accepted or still in its handshake.
+func (sd *securedData) close() {
+	sd.mu.Lock()
+	sd.closed = true
+	raw := sd.raw
+	sd.mu.Unlock()
+	if raw != nil {
+		raw.Close()
+	}
+}
+
+// securedListener is a passive listener whose Close (ABOR) also drops the
+// connection being secured in the background.
+type securedListener struct {
+	net.Listener
+	secured *securedData
+}
+
+func (l securedListener) Close() error {
+	l.secured.close()
+	return l.Listener.Close()
 }
 
 // connState is the control connection's TLS state, for authenticators.

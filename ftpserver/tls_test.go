@@ -132,12 +132,7 @@ func TestTLSDataMustResumeControlSession(t *testing.T) {
 			secret := bytes.Repeat([]byte("top secret payload "), 1000)
 			ts.fs.WriteFile("/s", secret)
 			conf := ts.clientConfig(version)
-			c := ts.dial(t)
-			c.authTLS(conf)
-			c.cmd(200, "PBSZ 0")
-			c.cmd(200, "PROT P")
-			c.cmd(331, "USER alice")
-			c.cmd(230, "PASS secret")
+			c := ts.protPClient(t, conf)
 
 			// Same session cache: the data connection resumes.
 			var wire bytes.Buffer

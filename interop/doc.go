@@ -1,5 +1,6 @@
 // Package interop tests the ferry server against real FTP clients: curl,
-// lftp, the Debian ftp client, Python's ftplib and github.com/jlaffaye/ftp.
+// lftp, the Debian ftp client, Python's ftplib, Node's basic-ftp (pinned
+// in node/package-lock.json) and github.com/jlaffaye/ftp.
 //
 // Each test starts an ftpserver.Server on 127.0.0.1 over a temporary local
 // directory and checks what a user would see: the bytes that end up on

@@ -43,7 +43,11 @@ func (c *Config) Build(logger *slog.Logger) (*Instance, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	ports, _ := parsePortRange(c.PassivePorts)           // validated
+	ports, _ := parsePortRange(c.PassivePorts) // validated
+	if n := ports.Max - ports.Min + 1; ports.Min > 0 && (c.MaxPassivePerIP == 0 || c.MaxPassivePerIP > n/2) {
+		logger.Warn("one client address may hold more than half of the passive ports; lower max_passive_per_ip",
+			"passive_ports", c.PassivePorts, "max_passive_per_ip", c.MaxPassivePerIP)
+	}
 	upload, _ := ftpserver.ParseUploadMode(c.UploadMode) // validated
 
 	homes := &homeCache{open: map[string]*localfs.FS{}, sweeper: newTempSweeper(logger)}
@@ -114,7 +118,8 @@ func (c *Config) Build(logger *slog.Logger) (*Instance, error) {
 		DataTimeout:      c.DataTimeout.Duration,
 		LoginFailDelay:   disableIfZero(c.LoginFailDelay.Duration),
 		MaxSessions:      c.MaxSessions,
-		MaxSessionsPerIP: c.MaxSessionsPerIP,
+		MaxSessionsPerIP: disableIfZero(c.MaxSessionsPerIP),
+		MaxPassivePerIP:  disableIfZero(c.MaxPassivePerIP),
 		MaxBadCommands:   disableIfZero(c.MaxBadCommands),
 		MaxHashSize:      disableIfZero(c.MaxHashSize),
 		Logger:           logger,

@@ -71,6 +71,7 @@ data_timeout = "2m"
 login_fail_delay = "0s"
 max_sessions = 100
 max_sessions_per_ip = 4
+max_passive_per_ip = 5
 max_bad_commands = 0
 max_hash_size = 0
 `)
@@ -92,17 +93,18 @@ max_hash_size = 0
 		LoginFailDelay:   -1, // "0s" in the file: no delay
 		MaxSessions:      100,
 		MaxSessionsPerIP: 4,
+		MaxPassivePerIP:  5,
 		MaxBadCommands:   -1, // 0 in the file: no limit
 		MaxHashSize:      -1, // 0 in the file: no limit
 	}
-	got := fmt.Sprintf("%s %+v %s %v %v %q %v %v %v %v %d %d %d %d",
+	got := fmt.Sprintf("%s %+v %s %v %v %q %v %v %v %v %d %d %d %d %d",
 		srv.Addr, srv.PassivePorts, srv.PublicHost, srv.AllowFXP, srv.Upload, srv.Banner,
 		srv.IdleTimeout, srv.LoginTimeout, srv.DataTimeout, srv.LoginFailDelay,
-		srv.MaxSessions, srv.MaxSessionsPerIP, srv.MaxBadCommands, srv.MaxHashSize)
-	wantText := fmt.Sprintf("%s %+v %s %v %v %q %v %v %v %v %d %d %d %d",
+		srv.MaxSessions, srv.MaxSessionsPerIP, srv.MaxPassivePerIP, srv.MaxBadCommands, srv.MaxHashSize)
+	wantText := fmt.Sprintf("%s %+v %s %v %v %q %v %v %v %v %d %d %d %d %d",
 		want.Addr, want.PassivePorts, want.PublicHost, want.AllowFXP, want.Upload, want.Banner,
 		want.IdleTimeout, want.LoginTimeout, want.DataTimeout, want.LoginFailDelay,
-		want.MaxSessions, want.MaxSessionsPerIP, want.MaxBadCommands, want.MaxHashSize)
+		want.MaxSessions, want.MaxSessionsPerIP, want.MaxPassivePerIP, want.MaxBadCommands, want.MaxHashSize)
 	if got != wantText {
 		t.Errorf("server\n got %s\nwant %s", got, wantText)
 	}
@@ -111,11 +113,20 @@ max_hash_size = 0
 	}
 }
 
+func TestBuildZeroLimitsMeanNone(t *testing.T) {
+	c := validConfig(t)
+	c.MaxSessionsPerIP, c.MaxPassivePerIP = 0, 0
+	srv := build(t, c)
+	if srv.MaxSessionsPerIP != -1 || srv.MaxPassivePerIP != -1 {
+		t.Errorf("0 in the file: MaxSessionsPerIP %d, MaxPassivePerIP %d; want -1 (no limit)", srv.MaxSessionsPerIP, srv.MaxPassivePerIP)
+	}
+}
+
 func TestBuildDefaultsMapToServerDefaults(t *testing.T) {
 	srv := build(t, validConfig(t))
 	if srv.Addr != ":2121" || srv.PassivePorts != (ftpserver.PortRange{Min: 50000, Max: 50100}) ||
 		srv.Upload != ftpserver.UploadAtomicResume || srv.LoginFailDelay != time.Second || srv.MaxBadCommands != 20 ||
-		srv.MaxHashSize != 4<<30 {
+		srv.MaxHashSize != 4<<30 || srv.MaxSessionsPerIP != 64 || srv.MaxPassivePerIP != 50 {
 		t.Errorf("default server: %+v", srv)
 	}
 }

@@ -52,6 +52,7 @@ type Config struct {
 	LoginFailDelay   Duration `toml:"login_fail_delay"`
 	MaxSessions      int      `toml:"max_sessions"`
 	MaxSessionsPerIP int      `toml:"max_sessions_per_ip"`
+	MaxPassivePerIP  int      `toml:"max_passive_per_ip"`
 	MaxBadCommands   int      `toml:"max_bad_commands"`
 	MaxHashSize      int64    `toml:"max_hash_size"`
 	// UsersFile is a users file (see package auth); empty for none.
@@ -344,6 +345,7 @@ func (c *Config) Validate() error {
 	}{
 		{"max_sessions", c.MaxSessions},
 		{"max_sessions_per_ip", c.MaxSessionsPerIP},
+		{"max_passive_per_ip", c.MaxPassivePerIP},
 		{"max_bad_commands", c.MaxBadCommands},
 	} {
 		if n.value < 0 {

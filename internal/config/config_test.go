@@ -36,10 +36,14 @@ func TestDefault(t *testing.T) {
 		LoginTimeout:   Duration{time.Minute},
 		DataTimeout:    Duration{time.Minute},
 		LoginFailDelay: Duration{time.Second},
-		MaxBadCommands: 20,
-		MaxHashSize:    4 << 30,
-		Anonymous:      Anonymous{Enabled: true, WorldReadableOnly: true},
-		TLS:            TLS{MinVersion: "1.2"},
+		// One address cannot take every session, nor more than half
+		// of the passive ports.
+		MaxSessionsPerIP: 64,
+		MaxPassivePerIP:  50,
+		MaxBadCommands:   20,
+		MaxHashSize:      4 << 30,
+		Anonymous:        Anonymous{Enabled: true, WorldReadableOnly: true},
+		TLS:              TLS{MinVersion: "1.2"},
 	}
 	want.MaxLoginChecksPerIP = 2
 	if !reflect.DeepEqual(c, want) {
@@ -99,6 +103,7 @@ data_timeout = "2m"
 login_fail_delay = "0s"
 max_sessions = 100
 max_sessions_per_ip = 4
+max_passive_per_ip = 5
 max_bad_commands = 0
 max_hash_size = 1048576
 users_file = "users.toml"
@@ -146,6 +151,7 @@ func TestLoadFullExample(t *testing.T) {
 		LoginFailDelay:   Duration{0},
 		MaxSessions:      100,
 		MaxSessionsPerIP: 4,
+		MaxPassivePerIP:  5,
 		MaxBadCommands:   0,
 		MaxHashSize:      1 << 20,
 		UsersFile:        filepath.Join(dir, "users.toml"),
@@ -267,6 +273,7 @@ func TestValidateErrors(t *testing.T) {
 		{"fail delay negative", func(c *Config) { c.LoginFailDelay.Duration = -time.Second }, `login_fail_delay: must not be negative, got "-1s"`},
 		{"max sessions", func(c *Config) { c.MaxSessions = -1 }, "max_sessions: must not be negative (0 means no limit), got -1"},
 		{"max sessions per ip", func(c *Config) { c.MaxSessionsPerIP = -2 }, "max_sessions_per_ip: must not be negative"},
+		{"max passive per ip", func(c *Config) { c.MaxPassivePerIP = -1 }, "max_passive_per_ip: must not be negative"},
 		{"max bad commands", func(c *Config) { c.MaxBadCommands = -3 }, "max_bad_commands: must not be negative"},
 		{"max hash size", func(c *Config) { c.MaxHashSize = -1 }, "max_hash_size: must not be negative"},
 		{"users file missing", func(c *Config) { c.UsersFile = missing }, "users_file: stat " + missing + ": no such file or directory"},

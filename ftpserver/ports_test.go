@@ -211,3 +211,47 @@ func TestSessionsPerIPDefault(t *testing.T) {
 	}
 	ts.dialFrom(t, "127.0.0.2").cmd(331, "USER alice")
 }
+
+// Every way a passive listener ends gives its address's slot back: used
+// by a transfer (and kept for reuse), replaced by another PASV or EPSV,
+// given up for PORT, refused RETR, QUIT and a dropped connection. With a
+// limit of one listener per address, a slot that leaked would make the
+// next PASV or EPSV of that address fail with 425.
+func TestPassiveSlotsReturned(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, func(s *ftpserver.Server) { s.MaxPassivePerIP = 1 })
+	ts.fs.WriteFile("/f", []byte("data"))
+
+	c := ts.login(t)
+	c.pasv4()
+	c.pasv4()          // replaces the first
+	c.cmd(229, "EPSV") // and again
+	if got := c.retr("f"); string(got) != "data" {
+		t.Errorf("RETR = %q, want data", got)
+	}
+	c.cmd(229, "EPSV") // reuses the finished transfer's listener
+	c.cmd(200, "PORT 127,0,0,1,%d,%d", 40000>>8, 40000&255)
+	c.cmd(229, "EPSV")
+	c.cmd(550, "RETR missing") // a refused RETR leaves the listener for the next try
+	c.cmd(229, "EPSV")
+	c.cmd(221, "QUIT")
+
+	// The slot comes back when the session ends, however it ends.
+	freeAgain := func(how string) {
+		t.Helper()
+		waitUntil(t, func() string {
+			d := ts.login(t)
+			defer d.conn.Close()
+			d.send("EPSV")
+			if code, msg := d.read(); code != 229 {
+				return fmt.Sprintf("EPSV after %s: %d %q", how, code, msg)
+			}
+			return ""
+		})
+	}
+	freeAgain("QUIT")
+	d := ts.login(t)
+	d.cmd(229, "EPSV")
+	d.conn.Close()
+	freeAgain("a dropped connection")
+}

@@ -61,8 +61,8 @@ type argon2Params struct {
 }
 
 // defaultArgon2 follows RFC 9106's second recommended option (64 MiB,
-// three passes), which costs about a tenth of a second per login on a
-// current server core. Tests lower it to keep the suite fast.
+// three passes): deliberately slow per login. Tests lower it to keep the
+// suite fast.
 var defaultArgon2 = argon2Params{memory: 64 * 1024, time: 3, threads: 2}
 
 // bcryptCost is the bcrypt work factor for new hashes: 2^12 rounds, in the

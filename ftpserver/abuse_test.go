@@ -303,7 +303,7 @@ func TestShutdownLetsTransferFinish(t *testing.T) {
 func TestSlowButMovingClientIsNotCutOff(t *testing.T) {
 	// A blocked writer wakes when about a third of the (autotuned, ~4 MB)
 	// send buffer has drained, so the timeout must exceed that at the
-	// client's rate; the old 4 MiB chunks took a full second here.
+	// client's rate.
 	ts := startServer(t, func(s *ftpserver.Server) { s.DataTimeout = 800 * time.Millisecond })
 	content := bytes.Repeat([]byte("slow"), 4<<20) // 16 MiB
 	ts.fs.WriteFile("/slow", content)

@@ -88,8 +88,8 @@ func (l *passiveListener) Close() error {
 //
 // It picks ports itself rather than binding port 0: with thousands of data
 // connections in TIME_WAIT the kernel's own search for a free ephemeral
-// port scans every occupied port and took most of the time of a small-file
-// transfer, while binding one chosen port checks only that port.
+// port scans every occupied port, while binding one chosen port checks
+// only that port.
 func (s *session) openPassive() (*net.TCPListener, error) {
 	local := addrIP(s.conn.LocalAddr())
 	lo, hi := s.srv.PassivePorts.Min, s.srv.PassivePorts.Max
@@ -151,10 +151,11 @@ func listenTCP(ctx context.Context, addr netip.AddrPort) (*net.TCPListener, erro
 }
 
 // Reusing the passive listener of the previous transfer saves a socket,
-// bind, listen and close per file (13% of a 4 KiB RETR's CPU). A listener
-// is kept only from the end of a successful passive transfer to the
-// session's next command: PASV or EPSV reuses it, anything else closes it,
-// so a configured port range is held no longer than before.
+// bind, listen and close per file, a large part of a small file's cost
+// (bench/RESULTS.md). A listener is kept only from the end of a
+// successful passive transfer to the session's next command: PASV or
+// EPSV reuses it, anything else closes it, so a configured port range is
+// held no longer than before.
 
 // keepSpare stores the listener of a finished transfer for reuse.
 func (s *session) keepSpare(ln net.Listener) {

@@ -14,6 +14,11 @@ import (
 	"github.com/ferry-ftp/ferry/ftpserver"
 )
 
+// The tests here that time timeouts, pace a slow client or fill socket
+// buffers with large transfers do not call t.Parallel: they share nothing
+// with the others, but beside them on a two-core machine under -race
+// their timing would not hold.
+
 // bigFile puts a file large enough that a client that stops reading
 // blocks the server's writes.
 func bigFile(t *testing.T, ts *testServer, name string) []byte {
@@ -89,6 +94,7 @@ func sendUrgent(t *testing.T, conn net.Conn, b []byte) {
 }
 
 func TestAbortWithoutTransfer(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	c := ts.login(t)
 	c.cmd(225, "ABOR")
@@ -98,6 +104,7 @@ func TestAbortWithoutTransfer(t *testing.T) {
 }
 
 func TestStatDuringTransfer(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	bigFile(t, ts, "/big")
 	c := ts.login(t)
@@ -128,6 +135,7 @@ func TestQuitDuringTransferSendsTransferReplyFirst(t *testing.T) {
 }
 
 func TestPipelinedCommands(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	c := ts.dial(t)
 	c.conn.Write([]byte("USER alice\r\nPASS secret\r\nPWD\r\nNOOP\r\nSYST\r\n"))
@@ -137,6 +145,7 @@ func TestPipelinedCommands(t *testing.T) {
 }
 
 func TestBadInputKeepsServing(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	inputs := map[string]string{
 		"100KB line":   strings.Repeat("A", 100<<10) + "\r\n",
@@ -163,6 +172,7 @@ func TestBadInputKeepsServing(t *testing.T) {
 }
 
 func TestLongLineGets500(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	c := ts.login(t)
 	c.send("NOOP %s", strings.Repeat("x", 5000))
@@ -171,6 +181,7 @@ func TestLongLineGets500(t *testing.T) {
 }
 
 func TestTraversalStaysInside(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	ts.fs.WriteFile("/passwd", []byte("inside"))
 	c := ts.login(t)
@@ -182,6 +193,7 @@ func TestTraversalStaysInside(t *testing.T) {
 }
 
 func TestBadCommandThreshold(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, func(s *ftpserver.Server) { s.MaxBadCommands = 3 })
 	c := ts.dial(t)
 	c.cmd(500, "BOGUS")
@@ -196,6 +208,7 @@ func TestBadCommandThreshold(t *testing.T) {
 }
 
 func TestFailedLoginCountsAsBad(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, func(s *ftpserver.Server) { s.MaxBadCommands = 2 })
 	c := ts.dial(t)
 	c.cmd(331, "USER alice")
@@ -253,6 +266,7 @@ func TestIdleTimeoutNeverFiresDuringTransfer(t *testing.T) {
 }
 
 func TestSessionLimits(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, func(s *ftpserver.Server) { s.MaxSessionsPerIP = 2 })
 	ts.dial(t)
 	ts.dial(t)

@@ -16,6 +16,7 @@ import (
 )
 
 func TestIPv6DataChannels(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "[::1]:0")
 	if err != nil {
 		t.Skipf("no IPv6 loopback: %v", err)
@@ -79,6 +80,7 @@ func TestIPv6DataChannels(t *testing.T) {
 }
 
 func TestSiteChmodAndAvbl(t *testing.T) {
+	t.Parallel()
 	ts, dir := startDiskServer(t, ftpserver.UploadAtomicResume)
 	os.WriteFile(filepath.Join(dir, "f"), []byte("x"), 0o644)
 	c := ts.login(t)
@@ -97,6 +99,7 @@ func TestSiteChmodAndAvbl(t *testing.T) {
 }
 
 func TestMLSxPermFacts(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	ts.fs.WriteFile("/f", []byte("x"))
 	rw := ts.login(t)

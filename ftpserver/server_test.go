@@ -14,6 +14,7 @@ import (
 )
 
 func TestLoginFlow(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	c := ts.dial(t)
 	c.cmd(530, "PWD")
@@ -33,6 +34,7 @@ func TestLoginFlow(t *testing.T) {
 }
 
 func TestUnknownAndMalformed(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	c := ts.login(t)
 	c.cmd(500, "FOOBAR")
@@ -45,6 +47,7 @@ func TestUnknownAndMalformed(t *testing.T) {
 }
 
 func TestNavigation(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	c := ts.login(t)
 	c.cmd(257, "MKD dir with space")
@@ -74,6 +77,7 @@ func TestNavigation(t *testing.T) {
 }
 
 func TestParameters(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	c := ts.login(t)
 	for _, ok := range []string{"A", "A N", "I", "L 8", "i", "a n"} {
@@ -97,6 +101,7 @@ func TestParameters(t *testing.T) {
 }
 
 func TestRetrStorRoundTrip(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	c := ts.login(t)
 	c.cmd(200, "TYPE I")
@@ -116,6 +121,7 @@ func TestRetrStorRoundTrip(t *testing.T) {
 }
 
 func TestAsciiConversion(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	c := ts.login(t)
 	c.cmd(200, "TYPE A")
@@ -145,6 +151,7 @@ func TestAsciiConversion(t *testing.T) {
 }
 
 func TestRestResume(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	c := ts.login(t)
 	c.stor("STOR", "r.bin", []byte("0123456789"))
@@ -174,6 +181,7 @@ func TestRestResume(t *testing.T) {
 }
 
 func TestSTOU(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	c := ts.login(t)
 	data := c.pasv()
@@ -194,6 +202,7 @@ func TestSTOU(t *testing.T) {
 }
 
 func TestRenameDeleteRmd(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	c := ts.login(t)
 	c.stor("STOR", "a.txt", []byte("a"))
@@ -218,6 +227,7 @@ func TestRenameDeleteRmd(t *testing.T) {
 }
 
 func TestMDTMandMFMT(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	c := ts.login(t)
 	c.stor("STOR", "t.txt", []byte("t"))
@@ -231,6 +241,7 @@ func TestMDTMandMFMT(t *testing.T) {
 }
 
 func TestHash(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	c := ts.login(t)
 	c.stor("STOR", "h.txt", []byte("hello"))
@@ -265,6 +276,7 @@ func TestHash(t *testing.T) {
 }
 
 func TestFeatAndOpts(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	c := ts.dial(t)
 	msg := c.cmd(211, "FEAT")
@@ -289,6 +301,7 @@ func TestFeatAndOpts(t *testing.T) {
 }
 
 func TestListings(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	c := ts.login(t)
 	c.stor("STOR", "file one.txt", []byte("12345"))
@@ -352,6 +365,7 @@ func TestListings(t *testing.T) {
 }
 
 func TestLargeDirectoryListing(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	ctx := context.Background()
 	ts.fs.Mkdir(ctx, "/many")
@@ -368,6 +382,7 @@ func TestLargeDirectoryListing(t *testing.T) {
 }
 
 func TestAnonymousPermissions(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	ts.fs.WriteFile("/pub.txt", []byte("public"))
 	c := ts.dial(t)
@@ -394,6 +409,7 @@ func TestAnonymousPermissions(t *testing.T) {
 }
 
 func TestReadOnlyUser(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	c := ts.dial(t)
 	c.cmd(331, "USER bob")
@@ -404,6 +420,7 @@ func TestReadOnlyUser(t *testing.T) {
 }
 
 func TestDataChannelRules(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	c := ts.login(t)
 	ts.fs.WriteFile("/f", []byte("data"))
@@ -427,6 +444,7 @@ func TestDataChannelRules(t *testing.T) {
 }
 
 func TestActiveMode(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	ts.fs.WriteFile("/f", []byte("active data"))
 	c := ts.login(t)
@@ -457,6 +475,7 @@ func TestActiveMode(t *testing.T) {
 }
 
 func TestPASVReplyAndPublicHost(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, func(s *ftpserver.Server) {
 		s.PublicHost = "127.0.0.9"
 		s.PassivePorts = ftpserver.PortRange{Min: 42100, Max: 42110}
@@ -469,6 +488,7 @@ func TestPASVReplyAndPublicHost(t *testing.T) {
 }
 
 func TestPassiveRefusesForeignAddress(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	ts.fs.WriteFile("/secret", []byte("not for thieves"))
 	c := ts.login(t)
@@ -499,6 +519,7 @@ func TestPassiveRefusesForeignAddress(t *testing.T) {
 }
 
 func TestDataConnectionTimeout(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, func(s *ftpserver.Server) { s.DataTimeout = 300 * time.Millisecond })
 	ts.fs.WriteFile("/f", []byte("x"))
 	c := ts.login(t)
@@ -513,6 +534,7 @@ func TestDataConnectionTimeout(t *testing.T) {
 // waiting on it is closed rather than served, and any other command in
 // between gives the listener up.
 func TestPassiveListenerReuse(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t)
 	ts.fs.WriteFile("/f", []byte("payload"))
 	c := ts.login(t)

@@ -93,6 +93,7 @@ func (r *recordingConn) Read(p []byte) (int, error) {
 }
 
 func TestTLSCommandSequence(t *testing.T) {
+	t.Parallel()
 	ts := startTLSServer(t)
 	c := ts.dial(t)
 	if msg := c.cmd(211, "FEAT"); !strings.Contains(msg, "\n AUTH TLS\n") || !strings.Contains(msg, "\n PBSZ\n") || !strings.Contains(msg, "\n PROT\n") {
@@ -115,6 +116,7 @@ func TestTLSCommandSequence(t *testing.T) {
 }
 
 func TestAuthSynonyms(t *testing.T) {
+	t.Parallel()
 	ts := startTLSServer(t)
 	for _, mech := range []string{"SSL", "TLS-C", "tls"} {
 		c := ts.dial(t)
@@ -126,6 +128,7 @@ func TestAuthSynonyms(t *testing.T) {
 }
 
 func TestTLSDataMustResumeControlSession(t *testing.T) {
+	t.Parallel()
 	for _, version := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
 		t.Run(tls.VersionName(version), func(t *testing.T) {
 			ts := startTLSServer(t)
@@ -173,6 +176,7 @@ func TestTLSDataMustResumeControlSession(t *testing.T) {
 }
 
 func TestTLSReuseOptOut(t *testing.T) {
+	t.Parallel()
 	ts := startTLSServer(t, func(s *ftpserver.Server) { s.TLS.AllowUnresumedData = true })
 	ts.fs.WriteFile("/s", []byte("fine"))
 	c := ts.dial(t)
@@ -191,6 +195,7 @@ func TestTLSReuseOptOut(t *testing.T) {
 }
 
 func TestTLSRequiredPolicies(t *testing.T) {
+	t.Parallel()
 	ts := startTLSServer(t, func(s *ftpserver.Server) {
 		s.TLS.RequireLogin = true
 		s.TLS.RequireData = true
@@ -211,6 +216,7 @@ func TestTLSRequiredPolicies(t *testing.T) {
 }
 
 func TestImplicitTLS(t *testing.T) {
+	t.Parallel()
 	ts := startTLSServer(t)
 	ts.fs.WriteFile("/f", []byte("implicit"))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -244,6 +250,7 @@ func TestImplicitTLS(t *testing.T) {
 }
 
 func TestTLSAccountRequiresTLS(t *testing.T) {
+	t.Parallel()
 	ts := startTLSServer(t, func(s *ftpserver.Server) {
 		inner := s.Auth
 		s.Auth = ftpserver.AuthFunc(func(ctx context.Context, ci ftpserver.ConnInfo, user, pass string) (*ftpserver.Account, error) {
@@ -260,6 +267,7 @@ func TestTLSAccountRequiresTLS(t *testing.T) {
 }
 
 func TestTLSHandshakeGarbage(t *testing.T) {
+	t.Parallel()
 	ts := startTLSServer(t, func(s *ftpserver.Server) { s.Logger = slog.New(slog.DiscardHandler) })
 	c := ts.dial(t)
 	c.cmd(234, "AUTH TLS")
@@ -272,6 +280,7 @@ func TestTLSHandshakeGarbage(t *testing.T) {
 }
 
 func TestAuthWithPipelinedCommandsRefused(t *testing.T) {
+	t.Parallel()
 	ts := startTLSServer(t)
 	c := ts.dial(t)
 	c.conn.Write([]byte("AUTH TLS\r\nUSER alice\r\n"))

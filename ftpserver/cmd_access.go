@@ -61,10 +61,15 @@ func cmdPASS(s *session, arg string) error {
 		return s.srv.Auth.Authenticate(ctx, info, user, arg)
 	})
 	if errors.Is(err, errClientGone) {
+		s.quitting = true
+		if s.closing.Load() {
+			// Shutdown, not the client, ended the check: say so.
+			s.reply(ftp.CodeServiceNotAvailable, "Server is shutting down.")
+			return nil
+		}
 		// Nobody is left to answer; the address's slot stays held for
 		// the failure delay all the same (checkLogin).
 		s.log.Info("client hung up during login", "user", user)
-		s.quitting = true
 		return nil
 	}
 	if err == nil && acct != nil && acct.RequireTLS && !s.secure() {

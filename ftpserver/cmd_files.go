@@ -169,11 +169,17 @@ func (s *session) store(verb, p string, mode WriteMode, exclusive bool) error {
 	}
 	finished := false
 	// Ending an upload must happen even once the session is over (a
-	// killed client), so it does not take the session's cancellation.
-	endCtx := context.WithoutCancel(s.ctx)
+	// killed client), so it does not take the session's cancellation;
+	// it is bounded as any step of a transfer is, so a backend that hangs
+	// cannot hold the session (and its address's slot) for ever.
+	endCtx := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.WithoutCancel(s.ctx), durationOr(s.srv.DataTimeout, DefaultDataTimeout))
+	}
 	end := func(why AbortReason) {
 		finished = true
-		if err := w.Abort(endCtx, why); err != nil {
+		ctx, cancel := endCtx()
+		defer cancel()
+		if err := w.Abort(ctx, why); err != nil {
 			s.log.Error("aborting upload", "file", p, "reason", why, "err", err)
 		}
 	}
@@ -196,7 +202,9 @@ func (s *session) store(verb, p string, mode WriteMode, exclusive bool) error {
 				return err
 			}
 			finished = true
-			return w.Commit(endCtx)
+			ctx, cancel := endCtx()
+			defer cancel()
+			return w.Commit(ctx)
 		},
 		func() {
 			if !finished {

@@ -61,11 +61,12 @@ func newLoginLimiter(all, perIP int) *loginLimiter {
 	return l
 }
 
-// loginSource is the address a login counts against: the client's IPv4
-// address, or the /64 network of its IPv6 address, since a single IPv6
-// client is routinely given a whole /64 and could otherwise take a fresh
-// address, and fresh slots, for every guess.
-func loginSource(ip netip.Addr) netip.Addr {
+// clientSource is the address a client counts against in every per-address
+// limit (logins, sessions, passive listeners): its IPv4 address, or the
+// /64 network of its IPv6 address, since a single IPv6 client is
+// routinely given a whole /64 and could otherwise take a fresh address,
+// and fresh slots, for every attempt.
+func clientSource(ip netip.Addr) netip.Addr {
 	ip = ip.Unmap()
 	if ip.Is6() {
 		if p, err := ip.Prefix(64); err == nil {
@@ -75,13 +76,13 @@ func loginSource(ip netip.Addr) netip.Addr {
 	return ip
 }
 
-// acquireIP waits for one of the slots of ip's source (loginSource) and
+// acquireIP waits for one of the slots of ip's source (clientSource) and
 // returns its release function, or ctx's error when ctx ends first.
 func (l *loginLimiter) acquireIP(ctx context.Context, ip netip.Addr) (func(), error) {
 	if l.perIPLimit <= 0 {
 		return func() {}, nil
 	}
-	ip = loginSource(ip)
+	ip = clientSource(ip)
 	l.mu.Lock()
 	e := l.perIP[ip]
 	if e == nil {
@@ -139,7 +140,7 @@ func (l *loginLimiter) acquireAll(ctx context.Context) (func(), error) {
 func (l *loginLimiter) queue(ip netip.Addr) (running, waiting int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	e := l.perIP[loginSource(ip)]
+	e := l.perIP[clientSource(ip)]
 	if e == nil {
 		return 0, 0
 	}
@@ -201,11 +202,12 @@ const hangUpPoll = 20 * time.Millisecond
 // being answered, no command can follow, so nothing it could still do
 // needs this login. A client that half-closes after pipelining more
 // commands keeps its login. The context also ends when the server shuts
-// down, after which the session ends without a login. stop ends the watch and cancels the context;
-// call it before the control loop reads again.
+// down, after which the session ends without a login. stop ends the
+// watch and cancels the context; call it before the control loop reads
+// again.
 func (s *session) watchHangUp() (ctx context.Context, stop func()) {
 	ctx, cancel := context.WithCancel(s.ctx)
-	seeHangUp := canSeeHangUp && s.lr.Buffered() == 0
+	seeHangUp := canSeeHangUp && s.lr.Buffered() == 0 && len(s.pending) == 0
 	conn := s.conn // the control loop, blocked in this command, cannot replace it
 	exited := make(chan struct{})
 	go func() {

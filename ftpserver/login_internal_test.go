@@ -18,8 +18,8 @@ func TestLoginSource(t *testing.T) {
 		{"::1", "::"},
 		{"fe80::1%eth0", "fe80::"},
 	} {
-		if got := loginSource(netip.MustParseAddr(tc.ip)); got != netip.MustParseAddr(tc.want) {
-			t.Errorf("loginSource(%s) = %s, want %s", tc.ip, got, tc.want)
+		if got := clientSource(netip.MustParseAddr(tc.ip)); got != netip.MustParseAddr(tc.want) {
+			t.Errorf("clientSource(%s) = %s, want %s", tc.ip, got, tc.want)
 		}
 	}
 }

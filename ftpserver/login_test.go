@@ -329,3 +329,28 @@ func TestLoginHalfClosedWithCommandsQueued(t *testing.T) {
 		conn.Close()
 	}
 }
+
+// A password check that Shutdown ends is answered: 421, not silence.
+func TestPassDuringShutdownGets421(t *testing.T) {
+	t.Parallel()
+	checking := make(chan struct{})
+	ts := startServer(t, func(s *ftpserver.Server) {
+		s.Auth = ftpserver.AuthFunc(func(ctx context.Context, _ ftpserver.ConnInfo, _, _ string) (*ftpserver.Account, error) {
+			close(checking)
+			<-ctx.Done()
+			return nil, ctx.Err()
+		})
+	})
+	c := ts.dial(t)
+	c.cmd(331, "USER alice")
+	c.send("PASS secret")
+	<-checking
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- ts.srv.Shutdown(ctx) }()
+	c.expect(421)
+	if err := <-done; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+}

@@ -15,7 +15,7 @@ func controlState(conn net.Conn) peerState {
 		return peerOpen
 	}
 	state := peerOpen
-	raw.Control(func(fd uintptr) {
+	err := raw.Control(func(fd uintptr) {
 		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLRDHUP}}
 		n, err := unix.Poll(fds, 0)
 		switch {
@@ -26,6 +26,11 @@ func controlState(conn net.Conn) peerState {
 			state = peerClosed
 		}
 	})
+	if err != nil {
+		// Closed on our side (Close, or a reply that could not be
+		// written): nobody is there to say the upload is complete.
+		return peerReset
+	}
 	return state
 }
 

@@ -281,7 +281,7 @@ func (srv *Server) state() *serverState {
 // is reached) and runs its session in a new goroutine.
 func (srv *Server) startSession(conn net.Conn, opts ListenerOptions) {
 	st := srv.state()
-	ip := addrIP(conn.RemoteAddr())
+	ip := clientSource(addrIP(conn.RemoteAddr()))
 	perIPLimit := limitOr(srv.MaxSessionsPerIP, DefaultMaxSessionsPerIP)
 	st.mu.Lock()
 	var refuse string
@@ -312,6 +312,7 @@ func (srv *Server) startSession(conn net.Conn, opts ListenerOptions) {
 }
 
 func (srv *Server) endSession(s *session, ip netip.Addr) {
+	ip = clientSource(ip)
 	st := srv.state()
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -345,6 +346,7 @@ func (srv *Server) reservePassive(ip netip.Addr) (release func(), ok bool) {
 			limit = min(limit, max(1, (hi-lo+1)/2))
 		}
 	}
+	ip = clientSource(ip)
 	st := srv.state()
 	st.passiveMu.Lock()
 	defer st.passiveMu.Unlock()

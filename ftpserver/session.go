@@ -74,8 +74,10 @@ type session struct {
 	queued queuedCommand
 	// readingAhead is set while the control loop reads commands behind
 	// a queued one (see awaitTransfer): the transfer's end interrupts
-	// that read.
-	readingAhead atomic.Bool
+	// that read. aheadMu makes the check and the interruption one step,
+	// so an interruption never lands on a later read.
+	aheadMu      sync.Mutex
+	readingAhead bool
 	// pending holds the commands read ahead, in order, and readErr the
 	// error that ended reading ahead; readCommand returns them first.
 	pending []pendingLine
@@ -548,9 +550,19 @@ var errTransferOver = errors.New("transfer over")
 // readAhead reads one command line while a transfer runs; the transfer's
 // end interrupts it (see startTransfer).
 func (s *session) readAhead() (string, error) {
-	s.readingAhead.Store(true)
-	defer s.readingAhead.Store(false)
-	s.conn.SetReadDeadline(time.Now().Add(durationOr(s.srv.IdleTimeout, DefaultIdleTimeout)))
+	idle := durationOr(s.srv.IdleTimeout, DefaultIdleTimeout)
+	s.aheadMu.Lock()
+	s.readingAhead = true
+	s.conn.SetReadDeadline(time.Now().Add(idle))
+	s.aheadMu.Unlock()
+	defer func() {
+		s.aheadMu.Lock()
+		s.readingAhead = false
+		// An interruption the read did not see must not cut the next
+		// read (AUTH's handshake, CCC's close_notify) short.
+		s.conn.SetReadDeadline(time.Now().Add(idle))
+		s.aheadMu.Unlock()
+	}()
 	// After the deadline is set: a transfer ending from here on sees
 	// readingAhead and interrupts the read; one that ended before is
 	// seen here.
@@ -581,7 +593,9 @@ func isVerb(line, verb string) bool {
 // wakeReader interrupts the control loop's read ahead, if it is in one,
 // once the transfer it waits for has ended.
 func (s *session) wakeReader() {
-	if s.readingAhead.Load() {
+	s.aheadMu.Lock()
+	defer s.aheadMu.Unlock()
+	if s.readingAhead {
 		s.base.SetReadDeadline(time.Now())
 	}
 }

@@ -279,6 +279,7 @@ func (s *session) secureData(conn net.Conn) (net.Conn, error) {
 	tc.SetDeadline(time.Now().Add(durationOr(s.srv.DataTimeout, DefaultDataTimeout)))
 	if err := tc.Handshake(); err != nil {
 		s.log.Info("data TLS handshake failed", "err", err)
+		conn.Close() // secured early, nobody else holds it
 		return nil, ftp.Errorf(ftp.CodeCantOpenData, "TLS handshake on the data connection failed.")
 	}
 	tc.SetDeadline(time.Time{})

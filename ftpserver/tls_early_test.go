@@ -260,3 +260,25 @@ func TestTLSUnresumedDataLogNamesCause(t *testing.T) {
 		return ""
 	})
 }
+
+// A PROT P data connection whose early handshake fails is closed at once,
+// not left to the garbage collector: a client repeating garbage handshakes
+// would otherwise exhaust the server's descriptors.
+func TestTLSEarlyDataFailedHandshakeClosed(t *testing.T) {
+	t.Parallel()
+	ts := startTLSServer(t)
+	ts.fs.WriteFile("/f", []byte("data"))
+	c := ts.protPClient(t, ts.clientConfig(0))
+	data := c.pasv()
+	if _, err := io.WriteString(data, "this is no TLS ClientHello\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	c.transferRefused("RETR f")
+	// The server's side is closed: the client reads its end (an alert
+	// may come first), long before any deadline.
+	data.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadAll(data); err != nil {
+		t.Fatalf("data connection after a failed handshake: %v (still open on the server)", err)
+	}
+	c.cmd(200, "NOOP")
+}

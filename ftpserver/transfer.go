@@ -302,20 +302,7 @@ func mover(dst io.Writer, src io.Reader) (move func(want int64) (int64, error), 
 	_, dstTCP := dst.(*net.TCPConn)
 	_, srcTCP := src.(*net.TCPConn)
 	_, dstReaderFrom := dst.(io.ReaderFrom)
-	if srcFile && dstTCP {
-		return func(want int64) (int64, error) {
-			var sent int64
-			for sent < want {
-				n, err := io.Copy(dst, &io.LimitedReader{R: src, N: min(sendfilePiece, want-sent)})
-				sent += n
-				if err != nil || n == 0 {
-					return sent, err
-				}
-			}
-			return sent, nil
-		}, func() {}
-	}
-	if srcTCP && dstReaderFrom {
+	if srcFile && dstTCP || srcTCP && dstReaderFrom {
 		return func(want int64) (int64, error) {
 			return io.Copy(dst, &io.LimitedReader{R: src, N: want})
 		}, func() {}
@@ -325,13 +312,6 @@ func mover(dst io.Writer, src io.Reader) (move func(want int64) (int64, error), 
 		return io.CopyBuffer(writerOnly{dst}, readerOnly{&io.LimitedReader{R: src, N: want}}, *buf)
 	}, func() { bufPool.Put(buf) }
 }
-
-// sendfilePiece is the most one sendfile(2) call moves, as in vsftpd:
-// pieces this size were faster than a call per chunk both on loopback
-// and over a veth link between namespaces, for a few more system calls
-// (bench/RESULTS.md, run 11). The chunk, not the piece, is what the data
-// deadline and STAT progress follow.
-const sendfilePiece = 64 << 10
 
 // copyData moves data in chunks through move, re-arming the data
 // connection's deadline (arm) per chunk so a peer that stops reading or

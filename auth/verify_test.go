@@ -8,7 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/ferry-ftp/ferry/internal/testwait"
 )
 
 // usersWith writes a users file with one account per hash, named u0, u1…
@@ -129,7 +130,7 @@ func TestVerifyHonoursContext(t *testing.T) {
 		_, err := f.Verify(ctx, "u0", "guess")
 		result <- err
 	}()
-	waitFor(t, func() bool { return len(hashSlots) == 1 }, "the check to start")
+	testwait.For(t, "the check to start", func() bool { return len(hashSlots) == 1 })
 	cancel()
 	err := <-result
 	if !errors.Is(err, context.Canceled) {
@@ -138,18 +139,7 @@ func TestVerifyHonoursContext(t *testing.T) {
 	if n := len(hashSlots); n != 1 {
 		t.Errorf("%d slots held right after the cancelled check returned; the hash still runs, want 1", n)
 	}
-	waitFor(t, func() bool { return len(hashSlots) == 0 }, "the abandoned hash to give its slot back")
-}
-
-func waitFor(t *testing.T, ok func() bool, what string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testwait.For(t, "the abandoned hash to give its slot back", func() bool { return len(hashSlots) == 0 })
 }
 
 // Unknown names and wrong passwords should cost the same per algorithm:

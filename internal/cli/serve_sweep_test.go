@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ferry-ftp/ferry/internal/testwait"
 )
 
 // TestServeSweepsStaleUploadTemps: temporary upload files that a crashed
@@ -41,13 +43,9 @@ func TestServeSweepsStaleUploadTemps(t *testing.T) {
 	}
 	_, _, logs := startServe(t, "--listen", "127.0.0.1:0", "--root", root)
 
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(logs.String(), "swept stale upload temp files") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no sweep total logged; log:\n%s", logs.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testwait.For(t, "the sweep's total in the log", func() bool {
+		return strings.Contains(logs.String(), "swept stale upload temp files")
+	})
 	log := logs.String()
 	for _, want := range []string{
 		`msg="removed a stale upload temp file" .*file=/\.ferry-upload-crash1 size=1000 age=2h0m\d+s`,

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ferry-ftp/ferry/internal/testwait"
 )
 
 // curl's exit codes that the tests expect (see curl(1), EXIT CODES).
@@ -385,31 +387,31 @@ func TestCurlKilledUploadResumes(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// Kill it once a good part (but, at curl's rate, far from all) has
-	// reached the server, wherever the upload mode keeps it meanwhile.
-	for deadline := time.Now().Add(20 * time.Second); storedBytes(t, ts.root) < 512<<10; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
+	killed := false
+	t.Cleanup(func() { // also when the wait below fails
+		if !killed {
 			cmd.Process.Kill()
 			cmd.Wait()
-			t.Fatalf("the upload did not progress: %d bytes on the server", storedBytes(t, ts.root))
 		}
-	}
+	})
+	// Kill it once a good part (but, at curl's rate, far from all) has
+	// reached the server, wherever the upload mode keeps it meanwhile.
+	testwait.For(t, "512 KiB of the upload on the server", func() bool {
+		return storedBytes(t, ts.root) >= 512<<10
+	})
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	cmd.Wait()
+	killed = true
 
 	// The server notices the lost connections and keeps what arrived.
 	var partial []byte
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	testwait.For(t, "the partial file of the killed upload, and no session left", func() bool {
 		var err error
-		if partial, err = os.ReadFile(ts.local("/up.bin")); err == nil && ts.srv.SessionCount() == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no partial file after the killed upload (sessions %d)", ts.srv.SessionCount())
-		}
-	}
+		partial, err = os.ReadFile(ts.local("/up.bin"))
+		return err == nil && ts.srv.SessionCount() == 0
+	})
 	if len(partial) == 0 || len(partial) >= len(data) || !bytes.Equal(partial, data[:len(partial)]) {
 		t.Fatalf("after the killed upload the file has %d bytes; want a true prefix of the %d", len(partial), len(data))
 	}

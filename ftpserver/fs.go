@@ -204,4 +204,8 @@ var (
 	// in place (UploadDirect, a resumed upload), which a second one would
 	// interleave with. Backends lock the target for the upload's duration.
 	ErrBusy = errors.New("file busy") // 450
+	// ErrUnavailable: the storage is overloaded or briefly unreachable
+	// and asks to be retried later (an object store's SlowDown or 503
+	// after the backend's own retries).
+	ErrUnavailable = errors.New("storage temporarily unavailable") // 450
 )

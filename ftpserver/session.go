@@ -170,6 +170,9 @@ func (s *session) replyError(err error) {
 		s.reply(ftp.CodeBadFileName, "File name not allowed.")
 	case errors.Is(err, ErrBusy): // another upload writes the file in place
 		s.reply(ftp.CodeFileUnavailable, "File busy.")
+	case errors.Is(err, ErrUnavailable):
+		s.log.Warn("storage unavailable", "err", err)
+		s.reply(ftp.CodeFileUnavailable, "Storage temporarily unavailable; try again later.")
 	case errors.Is(err, ErrNotSupported):
 		s.reply(ftp.CodeNotImplemented, "Not supported by this storage.")
 	case errors.Is(err, ErrNoSpace) || errors.Is(err, syscall.ENOSPC): // disk full: 452, a quota (above) 552

@@ -334,6 +334,9 @@ func (h *homeCache) getS3(ctx context.Context, root string) (ftpserver.FileSyste
 	h.open[key] = fsys
 	h.s3.logger.Info("opened S3 root", "root", key, "endpoint", store.Endpoint())
 	if after := h.s3.abandonedAfter; after > 0 {
+		if prefix != "" {
+			prefix += "/" // not the uploads of "prefix2/..."
+		}
 		h.sweeper.startS3(key, store, bucket, prefix, after)
 	}
 	return fsys, nil

@@ -38,7 +38,7 @@ type S3 struct {
 	AccessKey     string `toml:"access_key"`
 	SecretKeyFile string `toml:"secret_key_file"`
 	// PartSize and Concurrency bound an upload's memory: PartSize x
-	// Concurrency bytes.
+	// (Concurrency+1) bytes.
 	PartSize    Size `toml:"part_size"`
 	Concurrency int  `toml:"concurrency"`
 	// AbandonedAfter is the age past which an incomplete multipart upload

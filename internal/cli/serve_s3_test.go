@@ -158,7 +158,6 @@ func writeAnonRoot(t *testing.T, root string) string {
 	return path
 }
 
-
 // startS3Serve runs "ferry serve" with env and args until the test ends,
 // and returns its address and its log.
 func startS3Serve(t *testing.T, bin string, env []string, args ...string) (string, *syncBuffer) {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -443,5 +444,19 @@ home = "s3://%s//pub/"
 	want := "anonymous.upload_dir: /missing under the anonymous root s3://" + bucket + "/pub: "
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("missing upload_dir on S3: %v, want %q", err, want)
+	}
+}
+
+func TestS3SweepInterval(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ olderThan, want time.Duration }{
+		{24 * time.Hour, time.Hour},
+		{2 * time.Hour, 30 * time.Minute},
+		{time.Minute, time.Minute},
+		{time.Second, time.Minute},
+	} {
+		if got := s3SweepInterval(c.olderThan); got != c.want {
+			t.Errorf("s3SweepInterval(%v) = %v, want %v", c.olderThan, got, c.want)
+		}
 	}
 }

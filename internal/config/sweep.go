@@ -51,19 +51,38 @@ func (s *tempSweeper) wait() { s.wg.Wait() }
 
 // startS3 aborts, in the background, the incomplete multipart uploads
 // under an S3 root that are older than olderThan: a node killed mid-upload
-// leaves them behind, and the store bills for their parts.
+// leaves them behind, and the store bills for their parts. It sweeps at
+// once and then again every s3SweepInterval(olderThan) while the server
+// runs, since a long-running node outlives the uploads other nodes
+// abandon.
 func (s *tempSweeper) startS3(root string, store *s3fs.Store, bucket, prefix string, olderThan time.Duration) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		n, err := store.SweepAbandoned(s.ctx, bucket, prefix, olderThan, func(key, uploadID string, initiated time.Time) {
-			s.logger.Info("aborted an abandoned S3 upload", "root", root, "key", key, "upload_id", uploadID, "age", time.Since(initiated).Round(time.Second))
-		})
-		switch {
-		case err != nil && s.ctx.Err() == nil:
-			s.logger.Warn("sweeping abandoned S3 uploads stopped", "root", root, "aborted", n, "err", err)
-		case n > 0:
-			s.logger.Info("swept abandoned S3 uploads", "root", root, "aborted", n)
+		tick := time.NewTicker(s3SweepInterval(olderThan))
+		defer tick.Stop()
+		for {
+			n, err := store.SweepAbandoned(s.ctx, bucket, prefix, olderThan, func(key, uploadID string, initiated time.Time) {
+				s.logger.Info("aborted an abandoned S3 upload", "root", root, "key", key, "upload_id", uploadID, "age", time.Since(initiated).Round(time.Second))
+			})
+			switch {
+			case err != nil && s.ctx.Err() == nil:
+				s.logger.Warn("sweeping abandoned S3 uploads failed; retrying later", "root", root, "aborted", n, "err", err)
+			case n > 0:
+				s.logger.Info("swept abandoned S3 uploads", "root", root, "aborted", n)
+			}
+			select {
+			case <-s.ctx.Done():
+				return
+			case <-tick.C:
+			}
 		}
 	}()
+}
+
+// s3SweepInterval is how often a root is swept again: a quarter of the
+// age that makes an upload abandoned, so one is aborted at most a quarter
+// late, but not more often than once a minute nor less than once an hour.
+func s3SweepInterval(olderThan time.Duration) time.Duration {
+	return min(max(olderThan/4, time.Minute), time.Hour)
 }

@@ -592,3 +592,60 @@ func TestUploadContext(t *testing.T) {
 	wantErrIs(t, "Commit with a done context", w.Commit(done), context.Canceled)
 	e.wantObject(t, "/g", nil)
 }
+
+// repeatReader yields n bytes cycling through pattern, without holding
+// them all.
+type repeatReader struct {
+	pattern []byte
+	n, off  int64
+}
+
+func (r *repeatReader) Read(p []byte) (int, error) {
+	if r.off >= r.n {
+		return 0, io.EOF
+	}
+	p = p[:min(int64(len(p)), r.n-r.off)]
+	k := 0
+	for k < len(p) {
+		k += copy(p[k:], r.pattern[(r.off+int64(k))%int64(len(r.pattern)):])
+	}
+	r.off += int64(k)
+	return k, nil
+}
+
+const benchSize = 256 << 20
+
+// BenchmarkUpload streams 256 MiB through ReadFrom with the default part
+// size and concurrency, as the server's copy does.
+func BenchmarkUpload(b *testing.B) {
+	e := ioSetup(b, func(o *Options) { o.PartSize, o.Concurrency = 0, 0 })
+	pattern := data(1<<20+13, 1)
+	b.SetBytes(benchSize)
+	for b.Loop() {
+		w, err := e.fs.Create(b.Context(), "/bench", ftpserver.CreateOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := w.(io.ReaderFrom).ReadFrom(&repeatReader{pattern: pattern, n: benchSize}); err != nil {
+			b.Fatal(err)
+		}
+		if err := w.Commit(b.Context()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkUploadMinioGo is the reference for BenchmarkUpload: minio-go's
+// own PutObject of a stream of unknown size, as `mc pipe` does.
+func BenchmarkUploadMinioGo(b *testing.B) {
+	e := ioSetup(b, nil)
+	pattern := data(1<<20+13, 1)
+	b.SetBytes(benchSize)
+	for b.Loop() {
+		_, err := e.raw.PutObject(b.Context(), e.bucket, "bench", &repeatReader{pattern: pattern, n: benchSize}, -1,
+			minio.PutObjectOptions{PartSize: DefaultPartSize, NumThreads: DefaultConcurrency})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -649,3 +649,26 @@ func BenchmarkUploadMinioGo(b *testing.B) {
 		}
 	}
 }
+
+func TestCopyPlan(t *testing.T) {
+	t.Parallel()
+	const gib = 1 << 30
+	for _, keep := range []int64{minPartSize, minPartSize + 1, maxCopyPartSize - 1, maxCopyPartSize, maxCopyPartSize + 1,
+		maxCopyPartSize + minPartSize - 1, 2*maxCopyPartSize + 3, 5000 * gib} {
+		plan := copyPlan(keep, maxCopyPartSize)
+		if want := (keep + maxCopyPartSize - 1) / maxCopyPartSize; int64(len(plan)) != want {
+			t.Errorf("keep %d: %d ranges, want %d", keep, len(plan), want)
+		}
+		next := int64(0)
+		for _, r := range plan {
+			size := r[1] - r[0]
+			if r[0] != next || size > maxCopyPartSize || size < minPartSize {
+				t.Errorf("keep %d: range %v (size %d) after %d: want contiguous, 5 MiB to 5 GiB", keep, r, size, next)
+			}
+			next = r[1]
+		}
+		if next != keep {
+			t.Errorf("keep %d: ranges end at %d", keep, next)
+		}
+	}
+}

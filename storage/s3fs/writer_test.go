@@ -672,3 +672,50 @@ func TestCopyPlan(t *testing.T) {
 		}
 	}
 }
+
+// An interrupted APPE or REST+STOR publishes the kept prefix and what
+// arrived, so the client can resume again; in atomic mode nothing.
+func TestUploadResumeInterrupted(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		old    int
+		mode   ftpserver.WriteMode
+		offset int64
+	}{
+		{"append-1KiB", 1 << 10, ftpserver.WriteAppend, 0},
+		{"append-12MiB", 12 << 20, ftpserver.WriteAppend, 0},
+		{"rest-11MiB", 12 << 20, ftpserver.WriteAt, 11 << 20},
+	} {
+		for _, upload := range []ftpserver.UploadMode{ftpserver.UploadAtomicResume, ftpserver.UploadAtomic, ftpserver.UploadDirect} {
+			t.Run(tc.name+"/"+upload.String(), func(t *testing.T) {
+				t.Parallel()
+				e := ioSetup(t, nil)
+				old, sent := data(tc.old, 1), data(minPartSize+100, 2)
+				e.put(t, "/f", old)
+				w, err := e.fs.Create(t.Context(), "/f", ftpserver.CreateOptions{Mode: tc.mode, Offset: tc.offset, Upload: upload})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := w.Write(sent); err != nil {
+					t.Fatal(err)
+				}
+				if err := w.Abort(t.Context(), ftpserver.AbortInterrupted); err != nil {
+					t.Fatal(err)
+				}
+				keep := old
+				if tc.mode == ftpserver.WriteAt {
+					keep = old[:tc.offset]
+				}
+				if upload == ftpserver.UploadAtomic {
+					e.wantObject(t, "/f", old)
+				} else {
+					e.wantObject(t, "/f", concatBytes(keep, sent))
+				}
+				if got := e.incomplete(t); len(got) != 0 {
+					t.Errorf("incomplete uploads left: %q", got)
+				}
+			})
+		}
+	}
+}

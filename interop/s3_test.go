@@ -165,6 +165,64 @@ func TestS3CurlKilledUploadResumes(t *testing.T) {
 	}
 }
 
+// TestS3CurlAnonymous uploads into the anonymous upload directory: new
+// files are created, an existing one is neither replaced nor appended to.
+func TestS3CurlAnonymous(t *testing.T) {
+	t.Parallel()
+	ss := startS3Server(t, miniotest.Shared(t), s3fs.Options{})
+	dir := t.TempDir()
+	up := testData(215, 6000)
+	other := testData(216, 7000)
+	writeFile(t, filepath.Join(dir, "up.bin"), up)
+	writeFile(t, filepath.Join(dir, "other.bin"), other)
+	ss.putObject(t, "/pub.bin", other)
+
+	res := curl(t, dir, "-T", "up.bin", ss.anonURL("/incoming/up.bin"))
+	wantCurl(t, res, curlOK)
+	ss.wantObject(t, "/incoming/up.bin", up)
+	res = curl(t, dir, "-o", "got.bin", ss.anonURL("/incoming/up.bin"))
+	wantCurl(t, res, curlOK)
+	wantFile(t, filepath.Join(dir, "got.bin"), up)
+
+	res = curl(t, dir, "-T", "other.bin", ss.anonURL("/incoming/up.bin"))
+	wantCurl(t, res, curlUploadFailed)
+	res = curl(t, dir, "--append", "-T", "other.bin", ss.anonURL("/incoming/up.bin"))
+	wantCurl(t, res, curlUploadFailed)
+	ss.wantObject(t, "/incoming/up.bin", up)
+	res = curl(t, dir, "-v", "-T", "up.bin", ss.anonURL("/pub.bin"))
+	wantCurl(t, res, curlUploadFailed)
+	wantLog(t, res.stderr, "< 550 ")
+	ss.wantObject(t, "/pub.bin", other)
+}
+
+// TestS3LftpResume fetches a file in four segments at once (REST on four
+// sessions: ranged GETs), continues a partial download and a partial
+// upload.
+func TestS3LftpResume(t *testing.T) {
+	t.Parallel()
+	ss := startS3Server(t, miniotest.Shared(t), s3SmallParts)
+	work := t.TempDir()
+	big := testData(217, 11<<20+7)
+	ss.putObject(t, "/big.bin", big)
+
+	res := lftp(t, ss.testServer, work, true, `pget -n 4 big.bin -o pget.bin`)
+	wantLftp(t, res)
+	wantFile(t, filepath.Join(work, "pget.bin"), big)
+
+	writeFile(t, filepath.Join(work, "big.bin"), big[:1<<20+3])
+	res = lftp(t, ss.testServer, work, true, `get -c big.bin`)
+	wantLftp(t, res)
+	wantFile(t, filepath.Join(work, "big.bin"), big)
+
+	ss.putObject(t, "/partial.bin", big[:6<<20+1])
+	if err := os.Rename(filepath.Join(work, "big.bin"), filepath.Join(work, "partial.bin")); err != nil {
+		t.Fatal(err)
+	}
+	res = lftp(t, ss.testServer, work, true, `put -c partial.bin`)
+	wantLftp(t, res)
+	ss.wantObject(t, "/partial.bin", big)
+}
+
 // TestS3LftpMirror mirrors a tree of about 100 files in nested
 // directories, empty directories among them, sizes from 0 B to 20 MiB,
 // up into the bucket and back down, byte-identical both ways.
@@ -266,6 +324,16 @@ func TestS3PythonFtplib(t *testing.T) {
 		writeFile(t, filepath.Join(work, "mdtm.want"), []byte(info.LastModified.UTC().Format("20060102150405")))
 
 		ftplibScript(t, ss.testServer, "ftplib_s3.py", "times", work)
+	})
+	t.Run("abort-upload", func(t *testing.T) {
+		t.Parallel()
+		ss := startS3Server(t, srv, s3SmallParts)
+		work := t.TempDir()
+		up := testData(214, 16<<20+3)
+		writeFile(t, filepath.Join(work, "up.bin"), up)
+
+		ftplib(t, ss.testServer, "abort-upload", work)
+		ss.wantObject(t, "/up.bin", up)
 	})
 	t.Run("abort", func(t *testing.T) {
 		t.Parallel()

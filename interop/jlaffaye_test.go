@@ -245,6 +245,20 @@ func TestGoFTPConcurrent(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
 	const sessions, files = 6, 8
+	content := func(i, j int) []byte { return testData(uint64(1000+i*files+j), 100000+j*4099) }
+	storRetrConcurrently(t, ts, sessions, files, content)
+	for i := range sessions {
+		for j := range files {
+			wantFile(t, ts.local(fmt.Sprintf("/s%d-f%d.bin", i, j)), content(i, j))
+		}
+	}
+}
+
+// storRetrConcurrently runs sessions sessions at once, each of which
+// stores files files named sI-fJ.bin with content(I, J) and reads each
+// back, byte-identical.
+func storRetrConcurrently(t *testing.T, ts *testServer, sessions, files int, content func(i, j int) []byte) {
+	t.Helper()
 	var wg sync.WaitGroup
 	errs := make(chan error, sessions)
 	for i := range sessions {
@@ -254,7 +268,7 @@ func TestGoFTPConcurrent(t *testing.T) {
 			defer wg.Done()
 			for j := range files {
 				name := fmt.Sprintf("s%d-f%d.bin", i, j)
-				data := testData(uint64(1000+i*files+j), 100000+j*4099)
+				data := content(i, j)
 				if err := c.Stor(name, bytes.NewReader(data)); err != nil {
 					errs <- fmt.Errorf("Stor %s: %w", name, err)
 					return
@@ -269,7 +283,7 @@ func TestGoFTPConcurrent(t *testing.T) {
 					err = cerr
 				}
 				if err != nil || !bytes.Equal(got, data) {
-					errs <- fmt.Errorf("Retr %s: %d bytes back, err %v", name, len(got), err)
+					errs <- fmt.Errorf("Retr %s: %d bytes back of %d, err %v", name, len(got), len(data), err)
 					return
 				}
 			}
@@ -279,11 +293,6 @@ func TestGoFTPConcurrent(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
-	}
-	for i := range sessions {
-		for j := range files {
-			wantFile(t, ts.local(fmt.Sprintf("/s%d-f%d.bin", i, j)), testData(uint64(1000+i*files+j), 100000+j*4099))
-		}
 	}
 }
 

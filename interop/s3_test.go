@@ -3,6 +3,7 @@ package interop
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -264,6 +265,13 @@ func TestS3LftpMirror(t *testing.T) {
 	compareTrees(t, ss.objectTree(t, "/up tree"), treeDigest(t, filepath.Join(work, "back")))
 	wantFile(t, filepath.Join(work, "back", "ünïcødé", "名前", "new file.bin"), changed)
 	wantNoFile(t, filepath.Join(work, "back", "deep", "a", "big.bin"))
+
+	// Renaming the tree moves every object (server-side copies).
+	before := ss.objectTree(t, "/up tree")
+	res = lftp(t, ss.testServer, work, true, `mv "up tree" "moved tree"`)
+	wantLftp(t, res)
+	compareTrees(t, before, ss.objectTree(t, "/moved tree"))
+	ss.wantNoObject(t, "/up tree")
 }
 
 // TestS3PythonFtplib runs the ftplib scenarios of the local-disk tests
@@ -466,4 +474,19 @@ func TestS3GoFTPRemoveTreeWithoutMarkers(t *testing.T) {
 	ss.wantNoObject(t, "/tree")
 	mustOK(t, "RemoveDir", c.RemoveDir("/other"))
 	ss.wantNoObject(t, "/other")
+}
+
+// TestS3GoFTPConcurrent runs several sessions at once, each uploading and
+// downloading its own files, some of several parts.
+func TestS3GoFTPConcurrent(t *testing.T) {
+	t.Parallel()
+	ss := startS3Server(t, miniotest.Shared(t), s3SmallParts)
+	const sessions, files = 4, 4
+	content := func(i, j int) []byte { return testData(uint64(2000+i*files+j), 100000+j*(3<<20)) }
+	storRetrConcurrently(t, ss.testServer, sessions, files, content)
+	for i := range sessions {
+		for j := range files {
+			ss.wantObject(t, fmt.Sprintf("/s%d-f%d.bin", i, j), content(i, j))
+		}
+	}
 }

@@ -62,9 +62,13 @@ func startS3Server(t *testing.T, srv *miniotest.Server, opts s3fs.Options, confi
 	return ss
 }
 
-// key is the object key behind virtual path p ("/a/b").
+// key is the object key behind virtual path p ("/a/b"); for "/" it is
+// the prefix the accounts are rooted at, without a trailing slash.
 func (ss *s3Server) key(p string) string {
-	return s3Prefix + "/" + strings.TrimPrefix(path.Clean(p), "/")
+	if p = path.Clean(p); p == "/" {
+		return s3Prefix
+	}
+	return s3Prefix + "/" + strings.TrimPrefix(p, "/")
 }
 
 // putObject stores data at virtual path p directly in the bucket.

@@ -74,7 +74,8 @@ func (ss *s3Server) key(p string) string {
 // putObject stores data at virtual path p directly in the bucket.
 func (ss *s3Server) putObject(t *testing.T, p string, data []byte) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	// Generous: the erasure test puts 200 MiB on a shared CI machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	_, err := ss.client.PutObject(ctx, ss.bucket, ss.key(p), bytes.NewReader(data), int64(len(data)), minio.PutObjectOptions{})
 	if err != nil {

@@ -410,15 +410,27 @@ func TestUploadAbort(t *testing.T) {
 	}
 }
 
+// prefixCase is an upload onto an existing object of old bytes that keeps
+// some of them (APPE, REST+STOR) and sends newSize more.
+type prefixCase struct {
+	name    string
+	old     int
+	mode    ftpserver.WriteMode
+	offset  int64
+	newSize int
+}
+
+// kept is the part of old the upload keeps.
+func (c prefixCase) kept(old []byte) []byte {
+	if c.mode == ftpserver.WriteAt {
+		return old[:c.offset]
+	}
+	return old
+}
+
 func TestUploadKeepsPrefix(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name    string
-		old     int
-		mode    ftpserver.WriteMode
-		offset  int64
-		newSize int
-	}{
+	for _, tc := range []prefixCase{
 		{"append-1KiB", 1 << 10, ftpserver.WriteAppend, 0, 4},
 		{"append-1KiB-multipart", 1 << 10, ftpserver.WriteAppend, 0, 2*minPartSize + 5},
 		{"append-12MiB", 12 << 20, ftpserver.WriteAppend, 0, 4},
@@ -435,10 +447,7 @@ func TestUploadKeepsPrefix(t *testing.T) {
 			e := ioSetup(t, nil)
 			old, sent := data(tc.old, 1), data(tc.newSize, 2)
 			e.put(t, "/f", old)
-			keep := old
-			if tc.mode == ftpserver.WriteAt {
-				keep = old[:tc.offset]
-			}
+			keep := tc.kept(old)
 			for _, upload := range []ftpserver.UploadMode{ftpserver.UploadAtomic, ftpserver.UploadAtomicResume} {
 				if err := e.upload(t, "/f", ftpserver.CreateOptions{Mode: tc.mode, Offset: tc.offset, Upload: upload}, sent); err != nil {
 					t.Fatal(err)
@@ -677,21 +686,16 @@ func TestCopyPlan(t *testing.T) {
 // arrived, so the client can resume again; in atomic mode nothing.
 func TestUploadResumeInterrupted(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name   string
-		old    int
-		mode   ftpserver.WriteMode
-		offset int64
-	}{
-		{"append-1KiB", 1 << 10, ftpserver.WriteAppend, 0},
-		{"append-12MiB", 12 << 20, ftpserver.WriteAppend, 0},
-		{"rest-11MiB", 12 << 20, ftpserver.WriteAt, 11 << 20},
+	for _, tc := range []prefixCase{
+		{"append-1KiB", 1 << 10, ftpserver.WriteAppend, 0, minPartSize + 100},
+		{"append-12MiB", 12 << 20, ftpserver.WriteAppend, 0, minPartSize + 100},
+		{"rest-11MiB", 12 << 20, ftpserver.WriteAt, 11 << 20, minPartSize + 100},
 	} {
 		for _, upload := range []ftpserver.UploadMode{ftpserver.UploadAtomicResume, ftpserver.UploadAtomic, ftpserver.UploadDirect} {
 			t.Run(tc.name+"/"+upload.String(), func(t *testing.T) {
 				t.Parallel()
 				e := ioSetup(t, nil)
-				old, sent := data(tc.old, 1), data(minPartSize+100, 2)
+				old, sent := data(tc.old, 1), data(tc.newSize, 2)
 				e.put(t, "/f", old)
 				w, err := e.fs.Create(t.Context(), "/f", ftpserver.CreateOptions{Mode: tc.mode, Offset: tc.offset, Upload: upload})
 				if err != nil {
@@ -703,14 +707,10 @@ func TestUploadResumeInterrupted(t *testing.T) {
 				if err := w.Abort(t.Context(), ftpserver.AbortInterrupted); err != nil {
 					t.Fatal(err)
 				}
-				keep := old
-				if tc.mode == ftpserver.WriteAt {
-					keep = old[:tc.offset]
-				}
 				if upload == ftpserver.UploadAtomic {
 					e.wantObject(t, "/f", old)
 				} else {
-					e.wantObject(t, "/f", concatBytes(keep, sent))
+					e.wantObject(t, "/f", concatBytes(tc.kept(old), sent))
 				}
 				if got := e.incomplete(t); len(got) != 0 {
 					t.Errorf("incomplete uploads left: %q", got)

@@ -453,10 +453,11 @@ func TestS3GoFTP(t *testing.T) {
 	mustOK(t, "NoOp", c.NoOp())
 }
 
-// TestS3GoFTPRemoveTreeWithoutMarkers removes with RemoveDirRecur a tree
-// whose directories have no marker objects (it was written by another S3
-// tool): jlaffaye/ftp deletes each file, then RMDs its directory, which
-// must still exist once its last file is gone, as on any file system.
+// TestS3GoFTPRemoveTreeWithoutMarkers removes trees whose directories
+// have no marker objects (another S3 tool wrote them) with jlaffaye/ftp's
+// RemoveDirRecur and lftp's rm -r: both delete each file, then RMD its
+// directory, which must still exist once its last file is gone, as on
+// any file system.
 func TestS3GoFTPRemoveTreeWithoutMarkers(t *testing.T) {
 	t.Parallel()
 	ss := startS3Server(t, miniotest.Shared(t), s3fs.Options{})
@@ -474,6 +475,13 @@ func TestS3GoFTPRemoveTreeWithoutMarkers(t *testing.T) {
 	ss.wantNoObject(t, "/tree")
 	mustOK(t, "RemoveDir", c.RemoveDir("/other"))
 	ss.wantNoObject(t, "/other")
+
+	// lftp's rm -r deletes the files, then the directories deepest first.
+	ss.putObject(t, "/tree2/a/b/f1", []byte("1"))
+	ss.putObject(t, "/tree2/f3", []byte("3"))
+	res := lftp(t, ss.testServer, t.TempDir(), true, `rm -r tree2`)
+	wantLftp(t, res)
+	ss.wantNoObject(t, "/tree2")
 }
 
 // TestS3GoFTPConcurrent runs several sessions at once, each uploading and

@@ -71,6 +71,32 @@ func retr(t *testing.T, c *goftp.ServerConn, name string, offset uint64) []byte 
 	return b
 }
 
+// wantGoFTPReads checks what jlaffaye/ftp reads of the file name, which
+// holds data: its SIZE, the whole file, the part from offset and from its
+// end, and 550 for a missing file.
+func wantGoFTPReads(t *testing.T, c *goftp.ServerConn, name string, data []byte, offset uint64) {
+	t.Helper()
+	size, err := c.FileSize(name)
+	mustOK(t, "FileSize", err)
+	if size != int64(len(data)) {
+		t.Errorf("FileSize = %d, want %d", size, len(data))
+	}
+	_, err = c.FileSize("missing.bin")
+	wantCode(t, "FileSize of a missing file", err, 550)
+
+	if got := retr(t, c, name, 0); !bytes.Equal(got, data) {
+		t.Errorf("Retr: got %d bytes, want %d identical bytes", len(got), len(data))
+	}
+	if got := retr(t, c, name, offset); !bytes.Equal(got, data[offset:]) {
+		t.Errorf("RetrFrom(%d): got %d bytes, want the last %d", offset, len(got), uint64(len(data))-offset)
+	}
+	if got := retr(t, c, name, uint64(len(data))); len(got) != 0 {
+		t.Errorf("RetrFrom at the end: got %d bytes, want none", len(got))
+	}
+	_, err = c.Retr("missing.bin")
+	wantCode(t, "Retr of a missing file", err, 550)
+}
+
 func TestGoFTP(t *testing.T) {
 	t.Parallel()
 	variants := []struct {
@@ -107,25 +133,7 @@ func testGoFTP(t *testing.T, ts *testServer, c *goftp.ServerConn, mlsd bool) {
 
 	mustOK(t, "Stor", c.Stor("data.bin", bytes.NewReader(data)))
 	wantFile(t, ts.local("/dir ü/data.bin"), data)
-	size, err := c.FileSize("data.bin")
-	mustOK(t, "FileSize", err)
-	if size != int64(len(data)) {
-		t.Errorf("FileSize = %d, want %d", size, len(data))
-	}
-	_, err = c.FileSize("missing.bin")
-	wantCode(t, "FileSize of a missing file", err, 550)
-
-	if got := retr(t, c, "data.bin", 0); !bytes.Equal(got, data) {
-		t.Errorf("Retr: got %d bytes, want %d identical bytes", len(got), len(data))
-	}
-	if got := retr(t, c, "data.bin", 1<<20+1); !bytes.Equal(got, data[1<<20+1:]) {
-		t.Errorf("RetrFrom: got %d bytes, want the last %d", len(got), len(data)-(1<<20+1))
-	}
-	if got := retr(t, c, "data.bin", uint64(len(data))); len(got) != 0 {
-		t.Errorf("RetrFrom at the end: got %d bytes, want none", len(got))
-	}
-	_, err = c.Retr("missing.bin")
-	wantCode(t, "Retr of a missing file", err, 550)
+	wantGoFTPReads(t, c, "data.bin", data, 1<<20+1)
 
 	// StorFrom resumes an upload that left a prefix on the server.
 	writeFile(t, ts.local("/dir ü/resumed.bin"), data[:500000])
@@ -237,6 +245,20 @@ func TestGoFTPConcurrent(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
 	const sessions, files = 6, 8
+	content := func(i, j int) []byte { return testData(uint64(1000+i*files+j), 100000+j*4099) }
+	storRetrConcurrently(t, ts, sessions, files, content)
+	for i := range sessions {
+		for j := range files {
+			wantFile(t, ts.local(fmt.Sprintf("/s%d-f%d.bin", i, j)), content(i, j))
+		}
+	}
+}
+
+// storRetrConcurrently runs sessions sessions at once, each of which
+// stores files files named sI-fJ.bin with content(I, J) and reads each
+// back, byte-identical.
+func storRetrConcurrently(t *testing.T, ts *testServer, sessions, files int, content func(i, j int) []byte) {
+	t.Helper()
 	var wg sync.WaitGroup
 	errs := make(chan error, sessions)
 	for i := range sessions {
@@ -246,7 +268,7 @@ func TestGoFTPConcurrent(t *testing.T) {
 			defer wg.Done()
 			for j := range files {
 				name := fmt.Sprintf("s%d-f%d.bin", i, j)
-				data := testData(uint64(1000+i*files+j), 100000+j*4099)
+				data := content(i, j)
 				if err := c.Stor(name, bytes.NewReader(data)); err != nil {
 					errs <- fmt.Errorf("Stor %s: %w", name, err)
 					return
@@ -261,7 +283,7 @@ func TestGoFTPConcurrent(t *testing.T) {
 					err = cerr
 				}
 				if err != nil || !bytes.Equal(got, data) {
-					errs <- fmt.Errorf("Retr %s: %d bytes back, err %v", name, len(got), err)
+					errs <- fmt.Errorf("Retr %s: %d bytes back of %d, err %v", name, len(got), len(data), err)
 					return
 				}
 			}
@@ -271,11 +293,6 @@ func TestGoFTPConcurrent(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
-	}
-	for i := range sessions {
-		for j := range files {
-			wantFile(t, ts.local(fmt.Sprintf("/s%d-f%d.bin", i, j)), testData(uint64(1000+i*files+j), 100000+j*4099))
-		}
 	}
 }
 

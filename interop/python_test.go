@@ -14,8 +14,15 @@ import (
 // surprise.
 func ftplib(t *testing.T, ts *testServer, scenario, workdir string) {
 	t.Helper()
+	ftplibScript(t, ts, "ftplib_client.py", scenario, workdir)
+}
+
+// ftplibScript runs one scenario of the Python script testdata/name,
+// which takes the same arguments as ftplib_client.py.
+func ftplibScript(t *testing.T, ts *testServer, name, scenario, workdir string) {
+	t.Helper()
 	bin := needClient(t, "python3")
-	script, err := filepath.Abs(filepath.Join("testdata", "ftplib_client.py"))
+	script, err := filepath.Abs(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,7 +37,8 @@ type testServer struct {
 	srv  *ftpserver.Server
 	host string // "127.0.0.1"
 	port int
-	// root is the directory on disk behind "/" for both accounts.
+	// root is the directory on disk behind "/" for both accounts (empty
+	// when the server does not serve a local directory).
 	root string
 	logs *lockedBuffer
 
@@ -79,6 +80,22 @@ func startServer(t *testing.T, configure ...func(*ftpserver.Server)) *testServer
 	if err != nil {
 		t.Fatalf("localfs.New: %v", err)
 	}
+	// Registered first, so it runs after serveFS's shutdown.
+	t.Cleanup(func() {
+		if err := storage.Close(); err != nil {
+			t.Errorf("closing storage: %v", err)
+		}
+	})
+	ts := serveFS(t, storage, configure...)
+	ts.root = root
+	return ts
+}
+
+// serveFS starts a server on 127.0.0.1:0 whose two accounts (alice and
+// anonymous, as startServer describes) share storage. It is shut down
+// when the test ends.
+func serveFS(t *testing.T, storage ftpserver.FileSystem, configure ...func(*ftpserver.Server)) *testServer {
+	t.Helper()
 	logs := &lockedBuffer{}
 	auth := ftpserver.AuthFunc(func(_ context.Context, _ ftpserver.ConnInfo, name, pass string) (*ftpserver.Account, error) {
 		switch {
@@ -98,7 +115,7 @@ func startServer(t *testing.T, configure ...func(*ftpserver.Server)) *testServer
 	for _, f := range configure {
 		f(srv)
 	}
-	ts := &testServer{srv: srv, host: "127.0.0.1", root: root, logs: logs}
+	ts := &testServer{srv: srv, host: "127.0.0.1", logs: logs}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -111,9 +128,6 @@ func startServer(t *testing.T, configure ...func(*ftpserver.Server)) *testServer
 			if err := <-served; !errors.Is(err, ftpserver.ErrServerClosed) {
 				t.Errorf("Serve returned %v, want ErrServerClosed", err)
 			}
-		}
-		if err := storage.Close(); err != nil {
-			t.Errorf("closing storage: %v", err)
 		}
 		if t.Failed() {
 			t.Logf("server log:\n%s", logs.String())

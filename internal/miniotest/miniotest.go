@@ -91,13 +91,12 @@ func Shared(t testing.TB) *Server {
 	}
 	bin := binary(t)
 	shared.once.Do(func() {
-		dir, err := os.MkdirTemp("", "ferry-minio-")
+		root, err := newSharedRoot()
 		if err != nil {
 			shared.err = err
 			return
 		}
-		// Not removed: the server lives as long as the test binary.
-		shared.srv, shared.err = start(bin, []string{dir})
+		shared.srv, shared.err = start(bin, root, []string{filepath.Join(root, "data")})
 	})
 	if shared.err != nil {
 		t.Fatalf("starting MinIO: %v", shared.err)
@@ -119,12 +118,58 @@ func Start(t testing.TB, drives int) *Server {
 			t.Fatal(err)
 		}
 	}
-	srv, err := start(bin, dirs)
+	srv, err := start(bin, root, dirs)
 	if err != nil {
 		t.Fatalf("starting MinIO: %v", err)
 	}
 	t.Cleanup(srv.Stop)
 	return srv
+}
+
+// sharedPrefix starts the names of the directories of the servers Shared
+// starts; ownerFile in each holds the process id of the test binary that
+// made it.
+const (
+	sharedPrefix = "ferry-minio-"
+	ownerFile    = "owner.pid"
+)
+
+// newSharedRoot makes the directory for the data and log of the server
+// Shared starts, after removing those of test binaries that have exited.
+// Such a server lives as long as its test binary, which has no hook to
+// clean up after it, and MinIO keeps deleted objects in its trash until a
+// later purge that a killed server never runs: without the sweep every
+// run would leave its data behind.
+func newSharedRoot() (string, error) {
+	sweepSharedRoots()
+	root, err := os.MkdirTemp("", sharedPrefix)
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(root, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		return "", err
+	}
+	return root, nil
+}
+
+// sweepSharedRoots removes the directories of shared servers whose test
+// binary is no longer running. A directory without a readable owner is
+// left alone: it is being made, or is not ours.
+func sweepSharedRoots() {
+	roots, _ := filepath.Glob(filepath.Join(os.TempDir(), sharedPrefix+"*"))
+	for _, root := range roots {
+		b, err := os.ReadFile(filepath.Join(root, ownerFile))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(string(b))
+		if err != nil || pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			_ = os.RemoveAll(root)
+		}
+	}
 }
 
 // binary finds the minio executable, or skips (fails under CI).
@@ -155,12 +200,13 @@ func binary(t testing.TB) string {
 	return ""
 }
 
-// start runs minio on a free loopback port and waits until it is ready.
-// A server whose port was taken meanwhile is retried on another.
-func start(bin string, dirs []string) (*Server, error) {
+// start runs minio on a free loopback port with its log in logDir and
+// waits until it is ready. A server whose port was taken meanwhile is
+// retried on another.
+func start(bin, logDir string, dirs []string) (*Server, error) {
 	var lastErr error
 	for range 3 {
-		srv, err := startOnce(bin, dirs)
+		srv, err := startOnce(bin, logDir, dirs)
 		if err == nil {
 			return srv, nil
 		}
@@ -169,7 +215,7 @@ func start(bin string, dirs []string) (*Server, error) {
 	return nil, lastErr
 }
 
-func startOnce(bin string, dirs []string) (*Server, error) {
+func startOnce(bin, logDir string, dirs []string) (*Server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -197,7 +243,7 @@ func startOnce(bin string, dirs []string) (*Server, error) {
 		// Several drives on one disk are fine for tests.
 		"MINIO_CI_CD=1",
 	)
-	logPath := filepath.Join(os.TempDir(), "ferry-minio-"+strconv.Itoa(port)+".log")
+	logPath := filepath.Join(logDir, "minio-"+strconv.Itoa(port)+".log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return nil, err

@@ -232,8 +232,35 @@ func (f *FS) Remove(ctx context.Context, name string) error {
 		}
 		return err
 	}
+	if err := f.keepParent(ctx, "remove", name); err != nil {
+		return err
+	}
 	err = f.store.client.RemoveObject(ctx, f.bucket, k, minio.RemoveObjectOptions{})
 	return mapErr("remove", name, ctxErr(ctx, err))
+}
+
+// keepParent gives the directory holding name a marker if it has none,
+// before name's object goes: a directory that exists only through the
+// objects in it (written by another S3 tool) would vanish with its last
+// one, and a client deleting a tree file by file, then directory by
+// directory (lftp rm -r, jlaffaye/ftp RemoveDirRecur), would find it gone.
+// On a directory that has its marker this costs one HEAD.
+func (f *FS) keepParent(ctx context.Context, op, name string) error {
+	parent := path.Dir(name)
+	if parent == "/" {
+		return nil
+	}
+	marker, err := f.dirKey(parent)
+	if err != nil {
+		return err
+	}
+	if _, err := f.head(ctx, op, parent, marker); !isNotExist(err) {
+		return err
+	}
+	if err := f.putMarker(ctx, op, parent, marker, nil); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	return nil
 }
 
 // RemoveDir implements ftpserver.FileSystem: it deletes the marker of a
@@ -269,6 +296,9 @@ func (f *FS) RemoveDir(ctx context.Context, name string) error {
 	}
 	if !hasMarker {
 		return &fs.PathError{Op: "rmdir", Path: name, Err: fs.ErrNotExist}
+	}
+	if err := f.keepParent(ctx, "rmdir", name); err != nil {
+		return err
 	}
 	err = f.store.client.RemoveObject(ctx, f.bucket, marker, minio.RemoveObjectOptions{})
 	return mapErr("rmdir", name, ctxErr(ctx, err))

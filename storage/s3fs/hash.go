@@ -24,13 +24,16 @@ func (f *FS) Hash(ctx context.Context, name, algo string, start, end int64) ([]b
 	if err != nil {
 		return nil, err
 	}
+	if name == "/" {
+		return nil, &fs.PathError{Op: "hash", Path: name, Err: ftpserver.ErrIsDir}
+	}
 	unsupported := &fs.PathError{Op: "hash", Path: name, Err: ftpserver.ErrNotSupported}
 	if start != 0 {
 		return nil, unsupported
 	}
 	info, err := f.store.client.StatObject(ctx, f.bucket, k, minio.StatObjectOptions{Checksum: true})
 	if err = mapErr("hash", name, ctxErr(ctx, err)); err != nil {
-		if isNotExist(err) && name != "/" {
+		if isNotExist(err) {
 			if _, derr := f.statDir(ctx, "hash", name, k+"/"); derr == nil {
 				return nil, &fs.PathError{Op: "hash", Path: name, Err: ftpserver.ErrIsDir}
 			}

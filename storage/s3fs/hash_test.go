@@ -80,6 +80,7 @@ func TestHash(t *testing.T) {
 		{"/multipart", "MD5", 0, -1, ftpserver.ErrNotSupported},     // ETag of parts
 		{"/multipart", "SHA-256", 0, -1, ftpserver.ErrNotSupported}, // composite checksum
 		{"/dir", "MD5", 0, -1, ftpserver.ErrIsDir},
+		{"/", "MD5", 0, -1, ftpserver.ErrIsDir},
 		{"/missing", "MD5", 0, -1, fs.ErrNotExist},
 	} {
 		got, err := tf.Hash(ctx, tc.name, tc.algo, tc.start, tc.end)

@@ -85,6 +85,9 @@ func (f *FS) Rename(ctx context.Context, from, to string) error {
 	} else if !isNotExist(err) {
 		return err
 	}
+	if err := f.keepParent(ctx, "rename", from); err != nil {
+		return err
+	}
 	if !isDir {
 		if err := f.copyObject(ctx, "rename", from, src, toKey, nil); err != nil {
 			return err

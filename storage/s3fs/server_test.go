@@ -168,3 +168,30 @@ func TestServerMLSD(t *testing.T) {
 		t.Errorf("f: size %d, time %v", f.Size, f.ModTime)
 	}
 }
+
+// A tree written by another S3 tool has no directory markers; a client
+// deletes it file by file, then directory by directory, deepest first
+// (lftp rm -r, jlaffaye/ftp RemoveDirRecur). Each directory must still be
+// there for its RMD once its last file or subdirectory is gone, and
+// moving the last file out keeps its directory too.
+func TestServerTreeWithoutMarkers(t *testing.T) {
+	t.Parallel()
+	tf := newTestFS(t, "", Options{})
+	for _, k := range []string{"tree/a/b/f1", "tree/a/f2", "tree/f3", "moves/x/f4"} {
+		tf.seed(t, k, []byte("x"), nil)
+	}
+	s := serveFTP(t, tf.FS)
+	s.cmd(250, "DELE tree/a/b/f1")
+	s.cmd(250, "DELE tree/a/f2")
+	s.cmd(250, "DELE tree/f3")
+	s.cmd(250, "RMD tree/a/b")
+	s.cmd(250, "RMD tree/a")
+	s.cmd(250, "RMD tree")
+	s.cmd(350, "RNFR moves/x/f4")
+	s.cmd(250, "RNTO f4")
+	s.cmd(250, "RMD moves/x")
+	s.cmd(250, "RMD moves")
+	if got, want := tf.keys(t), []string{"f4"}; !slices.Equal(got, want) {
+		t.Errorf("keys = %q, want %q", got, want)
+	}
+}

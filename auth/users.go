@@ -315,7 +315,8 @@ func ValidateName(name string) error {
 
 func (f *UsersFile) user(r record) User {
 	home := r.Home
-	if !filepath.IsAbs(home) {
+	// An s3:// home names a bucket, not a path relative to the file.
+	if !filepath.IsAbs(home) && !strings.HasPrefix(home, "s3://") {
 		home = filepath.Join(f.dir, home)
 	}
 	return User{Name: r.Name, Home: home, Write: r.Write, PasswordHash: r.Password}

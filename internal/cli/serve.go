@@ -21,6 +21,7 @@ import (
 
 	"github.com/ferry-ftp/ferry/ftpserver"
 	"github.com/ferry-ftp/ferry/internal/config"
+	"github.com/ferry-ftp/ferry/storage/s3fs"
 )
 
 func init() { register(newServeCommand) }
@@ -69,7 +70,14 @@ self-signed pair for testing.
 
 SIGTERM or Ctrl-C stops accepting connections and lets running transfers
 finish within the grace period; a second signal exits at once. SIGHUP
-reloads the TLS certificate and key without dropping sessions.`,
+reloads the TLS certificate and key without dropping sessions.
+
+--root s3://BUCKET/PREFIX serves the objects under PREFIX/ of an S3
+bucket. The endpoint, region and credentials come from the [s3] table of
+the configuration, else the AWS environment (AWS_ENDPOINT_URL,
+AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION),
+else the AWS shared files of $AWS_PROFILE (~/.aws/credentials and
+~/.aws/config). A wrong endpoint, bucket or key stops the start.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runServe(cmd, env, &f)
@@ -78,7 +86,7 @@ reloads the TLS certificate and key without dropping sessions.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.configFile, "config", "", "configuration file (TOML)")
 	fl.StringVar(&f.listen, "listen", "", `address to listen on (default ":2121")`)
-	fl.StringVar(&f.root, "root", "", `directory to serve (default ".")`)
+	fl.StringVar(&f.root, "root", "", `directory, or s3://BUCKET/PREFIX, to serve (default ".")`)
 	fl.BoolVar(&f.write, "write", false, "allow uploads, deletes and renames")
 	fl.StringVar(&f.user, "user", "", "name of a single account whose home is the root")
 	fl.StringVar(&f.passwordFile, "password-file", "", "file whose first line is the --user account's password")
@@ -315,9 +323,11 @@ func printWelcome(env Env, cfg *config.Config, inst *config.Instance, addr net.A
 		host = "127.0.0.1"
 	}
 	url := "ftp://" + net.JoinHostPort(host, port)
-	root, err := filepath.Abs(cfg.Root)
-	if err != nil {
-		root = cfg.Root
+	root := cfg.Root
+	if !s3fs.IsURL(root) {
+		if abs, err := filepath.Abs(root); err == nil {
+			root = abs
+		}
 	}
 	fmt.Fprintf(env.Stdout, "ferry: serving %s on %s\n", root, addr)
 	if implicitLn != nil {

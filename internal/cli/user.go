@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/ferry-ftp/ferry/auth"
+	"github.com/ferry-ftp/ferry/storage/s3fs"
 )
 
 func init() { register(newUserCommand) }
@@ -99,8 +100,10 @@ func newUserAddCommand(env Env, file *string) *cobra.Command {
 				return fmt.Errorf("user %q already exists in %s (use \"ferry user passwd\" to change the password)", name, *file)
 			}
 			// Store an absolute home: a relative one in the file would be
-			// taken relative to the file, not to where this ran.
-			abs, err := filepath.Abs(home)
+			// taken relative to the file, not to where this ran. An
+			// s3:// home is stored in its clean form and checked by the
+			// server at the user's first login.
+			abs, err := userHome(home)
 			if err != nil {
 				return err
 			}
@@ -111,13 +114,16 @@ func newUserAddCommand(env Env, file *string) *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(env.Stdout, "added user %q (home %s, %s) to %s\n", name, abs, access(write), *file)
+			if s3fs.IsURL(abs) {
+				return nil
+			}
 			if info, err := os.Stat(abs); err != nil || !info.IsDir() {
 				fmt.Fprintf(env.Stderr, "warning: %s is not a directory yet; %s cannot log in until it is\n", abs, name)
 			}
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&home, "home", "", "host directory the user sees as / (required)")
+	cmd.Flags().StringVar(&home, "home", "", "host directory, or s3://BUCKET/PREFIX, the user sees as / (required)")
 	cmd.Flags().BoolVar(&write, "write", false, "allow uploads, deletes and renames")
 	cmd.MarkFlagRequired("home")
 	pw.add(cmd)
@@ -297,4 +303,17 @@ func promptPassword(ctx context.Context, env Env, fd int, prompt string) (string
 		fmt.Fprintln(env.Stderr)
 		return "", fmt.Errorf("interrupted: %w", ctx.Err())
 	}
+}
+
+// userHome returns the home to store: an absolute host directory, or a
+// clean s3:// URL.
+func userHome(home string) (string, error) {
+	if !s3fs.IsURL(home) {
+		return filepath.Abs(home)
+	}
+	bucket, prefix, err := s3fs.ParseURL(home)
+	if err != nil {
+		return "", fmt.Errorf("--home: %w", err)
+	}
+	return "s3://" + bucket + "/" + prefix, nil
 }

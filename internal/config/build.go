@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	"github.com/ferry-ftp/ferry/auth"
 	"github.com/ferry-ftp/ferry/ftpserver"
 	"github.com/ferry-ftp/ferry/storage/localfs"
+	"github.com/ferry-ftp/ferry/storage/s3fs"
 )
 
 // Instance is a server built from a Config, with what belongs to it
@@ -50,16 +52,27 @@ func (c *Config) Build(logger *slog.Logger) (*Instance, error) {
 	}
 	upload, _ := ftpserver.ParseUploadMode(c.UploadMode) // validated
 
-	homes := &homeCache{open: map[string]*localfs.FS{}, sweeper: newTempSweeper(logger)}
+	homes := &homeCache{
+		open:    map[string]ftpserver.FileSystem{},
+		sweeper: newTempSweeper(logger),
+		s3:      &s3Homes{cfg: c, logger: logger},
+	}
 	fail := func(err error) (*Instance, error) {
 		homes.Close()
 		return nil, err
 	}
 	a := &authenticator{logger: logger, homes: homes}
 	if c.Anonymous.Enabled {
-		fsys, err := homes.get(c.anonymousRoot())
+		fsys, err := homes.get(context.Background(), c.anonymousRoot())
 		if err != nil {
 			return fail(fmt.Errorf("anonymous root: %w", err))
+		}
+		if dir := c.Anonymous.UploadDir; dir != "" && s3fs.IsURL(c.anonymousRoot()) {
+			// Validate checked a host directory; a bucket is only
+			// reachable now.
+			if err := checkUploadDir(fsys, dir); err != nil {
+				return fail(fmt.Errorf("anonymous.upload_dir: %s under the anonymous root %s: %w", dir, c.anonymousRoot(), err))
+			}
 		}
 		a.anonymous = &ftpserver.Account{
 			User:              "anonymous",
@@ -74,7 +87,7 @@ func (c *Config) Build(logger *slog.Logger) (*Instance, error) {
 		}
 	}
 	if c.Account != nil {
-		fsys, err := homes.get(c.Root)
+		fsys, err := homes.get(context.Background(), c.Root)
 		if err != nil {
 			return fail(fmt.Errorf("root: %w", err))
 		}
@@ -98,6 +111,15 @@ func (c *Config) Build(logger *slog.Logger) (*Instance, error) {
 			}
 		}
 		for _, u := range users.List() {
+			if s3fs.IsURL(u.Home) {
+				// Not checked against the store now: a thousand
+				// accounts must not mean a thousand requests at start.
+				// The first login opens and checks it, and logs it.
+				if _, _, err := s3fs.ParseURL(u.Home); err != nil {
+					logger.Warn("user cannot log in: the home is not a valid s3:// URL", "user", u.Name, "err", err)
+				}
+				continue
+			}
 			if err := checkDir(u.Home); err != nil {
 				logger.Warn("user cannot log in until the home directory exists", "user", u.Name, "err", err)
 			}
@@ -237,28 +259,31 @@ func disableIfZero[T ~int | ~int64](v T) T {
 	return v
 }
 
-// homeCache opens one localfs per home directory and shares it among the
-// sessions of every account with that home; an os.Root is safe for
-// concurrent use, and rights live in the Account, not the file system.
+// homeCache opens one file system per home (a localfs per host
+// directory, an s3fs per bucket and prefix, all on one S3 Store) and
+// shares it among the sessions of every account with that home; both are
+// safe for concurrent use, and rights live in the Account, not the file
+// system.
 type homeCache struct {
 	mu      sync.Mutex
-	open    map[string]*localfs.FS
+	open    map[string]ftpserver.FileSystem
 	closed  bool
-	sweeper *tempSweeper // crashed uploads' temp files, per home opened
+	sweeper *tempSweeper // crashed uploads' leftovers, per home opened
+	s3      *s3Homes
 }
 
-func (h *homeCache) get(dir string) (*localfs.FS, error) {
-	dir, err := filepath.Abs(dir)
+func (h *homeCache) get(ctx context.Context, root string) (ftpserver.FileSystem, error) {
+	if s3fs.IsURL(root) {
+		return h.getS3(ctx, root)
+	}
+	dir, err := filepath.Abs(root)
 	if err != nil {
 		return nil, err
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.closed {
-		return nil, errors.New("server configuration already cleaned up")
-	}
-	if fsys, ok := h.open[dir]; ok {
-		return fsys, nil
+	if fsys, ok, err := h.lookup(dir); ok || err != nil {
+		return fsys, err
 	}
 	fsys, err := localfs.New(dir)
 	if err != nil {
@@ -269,20 +294,75 @@ func (h *homeCache) get(dir string) (*localfs.FS, error) {
 	return fsys, nil
 }
 
-// Close closes every file system opened.
+var errClosed = errors.New("server configuration already cleaned up")
+
+// lookup returns the file system already open for key; h.mu must be held.
+func (h *homeCache) lookup(key string) (ftpserver.FileSystem, bool, error) {
+	if h.closed {
+		return nil, false, errClosed
+	}
+	fsys, ok := h.open[key]
+	return fsys, ok, nil
+}
+
+// getS3 opens an s3:// root once. The check that the bucket answers runs
+// without the lock, so a slow store holds up only the logins to it; two
+// first logins racing both check, and the first to finish is kept.
+func (h *homeCache) getS3(ctx context.Context, root string) (ftpserver.FileSystem, error) {
+	key := canonicalS3(root)
+	h.mu.Lock()
+	fsys, ok, err := h.lookup(key)
+	h.mu.Unlock()
+	if ok || err != nil {
+		return fsys, err
+	}
+	fsys, store, bucket, prefix, err := h.s3.open(ctx, root)
+	if err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if kept, ok, err := h.lookup(key); ok || err != nil {
+		return kept, err
+	}
+	h.open[key] = fsys
+	h.s3.logger.Info("opened S3 root", "root", key, "endpoint", store.Endpoint())
+	if after := h.s3.abandonedAfter; after > 0 {
+		h.sweeper.startS3(key, store, bucket, prefix, after)
+	}
+	return fsys, nil
+}
+
+// Close closes every file system opened that holds something open.
 func (h *homeCache) Close() error {
 	h.sweeper.stop()
 	defer h.sweeper.wait() // once no get can start another
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var errs []error
-	for dir, fsys := range h.open {
-		if err := fsys.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", dir, err))
+	for root, fsys := range h.open {
+		if c, ok := fsys.(io.Closer); ok {
+			if err := c.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", root, err))
+			}
 		}
 	}
 	h.open, h.closed = nil, true
 	return errors.Join(errs...)
+}
+
+// checkUploadDir checks that dir is a directory of fsys.
+func checkUploadDir(fsys ftpserver.FileSystem, dir string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), s3CheckTimeout)
+	defer cancel()
+	info, err := fsys.Stat(ctx, dir)
+	if err != nil {
+		return err
+	}
+	if !info.IsDir() {
+		return errors.New("not a directory")
+	}
+	return nil
 }
 
 // authenticator logs in, in this order: anonymous ("anonymous" or "ftp"
@@ -319,7 +399,7 @@ func (a *authenticator) Authenticate(ctx context.Context, conn ftpserver.ConnInf
 	if err != nil {
 		return nil, serverError(err)
 	}
-	return a.userAccount(u)
+	return a.userAccount(ctx, u)
 }
 
 // serverError maps auth's sentinel to the server's: auth does not know
@@ -362,7 +442,7 @@ func (a *authenticator) AuthenticateCert(ctx context.Context, conn ftpserver.Con
 	if !ok {
 		return nil, fmt.Errorf("%w: unknown user", ftpserver.ErrAuthFailed)
 	}
-	return a.userAccount(&u)
+	return a.userAccount(ctx, &u)
 }
 
 // reloadUsers picks up "ferry user" edits without a restart; a broken
@@ -375,8 +455,8 @@ func (a *authenticator) reloadUsers() {
 	}
 }
 
-func (a *authenticator) userAccount(u *auth.User) (*ftpserver.Account, error) {
-	fsys, err := a.homes.get(u.Home)
+func (a *authenticator) userAccount(ctx context.Context, u *auth.User) (*ftpserver.Account, error) {
+	fsys, err := a.homes.get(ctx, u.Home)
 	if err != nil {
 		return nil, fmt.Errorf("home of user %q: %w", u.Name, err)
 	}

@@ -27,6 +27,7 @@ import (
 
 	"github.com/ferry-ftp/ferry/auth"
 	"github.com/ferry-ftp/ferry/ftpserver"
+	"github.com/ferry-ftp/ferry/storage/s3fs"
 )
 
 //go:embed default.toml
@@ -65,11 +66,16 @@ type Config struct {
 
 	Anonymous Anonymous `toml:"anonymous"`
 	TLS       TLS       `toml:"tls"`
+	S3        S3        `toml:"s3"`
 
 	// Account is one more login, whose home is Root. It is set by code
 	// ("ferry serve --user NAME --password PASS"), never read from a file,
 	// which holds no plaintext passwords.
 	Account *Account `toml:"-"`
+
+	// Getenv reads the environment (AWS_* for s3:// roots); nil means
+	// os.Getenv. Tests set it so that they can run in parallel.
+	Getenv func(string) string `toml:"-"`
 }
 
 // Anonymous is the [anonymous] table: logins as "anonymous" or "ftp" with
@@ -80,8 +86,8 @@ type Anonymous struct {
 	// UploadDir is a virtual path ("/incoming") where new files may be
 	// created even though Write is false.
 	UploadDir string `toml:"upload_dir"`
-	// Root is the host directory anonymous users see; empty means
-	// Config.Root.
+	// Root is the host directory or s3:// location anonymous users see;
+	// empty means Config.Root.
 	Root string `toml:"root"`
 	// WorldReadableOnly lets anonymous users download only files that
 	// everyone may read (o+r); on by default.
@@ -202,8 +208,8 @@ func Load(path string) (*Config, error) {
 // resolvePaths makes every relative path absolute against dir (the working
 // directory when dir is empty).
 func (c *Config) resolvePaths(dir string) error {
-	for _, p := range []*string{&c.Root, &c.UsersFile, &c.Anonymous.Root, &c.TLS.CertFile, &c.TLS.KeyFile, &c.TLS.ClientCA} {
-		if *p == "" || filepath.IsAbs(*p) {
+	for _, p := range []*string{&c.Root, &c.UsersFile, &c.Anonymous.Root, &c.TLS.CertFile, &c.TLS.KeyFile, &c.TLS.ClientCA, &c.S3.SecretKeyFile} {
+		if *p == "" || filepath.IsAbs(*p) || s3fs.IsURL(*p) {
 			continue
 		}
 		if dir == "" {
@@ -290,6 +296,7 @@ var goTypeNames = map[string]string{
 	"bool":            "true or false",
 	"string":          "a string",
 	"config.Duration": `a duration string such as "5m"`,
+	"config.Size":     `a size such as "16MiB"`,
 }
 
 // Validate checks the configuration and reports every problem found, one
@@ -303,7 +310,7 @@ func (c *Config) Validate() error {
 	if err := checkListenAddr(c.Listen); err != nil {
 		bad("listen", "%v", err)
 	}
-	if err := checkDir(c.Root); err != nil {
+	if err := checkRoot(c.Root); err != nil {
 		bad("root", "%v", err)
 	}
 	if _, err := parsePortRange(c.PassivePorts); err != nil {
@@ -368,7 +375,8 @@ func (c *Config) Validate() error {
 		switch {
 		case !strings.HasPrefix(dir, "/") || path.Clean(dir) != dir || strings.ContainsAny(dir, "\x00\r\n"):
 			bad("anonymous.upload_dir", "want a clean absolute virtual path such as \"/incoming\", got %q", dir)
-		case c.Anonymous.Enabled:
+		case c.Anonymous.Enabled && !s3fs.IsURL(c.anonymousRoot()):
+			// An S3 root's upload_dir is checked when Build opens it.
 			root := c.anonymousRoot()
 			if err := checkDir(filepath.Join(root, filepath.FromSlash(dir))); err != nil {
 				bad("anonymous.upload_dir", "%s under the anonymous root %s: %v", dir, root, err)
@@ -376,7 +384,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	if c.Anonymous.Enabled && c.Anonymous.Root != "" {
-		if err := checkDir(c.Anonymous.Root); err != nil {
+		if err := checkRoot(c.Anonymous.Root); err != nil {
 			bad("anonymous.root", "%v", err)
 		}
 	}
@@ -417,6 +425,8 @@ func (c *Config) Validate() error {
 			bad("tls.client_ca", "%s is not a regular file", c.TLS.ClientCA)
 		}
 	}
+
+	c.validateS3(bad)
 
 	if a := c.Account; a != nil {
 		if err := auth.ValidateName(a.Name); err != nil {

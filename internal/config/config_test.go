@@ -44,6 +44,7 @@ func TestDefault(t *testing.T) {
 		MaxHashSize:      4 << 30,
 		Anonymous:        Anonymous{Enabled: true, WorldReadableOnly: true},
 		TLS:              TLS{MinVersion: "1.2"},
+		S3:               S3{PartSize: 16 << 20, Concurrency: 4, AbandonedAfter: Duration{24 * time.Hour}, MaxRenameObjects: 10000},
 	}
 	want.MaxLoginChecksPerIP = 2
 	if !reflect.DeepEqual(c, want) {
@@ -127,6 +128,17 @@ allow_unresumed_data = true
 allow_ccc = true
 min_version = "1.3"
 client_ca = "tls/clients.pem"
+
+[s3]
+endpoint = "http://127.0.0.1:9000"
+region = "eu-west-1"
+path_style = true
+access_key = "AKIAEXAMPLE"
+secret_key_file = "s3.secret"
+part_size = "8 MiB"
+concurrency = 2
+abandoned_after = "48h"
+max_rename_objects = 500
 `
 
 func TestLoadFullExample(t *testing.T) {
@@ -166,6 +178,17 @@ func TestLoadFullExample(t *testing.T) {
 			AllowCCC:           true,
 			MinVersion:         "1.3",
 			ClientCA:           filepath.Join(dir, "tls", "clients.pem"),
+		},
+		S3: S3{
+			Endpoint:         "http://127.0.0.1:9000",
+			Region:           "eu-west-1",
+			PathStyle:        true,
+			AccessKey:        "AKIAEXAMPLE",
+			SecretKeyFile:    filepath.Join(dir, "s3.secret"),
+			PartSize:         8 << 20,
+			Concurrency:      2,
+			AbandonedAfter:   Duration{48 * time.Hour},
+			MaxRenameObjects: 500,
 		},
 	}
 	want.MaxLoginChecks, want.MaxLoginChecksPerIP = 8, 3

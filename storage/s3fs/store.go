@@ -99,6 +99,9 @@ type Store struct {
 	core   minio.Core
 	opts   Options
 	host   string // for messages: the endpoint without credentials
+	// copyPartSize, when set, replaces S3's 5 GiB as the size above which
+	// a copy is a multipart copy, and the size of its parts (tests).
+	copyPartSize int64
 }
 
 // Connect prepares a Store. It does not talk to the endpoint yet; FS does.

@@ -175,11 +175,16 @@ func cmdManyStor(ctx context.Context, args []string) error {
 	emit(record{Server: c.label, Metric: fmt.Sprintf("many_stor_%d_peak_rss_mib", *sessions), Better: "lower",
 		Label: what + ": the server's peak RSS (VmHWM; MiB)", Value: float64(hwm) / 1024, Unit: "MiB",
 		Detail: map[string]any{"base_mib": float64(base) / 1024}})
-	bound := float64(base)/1024 + float64(*sessions)*float64(partSize.n>>20)*float64(*parts)
+	bound := func(parts int) float64 {
+		return float64(base)/1024 + float64(*sessions)*float64(partSize.n)/(1<<20)*float64(parts)
+	}
+	// The formula counts the parts in flight; a writer that
+	// fills the next part while they are sent holds one more.
 	emit(record{Server: c.label, Metric: fmt.Sprintf("many_stor_%d_bound_mib", *sessions),
 		Label: fmt.Sprintf("%s: bound base + %d x %s part x %d in flight (MiB)", what, *sessions, human(partSize.n), *parts),
-		Value: bound, Unit: "MiB",
-		Detail: map[string]any{"base_mib": float64(base) / 1024, "part_size": partSize.n, "parts": *parts}})
+		Value: bound(*parts), Unit: "MiB",
+		Detail: map[string]any{"base_mib": float64(base) / 1024, "part_size": partSize.n, "parts": *parts,
+			"with_a_filling_part_mib": bound(*parts + 1)}})
 	return nil
 }
 

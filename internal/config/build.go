@@ -65,7 +65,13 @@ func (c *Config) Build(logger *slog.Logger) (*Instance, error) {
 	if c.Anonymous.Enabled {
 		fsys, err := homes.get(context.Background(), c.anonymousRoot())
 		if err != nil {
-			return fail(fmt.Errorf("anonymous root: %w", err))
+			// Name the key the operator wrote: without an
+			// [anonymous] root, that is the top-level root.
+			key := "anonymous root"
+			if c.Anonymous.Root == "" {
+				key = "root"
+			}
+			return fail(fmt.Errorf("%s: %w", key, err))
 		}
 		if dir := c.Anonymous.UploadDir; dir != "" && s3fs.IsURL(c.anonymousRoot()) {
 			// Validate checked a host directory; a bucket is only
@@ -328,6 +334,9 @@ func (h *homeCache) getS3(ctx context.Context, root string) (ftpserver.FileSyste
 	h.open[key] = fsys
 	h.s3.logger.Info("opened S3 root", "root", key, "endpoint", store.Endpoint())
 	if after := h.s3.abandonedAfter; after > 0 {
+		if prefix != "" {
+			prefix += "/" // not the uploads of "prefix2/..."
+		}
 		h.sweeper.startS3(key, store, bucket, prefix, after)
 	}
 	return fsys, nil

@@ -38,7 +38,7 @@ type S3 struct {
 	AccessKey     string `toml:"access_key"`
 	SecretKeyFile string `toml:"secret_key_file"`
 	// PartSize and Concurrency bound an upload's memory: PartSize x
-	// Concurrency bytes.
+	// (Concurrency+1) bytes.
 	PartSize    Size `toml:"part_size"`
 	Concurrency int  `toml:"concurrency"`
 	// AbandonedAfter is the age past which an incomplete multipart upload
@@ -355,6 +355,10 @@ func (s *s3Homes) get() (*s3fs.Store, error) {
 			return
 		}
 		s.abandonedAfter = s.cfg.S3.AbandonedAfter.Duration
+		if s.abandonedAfter > 0 && s.abandonedAfter < time.Hour {
+			s.logger.Warn("s3.abandoned_after is under an hour: a long upload still running on another node may be aborted as abandoned",
+				"abandoned_after", s.abandonedAfter)
+		}
 		s.logger.Info("S3 store", "endpoint", s.store.Endpoint(), "region", set.opts.Region, "credentials", set.credsSource)
 	})
 	return s.store, s.err
@@ -384,11 +388,7 @@ func (s *s3Homes) open(ctx context.Context, root string) (ftpserver.FileSystem, 
 		}
 		return nil, nil, "", "", err
 	}
-	fsys, ok := any(f).(ftpserver.FileSystem)
-	if !ok {
-		return nil, nil, "", "", errors.New("s3: this build's s3fs cannot serve files yet")
-	}
-	return fsys, store, bucket, prefix, nil
+	return f, store, bucket, prefix, nil
 }
 
 // canonicalS3 is the cache key of an s3:// root: "s3://bucket/a/b" for

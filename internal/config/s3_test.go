@@ -1,11 +1,16 @@
 package config
 
 import (
+	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/ferry-ftp/ferry/internal/miniotest"
 )
 
 func TestParseSize(t *testing.T) {
@@ -380,5 +385,63 @@ func TestLoadS3Sizes(t *testing.T) {
 		if err != nil || c.S3.PartSize != tc.want {
 			t.Errorf("%s: %v, %v", tc.text, c, err)
 		}
+	}
+}
+
+// minioConfig is a Config whose environment points at srv.
+func minioConfig(t *testing.T, srv *miniotest.Server) *Config {
+	t.Helper()
+	return s3Env(t, map[string]string{
+		"AWS_ENDPOINT_URL":      srv.URL(),
+		"AWS_ACCESS_KEY_ID":     srv.AccessKey,
+		"AWS_SECRET_ACCESS_KEY": srv.SecretKey,
+	}, "", "")
+}
+
+// Every spelling of one S3 location shares one file system, and users
+// share the root's; an anonymous upload_dir on S3 is checked at start.
+func TestBuildS3Roots(t *testing.T) {
+	t.Parallel()
+	srv := miniotest.Shared(t)
+	bucket := miniotest.NewBucket(t, srv)
+	if _, err := srv.Client(t).PutObject(context.Background(), bucket, "pub/incoming/", strings.NewReader(""), 0, minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "users.toml"), fmt.Sprintf(`
+[[user]]
+name = "alice"
+password = %q
+home = "s3://%s//pub/"
+`, passwordHash, bucket))
+
+	c := minioConfig(t, srv)
+	c.Root = "s3://" + bucket + "/pub"
+	c.UsersFile = filepath.Join(dir, "users.toml")
+	c.Anonymous.UploadDir = "/incoming"
+	s := build(t, c)
+	anon, err := login(s, "anonymous", "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, err := login(s, "alice", "password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if anon.FS != alice.FS {
+		t.Error("s3://b/pub and s3://b//pub/ opened two file systems")
+	}
+	info, err := alice.FS.Stat(context.Background(), "/incoming")
+	if err != nil || !info.IsDir() {
+		t.Errorf("alice's home does not show pub/incoming/: %v, %v", info, err)
+	}
+
+	c = minioConfig(t, srv)
+	c.Root = "s3://" + bucket + "/pub"
+	c.Anonymous.UploadDir = "/missing"
+	_, err = c.Build(quiet)
+	want := "anonymous.upload_dir: /missing under the anonymous root s3://" + bucket + "/pub: "
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("missing upload_dir on S3: %v, want %q", err, want)
 	}
 }

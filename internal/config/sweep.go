@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ferry-ftp/ferry/storage/localfs"
+	"github.com/ferry-ftp/ferry/storage/s3fs"
 )
 
 // tempSweeper removes, once per home directory when it is first opened,
@@ -48,25 +49,14 @@ func (s *tempSweeper) stop() { s.cancel() }
 // wait waits for the sweeps to end; no start may come after it.
 func (s *tempSweeper) wait() { s.wg.Wait() }
 
-// abandonedSweeper is s3fs.Store's sweep of crashed nodes' multipart
-// uploads.
-type abandonedSweeper interface {
-	SweepAbandoned(ctx context.Context, bucket, prefix string, olderThan time.Duration,
-		onAbort func(key, uploadID string, initiated time.Time)) (int, error)
-}
-
 // startS3 aborts, in the background, the incomplete multipart uploads
 // under an S3 root that are older than olderThan: a node killed mid-upload
 // leaves them behind, and the store bills for their parts.
-func (s *tempSweeper) startS3(root string, store any, bucket, prefix string, olderThan time.Duration) {
-	sweeper, ok := store.(abandonedSweeper)
-	if !ok {
-		return
-	}
+func (s *tempSweeper) startS3(root string, store *s3fs.Store, bucket, prefix string, olderThan time.Duration) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		n, err := sweeper.SweepAbandoned(s.ctx, bucket, prefix, olderThan, func(key, uploadID string, initiated time.Time) {
+		n, err := store.SweepAbandoned(s.ctx, bucket, prefix, olderThan, func(key, uploadID string, initiated time.Time) {
 			s.logger.Info("aborted an abandoned S3 upload", "root", root, "key", key, "upload_id", uploadID, "age", time.Since(initiated).Round(time.Second))
 		})
 		switch {

@@ -102,11 +102,6 @@ func (f *FS) begin(ctx context.Context, op, name string) (string, error) {
 	if err != nil {
 		return "", &fs.PathError{Op: op, Path: name, Err: ftpserver.ErrInvalidName}
 	}
-	// Checked here because a HEAD of a too long key fails with a bare 400
-	// that mapErr cannot tell from other bad requests.
-	if len(k) > maxKeyLen {
-		return "", &fs.PathError{Op: op, Path: name, Err: fmt.Errorf("key longer than %d bytes: %w", maxKeyLen, ftpserver.ErrInvalidName)}
-	}
 	return k, nil
 }
 

@@ -258,7 +258,29 @@ func (f *FS) key(name string) (string, error) {
 	if name == "/" {
 		return f.prefix, nil
 	}
-	return f.prefix + name[1:], nil
+	k := f.prefix + name[1:]
+	// Refused here, before any request: a HEAD of such a key fails with
+	// a bare 400 that mapErr cannot tell from other bad requests.
+	if len(k) > maxKeyLen || backslashDots(name) {
+		return "", &fs.PathError{Op: "s3", Path: name, Err: ftpserver.ErrInvalidName}
+	}
+	return k, nil
+}
+
+// backslashDots reports a name with "." or ".." between backslashes
+// ("a\..\b"): MinIO refuses such keys (it splits on both separators
+// when it looks for dot components), so they are refused on every store
+// and a bucket's content can move between stores.
+func backslashDots(name string) bool {
+	if !strings.Contains(name, `\`) {
+		return false
+	}
+	for part := range strings.FieldsFuncSeq(name, func(r rune) bool { return r == '/' || r == '\\' }) {
+		if part == "." || part == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 // dirKey maps a virtual directory path to the prefix its entries share
@@ -296,7 +318,7 @@ func mapErr(op, name string, err error) error {
 		kind = fs.ErrNotExist
 	case "AccessDenied", "AllAccessDisabled", "AccountProblem":
 		kind = fs.ErrPermission
-	case "KeyTooLongError", "InvalidObjectName", "XMinioInvalidObjectName":
+	case "KeyTooLongError", "InvalidObjectName", "XMinioInvalidObjectName", "XMinioInvalidResourceName":
 		kind = ftpserver.ErrInvalidName
 	case "PreconditionFailed":
 		kind = fs.ErrExist

@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/minio/minio-go/v7"
@@ -14,6 +17,7 @@ import (
 
 	"github.com/ferry-ftp/ferry/ftpserver"
 	"github.com/ferry-ftp/ferry/internal/miniotest"
+	"github.com/ferry-ftp/ferry/internal/testwait"
 )
 
 // ioEnv is one test's file system on a bucket of its own, with the raw
@@ -241,4 +245,350 @@ func TestCreateRefuses(t *testing.T) {
 		}
 		e.wantObject(t, name, []byte(name))
 	}
+}
+
+// hookTransport lets a test hold or fail requests: hook returns a
+// response or an error to answer the request itself, or neither to pass
+// it on.
+type hookTransport struct {
+	base http.RoundTripper
+	hook func(*http.Request) (*http.Response, error)
+}
+
+func (h *hookTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if resp, err := h.hook(req); resp != nil || err != nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return resp, err
+	}
+	return h.base.RoundTrip(req)
+}
+
+func withHook(hook func(*http.Request) (*http.Response, error)) func(*Options) {
+	return func(o *Options) {
+		o.Transport = &hookTransport{base: http.DefaultTransport.(*http.Transport).Clone(), hook: hook}
+	}
+}
+
+// isPartUpload reports whether req uploads data as a part (not a copy).
+func isPartUpload(req *http.Request) bool {
+	q := req.URL.Query()
+	return req.Method == http.MethodPut && q.Has("partNumber") && q.Has("uploadId") && req.Header.Get("X-Amz-Copy-Source") == ""
+}
+
+// s3Error is an S3 error response with code.
+func s3Error(req *http.Request, status int, code string) *http.Response {
+	body := `<?xml version="1.0" encoding="UTF-8"?><Error><Code>` + code + `</Code><Message>test</Message></Error>`
+	return &http.Response{
+		StatusCode: status, Status: http.StatusText(status), Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header:  http.Header{"Content-Type": {"application/xml"}},
+		Body:    io.NopCloser(strings.NewReader(body)),
+		Request: req, ContentLength: int64(len(body)),
+	}
+}
+
+func TestUploadMemoryBound(t *testing.T) {
+	t.Parallel()
+	const concurrency = 2
+	release := make(chan struct{})
+	var arrived atomic.Int64
+	e := ioSetup(t, func(o *Options) {
+		o.Concurrency = concurrency
+		withHook(func(req *http.Request) (*http.Response, error) {
+			if isPartUpload(req) {
+				arrived.Add(1)
+				select {
+				case <-release:
+				case <-req.Context().Done():
+					return nil, req.Context().Err()
+				}
+			}
+			return nil, nil
+		})(o)
+	})
+	want := data(8*minPartSize+3, 5)
+	w, err := e.fs.Create(t.Context(), "/f", ftpserver.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wr := w.(*writer)
+	copied := make(chan error, 1)
+	go func() {
+		_, err := wr.ReadFrom(struct{ io.Reader }{bytes.NewReader(want)})
+		copied <- err
+	}()
+	// With every part upload held, the copy fills the parts in flight
+	// and one more, then waits for a slot.
+	testwait.For(t, "the parts in flight to fill", func() bool {
+		return arrived.Load() == concurrency && wr.live.Load() == concurrency+1
+	})
+	select {
+	case err := <-copied:
+		t.Fatalf("ReadFrom returned (%v) while every part upload was held", err)
+	default:
+	}
+	close(release)
+	if err := <-copied; err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := wr.maxLive.Load(); n > concurrency+1 {
+		t.Errorf("%d parts in memory at once, want at most %d", n, concurrency+1)
+	}
+	if n := wr.live.Load(); n != 0 {
+		t.Errorf("%d parts still held after Commit", n)
+	}
+	e.wantObject(t, "/f", want)
+}
+
+func TestUploadInvisibleUntilCommit(t *testing.T) {
+	t.Parallel()
+	for _, size := range []int{100, 3*minPartSize + 1} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			t.Parallel()
+			e := ioSetup(t, nil)
+			old := []byte("old content")
+			e.put(t, "/f", old)
+			want := data(size, 1)
+			w, err := e.fs.Create(t.Context(), "/f", ftpserver.CreateOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.Write(want); err != nil {
+				t.Fatal(err)
+			}
+			e.wantObject(t, "/f", old)
+			if err := w.Commit(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			e.wantObject(t, "/f", want)
+		})
+	}
+}
+
+func TestUploadAbort(t *testing.T) {
+	t.Parallel()
+	old := []byte("old content")
+	for _, mode := range []ftpserver.UploadMode{ftpserver.UploadAtomicResume, ftpserver.UploadAtomic, ftpserver.UploadDirect} {
+		for _, why := range []ftpserver.AbortReason{ftpserver.AbortFailed, ftpserver.AbortInterrupted} {
+			for _, size := range []int{0, 100, 2*minPartSize + 7} {
+				t.Run(fmt.Sprintf("%s/%s/%d", mode, why, size), func(t *testing.T) {
+					t.Parallel()
+					e := ioSetup(t, nil)
+					e.put(t, "/f", old)
+					sent := data(size, 3)
+					for _, name := range []string{"/f", "/new"} {
+						w, err := e.fs.Create(t.Context(), name, ftpserver.CreateOptions{Upload: mode})
+						if err != nil {
+							t.Fatal(err)
+						}
+						if _, err := w.Write(sent); err != nil {
+							t.Fatal(err)
+						}
+						if err := w.Abort(t.Context(), why); err != nil {
+							t.Fatalf("Abort: %v", err)
+						}
+					}
+					// Only a client's interruption publishes, only what
+					// arrived, and never in atomic mode.
+					if why == ftpserver.AbortInterrupted && mode != ftpserver.UploadAtomic && size > 0 {
+						e.wantObject(t, "/f", sent)
+						e.wantObject(t, "/new", sent)
+					} else {
+						e.wantObject(t, "/f", old)
+						e.wantObject(t, "/new", nil)
+					}
+					if got := e.incomplete(t); len(got) != 0 {
+						t.Errorf("incomplete uploads left: %q", got)
+					}
+				})
+			}
+		}
+	}
+}
+
+func TestUploadKeepsPrefix(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		old     int
+		mode    ftpserver.WriteMode
+		offset  int64
+		newSize int
+	}{
+		{"append-1KiB", 1 << 10, ftpserver.WriteAppend, 0, 4},
+		{"append-1KiB-multipart", 1 << 10, ftpserver.WriteAppend, 0, 2*minPartSize + 5},
+		{"append-12MiB", 12 << 20, ftpserver.WriteAppend, 0, 4},
+		{"append-12MiB-multipart", 12 << 20, ftpserver.WriteAppend, 0, minPartSize + 5},
+		{"append-12MiB-nothing", 12 << 20, ftpserver.WriteAppend, 0, 0},
+		{"rest-3MiB", 12 << 20, ftpserver.WriteAt, 3 << 20, 7 << 20},
+		{"rest-11MiB", 12 << 20, ftpserver.WriteAt, 11 << 20, 7 << 20},
+		{"rest-11MiB-small", 12 << 20, ftpserver.WriteAt, 11 << 20, 10},
+		{"rest-at-end", 6 << 20, ftpserver.WriteAt, 6 << 20, 10},
+		{"append-empty", 0, ftpserver.WriteAppend, 0, 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := ioSetup(t, nil)
+			old, sent := data(tc.old, 1), data(tc.newSize, 2)
+			e.put(t, "/f", old)
+			keep := old
+			if tc.mode == ftpserver.WriteAt {
+				keep = old[:tc.offset]
+			}
+			for _, upload := range []ftpserver.UploadMode{ftpserver.UploadAtomic, ftpserver.UploadAtomicResume} {
+				if err := e.upload(t, "/f", ftpserver.CreateOptions{Mode: tc.mode, Offset: tc.offset, Upload: upload}, sent); err != nil {
+					t.Fatal(err)
+				}
+				want := concatBytes(keep, sent)
+				e.wantObject(t, "/f", want)
+				e.put(t, "/f", old)
+			}
+			if got := e.incomplete(t); len(got) != 0 {
+				t.Errorf("incomplete uploads left: %q", got)
+			}
+		})
+	}
+}
+
+func concatBytes(parts ...[]byte) []byte {
+	var out []byte
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+// An APPE whose source is replaced while it runs fails rather than gluing
+// new data to a prefix of another version.
+func TestUploadSourceChanged(t *testing.T) {
+	t.Parallel()
+	e := ioSetup(t, nil)
+	e.put(t, "/f", data(12<<20, 1))
+	w, err := e.fs.Create(t.Context(), "/f", ftpserver.CreateOptions{Mode: ftpserver.WriteAppend})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := data(12<<20, 9)
+	e.rawPut(t, "f", other)
+	if _, err := w.Write([]byte("tail")); err != nil {
+		t.Fatal(err)
+	}
+	err = w.Commit(t.Context())
+	wantErrIs(t, "Commit of an append whose source changed", err, ErrChanged)
+	e.wantObject(t, "/f", other)
+	if got := e.incomplete(t); len(got) != 0 {
+		t.Errorf("incomplete uploads left: %q", got)
+	}
+}
+
+func TestUploadExclusiveRace(t *testing.T) {
+	t.Parallel()
+	for _, size := range []int{10, minPartSize + 10} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			t.Parallel()
+			e := ioSetup(t, nil)
+			first, second := data(size, 1), data(size, 2)
+			excl := ftpserver.CreateOptions{Exclusive: true}
+			w1, err := e.fs.Create(t.Context(), "/f", excl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w2, err := e.fs.Create(t.Context(), "/f", excl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, wc := range []struct {
+				w ftpserver.FileWriter
+				b []byte
+			}{{w1, first}, {w2, second}} {
+				if _, err := wc.w.Write(wc.b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := w1.Commit(t.Context()); err != nil {
+				t.Fatalf("first Commit: %v", err)
+			}
+			wantErrIs(t, "second Commit", w2.Commit(t.Context()), fs.ErrExist)
+			e.wantObject(t, "/f", first)
+			if got := e.incomplete(t); len(got) != 0 {
+				t.Errorf("incomplete uploads left: %q", got)
+			}
+		})
+	}
+}
+
+// A part the store refuses makes the upload fail fast, and it never
+// publishes, whatever the abort reason.
+func TestUploadPartFailure(t *testing.T) {
+	t.Parallel()
+	for _, why := range []ftpserver.AbortReason{ftpserver.AbortFailed, ftpserver.AbortInterrupted} {
+		t.Run(why.String(), func(t *testing.T) {
+			t.Parallel()
+			e := ioSetup(t, withHook(func(req *http.Request) (*http.Response, error) {
+				if isPartUpload(req) && req.URL.Query().Get("partNumber") == "2" {
+					return s3Error(req, http.StatusForbidden, "AccessDenied"), nil
+				}
+				return nil, nil
+			}))
+			old := []byte("old")
+			e.put(t, "/f", old)
+			w, err := e.fs.Create(t.Context(), "/f", ftpserver.CreateOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			piece := data(1<<20, 4)
+			var werr error
+			for i := 0; werr == nil && i < 200; i++ {
+				_, werr = w.Write(piece)
+			}
+			wantErrIs(t, "Write after a refused part", werr, fs.ErrPermission)
+			if why == ftpserver.AbortFailed {
+				wantErrIs(t, "Commit after a refused part", w.Commit(t.Context()), fs.ErrPermission)
+			} else if err := w.Abort(t.Context(), why); err != nil {
+				t.Logf("Abort: %v", err)
+			}
+			e.wantObject(t, "/f", old)
+			if got := e.incomplete(t); len(got) != 0 {
+				t.Errorf("incomplete uploads left: %q", got)
+			}
+		})
+	}
+}
+
+func TestUploadContext(t *testing.T) {
+	t.Parallel()
+	e := ioSetup(t, nil)
+	ctx, cancel := context.WithCancel(t.Context())
+	w, err := e.fs.Create(ctx, "/f", ftpserver.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("before")); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	_, err = w.Write([]byte("after"))
+	wantErrIs(t, "Write after the context is done", err, context.Canceled)
+	// Ending the upload takes its own context, which outlives Create's.
+	if err := w.Abort(t.Context(), ftpserver.AbortInterrupted); err != nil {
+		t.Fatal(err)
+	}
+	e.wantObject(t, "/f", []byte("before"))
+
+	// Commit honours its context: a done one publishes nothing.
+	w, err = e.fs.Create(t.Context(), "/g", ftpserver.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(data(minPartSize+1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	done, cancelDone := context.WithCancel(t.Context())
+	cancelDone()
+	wantErrIs(t, "Commit with a done context", w.Commit(done), context.Canceled)
+	e.wantObject(t, "/g", nil)
 }

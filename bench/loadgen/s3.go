@@ -116,9 +116,9 @@ func cmdTimeCmd(ctx context.Context, args []string) error {
 // cmdManyStor logs in -sessions sessions and has all of them upload
 // -size bytes at the same moment, each to a name of its own, while the
 // server's peak RSS (VmHWM, reset after the logins) is watched. Beside the
-// peak it records the bound an S3 backend documents for this,
-// base + uploads x part size x parts in flight, with base the server's
-// RSS once every session is logged in.
+// peak it records the bound ferry documents for this,
+// base + uploads x part size x (parts in flight + 1), with base the
+// server's RSS once every session is logged in.
 func cmdManyStor(ctx context.Context, args []string) error {
 	fl := flag.NewFlagSet("manystor", flag.ExitOnError)
 	var c common
@@ -178,13 +178,14 @@ func cmdManyStor(ctx context.Context, args []string) error {
 	bound := func(parts int) float64 {
 		return float64(base)/1024 + float64(*sessions)*float64(partSize.n)/(1<<20)*float64(parts)
 	}
-	// The formula counts the parts in flight; a writer that
-	// fills the next part while they are sent holds one more.
+	// ferry documents part_size x (concurrency + 1) per upload: the parts
+	// in flight and the one being filled. The wording counts the
+	// parts in flight only; that figure is in the detail.
 	emit(record{Server: c.label, Metric: fmt.Sprintf("many_stor_%d_bound_mib", *sessions),
-		Label: fmt.Sprintf("%s: bound base + %d x %s part x %d in flight (MiB)", what, *sessions, human(partSize.n), *parts),
-		Value: bound(*parts), Unit: "MiB",
+		Label: fmt.Sprintf("%s: bound base + %d x %s part x (%d in flight + 1 filling) (MiB)", what, *sessions, human(partSize.n), *parts),
+		Value: bound(*parts + 1), Unit: "MiB",
 		Detail: map[string]any{"base_mib": float64(base) / 1024, "part_size": partSize.n, "parts": *parts,
-			"with_a_filling_part_mib": bound(*parts + 1)}})
+			"in_flight_only_mib": bound(*parts)}})
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path"
+	"slices"
 	"strings"
 	"time"
 )
@@ -202,6 +203,50 @@ func cmdS3Targets(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	fmt.Println("| target (issue 11) | measured | goal | met |")
+	fmt.Println("|---|---:|---:|:---:|")
+	for _, t := range s3Targets(best, *ferry, *direct, *peer) {
+		fmt.Println(t.row())
+	}
+	return nil
+}
+
+// target is one of issue 11's performance targets: a measured value
+// against a goal it must reach (atLeast) or stay under.
+type target struct {
+	what     string
+	value    float64
+	measured bool // false: a figure it needs is missing or failed
+	goal     float64
+	atLeast  bool
+}
+
+func (t target) met() bool {
+	if t.atLeast {
+		return t.measured && t.value >= t.goal
+	}
+	return t.measured && t.value <= t.goal
+}
+
+func (t target) row() string {
+	op := "<="
+	if t.atLeast {
+		op = ">="
+	}
+	if !t.measured {
+		return fmt.Sprintf("| %s | – | %s %.2f | – |", t.what, op, t.goal)
+	}
+	met := "**no**"
+	if t.met() {
+		met = "yes"
+	}
+	return fmt.Sprintf("| %s | %.2f | %s %.2f | %s |", t.what, t.value, op, t.goal, met)
+}
+
+// s3Targets computes issue 11's targets from the best records: speeds as
+// ratios whatever the unit of the metric (MB/s, or ms where the ratio is
+// inverted), LIST as a ratio of times, memory in MiB.
+func s3Targets(best map[string]map[string]record, ferry, direct, peer string) []target {
 	value := func(metric, server string) (float64, bool) {
 		r, ok := best[metric][server]
 		if !ok || r.Value == 0 {
@@ -212,54 +257,46 @@ func cmdS3Targets(ctx context.Context, args []string) error {
 		}
 		return r.Value, true
 	}
-	fmt.Println("| target (issue 11) | measured | goal | met |")
-	fmt.Println("|---|---:|---:|:---:|")
-	row := func(what string, v float64, ok bool, goal float64, atLeast bool) {
-		if !ok {
-			fmt.Printf("| %s | – | %s %.2f | – |\n", what, map[bool]string{true: ">=", false: "<="}[atLeast], goal)
-			return
-		}
-		met := v <= goal
-		op := "<="
-		if atLeast {
-			met, op = v >= goal, ">="
-		}
-		fmt.Printf("| %s | %.2f | %s %.2f | %s |\n", what, v, op, goal, map[bool]string{true: "yes", false: "**no**"}[met])
-	}
-	// speed ratio: throughput for a MB/s metric, inverse time for ms.
-	speed := func(metric, a, b string) (float64, bool) {
+	ratio := func(metric, a, b string, invert bool) (float64, bool) {
 		va, okA := value(metric, a)
 		vb, okB := value(metric, b)
 		if !okA || !okB {
 			return 0, false
 		}
-		if strings.HasSuffix(metric, "_ms") {
+		if invert {
 			return vb / va, true
 		}
 		return va / vb, true
 	}
+	var ts []target
+	add := func(what string, goal float64, atLeast bool, v float64, ok bool) {
+		ts = append(ts, target{what: what, value: v, measured: ok, goal: goal, atLeast: atLeast})
+	}
 	for _, m := range []struct{ metric, what string }{{"stor_mbps", "STOR"}, {"retr_ms", "RETR"}} {
-		v, ok := speed(m.metric, *ferry, *direct)
-		row(fmt.Sprintf("%s speed %s / %s", m.what, *ferry, *direct), v, ok, 0.9, true)
-		v, ok = speed(m.metric, *ferry, *peer)
-		row(fmt.Sprintf("%s speed %s / %s", m.what, *ferry, *peer), v, ok, 1.2, true)
+		inv := strings.HasSuffix(m.metric, "_ms")
+		v, ok := ratio(m.metric, ferry, direct, inv)
+		add(fmt.Sprintf("%s speed %s / %s", m.what, ferry, direct), 0.9, true, v, ok)
+		v, ok = ratio(m.metric, ferry, peer, inv)
+		add(fmt.Sprintf("%s speed %s / %s", m.what, ferry, peer), 1.2, true, v, ok)
 	}
-	lf, okF := value("list_ms", *ferry)
-	ld, okD := value("list_ms", *direct)
-	row(fmt.Sprintf("LIST time %s / %s ls", *ferry, *direct), lf/ld, okF && okD, 1.5, false)
-	rss, ok := value("stor_peak_rss_mib", *ferry)
-	row(fmt.Sprintf("%s peak RSS in the big STOR (MiB)", *ferry), rss, ok, 256, false)
+	v, ok := ratio("list_ms", ferry, direct, false)
+	add(fmt.Sprintf("LIST time %s / %s ls", ferry, direct), 1.5, false, v, ok)
+	v, ok = value("stor_peak_rss_mib", ferry)
+	add(fmt.Sprintf("%s peak RSS in the big STOR (MiB)", ferry), 256, false, v, ok)
+	var many []string
 	for metric := range best {
-		n, found := strings.CutSuffix(metric, "_peak_rss_mib")
-		if !found || !strings.HasPrefix(n, "many_stor_") {
-			continue
+		if n, found := strings.CutSuffix(metric, "_peak_rss_mib"); found && strings.HasPrefix(n, "many_stor_") {
+			many = append(many, n)
 		}
-		peak, okP := value(metric, *ferry)
-		bound, okB := value(n+"_bound_mib", *ferry)
-		row(fmt.Sprintf("%s peak RSS, %s uploads at once (MiB; goal: the bound)", *ferry, strings.TrimPrefix(n, "many_stor_")),
-			peak, okP && okB, bound, false)
 	}
-	return nil
+	slices.Sort(many)
+	for _, n := range many {
+		peak, okP := value(n+"_peak_rss_mib", ferry)
+		bound, okB := value(n+"_bound_mib", ferry)
+		ts = append(ts, target{what: fmt.Sprintf("%s peak RSS, %s uploads at once (MiB; goal: the bound)", ferry, strings.TrimPrefix(n, "many_stor_")),
+			value: peak, measured: okP && okB, goal: bound})
+	}
+	return ts
 }
 
 // readBest reads records and keeps the best of each metric and server.

@@ -241,3 +241,5 @@ func TestCanceled(t *testing.T) {
 		t.Errorf("keys = %q, want %q", got, want)
 	}
 }
+
+func errIs(err, target error) bool { return errors.Is(err, target) }

@@ -125,9 +125,9 @@ func (l *lister) batch(n int) (files []fs.FileInfo, dirs []string) {
 		if !ok {
 			return files, dirs
 		}
-		name, isDir := strings.CutSuffix(obj.Key[len(l.prefix):], "/")
+		name, isDir, ok := entryName(l.prefix, obj.Key)
 		switch {
-		case obj.Key == l.prefix, name == "", name == ".", name == "..":
+		case !ok:
 		case isDir:
 			dirs = append(dirs, name)
 		default:
@@ -139,6 +139,22 @@ func (l *lister) batch(n int) (files []fs.FileInfo, dirs []string) {
 		}
 	}
 	return files, dirs
+}
+
+// entryName is the name a listed key (or common prefix, ending in "/")
+// shows under the directory prefix, or !ok for the directory's own
+// marker, a key outside prefix and names that a client could not use
+// ("", ".", "..", anything with a "/": keys written by other tools).
+func entryName(prefix, key string) (name string, isDir, ok bool) {
+	rest, found := strings.CutPrefix(key, prefix)
+	if !found {
+		return "", false, false
+	}
+	name, isDir = strings.CutSuffix(rest, "/")
+	if name == "" || name == "." || name == ".." || strings.Contains(name, "/") {
+		return "", false, false
+	}
+	return name, isDir, true
 }
 
 // pull returns the next key or prefix of the listing; at the end, or on

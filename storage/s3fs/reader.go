@@ -13,15 +13,14 @@ import (
 	"github.com/ferry-ftp/ferry/ftpserver"
 )
 
-// readChunk is the size of each ranged GET: the first one, streamed to the
-// reader as it arrives, and the read-ahead ones, held in pooled buffers.
-const readChunk = 8 << 20
-
 // Open implements ftpserver.FileSystem. The first ranged GET is made here,
 // so a missing object or a directory fails at Open; its body is streamed
 // to the reader. Once reading starts, up to Options.Concurrency more
 // ranged GETs read ahead into pooled buffers and are delivered in order,
-// so one download reaches the store's speed. Every range is pinned to the
+// so one download reaches the store's speed. Each range is
+// Options.PartSize long, so one setting tunes both directions and a
+// download holds at most PartSize x (Concurrency+1) bytes, as an upload
+// does. Every range is pinned to the
 // ETag of the first one: an object replaced mid-download fails the read
 // with ErrChanged rather than mixing two versions.
 func (f *FS) Open(ctx context.Context, name string, offset int64) (io.ReadCloser, error) {
@@ -73,7 +72,7 @@ type fetch struct {
 // ETag from it.
 func (r *reader) first(ctx context.Context, offset int64) error {
 	opts := minio.GetObjectOptions{}
-	if err := opts.SetRange(offset, offset+readChunk-1); err != nil {
+	if err := opts.SetRange(offset, offset+r.f.store.opts.PartSize-1); err != nil {
 		return &fs.PathError{Op: "open", Path: r.name, Err: err}
 	}
 	body, info, header, err := r.f.store.core.GetObject(r.ctx, r.f.bucket, r.key, opts)
@@ -231,7 +230,7 @@ func (r *reader) readBody(p []byte) (int, error) {
 // readAhead keeps Concurrency ranges requested beyond the one delivered.
 func (r *reader) readAhead() {
 	for len(r.ahead) < r.f.store.opts.Concurrency && r.next < r.size {
-		f := &fetch{start: r.next, end: min(r.next+readChunk, r.size), done: make(chan struct{})}
+		f := &fetch{start: r.next, end: min(r.next+r.f.store.opts.PartSize, r.size), done: make(chan struct{})}
 		r.next = f.end
 		r.ahead = append(r.ahead, f)
 		go r.get(f)

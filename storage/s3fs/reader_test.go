@@ -33,10 +33,10 @@ func TestOpenOffsets(t *testing.T) {
 	t.Parallel()
 	e := ioSetup(t, nil)
 	// Three read-ahead ranges beyond the first, the last one short.
-	size := 3*readChunk + 12345
+	size := 3*minPartSize + 12345
 	want := data(size, 7)
 	e.rawPut(t, "big", want)
-	for _, off := range []int{0, 1, readChunk - 1, readChunk, readChunk + 1, 2*readChunk + 5, size - 1, size, size + 1} {
+	for _, off := range []int{0, 1, minPartSize - 1, minPartSize, minPartSize + 1, 2*minPartSize + 5, size - 1, size, size + 1} {
 		got, err := e.readAll(t, "/big", int64(off))
 		if err != nil {
 			t.Errorf("offset %d: %v", off, err)
@@ -99,7 +99,7 @@ func TestOpenRefuses(t *testing.T) {
 func TestOpenObjectReplaced(t *testing.T) {
 	t.Parallel()
 	e := ioSetup(t, func(o *Options) { o.Concurrency = 1 })
-	size := 3*readChunk + 10
+	size := 3*minPartSize + 10
 	old := data(size, 1)
 	e.rawPut(t, "f", old)
 	r, err := e.fs.Open(t.Context(), "/f", 0)
@@ -111,7 +111,7 @@ func TestOpenObjectReplaced(t *testing.T) {
 	// requested, the fourth not yet. Replace the object once no request
 	// is streaming, so the change shows as a refused range, not as a
 	// body MinIO cuts short.
-	head := make([]byte, 2*readChunk)
+	head := make([]byte, 2*minPartSize)
 	if _, err := io.ReadFull(r, head); err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestOpenCloseMidDownload(t *testing.T) {
 		}
 		return nil, nil
 	}))
-	size := 3*readChunk + 10
+	size := 3*minPartSize + 10
 	e.rawPut(t, "f", data(size, 1))
 	r, err := e.fs.Open(t.Context(), "/f", 0)
 	if err != nil {
@@ -165,4 +165,73 @@ func TestOpenCloseMidDownload(t *testing.T) {
 	if _, err := r.Read(make([]byte, 1)); err == nil {
 		t.Error("Read after Close succeeded")
 	}
+}
+
+// BenchmarkDownload reads 256 MiB with the default concurrency through a
+// 256 KiB buffer, as the server's copy does.
+func BenchmarkDownload(b *testing.B) {
+	e := ioSetup(b, func(o *Options) { o.PartSize, o.Concurrency = 0, 0 })
+	w, err := e.fs.Create(b.Context(), "/bench", ftpserver.CreateOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := w.(io.ReaderFrom).ReadFrom(&repeatReader{pattern: data(1<<20+13, 1), n: benchSize}); err != nil {
+		b.Fatal(err)
+	}
+	if err := w.Commit(b.Context()); err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, 256<<10)
+	b.SetBytes(benchSize)
+	for b.Loop() {
+		r, err := e.fs.Open(b.Context(), "/bench", 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, err := io.CopyBuffer(struct{ io.Writer }{io.Discard}, struct{ io.Reader }{r}, buf)
+		r.Close()
+		if err != nil || n != benchSize {
+			b.Fatalf("read %d bytes, %v", n, err)
+		}
+	}
+}
+
+func TestParseContentRange(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in                string
+		start, end, total int64
+		ok                bool
+	}{
+		{"bytes 0-9/10", 0, 10, 10, true},
+		{"bytes 5-5/6", 5, 6, 6, true},
+		{"bytes 0-9/9", 0, 0, 0, false},
+		{"bytes 9-0/10", 0, 0, 0, false},
+		{"bytes */10", 0, 0, 0, false},
+		{"bytes -1-3/10", 0, 0, 0, false},
+		{"bytes 0-9/*", 0, 0, 0, false},
+		{"0-9/10", 0, 0, 0, false},
+		{"", 0, 0, 0, false},
+		{"bytes 0-99999999999999999999/1", 0, 0, 0, false},
+	} {
+		start, end, total, ok := parseContentRange(tc.in)
+		if start != tc.start || end != tc.end || total != tc.total || ok != tc.ok {
+			t.Errorf("parseContentRange(%q) = %d, %d, %d, %v; want %d, %d, %d, %v", tc.in, start, end, total, ok, tc.start, tc.end, tc.total, tc.ok)
+		}
+	}
+}
+
+// The Content-Range header comes from the store (or whatever answers at
+// its address): nothing in it may crash the reader or yield a range that
+// is not inside the object.
+func FuzzParseContentRange(f *testing.F) {
+	for _, seed := range []string{"bytes 0-9/10", "bytes 5-5/6", "bytes */10", "bytes 1-0/5", "bytes 0-9223372036854775807/9223372036854775807", "bytes +1-+2/3"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		start, end, total, ok := parseContentRange(in)
+		if ok && !(0 <= start && start < end && end <= total) {
+			t.Errorf("parseContentRange(%q) = [%d, %d) of %d", in, start, end, total)
+		}
+	})
 }

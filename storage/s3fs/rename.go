@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"iter"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 
@@ -117,25 +116,23 @@ func (f *FS) renameDir(ctx context.Context, name, from, to string) error {
 		return &fs.PathError{Op: "rename", Path: name, Err: err}
 	}
 
-	copied := make([]bool, len(objects))
-	err := f.eachLimit(ctx, len(objects), renameConcurrency, func(ctx context.Context, i int) error {
-		obj := objects[i]
-		if err := f.copyObject(ctx, "rename", name, obj, to+obj.Key[len(from):], nil); err != nil {
-			return err
-		}
-		copied[i] = true
-		return nil
-	})
-	if err != nil {
-		// Undo: the source is whole, so the copies go. This must run even
-		// if the client has gone.
-		var made []string
-		for i, obj := range objects {
-			if copied[i] {
-				made = append(made, to+obj.Key[len(from):])
+	targets := func(yield func(string) bool) {
+		for _, obj := range objects {
+			if !yield(to + obj.Key[len(from):]) {
+				return
 			}
 		}
-		_ = f.removeKeys(context.WithoutCancel(ctx), name, slices.Values(made))
+	}
+	err := f.eachLimit(ctx, len(objects), renameConcurrency, func(ctx context.Context, i int) error {
+		obj := objects[i]
+		return f.copyObject(ctx, "rename", name, obj, to+obj.Key[len(from):], nil)
+	})
+	if err != nil {
+		// Undo: the source is whole, so the copies go, even if the client
+		// has gone. Every target key goes, not only the copies known to
+		// be done: a copy cancelled on our side may have finished on the
+		// store's, and the target did not exist before.
+		_ = f.removeKeys(context.WithoutCancel(ctx), name, targets)
 		return err
 	}
 	// Once everything is copied the move has happened: finish deleting

@@ -154,16 +154,26 @@ func (w *writer) keepPrefix(ctx context.Context, keep int64) error {
 		}
 		return nil
 	}
-	n := (keep + maxCopyPartSize - 1) / maxCopyPartSize
+	w.copyRanges = copyPlan(keep, maxCopyPartSize)
+	return nil
+}
+
+// copyPlan splits [0, keep) into the fewest ranges of at most maxCopy
+// bytes, of even sizes: with keep >= 5 MiB every range is then at least
+// 5 MiB (or half of maxCopy), as S3 requires of every part but the last,
+// and no remainder has to be downloaded.
+func copyPlan(keep, maxCopy int64) [][2]int64 {
+	n := (keep + maxCopy - 1) / maxCopy
+	ranges := make([][2]int64, 0, n)
 	for i, start := int64(0), int64(0); i < n; i++ {
 		size := keep / n
 		if i < keep%n {
 			size++
 		}
-		w.copyRanges = append(w.copyRanges, [2]int64{start, start + size})
+		ranges = append(ranges, [2]int64{start, start + size})
 		start += size
 	}
-	return nil
+	return ranges
 }
 
 // pin makes a read of the source fail if the object is no longer the one

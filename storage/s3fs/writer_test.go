@@ -592,3 +592,130 @@ func TestUploadContext(t *testing.T) {
 	wantErrIs(t, "Commit with a done context", w.Commit(done), context.Canceled)
 	e.wantObject(t, "/g", nil)
 }
+
+// repeatReader yields n bytes cycling through pattern, without holding
+// them all.
+type repeatReader struct {
+	pattern []byte
+	n, off  int64
+}
+
+func (r *repeatReader) Read(p []byte) (int, error) {
+	if r.off >= r.n {
+		return 0, io.EOF
+	}
+	p = p[:min(int64(len(p)), r.n-r.off)]
+	k := 0
+	for k < len(p) {
+		k += copy(p[k:], r.pattern[(r.off+int64(k))%int64(len(r.pattern)):])
+	}
+	r.off += int64(k)
+	return k, nil
+}
+
+const benchSize = 256 << 20
+
+// BenchmarkUpload streams 256 MiB through ReadFrom with the default part
+// size and concurrency, as the server's copy does.
+func BenchmarkUpload(b *testing.B) {
+	e := ioSetup(b, func(o *Options) { o.PartSize, o.Concurrency = 0, 0 })
+	pattern := data(1<<20+13, 1)
+	b.SetBytes(benchSize)
+	for b.Loop() {
+		w, err := e.fs.Create(b.Context(), "/bench", ftpserver.CreateOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := w.(io.ReaderFrom).ReadFrom(&repeatReader{pattern: pattern, n: benchSize}); err != nil {
+			b.Fatal(err)
+		}
+		if err := w.Commit(b.Context()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkUploadMinioGo is the reference for BenchmarkUpload: minio-go's
+// own PutObject of a stream of unknown size, as `mc pipe` does.
+func BenchmarkUploadMinioGo(b *testing.B) {
+	e := ioSetup(b, nil)
+	pattern := data(1<<20+13, 1)
+	b.SetBytes(benchSize)
+	for b.Loop() {
+		_, err := e.raw.PutObject(b.Context(), e.bucket, "bench", &repeatReader{pattern: pattern, n: benchSize}, -1,
+			minio.PutObjectOptions{PartSize: DefaultPartSize, NumThreads: DefaultConcurrency})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestCopyPlan(t *testing.T) {
+	t.Parallel()
+	const gib = 1 << 30
+	for _, keep := range []int64{minPartSize, minPartSize + 1, maxCopyPartSize - 1, maxCopyPartSize, maxCopyPartSize + 1,
+		maxCopyPartSize + minPartSize - 1, 2*maxCopyPartSize + 3, 5000 * gib} {
+		plan := copyPlan(keep, maxCopyPartSize)
+		if want := (keep + maxCopyPartSize - 1) / maxCopyPartSize; int64(len(plan)) != want {
+			t.Errorf("keep %d: %d ranges, want %d", keep, len(plan), want)
+		}
+		next := int64(0)
+		for _, r := range plan {
+			size := r[1] - r[0]
+			if r[0] != next || size > maxCopyPartSize || size < minPartSize {
+				t.Errorf("keep %d: range %v (size %d) after %d: want contiguous, 5 MiB to 5 GiB", keep, r, size, next)
+			}
+			next = r[1]
+		}
+		if next != keep {
+			t.Errorf("keep %d: ranges end at %d", keep, next)
+		}
+	}
+}
+
+// An interrupted APPE or REST+STOR publishes the kept prefix and what
+// arrived, so the client can resume again; in atomic mode nothing.
+func TestUploadResumeInterrupted(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		old    int
+		mode   ftpserver.WriteMode
+		offset int64
+	}{
+		{"append-1KiB", 1 << 10, ftpserver.WriteAppend, 0},
+		{"append-12MiB", 12 << 20, ftpserver.WriteAppend, 0},
+		{"rest-11MiB", 12 << 20, ftpserver.WriteAt, 11 << 20},
+	} {
+		for _, upload := range []ftpserver.UploadMode{ftpserver.UploadAtomicResume, ftpserver.UploadAtomic, ftpserver.UploadDirect} {
+			t.Run(tc.name+"/"+upload.String(), func(t *testing.T) {
+				t.Parallel()
+				e := ioSetup(t, nil)
+				old, sent := data(tc.old, 1), data(minPartSize+100, 2)
+				e.put(t, "/f", old)
+				w, err := e.fs.Create(t.Context(), "/f", ftpserver.CreateOptions{Mode: tc.mode, Offset: tc.offset, Upload: upload})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := w.Write(sent); err != nil {
+					t.Fatal(err)
+				}
+				if err := w.Abort(t.Context(), ftpserver.AbortInterrupted); err != nil {
+					t.Fatal(err)
+				}
+				keep := old
+				if tc.mode == ftpserver.WriteAt {
+					keep = old[:tc.offset]
+				}
+				if upload == ftpserver.UploadAtomic {
+					e.wantObject(t, "/f", old)
+				} else {
+					e.wantObject(t, "/f", concatBytes(keep, sent))
+				}
+				if got := e.incomplete(t); len(got) != 0 {
+					t.Errorf("incomplete uploads left: %q", got)
+				}
+			})
+		}
+	}
+}

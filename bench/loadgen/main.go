@@ -11,13 +11,16 @@
 //	loadgen mkdata     -dir DIR -big SIZE -small N -list N -mid SIZE
 //	loadgen raw        -file F -runs 3             loopback TCP ceiling (sendfile)
 //	loadgen retr       -addr A -file NAME -runs 3  [-tls]
-//	loadgen stor       -addr A -size SIZE -name NAME -fsync-path HOSTPATH [-tls]
+//	loadgen stor       -addr A -size SIZE -name NAME -fsync-path HOSTPATH [-tls] [-peak-rss]
 //	loadgen smallfiles -addr A -sessions 8 -duration 10s -dir small -count 2000
 //	loadgen list       -addr A -cmd LIST|MLSD -dir list -runs 3
 //	loadgen idle       -addr A -sessions 1000 -pid PID [-hold]
 //	loadgen many       -addr A -sessions 1000 -file NAME
 //	loadgen client     -url ftp://U:P@H:PORT -ferry BIN -data DIR    ferry get/mirror vs curl/lftp
 //	loadgen report     -in results.jsonl -servers ferry,vsftpd,pure-ftpd[,...] [-ratios vsftpd,pure-ftpd]
+//	loadgen timecmd    -server mc -metric retr_ms -count bytes -- mc cat ...   time a tool (bench/s3)
+//	loadgen manystor   -addr A -sessions 100 -size 64MiB -pid PID            uploads at once, peak RSS
+//	loadgen s3targets  -in bench/out/s3/results.jsonl                         issue 11's ratios
 package main
 
 import (
@@ -54,7 +57,13 @@ type common struct {
 	label string
 	dial  dialOptions
 	pid   int // server's main process, for CPU accounting; 0: none
+	// storePid is the object store's process (MinIO in bench/s3), whose
+	// CPU time is reported beside the server's; 0: none.
+	storePid int
 }
+
+// startCPU measures the server's CPU time, and the store's if known.
+func (c *common) startCPU() *cpuMeter { return startCPU(c.pid).alsoStore(c.storePid) }
 
 func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.label, "label", "server", "name of the server measured, for the records")
@@ -64,6 +73,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.dial.tls, "tls", false, "AUTH TLS with PROT P data connections")
 	fs.DurationVar(&c.dial.timeout, "timeout", 60*time.Second, "bound on each protocol step")
 	fs.IntVar(&c.pid, "pid", 0, "server's main process: its CPU time (and its children's) is reported")
+	fs.IntVar(&c.storePid, "store-pid", 0, "object store's process (MinIO): its CPU time is reported too")
 }
 
 // parseSize reads "1GiB", "256MiB", "4KiB" or a plain byte count.
@@ -104,11 +114,14 @@ var subcommands = map[string]func(ctx context.Context, args []string) error{
 	"many":       cmdMany,
 	"client":     cmdClient,
 	"report":     cmdReport,
+	"timecmd":    cmdTimeCmd,
+	"manystor":   cmdManyStor,
+	"s3targets":  cmdS3Targets,
 }
 
 func main() {
 	if len(os.Args) < 2 || subcommands[os.Args[1]] == nil {
-		fmt.Fprintln(os.Stderr, "usage: loadgen mkdata|raw|retr|stor|smallfiles|list|idle|many|client|report [flags]")
+		fmt.Fprintln(os.Stderr, "usage: loadgen mkdata|raw|retr|stor|smallfiles|list|idle|many|client|report|timecmd|manystor|s3targets [flags]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

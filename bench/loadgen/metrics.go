@@ -253,7 +253,7 @@ func cmdRetr(ctx context.Context, args []string) error {
 	buf := make([]byte, readSize)
 	var best time.Duration
 	var all []float64
-	cpu := startCPU(c.pid)
+	cpu := c.startCPU()
 	for i := 0; i < *runs; i++ {
 		start := time.Now()
 		n, err := cl.transferIn("RETR "+*file, buf, nil)
@@ -297,7 +297,11 @@ func cmdStor(ctx context.Context, args []string) error {
 	name := fs.String("name", "upload/big.bin", "remote name")
 	fsyncPath := fs.String("fsync-path", "", "host path of the stored file, fsynced after 226")
 	runs := fs.Int("runs", 1, "runs; the best is kept")
+	peak := fs.Bool("peak-rss", false, "also report the server's peak RSS during the uploads (needs -pid)")
 	fs.Parse(args)
+	if *peak && c.pid == 0 {
+		return errors.New("-peak-rss needs -pid")
+	}
 	cl, err := dial(ctx, c.dial)
 	if err != nil {
 		return err
@@ -306,13 +310,36 @@ func cmdStor(ctx context.Context, args []string) error {
 	buf := randomBuffer(readSize, 2)
 	var best226, bestDurable time.Duration
 	var all226, allDurable []float64
+	var peakKiB, baseKiB int64
+	var cpuBest map[string]any
 	for i := 0; i < *runs; i++ {
 		syscall.Sync() // start each run with no dirty pages of earlier ones
+		if *peak {
+			if err := resetPeakRSS(c.pid); err != nil {
+				return err
+			}
+			if rss, err := rssKiB(c.pid); err == nil && (baseKiB == 0 || rss < baseKiB) {
+				baseKiB = rss
+			}
+		}
+		cpu := c.startCPU()
 		start := time.Now()
 		if err := cl.store(*name, size.n, buf); err != nil {
 			return err
 		}
 		d226 := time.Since(start)
+		cpuRun := map[string]any{}
+		cpu.stop(cpuRun)
+		if *peak {
+			hwm, err := peakRSS(c.pid)
+			if err != nil {
+				return err
+			}
+			peakKiB = max(peakKiB, hwm)
+		}
+		if best226 == 0 || d226 < best226 {
+			cpuBest = cpuRun
+		}
 		if *fsyncPath != "" {
 			f, err := os.OpenFile(*fsyncPath, os.O_RDWR, 0)
 			if err != nil {
@@ -347,12 +374,21 @@ func cmdStor(ctx context.Context, args []string) error {
 		metric, what = "stor_tls", fmt.Sprintf("STOR %s over TLS (PROT P)", human(size.n))
 	}
 	detail := map[string]any{"ms": ms(best226), "runs_ms": all226}
+	for k, v := range cpuBest { // of the best run
+		detail[k] = v
+	}
 	if cl.tlsInfo != "" {
 		detail["tls"] = cl.tlsInfo
 	}
 	emit(record{Server: c.label, Metric: metric + "_mbps", Better: "higher",
 		Label: fmt.Sprintf("%s, to the 226 reply, best of %d (MB/s)", what, *runs),
 		Value: mbps(size.n, best226), Unit: "MB/s", Detail: detail})
+	if *peak {
+		emit(record{Server: c.label, Metric: metric + "_peak_rss_mib", Better: "lower",
+			Label: fmt.Sprintf("%s: the server's peak RSS (VmHWM, reset before each of %d runs; MiB)", what, *runs),
+			Value: float64(peakKiB) / 1024, Unit: "MiB",
+			Detail: map[string]any{"rss_before_mib": float64(baseKiB) / 1024}})
+	}
 	if *fsyncPath != "" {
 		emit(record{Server: c.label, Metric: metric + "_durable_mbps", Better: "higher",
 			Label: fmt.Sprintf("%s, to the 226 reply + fsync of the file, best of %d (MB/s, fsync on)", what, *runs),
@@ -383,7 +419,7 @@ func cmdSmallFiles(ctx context.Context, args []string) error {
 	}
 	var files, bytes, errs atomic.Int64
 	var firstErr atomic.Value
-	cpu := startCPU(c.pid)
+	cpu := c.startCPU()
 	start := time.Now()
 	deadline := start.Add(*duration)
 	var wg sync.WaitGroup
@@ -460,7 +496,7 @@ func cmdList(ctx context.Context, args []string) error {
 	if *verb == "MLSD" {
 		metric = "mlsd_ms"
 	}
-	cpu := startCPU(c.pid)
+	cpu := c.startCPU()
 	for i := 0; i < *runs; i++ {
 		n := 0
 		start := time.Now()
@@ -612,76 +648,55 @@ func cmdMany(ctx context.Context, args []string) error {
 			break
 		}
 	}
-	var total, xferErrs atomic.Int64
-	var firstXferErr atomic.Value
-	var wg sync.WaitGroup
-	gate := make(chan struct{})
-	var start time.Time
 	// Each session's time from the common start to its last byte, for
 	// the fairness of the share each got.
 	took := make([]time.Duration, len(clients))
 	// And its time to its first byte: how far the sessions' starts spread.
 	first := make([]time.Duration, len(clients))
-	for i, cl := range clients {
-		if cl == nil {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-gate
-			buf := make([]byte, readSize)
-			n, err := cl.transferIn("RETR "+*file, buf, func([]byte) {
-				if first[i] == 0 {
-					first[i] = time.Since(start)
-					running.Add(1)
-				}
-			})
-			if first[i] != 0 {
-				running.Add(-1)
-			}
-			if err == nil && n != want {
-				err = fmt.Errorf("%d bytes, want %d", n, want)
-			}
-			if err != nil {
-				xferErrs.Add(1)
-				firstXferErr.CompareAndSwap(nil, err.Error())
-				return
-			}
-			took[i] = time.Since(start)
-			total.Add(n)
-		}()
-	}
-	cpu := startCPU(c.pid)
-	start = time.Now()
-	close(gate)
+	var samples []abortSample
+	var probeErr error
+	var during func()
 	if probe != nil {
-		samples, err := abortProbe(probe, *probeFile, *probeAfter, &running)
-		wg.Wait()
-		if err != nil {
-			return err
+		during = func() { samples, probeErr = abortProbe(probe, *probeFile, *probeAfter, &running) }
+	}
+	cpu := c.startCPU()
+	res := atOnce(clients, func(i int, cl *client, start time.Time) (int64, error) {
+		buf := make([]byte, readSize)
+		n, err := cl.transferIn("RETR "+*file, buf, func([]byte) {
+			if first[i] == 0 {
+				first[i] = time.Since(start)
+				running.Add(1)
+			}
+		})
+		if first[i] != 0 {
+			running.Add(-1)
+		}
+		if err == nil && n != want {
+			err = fmt.Errorf("%d bytes, want %d", n, want)
+		}
+		if err == nil {
+			took[i] = time.Since(start)
+		}
+		return n, err
+	}, during)
+	if probe != nil {
+		if probeErr != nil {
+			return probeErr
 		}
 		emitAbort(c.label, *sessions, samples)
 		return nil
 	}
-	wg.Wait()
-	wall := time.Since(start)
-	errs := int64(loginErrs) + xferErrs.Load()
-	detail := map[string]any{"login_errors": loginErrs, "transfer_errors": xferErrs.Load(),
-		"bytes": total.Load(), "wall_ms": ms(wall), "file_size": want}
+	wall := res.wall
+	errs := int64(loginErrs) + res.errs
+	detail := res.detail(loginErrs, firstErr)
+	detail["file_size"] = want
 	cpu.stop(detail)
-	if firstErr != "" {
-		detail["first_login_error"] = firstErr
-	}
-	if e := firstXferErr.Load(); e != nil {
-		detail["first_transfer_error"] = e
-	}
 	emit(record{Server: c.label, Metric: fmt.Sprintf("many_%d_errors", *sessions), Better: "lower",
 		Label: fmt.Sprintf("%d sessions RETR %s at once: errors", *sessions, human(want)),
 		Value: float64(errs), Detail: detail})
 	emit(record{Server: c.label, Metric: fmt.Sprintf("many_%d_mbps", *sessions), Better: "higher",
 		Label: fmt.Sprintf("%d sessions RETR %s at once: aggregate MB/s", *sessions, human(want)),
-		Value: mbps(total.Load(), wall), Unit: "MB/s"})
+		Value: mbps(res.total, wall), Unit: "MB/s"})
 	if f, d := fairness(took); d != nil {
 		first = slices.DeleteFunc(first, func(d time.Duration) bool { return d == 0 })
 		if slices.Sort(first); len(first) > 0 {
@@ -701,6 +716,63 @@ func cmdMany(ctx context.Context, args []string) error {
 			Value: f, Detail: d})
 	}
 	return nil
+}
+
+// atOnceResult is what atOnce saw of the transfers.
+type atOnceResult struct {
+	total, errs int64 // bytes of the transfers that succeeded; failures
+	firstErr    string
+	wall        time.Duration
+}
+
+// atOnce runs each for every logged-in client (nil ones are those whose
+// login failed), all released at the same moment, start; during, if set,
+// runs meanwhile. It returns when every transfer and during have ended.
+func atOnce(clients []*client, each func(i int, cl *client, start time.Time) (int64, error), during func()) atOnceResult {
+	var total, errs atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	gate := make(chan struct{})
+	var start time.Time
+	for i, cl := range clients {
+		if cl == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-gate
+			n, err := each(i, cl, start)
+			if err != nil {
+				errs.Add(1)
+				firstErr.CompareAndSwap(nil, err.Error())
+				return
+			}
+			total.Add(n)
+		}()
+	}
+	start = time.Now()
+	close(gate)
+	if during != nil {
+		during()
+	}
+	wg.Wait()
+	res := atOnceResult{total: total.Load(), errs: errs.Load(), wall: time.Since(start)}
+	res.firstErr, _ = firstErr.Load().(string)
+	return res
+}
+
+// detail is the record detail of the transfers and of the logins before.
+func (r atOnceResult) detail(loginErrs int, firstLoginErr string) map[string]any {
+	d := map[string]any{"login_errors": loginErrs, "transfer_errors": r.errs,
+		"bytes": r.total, "wall_ms": ms(r.wall)}
+	if firstLoginErr != "" {
+		d["first_login_error"] = firstLoginErr
+	}
+	if r.firstErr != "" {
+		d["first_transfer_error"] = r.firstErr
+	}
+	return d
 }
 
 // fairness is Jain's index over the sessions' rates (size/time, the size

@@ -156,6 +156,8 @@ func selfCPU() float64 {
 type cpuMeter struct {
 	pid                    int
 	server, client, system float64
+	storePid               int // the object store's process (bench/s3); 0: none
+	store                  float64
 }
 
 // systemCPU is the busy (non-idle, non-iowait) CPU time of the whole
@@ -186,6 +188,15 @@ func startCPU(pid int) *cpuMeter {
 	return m
 }
 
+// alsoStore has the meter measure the object store's process too: a
+// server over S3 spends part of its work there (bench/s3).
+func (m *cpuMeter) alsoStore(pid int) *cpuMeter {
+	if pid > 0 {
+		m.storePid, m.store = pid, treeCPU(pid)
+	}
+	return m
+}
+
 // stop adds the CPU seconds spent since start to detail.
 func (m *cpuMeter) stop(detail map[string]any) {
 	detail["client_cpu_s"] = selfCPU() - m.client
@@ -193,4 +204,51 @@ func (m *cpuMeter) stop(detail map[string]any) {
 	if m.pid > 0 {
 		detail["server_cpu_s"] = treeCPU(m.pid) - m.server
 	}
+	if m.storePid > 0 {
+		detail["store_cpu_s"] = treeCPU(m.storePid) - m.store
+	}
+}
+
+// resetPeakRSS sets the peak resident set size (VmHWM) of root and its
+// descendants back to their current RSS, by writing 5 to
+// /proc/PID/clear_refs, so that a later peakRSS sees the peak of what
+// happened in between without restarting the server.
+func resetPeakRSS(root int) error {
+	for _, pid := range processTree(root) {
+		err := os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
+		if err != nil && pid == root {
+			return fmt.Errorf("resetting the peak RSS of %d: %w", pid, err)
+		}
+	}
+	return nil
+}
+
+// peakRSS sums VmHWM of root and its descendants (the servers measured
+// over S3 run in one process; the sum is for the others), and rssKiB
+// their current VmRSS.
+func peakRSS(root int) (kib int64, err error) { return statusSum(root, "VmHWM:") }
+func rssKiB(root int) (kib int64, err error)  { return statusSum(root, "VmRSS:") }
+
+func statusSum(root int, key string) (int64, error) {
+	var sum int64
+	for _, pid := range processTree(root) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			if pid == root {
+				return 0, err
+			}
+			continue // exited meanwhile
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if rest, ok := strings.CutPrefix(line, key); ok {
+				f := strings.Fields(rest)
+				if len(f) > 0 {
+					n, _ := strconv.ParseInt(f[0], 10, 64)
+					sum += n
+				}
+				break
+			}
+		}
+	}
+	return sum, nil
 }

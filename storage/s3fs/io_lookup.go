@@ -16,8 +16,9 @@ import (
 // ErrChanged reports that an object changed while it was being read or
 // while an upload was building on it (a download or an APPE/REST source
 // replaced meanwhile). S3 answers PreconditionFailed to the request
-// pinned with If-Match; failing is better than mixing two versions.
-var ErrChanged = errors.New("s3fs: object changed during the transfer")
+// pinned with If-Match; failing is better than mixing two versions. It
+// is an ftpserver.ErrBusy, so the client is told to try again (450).
+var ErrChanged = fmt.Errorf("s3fs: object changed during the transfer: %w", ftpserver.ErrBusy)
 
 // mapPinnedErr is mapErr for requests pinned to an ETag, where
 // PreconditionFailed means the object changed, not that one exists.

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 
@@ -47,9 +48,10 @@ type reader struct {
 	ctx       context.Context // Open's; Close cancels it
 	cancel    context.CancelFunc
 
-	etag string
-	size int64
-	pos  int64 // offset of the next byte to deliver
+	etag  string
+	size  int64
+	mtime time.Time
+	pos   int64 // offset of the next byte to deliver
 
 	body    io.ReadCloser // the first GET's response, until bodyEnd
 	bodyEnd int64
@@ -96,9 +98,15 @@ func (r *reader) first(ctx context.Context, offset int64) error {
 			return &fs.PathError{Op: "open", Path: r.name, Err: fmt.Errorf("store ignored the range %d-", offset)}
 		}
 	}
-	r.etag, r.size = info.ETag, total
+	r.etag, r.size, r.mtime = info.ETag, total, modTime(info.UserMetadata, info.LastModified)
 	r.body, r.bodyEnd, r.next = body, end, end
 	return nil
+}
+
+// Stat describes the object being read, as Open found it, so the server
+// need not ask the store again for the size its 150 reply announces.
+func (r *reader) Stat() (fs.FileInfo, error) {
+	return &entry{name: baseName(r.name), size: r.size, mtime: r.mtime}, nil
 }
 
 // atEnd opens an empty reader at offset if the object exists.
@@ -110,7 +118,7 @@ func (r *reader) atEnd(ctx context.Context, offset int64) error {
 		}
 		return mapErr("open", r.name, err)
 	}
-	r.etag, r.size = info.ETag, info.Size
+	r.etag, r.size, r.mtime = info.ETag, info.Size, modTime(info.UserMetadata, info.LastModified)
 	r.next = max(offset, info.Size)
 	return nil
 }

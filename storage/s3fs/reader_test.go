@@ -96,6 +96,37 @@ func TestOpenRefuses(t *testing.T) {
 
 // A download never mixes two versions: an object replaced after the first
 // ranges were read fails the read.
+// The reader describes what Open found, so RETR needs no HEAD of its own:
+// the size of the object (not of the first range) and its MFMT time.
+func TestOpenStat(t *testing.T) {
+	t.Parallel()
+	e := ioSetup(t, nil)
+	size := 2*minPartSize + 3
+	e.rawPut(t, "f", data(size, 3))
+	e.rawPut(t, "tiny", []byte("x"))
+	mtime := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
+	if err := e.fs.SetModTime(t.Context(), "/f", mtime); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name         string
+		offset, size int64
+	}{{"/f", 0, int64(size)}, {"/f", minPartSize + 1, int64(size)}, {"/tiny", 1, 1}, {"/tiny", 5, 1}} {
+		r, err := e.fs.Open(t.Context(), tc.name, tc.offset)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fi, err := r.(interface{ Stat() (fs.FileInfo, error) }).Stat()
+		r.Close()
+		if err != nil || fi.Size() != tc.size || fi.IsDir() || fi.Name() != tc.name[1:] {
+			t.Errorf("%s at %d: Stat = %v, %v; want a file of %d bytes", tc.name, tc.offset, fi, err, tc.size)
+		}
+		if tc.name == "/f" && !fi.ModTime().Equal(mtime) {
+			t.Errorf("%s at %d: ModTime %v, want the MFMT time %v", tc.name, tc.offset, fi.ModTime(), mtime)
+		}
+	}
+}
+
 func TestOpenObjectReplaced(t *testing.T) {
 	t.Parallel()
 	e := ioSetup(t, func(o *Options) { o.Concurrency = 1 })
@@ -119,6 +150,7 @@ func TestOpenObjectReplaced(t *testing.T) {
 	e.rawPut(t, "f", data(size, 2))
 	got, err := io.ReadAll(r)
 	wantErrIs(t, "reading an object replaced mid-download", err, ErrChanged)
+	wantErrIs(t, "reading an object replaced mid-download (450)", err, ftpserver.ErrBusy)
 	if got = concatBytes(head, got); !bytes.Equal(got, old[:len(got)]) {
 		t.Errorf("read %d bytes that are not a prefix of the old version (first difference at %d)", len(got), firstDiff(got, old))
 	}

@@ -26,7 +26,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync"
 	"unicode"
@@ -445,13 +444,6 @@ func (f *UsersFile) Save() error {
 	return nil
 }
 
-// hashSlots bounds the password checks running at once: an Argon2id check
-// allocates its whole memory cost (64 MiB by default), so a burst of
-// logins must queue rather than exhaust memory. A check whose caller gave
-// up keeps its slot until the hash is done: the hash cannot be stopped,
-// and its memory and CPU are in use until then.
-var hashSlots = make(chan struct{}, max(runtime.GOMAXPROCS(0), 2))
-
 // Verify checks name's password and returns the account. Wrong
 // credentials give an error wrapping ErrAuthFailed. An unknown name costs
 // the same hashing work as a known one, so response times do not reveal
@@ -478,34 +470,17 @@ func (f *UsersFile) Verify(ctx context.Context, name, pass string) (*User, error
 	if !known {
 		hash = f.dummyFor(name)
 	}
-	select {
-	case hashSlots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("password check not started: %w", ctx.Err())
+	ok, err := CheckPasswordContext(ctx, hash, pass)
+	if err != nil && ctx.Err() != nil {
+		return nil, err
 	}
-	type result struct {
-		ok  bool
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		defer func() { <-hashSlots }()
-		ok, err := CheckPassword(hash, pass)
-		done <- result{ok, err}
-	}()
-	var r result
-	select {
-	case r = <-done:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("password check abandoned: %w", ctx.Err())
-	}
-	if r.err != nil {
-		return nil, fmt.Errorf("user %q: %w", name, r.err)
+	if err != nil {
+		return nil, fmt.Errorf("user %q: %w", name, err)
 	}
 	if !known {
 		return nil, fmt.Errorf("%w: unknown user", ErrAuthFailed)
 	}
-	if !r.ok {
+	if !ok {
 		return nil, fmt.Errorf("%w: wrong password", ErrAuthFailed)
 	}
 	return &u, nil

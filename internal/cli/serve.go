@@ -38,6 +38,7 @@ type serveFlags struct {
 	publicHost   string
 	grace        time.Duration
 	verbose      bool
+	usersDB      string
 
 	tlsCert           string
 	tlsKey            string
@@ -85,6 +86,7 @@ else the AWS shared files of $AWS_PROFILE (~/.aws/credentials and
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.configFile, "config", "", "configuration file (TOML)")
+	fl.StringVar(&f.usersDB, "users-db", "", `PostgreSQL accounts ("postgres://..."), as users_db; turns anonymous off unless the config enables it`)
 	fl.StringVar(&f.listen, "listen", "", `address to listen on (default ":2121")`)
 	fl.StringVar(&f.root, "root", "", `directory, or s3://BUCKET/PREFIX, to serve (default ".")`)
 	fl.BoolVar(&f.write, "write", false, "allow uploads, deletes and renames")
@@ -136,6 +138,13 @@ func runServe(cmd *cobra.Command, env Env, f *serveFlags) error {
 	}
 	if flags.Changed("tls-required") {
 		cfg.TLS.Required = f.tlsRequired
+	}
+	if flags.Changed("users-db") {
+		cfg.UsersDB = f.usersDB
+		// As users_db in a file that leaves [anonymous] enabled unset.
+		if f.configFile == "" {
+			cfg.Anonymous.Enabled = false
+		}
 	}
 	password, err := userPassword(env, flags, f)
 	if err != nil {
@@ -351,6 +360,10 @@ func printWelcome(env Env, cfg *config.Config, inst *config.Instance, addr net.A
 	}
 	if cfg.UsersFile != "" {
 		fmt.Fprintf(env.Stdout, "  accounts from %s\n", cfg.UsersFile)
+	}
+	if cfg.UsersDB != "" {
+		// Not the DSN itself: it may hold the database password.
+		fmt.Fprintln(env.Stdout, "  accounts from the users database (users_db)")
 	}
 	try := fmt.Sprintf("curl %s/   or   lftp %s", url, url)
 	if cert := inst.Certificate(); cert != nil {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,27 +21,31 @@ import (
 func init() { register(newUserCommand) }
 
 func newUserCommand(env Env) *cobra.Command {
-	var file string
+	var where storeFlags
 	cmd := &cobra.Command{
 		Use:   "user",
-		Short: "Manage the accounts of a users file",
-		Long: `Manage the accounts of a users file: the TOML file named by users_file
-in the server configuration. Passwords are stored as Argon2id (default) or
-bcrypt hashes, never in plaintext. A running server notices the changes at
-the next login.
+		Short: "Manage the accounts of a users file or database",
+		Long: `Manage the accounts of a users file (the TOML file named by users_file
+in the server configuration) or, with --db, of a PostgreSQL users database
+(users_db; its schema is created or migrated first). Passwords are stored
+as Argon2id (default) or bcrypt hashes, never in plaintext. Running
+servers notice the changes at the next login.
 
 Passwords are asked for on the terminal, or read as one line from standard
 input with --password-stdin:
 
   ferry user add alice --home /srv/ftp/alice --write
-  printf '%s\n' "$PASS" | ferry user passwd alice --password-stdin`,
+  printf '%s\n' "$PASS" | ferry user passwd alice --password-stdin
+  ferry user list --db postgres://ferry:PASS@db.example.com/ferry`,
 	}
-	cmd.PersistentFlags().StringVar(&file, "file", "users.toml", "users file to edit")
+	cmd.PersistentFlags().StringVar(&where.file, "file", "users.toml", "users file to edit")
+	cmd.PersistentFlags().StringVar(&where.db, "db", "", `users database to edit instead ("postgres://..."; $FERRY_USERS_DB)`)
 	cmd.AddCommand(
-		newUserAddCommand(env, &file),
-		newUserPasswdCommand(env, &file),
-		newUserDelCommand(env, &file),
-		newUserListCommand(env, &file),
+		newUserAddCommand(env, &where),
+		newUserPasswdCommand(env, &where),
+		newUserDelCommand(env, &where),
+		newUserListCommand(env, &where),
+		newUserShowCommand(env, &where),
 	)
 	return cmd
 }
@@ -58,21 +61,7 @@ func (p *passwordFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&p.algo, "algo", "argon2id", "password hash: argon2id or bcrypt")
 }
 
-// save asks for the new password, has set store it in users (hashed with
-// algo) and writes the file.
-func (p *passwordFlags) save(ctx context.Context, env Env, users *auth.UsersFile, algo auth.Algorithm, set func(pass string) error) error {
-	pass, err := readNewPassword(ctx, env, p.fromStdin)
-	if err != nil {
-		return err
-	}
-	users.Algorithm = algo
-	if err := set(pass); err != nil {
-		return err
-	}
-	return users.Save()
-}
-
-func newUserAddCommand(env Env, file *string) *cobra.Command {
+func newUserAddCommand(env Env, where *storeFlags) *cobra.Command {
 	var (
 		home  string
 		write bool
@@ -84,6 +73,7 @@ func newUserAddCommand(env Env, file *string) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
+			ctx := cmd.Context()
 			algo, err := auth.ParseAlgorithm(pw.algo)
 			if err != nil {
 				return err
@@ -91,13 +81,6 @@ func newUserAddCommand(env Env, file *string) *cobra.Command {
 			// Check what can be checked before asking for the password.
 			if err := auth.ValidateName(name); err != nil {
 				return err
-			}
-			users, err := auth.LoadOrCreateUsers(*file)
-			if err != nil {
-				return err
-			}
-			if _, ok := users.Lookup(name); ok {
-				return fmt.Errorf("user %q already exists in %s (use \"ferry user passwd\" to change the password)", name, *file)
 			}
 			// Store an absolute home: a relative one in the file would be
 			// taken relative to the file, not to where this ran. An
@@ -107,13 +90,24 @@ func newUserAddCommand(env Env, file *string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			err = pw.save(cmd.Context(), env, users, algo, func(pass string) error {
-				return users.Add(name, pass, abs, write)
-			})
+			users, err := where.open(ctx, algo, true)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(env.Stdout, "added user %q (home %s, %s) to %s\n", name, abs, access(write), *file)
+			defer users.Close()
+			if _, err := users.Lookup(ctx, name); err == nil {
+				return fmt.Errorf("user %q already exists in %s (use \"ferry user passwd\" to change the password)", name, users.Name())
+			} else if !errors.Is(err, auth.ErrNoSuchUser) {
+				return err
+			}
+			pass, err := readNewPassword(ctx, env, pw.fromStdin)
+			if err != nil {
+				return err
+			}
+			if err := users.Add(ctx, name, pass, abs, write); err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "added user %q (home %s, %s) to %s\n", name, abs, access(write), users.Name())
 			if s3fs.IsURL(abs) {
 				return nil
 			}
@@ -130,7 +124,7 @@ func newUserAddCommand(env Env, file *string) *cobra.Command {
 	return cmd
 }
 
-func newUserPasswdCommand(env Env, file *string) *cobra.Command {
+func newUserPasswdCommand(env Env, where *storeFlags) *cobra.Command {
 	var pw passwordFlags
 	cmd := &cobra.Command{
 		Use:   "passwd NAME",
@@ -138,24 +132,27 @@ func newUserPasswdCommand(env Env, file *string) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
+			ctx := cmd.Context()
 			algo, err := auth.ParseAlgorithm(pw.algo)
 			if err != nil {
 				return err
 			}
-			users, err := loadUsers(*file)
+			users, err := where.open(ctx, algo, false)
 			if err != nil {
 				return err
 			}
-			if _, ok := users.Lookup(name); !ok {
-				return fmt.Errorf("no user %q in %s", name, *file)
+			defer users.Close()
+			if _, err := users.Lookup(ctx, name); err != nil {
+				return noSuchUser(err, name, users)
 			}
-			err = pw.save(cmd.Context(), env, users, algo, func(pass string) error {
-				return users.SetPassword(name, pass)
-			})
+			pass, err := readNewPassword(ctx, env, pw.fromStdin)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(env.Stdout, "changed the password of %q in %s\n", name, *file)
+			if err := users.SetPassword(ctx, name, pass); err != nil {
+				return noSuchUser(err, name, users)
+			}
+			fmt.Fprintf(env.Stdout, "changed the password of %q in %s\n", name, users.Name())
 			return nil
 		},
 	}
@@ -163,62 +160,87 @@ func newUserPasswdCommand(env Env, file *string) *cobra.Command {
 	return cmd
 }
 
-func newUserDelCommand(env Env, file *string) *cobra.Command {
+func newUserDelCommand(env Env, where *storeFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "del NAME",
 		Short: "Delete an account",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
-			users, err := loadUsers(*file)
+			users, err := where.open(cmd.Context(), auth.Argon2id, false)
 			if err != nil {
 				return err
 			}
-			if err := users.Delete(name); err != nil {
-				if errors.Is(err, auth.ErrNoSuchUser) {
-					return fmt.Errorf("no user %q in %s", name, *file)
-				}
-				return err
+			defer users.Close()
+			if err := users.Delete(cmd.Context(), name); err != nil {
+				return noSuchUser(err, name, users)
 			}
-			if err := users.Save(); err != nil {
-				return err
-			}
-			fmt.Fprintf(env.Stdout, "deleted user %q from %s\n", name, *file)
+			fmt.Fprintf(env.Stdout, "deleted user %q from %s\n", name, users.Name())
 			return nil
 		},
 	}
 }
 
-func newUserListCommand(env Env, file *string) *cobra.Command {
+func newUserListCommand(env Env, where *storeFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
 		Short: "List the accounts (never their password hashes)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			users, err := loadUsers(*file)
+			users, err := where.open(cmd.Context(), auth.Argon2id, false)
+			if err != nil {
+				return err
+			}
+			defer users.Close()
+			list, err := users.List(cmd.Context())
 			if err != nil {
 				return err
 			}
 			w := tabwriter.NewWriter(env.Stdout, 0, 8, 2, ' ', 0)
 			fmt.Fprintln(w, "NAME\tHOME\tWRITE\tHASH")
-			for _, u := range users.List() {
-				write := "no"
-				if u.Write {
-					write = "yes"
-				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", u.Name, u.Home, write, u.Algorithm())
+			for _, u := range list {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", u.Name, u.Home, yesNo(u.Write), u.Algorithm())
 			}
 			return w.Flush()
 		},
 	}
 }
 
-func loadUsers(file string) (*auth.UsersFile, error) {
-	users, err := auth.LoadUsers(file)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w (create it with \"ferry user add\", or name another with --file)", err)
+func newUserShowCommand(env Env, where *storeFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show NAME",
+		Short: "Show one account (never its password hash)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := args[0]
+			users, err := where.open(cmd.Context(), auth.Argon2id, false)
+			if err != nil {
+				return err
+			}
+			defer users.Close()
+			u, err := users.Lookup(cmd.Context(), name)
+			if err != nil {
+				return noSuchUser(err, name, users)
+			}
+			fmt.Fprintf(env.Stdout, "name:  %s\nhome:  %s\nwrite: %s\nhash:  %s\n", u.Name, u.Home, yesNo(u.Write), u.Algorithm())
+			return nil
+		},
 	}
-	return users, err
+}
+
+// noSuchUser says in which store name is missing.
+func noSuchUser(err error, name string, users userStore) error {
+	if errors.Is(err, auth.ErrNoSuchUser) {
+		return fmt.Errorf("no user %q in %s", name, users.Name())
+	}
+	return err
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
 }
 
 func access(write bool) string {

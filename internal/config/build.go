@@ -34,6 +34,7 @@ type Instance struct {
 
 	certs *certHolder // nil without TLS
 	homes *homeCache
+	users accountStore // nil without a users store
 }
 
 // Build validates c and returns a server configured by it, not yet
@@ -57,11 +58,14 @@ func (c *Config) Build(logger *slog.Logger) (*Instance, error) {
 		sweeper: newTempSweeper(logger),
 		s3:      &s3Homes{cfg: c, logger: logger},
 	}
+	a := &authenticator{logger: logger, homes: homes}
 	fail := func(err error) (*Instance, error) {
 		homes.Close()
+		if a.users != nil {
+			a.users.Close()
+		}
 		return nil, err
 	}
-	a := &authenticator{logger: logger, homes: homes}
 	if c.Anonymous.Enabled {
 		fsys, err := homes.get(context.Background(), c.anonymousRoot())
 		if err != nil {
@@ -130,7 +134,16 @@ func (c *Config) Build(logger *slog.Logger) (*Instance, error) {
 				logger.Warn("user cannot log in until the home directory exists", "user", u.Name, "err", err)
 			}
 		}
-		a.users = users
+		a.users = &fileStore{users: users, logger: logger}
+	}
+	if c.UsersDB != "" {
+		store, err := c.openUsersDB()
+		if err != nil {
+			return fail(err)
+		}
+		// Homes are not checked here: the accounts are read at each
+		// login, and a cluster's may be many.
+		a.users = store
 	}
 
 	srv := &ftpserver.Server{
@@ -154,7 +167,7 @@ func (c *Config) Build(logger *slog.Logger) (*Instance, error) {
 	}
 	srv.MaxLoginChecks = c.MaxLoginChecks
 	srv.MaxLoginChecksPerIP = disableIfZero(c.MaxLoginChecksPerIP)
-	inst := &Instance{Server: srv, homes: homes}
+	inst := &Instance{Server: srv, homes: homes, users: a.users}
 	if c.TLS.CertFile != "" {
 		inst.certs = &certHolder{certFile: c.TLS.CertFile, keyFile: c.TLS.KeyFile}
 		cert, err := inst.certs.load()
@@ -215,7 +228,12 @@ func (in *Instance) Certificate() *tls.Certificate {
 
 // Close releases what the accounts hold open (directory handles). Call it
 // after the server has stopped.
-func (in *Instance) Close() error { return in.homes.Close() }
+func (in *Instance) Close() error {
+	if in.users != nil {
+		in.users.Close()
+	}
+	return in.homes.Close()
+}
 
 // certHolder holds the current certificate for GetCertificate, which
 // handshakes call concurrently with reloads.
@@ -375,13 +393,14 @@ func checkUploadDir(fsys ftpserver.FileSystem, dir string) error {
 }
 
 // authenticator logs in, in this order: anonymous ("anonymous" or "ftp"
-// in any case, any password), the command-line account, the users file.
+// in any case, any password), the command-line account, the users store
+// (users file or database).
 type authenticator struct {
 	logger    *slog.Logger
 	anonymous *ftpserver.Account // nil when disabled
 	account   *Account           // nil when none
 	accountFS ftpserver.FileSystem
-	users     *auth.UsersFile // nil when none
+	users     accountStore // nil when none
 	homes     *homeCache
 	certLogin bool // tls.client_ca is set
 }
@@ -403,7 +422,6 @@ func (a *authenticator) Authenticate(ctx context.Context, conn ftpserver.ConnInf
 	if a.users == nil {
 		return nil, fmt.Errorf("%w: unknown user", ftpserver.ErrAuthFailed)
 	}
-	a.reloadUsers()
 	u, err := a.users.Verify(ctx, user, pass)
 	if err != nil {
 		return nil, serverError(err)
@@ -446,22 +464,14 @@ func (a *authenticator) AuthenticateCert(ctx context.Context, conn ftpserver.Con
 	if a.users == nil {
 		return nil, fmt.Errorf("%w: unknown user", ftpserver.ErrAuthFailed)
 	}
-	a.reloadUsers()
-	u, ok := a.users.Lookup(user)
-	if !ok {
+	u, err := a.users.Lookup(ctx, user)
+	if errors.Is(err, auth.ErrNoSuchUser) {
 		return nil, fmt.Errorf("%w: unknown user", ftpserver.ErrAuthFailed)
 	}
-	return a.userAccount(ctx, &u)
-}
-
-// reloadUsers picks up "ferry user" edits without a restart; a broken
-// edit keeps the accounts loaded before it.
-func (a *authenticator) reloadUsers() {
-	if reloaded, err := a.users.ReloadIfChanged(); err != nil {
-		a.logger.Warn("users file not reloaded; keeping the accounts loaded before", "err", err)
-	} else if reloaded {
-		a.logger.Info("users file reloaded", "path", a.users.Path())
+	if err != nil {
+		return nil, err
 	}
+	return a.userAccount(ctx, u)
 }
 
 func (a *authenticator) userAccount(ctx context.Context, u *auth.User) (*ftpserver.Account, error) {

@@ -58,6 +58,10 @@ type Config struct {
 	MaxHashSize      int64    `toml:"max_hash_size"`
 	// UsersFile is a users file (see package auth); empty for none.
 	UsersFile string `toml:"users_file"`
+	// UsersDB is a PostgreSQL account store (see usersdb.go); empty for
+	// none. UsersDBMaxConns bounds its connection pool.
+	UsersDB         string `toml:"users_db"`
+	UsersDBMaxConns int    `toml:"users_db_max_conns"`
 
 	// MaxLoginChecks and MaxLoginChecksPerIP bound the password checks
 	// running at once; see default.toml.
@@ -195,6 +199,7 @@ func Load(path string) (*Config, error) {
 	if err := decode(path, data, c); err != nil {
 		return nil, err
 	}
+	c.anonymousByDefault(data)
 	dir, err := filepath.Abs(filepath.Dir(path))
 	if err != nil {
 		return nil, err
@@ -436,8 +441,9 @@ func (c *Config) Validate() error {
 			bad("--password", "empty password for user %q", a.Name)
 		}
 	}
-	if !c.Anonymous.Enabled && c.UsersFile == "" && c.Account == nil {
-		errs = append(errs, errors.New("nobody can log in: enable [anonymous], set users_file, or give an account with --user"))
+	c.validateUsersDB(bad)
+	if !c.Anonymous.Enabled && c.UsersFile == "" && c.UsersDB == "" && c.Account == nil {
+		errs = append(errs, errors.New("nobody can log in: enable [anonymous], set users_file or users_db, or give an account with --user"))
 	}
 	return errors.Join(errs...)
 }

@@ -47,6 +47,7 @@ func TestDefault(t *testing.T) {
 		S3:               S3{PartSize: 16 << 20, Concurrency: 4, AbandonedAfter: Duration{24 * time.Hour}, MaxRenameObjects: 10000},
 	}
 	want.MaxLoginChecksPerIP = 2
+	want.UsersDBMaxConns = 8
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Default() =\n%+v\nwant\n%+v", c, want)
 	}
@@ -192,6 +193,7 @@ func TestLoadFullExample(t *testing.T) {
 		},
 	}
 	want.MaxLoginChecks, want.MaxLoginChecksPerIP = 8, 3
+	want.UsersDBMaxConns = 8
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Load =\n%+v\nwant\n%+v", c, want)
 	}

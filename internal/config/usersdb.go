@@ -1,0 +1,122 @@
+package config
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/pelletier/go-toml/v2"
+
+	"github.com/ferry-ftp/ferry/auth"
+	"github.com/ferry-ftp/ferry/auth/postgres"
+)
+
+// accountStore is what the authenticator needs of a users store: the
+// users file and the PostgreSQL store both serve it. Lookup's unknown
+// names wrap auth.ErrNoSuchUser; Verify's wrong credentials wrap
+// auth.ErrAuthFailed, and it costs as much for an unknown name as for a
+// known one.
+type accountStore interface {
+	Verify(ctx context.Context, name, pass string) (*auth.User, error)
+	Lookup(ctx context.Context, name string) (*auth.User, error)
+	Close()
+}
+
+// fileStore is a users file as an accountStore: it picks up "ferry user"
+// edits before each login, and a broken edit keeps the accounts loaded
+// before it.
+type fileStore struct {
+	users  *auth.UsersFile
+	logger *slog.Logger
+}
+
+func (f *fileStore) reload() {
+	if reloaded, err := f.users.ReloadIfChanged(); err != nil {
+		f.logger.Warn("users file not reloaded; keeping the accounts loaded before", "err", err)
+	} else if reloaded {
+		f.logger.Info("users file reloaded", "path", f.users.Path())
+	}
+}
+
+func (f *fileStore) Verify(ctx context.Context, name, pass string) (*auth.User, error) {
+	f.reload()
+	return f.users.Verify(ctx, name, pass)
+}
+
+func (f *fileStore) Lookup(ctx context.Context, name string) (*auth.User, error) {
+	f.reload()
+	u, ok := f.users.Lookup(name)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", auth.ErrNoSuchUser, name)
+	}
+	return &u, nil
+}
+
+func (f *fileStore) Close() {}
+
+// usersDBOpenTimeout bounds connecting and migrating at start: a database
+// that does not answer must fail the start with a message, not hang it.
+const usersDBOpenTimeout = 30 * time.Second
+
+// openUsersDB connects to users_db, migrates its schema and prepares the
+// check for unknown names.
+func (c *Config) openUsersDB() (*postgres.Store, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), usersDBOpenTimeout)
+	defer cancel()
+	store, err := postgres.Open(ctx, c.UsersDB, postgres.Options{MaxConns: int32(c.UsersDBMaxConns)})
+	if err != nil {
+		return nil, fmt.Errorf("users_db: %w", err)
+	}
+	if err := store.PrepareVerify(); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("users_db: %w", err)
+	}
+	return store, nil
+}
+
+// maxUsersDBConns bounds users_db_max_conns: PostgreSQL's own default
+// max_connections is 100 for the whole cluster, shared by every node.
+const maxUsersDBConns = 1000
+
+func (c *Config) validateUsersDB(bad func(key, format string, args ...any)) {
+	if c.UsersDBMaxConns < 0 || c.UsersDBMaxConns > maxUsersDBConns {
+		bad("users_db_max_conns", "want 1 to %d (0 for the default, %d), got %d", maxUsersDBConns, postgres.DefaultMaxConns, c.UsersDBMaxConns)
+	}
+	if c.UsersDB == "" {
+		return
+	}
+	if c.UsersFile != "" {
+		bad("users_db", "set users_file or users_db, not both")
+	}
+	// A key=value string has an "=", a URL its scheme; anything else is
+	// most likely a path meant for users_file.
+	if !postgres.IsURL(c.UsersDB) && !strings.Contains(c.UsersDB, "=") {
+		bad("users_db", "want a postgres:// URL or key=value connection string")
+	}
+}
+
+// anonymousByDefault turns anonymous access off when the file names a
+// users store (users_file or users_db) without saying [anonymous]
+// enabled: a server with accounts is not meant to be open to everyone
+// unless its operator says so.
+func (c *Config) anonymousByDefault(data []byte) {
+	if c.UsersFile == "" && c.UsersDB == "" {
+		return
+	}
+	var keys struct {
+		Anonymous struct {
+			Enabled *bool `toml:"enabled"`
+		} `toml:"anonymous"`
+	}
+	// The file already decoded strictly into c; this only asks whether a
+	// key is present.
+	if err := toml.NewDecoder(bytes.NewReader(data)).Decode(&keys); err != nil {
+		return
+	}
+	if keys.Anonymous.Enabled == nil {
+		c.Anonymous.Enabled = false
+	}
+}

@@ -187,15 +187,15 @@ const dummyPassword = "ferry dummy password"
 // that the first login does not pay for it. Verify calls it itself.
 func (s *Store) PrepareVerify() error {
 	s.dummyOnce.Do(func() {
-		s.dummy, s.dummyErr = auth.HashPassword(dummyPassword, auth.Argon2id)
+		s.dummy, s.dummyErr = auth.HashPassword(dummyPassword, s.algorithm)
 	})
 	return s.dummyErr
 }
 
 // Verify checks name's password and returns the account. Wrong
 // credentials give an error wrapping auth.ErrAuthFailed; an unknown name
-// costs a default Argon2id check, so that it answers in about the time a
-// known one does. The row is read first and its connection released:
+// costs a check of the store's algorithm (the one Add hashes with), so
+// that it answers in about the time a known one does. The row is read first and its connection released:
 // the hash is checked holding no connection, so slow checks never starve
 // the pool.
 func (s *Store) Verify(ctx context.Context, name, pass string) (*auth.User, error) {

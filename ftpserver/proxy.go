@@ -2,10 +2,12 @@ package ftpserver
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"strconv"
@@ -44,6 +46,10 @@ const (
 
 var proxyV2Sig = []byte("\r\n\r\n\x00\r\nQUIT\n")
 
+// errProxyHungUp is a trusted peer that closed without sending a byte:
+// a balancer's TCP health check, not worth a warning.
+var errProxyHungUp = fmt.Errorf("%w: closed before sending one", ErrProxyHeader)
+
 // trusts reports whether conns from ip must carry a PROXY header.
 func (p *ProxyProtocol) trusts(ip netip.Addr) bool {
 	for _, pfx := range p.Trusted {
@@ -72,6 +78,9 @@ func readProxyHeader(r io.Reader) (proxyHeader, error) {
 	// which version this is.
 	var buf [proxyV1MaxLen]byte
 	if _, err := io.ReadFull(r, buf[:len(proxyV2Sig)]); err != nil {
+		if err == io.EOF {
+			return proxyHeader{}, errProxyHungUp
+		}
 		return proxyHeader{}, fmt.Errorf("%w: %w", ErrProxyHeader, err)
 	}
 	switch {
@@ -244,7 +253,11 @@ func (srv *Server) acceptProxied(conn net.Conn, opts ListenerOptions) {
 	delete(st.pending, conn)
 	st.mu.Unlock()
 	if err != nil {
-		srv.logger().Warn("closing connection from trusted proxy", "proxy", conn.RemoteAddr().String(), "err", err)
+		level := slog.LevelWarn
+		if errors.Is(err, errProxyHungUp) {
+			level = slog.LevelDebug
+		}
+		srv.logger().Log(context.Background(), level, "closing connection from trusted proxy", "proxy", conn.RemoteAddr().String(), "err", err)
 		conn.Close()
 		return
 	}

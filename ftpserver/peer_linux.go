@@ -38,7 +38,7 @@ func controlState(conn net.Conn) peerState {
 // the control connection and nobody has read yet, leaving them in the
 // socket. On TLS the socket holds ciphertext: nothing is returned.
 func peekControl(conn net.Conn, buf []byte) []byte {
-	if _, ok := conn.(*net.TCPConn); !ok {
+	if _, ok := plainTCP(conn); !ok {
 		return nil
 	}
 	raw := rawConn(conn)

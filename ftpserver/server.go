@@ -109,6 +109,11 @@ type Server struct {
 	// Logger receives session and transfer logs. Default slog.Default().
 	Logger *slog.Logger
 
+	// ProxyProtocol, when set, takes client addresses from the PROXY
+	// headers of trusted load balancers. Nil: every connection's client
+	// is its TCP peer.
+	ProxyProtocol *ProxyProtocol
+
 	stateOnce sync.Once
 	st        *serverState
 }
@@ -139,7 +144,10 @@ type serverState struct {
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	sessions  map[*session]struct{}
-	perIP     map[netip.Addr]int
+	// pending are connections from trusted proxies still sending their
+	// PROXY header, so Close and Shutdown can end them too.
+	pending map[net.Conn]struct{}
+	perIP   map[netip.Addr]int
 	// passiveIP counts open passive listeners per client address, under
 	// its own lock: a listener is closed (and uncounted) while mu is held,
 	// by Close aborting transfers.
@@ -260,6 +268,10 @@ func (srv *Server) ServeWith(ln net.Listener, opts ListenerOptions) error {
 			return err
 		}
 		backoff = 0
+		if pp := srv.ProxyProtocol; pp != nil && pp.trusts(addrIP(conn.RemoteAddr())) {
+			go srv.acceptProxied(conn, opts)
+			continue
+		}
 		srv.startSession(conn, opts)
 	}
 }
@@ -269,6 +281,7 @@ func (srv *Server) state() *serverState {
 		srv.st = &serverState{
 			listeners: make(map[net.Listener]struct{}),
 			sessions:  make(map[*session]struct{}),
+			pending:   make(map[net.Conn]struct{}),
 			perIP:     make(map[netip.Addr]int),
 			logins:    newLoginLimiter(srv.MaxLoginChecks, srv.MaxLoginChecksPerIP),
 			passiveIP: make(map[netip.Addr]int),
@@ -416,6 +429,9 @@ func (st *serverState) stopLocked() {
 	st.closing = true
 	for ln := range st.listeners {
 		ln.Close()
+	}
+	for conn := range st.pending {
+		conn.Close()
 	}
 }
 

@@ -369,7 +369,7 @@ func (s *session) readCommand() (string, error) {
 // may hold decrypted input the socket does not show), with no transfer
 // running and no partial command line read.
 func (s *session) mayHandOver() bool {
-	tc, ok := s.conn.(*net.TCPConn)
+	tc, ok := plainTCP(s.conn)
 	if !ok || !canWaitReadable || s.lr.Partial() || s.transferring() {
 		return false
 	}

@@ -13,7 +13,7 @@ import (
 // ftplib sends "ABOR\r\n" with MSG_OOB; without this option the kernel
 // takes its last byte out of the stream and the command never ends.
 func setOOBInline(conn net.Conn) {
-	tc, ok := conn.(*net.TCPConn)
+	tc, ok := plainTCP(conn)
 	if !ok {
 		return
 	}

@@ -164,6 +164,7 @@ func (c *Config) Build(logger *slog.Logger) (*Instance, error) {
 		MaxBadCommands:   disableIfZero(c.MaxBadCommands),
 		MaxHashSize:      disableIfZero(c.MaxHashSize),
 		Logger:           logger,
+		ProxyProtocol:    c.proxyProtocol(),
 	}
 	srv.MaxLoginChecks = c.MaxLoginChecks
 	srv.MaxLoginChecksPerIP = disableIfZero(c.MaxLoginChecksPerIP)

@@ -72,6 +72,8 @@ type Config struct {
 	TLS       TLS       `toml:"tls"`
 	S3        S3        `toml:"s3"`
 
+	ProxyProtocol ProxyProtocol `toml:"proxy_protocol"`
+
 	// Account is one more login, whose home is Root. It is set by code
 	// ("ferry serve --user NAME --password PASS"), never read from a file,
 	// which holds no plaintext passwords.
@@ -432,6 +434,7 @@ func (c *Config) Validate() error {
 	}
 
 	c.validateS3(bad)
+	c.validateProxy(bad)
 
 	if a := c.Account; a != nil {
 		if err := auth.ValidateName(a.Name); err != nil {

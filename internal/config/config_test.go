@@ -45,6 +45,7 @@ func TestDefault(t *testing.T) {
 		Anonymous:        Anonymous{Enabled: true, WorldReadableOnly: true},
 		TLS:              TLS{MinVersion: "1.2"},
 		S3:               S3{PartSize: 16 << 20, Concurrency: 4, AbandonedAfter: Duration{24 * time.Hour}, MaxRenameObjects: 10000},
+		ProxyProtocol:    ProxyProtocol{Trusted: []string{}, HeaderTimeout: Duration{5 * time.Second}},
 	}
 	want.MaxLoginChecksPerIP = 2
 	want.UsersDBMaxConns = 8
@@ -140,6 +141,11 @@ part_size = "8 MiB"
 concurrency = 2
 abandoned_after = "48h"
 max_rename_objects = 500
+
+[proxy_protocol]
+enabled = true
+trusted = ["10.0.0.0/24", "2001:db8::5"]
+header_timeout = "2s"
 `
 
 func TestLoadFullExample(t *testing.T) {
@@ -191,6 +197,7 @@ func TestLoadFullExample(t *testing.T) {
 			AbandonedAfter:   Duration{48 * time.Hour},
 			MaxRenameObjects: 500,
 		},
+		ProxyProtocol: ProxyProtocol{Enabled: true, Trusted: []string{"10.0.0.0/24", "2001:db8::5"}, HeaderTimeout: Duration{2 * time.Second}},
 	}
 	want.MaxLoginChecks, want.MaxLoginChecksPerIP = 8, 3
 	want.UsersDBMaxConns = 8

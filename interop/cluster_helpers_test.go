@@ -24,7 +24,7 @@ import (
 // one PostgreSQL database of accounts and one bucket that holds the
 // homes (s3://BUCKET/home/NAME).
 type cluster struct {
-	bin        string // the ferry binary
+	bin        string // the ferry binary, set by the test
 	dsn        string
 	minio      *miniotest.Server
 	bucket     string
@@ -33,11 +33,10 @@ type cluster struct {
 }
 
 // newCluster makes a fresh database and bucket for one test's nodes.
-func newCluster(t *testing.T, bin string) *cluster {
+func newCluster(t *testing.T) *cluster {
 	t.Helper()
 	srv := miniotest.Shared(t)
 	c := &cluster{
-		bin:    bin,
 		dsn:    pgtest.NewDatabase(t),
 		minio:  srv,
 		bucket: miniotest.NewBucket(t, srv),

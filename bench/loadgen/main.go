@@ -21,6 +21,8 @@
 //	loadgen timecmd    -server mc -metric retr_ms -count bytes -- mc cat ...   time a tool (bench/s3)
 //	loadgen manystor   -addr A -sessions 100 -size 64MiB -pid PID            uploads at once, peak RSS
 //	loadgen s3targets  -in bench/out/s3/results.jsonl                         issue 11's ratios
+//	loadgen logins     -addr A -concurrency 8 -duration 10s [-pid PID]      logins per second
+//	loadgen spread     -addrs A,B -sessions 1000 [-pids P1,P2]              idle sessions over a cluster, then QUIT
 package main
 
 import (
@@ -117,11 +119,13 @@ var subcommands = map[string]func(ctx context.Context, args []string) error{
 	"timecmd":    cmdTimeCmd,
 	"manystor":   cmdManyStor,
 	"s3targets":  cmdS3Targets,
+	"logins":     cmdLogins,
+	"spread":     cmdSpread,
 }
 
 func main() {
 	if len(os.Args) < 2 || subcommands[os.Args[1]] == nil {
-		fmt.Fprintln(os.Stderr, "usage: loadgen mkdata|raw|retr|stor|smallfiles|list|idle|many|client|report|timecmd|manystor|s3targets [flags]")
+		fmt.Fprintln(os.Stderr, "usage: loadgen mkdata|raw|retr|stor|smallfiles|list|idle|many|client|report|timecmd|manystor|s3targets|logins|spread [flags]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

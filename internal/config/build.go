@@ -436,10 +436,18 @@ func (a *authenticator) Authenticate(ctx context.Context, conn ftpserver.ConnInf
 // else is a server-side failure, 421).
 func serverError(err error) error {
 	if errors.Is(err, auth.ErrAuthFailed) && !errors.Is(err, ftpserver.ErrAuthFailed) {
-		return fmt.Errorf("%w: %w", ftpserver.ErrAuthFailed, err)
+		return authFailed{err}
 	}
 	return err
 }
+
+// authFailed is an auth.ErrAuthFailed that is also ftpserver's, with
+// auth's text alone: both sentinels say "authentication failed", and the
+// log should say it once.
+type authFailed struct{ err error }
+
+func (e authFailed) Error() string   { return e.err.Error() }
+func (e authFailed) Unwrap() []error { return []error{ftpserver.ErrAuthFailed, e.err} }
 
 // AuthenticateCert logs user in without a password when the control
 // connection presented a client certificate verified against tls.client_ca

@@ -1,9 +1,14 @@
 package config
 
 import (
+	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ferry-ftp/ferry/auth"
+	"github.com/ferry-ftp/ferry/ftpserver"
 )
 
 func TestLoginCheckKeys(t *testing.T) {
@@ -46,5 +51,18 @@ func TestLoginCheckKeys(t *testing.T) {
 					srv.MaxLoginChecks, srv.MaxLoginChecksPerIP, tc.all, tc.perIP)
 			}
 		})
+	}
+}
+
+// A failed login maps auth's sentinel to the server's and says
+// "authentication failed" once, for the log.
+func TestServerErrorOnce(t *testing.T) {
+	t.Parallel()
+	err := serverError(fmt.Errorf("%w: unknown user", auth.ErrAuthFailed))
+	if !errors.Is(err, ftpserver.ErrAuthFailed) || !errors.Is(err, auth.ErrAuthFailed) {
+		t.Fatalf("serverError(...) = %v: not both sentinels", err)
+	}
+	if got, want := err.Error(), "authentication failed: unknown user"; got != want {
+		t.Errorf("message %q, want %q", got, want)
 	}
 }

@@ -105,3 +105,47 @@ func TestServeUsersDBQuota(t *testing.T) {
 	wantStorCode(t, a, "huge.bin", 200_000, 0)
 	wantStorCode(t, b, "fourth.bin", 1, 552)
 }
+
+// The same flags with a users file on one node: usage counted in memory
+// from a walk of the home, quota changes read at the next login.
+func TestServeUsersFileQuota(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	home := filepath.Join(dir, "alice")
+	if err := os.Mkdir(home, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, "old.bin"), make([]byte, 1000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	usersFile := filepath.Join(dir, "users.toml")
+	if out, _, err := runUser(t, usersFile, "pw\n", "add", "alice", "--home", home, "--write", "--password-stdin", "--algo", "bcrypt", "--quota-bytes", "4KiB", "--quota-files", "3"); err != nil {
+		t.Fatalf("add: %v\n%s", err, out)
+	}
+	configFile := filepath.Join(dir, "ferry.toml")
+	if err := os.WriteFile(configFile, []byte("users_file = \"users.toml\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr, _, _ := startServe(t, "--config", configFile, "--listen", "127.0.0.1:0", "--passive-ports", "46500-46599")
+	if got := avbl(t, addr, "alice", "pw"); got != 4096-1000 {
+		t.Fatalf("AVBL = %d; want %d", got, 4096-1000)
+	}
+	c := goFTP(t, addr, "alice", "pw")
+	wantStorCode(t, c, "big.bin", 4000, 552)
+	if _, err := os.Stat(filepath.Join(home, "big.bin")); !os.IsNotExist(err) {
+		t.Fatalf("refused upload left big.bin: %v", err)
+	}
+	wantStorCode(t, c, "a.bin", 3096, 0) // exactly full
+	wantStorCode(t, c, "b.bin", 1, 552)
+	if err := c.Delete("a.bin"); err != nil {
+		t.Fatal(err)
+	}
+	wantStorCode(t, c, "b.bin", 1, 0)
+	wantStorCode(t, c, "c.bin", 1, 0)
+	wantStorCode(t, c, "d.bin", 1, 552) // a fourth file
+	if out, _, err := runUser(t, usersFile, "", "quota", "alice", "--quota-files", "0"); err != nil || !strings.Contains(out, "4KiB (4096 bytes), none") {
+		t.Fatalf("quota: %q, %v", out, err)
+	}
+	c2 := goFTP(t, addr, "alice", "pw") // a login reads the file again
+	wantStorCode(t, c2, "d.bin", 1, 0)
+}

@@ -21,7 +21,8 @@ import (
 // avbl asks a server for AVBL with our client and returns the number.
 func avbl(t *testing.T, addr, user, pass string) int64 {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// Generous: the machine may be busy hashing other tests' passwords.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	c, err := ftpclient.Dial(ctx, addr, ftpclient.WithLogin(user, pass))
 	if err != nil {

@@ -7,6 +7,8 @@
 //	password = "$argon2id$v=19$m=65536,t=3,p=2$..."  # or a bcrypt hash
 //	home = "/srv/ftp/alice"                          # host directory
 //	write = true
+//	quota_bytes = 67108864                           # optional; 0 or absent: none
+//	quota_files = 1000                               # optional
 //
 // Plaintext passwords are refused when the file is loaded.
 package auth
@@ -59,7 +61,14 @@ type User struct {
 	Write bool
 	// PasswordHash is the stored Argon2id or bcrypt hash.
 	PasswordHash string
+	// QuotaBytes and QuotaFiles limit what the user may store; 0 is no
+	// limit.
+	QuotaBytes int64
+	QuotaFiles int64
 }
+
+// HasQuota reports whether u has a limit.
+func (u User) HasQuota() bool { return u.QuotaBytes > 0 || u.QuotaFiles > 0 }
 
 // Algorithm reports the hash algorithm of u's password.
 func (u User) Algorithm() Algorithm {
@@ -73,6 +82,9 @@ type record struct {
 	Password string `toml:"password"`
 	Home     string `toml:"home"`
 	Write    bool   `toml:"write"`
+	// Quotas are left out of the file when there are none.
+	QuotaBytes int64 `toml:"quota_bytes,omitempty"`
+	QuotaFiles int64 `toml:"quota_files,omitempty"`
 }
 
 type document struct {
@@ -242,6 +254,9 @@ func parseUsers(path string, data []byte) ([]record, map[string]int, error) {
 		if strings.ContainsRune(u.Home, 0) {
 			return nil, nil, fmt.Errorf("%s: user %q: home contains a NUL byte", where(i), u.Name)
 		}
+		if u.QuotaBytes < 0 || u.QuotaFiles < 0 {
+			return nil, nil, fmt.Errorf("%s: user %q: a quota cannot be negative (0 is no limit)", where(i), u.Name)
+		}
 		index[u.Name] = i
 	}
 	return doc.User, index, nil
@@ -318,7 +333,7 @@ func (f *UsersFile) user(r record) User {
 	if !filepath.IsAbs(home) && !strings.HasPrefix(home, "s3://") {
 		home = filepath.Join(f.dir, home)
 	}
-	return User{Name: r.Name, Home: home, Write: r.Write, PasswordHash: r.Password}
+	return User{Name: r.Name, Home: home, Write: r.Write, PasswordHash: r.Password, QuotaBytes: r.QuotaBytes, QuotaFiles: r.QuotaFiles}
 }
 
 // Lookup returns the account called name.
@@ -389,6 +404,22 @@ func (f *UsersFile) SetPassword(name, password string) error {
 		return fmt.Errorf("%w: %s", ErrNoSuchUser, name)
 	}
 	f.users[i].Password = hash
+	f.gen++
+	return nil
+}
+
+// SetQuota sets name's limits; 0 is no limit.
+func (f *UsersFile) SetQuota(name string, bytes, files int64) error {
+	if bytes < 0 || files < 0 {
+		return errors.New("a quota cannot be negative (0 is no limit)")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	i, ok := f.index[name]
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrNoSuchUser, name)
+	}
+	f.users[i].QuotaBytes, f.users[i].QuotaFiles = bytes, files
 	f.gen++
 	return nil
 }

@@ -387,3 +387,38 @@ func TestConcurrentUse(t *testing.T) {
 		t.Errorf("%d users after the run, want 5", n)
 	}
 }
+
+func TestQuotaSaveLoad(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "users.toml")
+	f, err := LoadOrCreateUsers(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Algorithm = Bcrypt
+	if err := f.Add("alice", "pw", "/srv/alice", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.SetQuota("alice", 64<<20, 10); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.SetQuota("bob", 1, 1); !errors.Is(err, ErrNoSuchUser) {
+		t.Fatalf("SetQuota of an unknown user = %v", err)
+	}
+	if err := f.Save(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := LoadUsers(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := again.Lookup("alice")
+	if u.QuotaBytes != 64<<20 || u.QuotaFiles != 10 || !u.HasQuota() {
+		t.Fatalf("loaded quota = %d bytes, %d files", u.QuotaBytes, u.QuotaFiles)
+	}
+	hash := mustHash(t, "pw", Bcrypt)
+	writeFile(t, path, "[[user]]\nname = \"a\"\npassword = \""+hash+"\"\nhome = \"/x\"\nquota_bytes = -1\n")
+	if _, err := LoadUsers(path); err == nil || !strings.Contains(err.Error(), "negative") {
+		t.Fatalf("negative quota loaded: %v", err)
+	}
+}

@@ -83,11 +83,11 @@ func (s *Store) Close() { s.pool.Close() }
 // Pool is the store's connection pool.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
-const userColumns = "name, password_hash, home, write"
+const userColumns = "name, password_hash, home, write, coalesce(quota_bytes, 0), coalesce(quota_files, 0)"
 
 func scanUser(row pgx.Row) (auth.User, error) {
 	var u auth.User
-	err := row.Scan(&u.Name, &u.PasswordHash, &u.Home, &u.Write)
+	err := row.Scan(&u.Name, &u.PasswordHash, &u.Home, &u.Write, &u.QuotaBytes, &u.QuotaFiles)
 	return u, err
 }
 

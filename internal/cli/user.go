@@ -46,6 +46,7 @@ input with --password-stdin:
 		newUserDelCommand(env, &where),
 		newUserListCommand(env, &where),
 		newUserShowCommand(env, &where),
+		newUserQuotaCommand(env, &where),
 	)
 	return cmd
 }
@@ -66,6 +67,7 @@ func newUserAddCommand(env Env, where *storeFlags) *cobra.Command {
 		home  string
 		write bool
 		pw    passwordFlags
+		quota quotaFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "add NAME --home DIR",
@@ -90,6 +92,10 @@ func newUserAddCommand(env Env, where *storeFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			quotaBytes, quotaFiles, err := quota.parse(auth.User{})
+			if err != nil {
+				return err
+			}
 			users, err := where.open(ctx, algo, true)
 			if err != nil {
 				return err
@@ -107,6 +113,11 @@ func newUserAddCommand(env Env, where *storeFlags) *cobra.Command {
 			if err := users.Add(ctx, name, pass, abs, write); err != nil {
 				return err
 			}
+			if quotaBytes != 0 || quotaFiles != 0 {
+				if err := users.SetQuota(ctx, name, quotaBytes, quotaFiles); err != nil {
+					return err
+				}
+			}
 			fmt.Fprintf(env.Stdout, "added user %q (home %s, %s) to %s\n", name, abs, access(write), users.Name())
 			if s3fs.IsURL(abs) {
 				return nil
@@ -121,6 +132,7 @@ func newUserAddCommand(env Env, where *storeFlags) *cobra.Command {
 	cmd.Flags().BoolVar(&write, "write", false, "allow uploads, deletes and renames")
 	cmd.MarkFlagRequired("home")
 	pw.add(cmd)
+	quota.add(cmd)
 	return cmd
 }
 
@@ -223,6 +235,12 @@ func newUserShowCommand(env Env, where *storeFlags) *cobra.Command {
 				return noSuchUser(err, name, users)
 			}
 			fmt.Fprintf(env.Stdout, "name:  %s\nhome:  %s\nwrite: %s\nhash:  %s\n", u.Name, u.Home, yesNo(u.Write), u.Algorithm())
+			fmt.Fprintf(env.Stdout, "quota: %s, %s\n", describeQuota(u.QuotaBytes, true), describeQuota(u.QuotaFiles, false))
+			used, err := users.Used(cmd.Context(), name)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "used:  %s\n", used)
 			return nil
 		},
 	}

@@ -30,6 +30,10 @@ type userStore interface {
 	Add(ctx context.Context, name, pass, home string, write bool) error
 	SetPassword(ctx context.Context, name, pass string) error
 	Delete(ctx context.Context, name string) error
+	SetQuota(ctx context.Context, name string, bytes, files int64) error
+	// Used describes what the user's files take, as far as the store
+	// knows.
+	Used(ctx context.Context, name string) (string, error)
 	Close()
 }
 
@@ -68,6 +72,17 @@ type dbStore struct{ *postgres.Store }
 
 func (dbStore) Name() string { return "the users database" }
 
+func (d dbStore) Used(ctx context.Context, name string) (string, error) {
+	u, err := d.Usage(ctx, name)
+	if err != nil {
+		return "", err
+	}
+	if !u.Counted {
+		return "not counted yet (counted at the first login with a quota)", nil
+	}
+	return fmt.Sprintf("%d bytes in %d files", u.UsedBytes, u.UsedFiles), nil
+}
+
 // fileUsers saves the file after each edit.
 type fileUsers struct{ f *auth.UsersFile }
 
@@ -93,6 +108,15 @@ func (u fileUsers) SetPassword(_ context.Context, name, pass string) error {
 
 func (u fileUsers) Delete(_ context.Context, name string) error {
 	return u.save(u.f.Delete(name))
+}
+
+func (u fileUsers) SetQuota(_ context.Context, name string, bytes, files int64) error {
+	return u.save(u.f.SetQuota(name, bytes, files))
+}
+
+// Used: a server with a users file counts usage in its own memory.
+func (fileUsers) Used(context.Context, string) (string, error) {
+	return "counted by the running server (users file)", nil
 }
 
 func (u fileUsers) save(err error) error {

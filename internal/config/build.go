@@ -488,6 +488,9 @@ func (a *authenticator) userAccount(ctx context.Context, u *auth.User) (*ftpserv
 	if err != nil {
 		return nil, fmt.Errorf("home of user %q: %w", u.Name, err)
 	}
+	if fsys, err = a.withQuota(ctx, u, fsys); err != nil {
+		return nil, fmt.Errorf("quota of user %q: %w", u.Name, err)
+	}
 	return &ftpserver.Account{User: u.Name, FS: fsys, Write: u.Write}, nil
 }
 

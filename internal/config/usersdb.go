@@ -3,15 +3,19 @@ package config
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pelletier/go-toml/v2"
 
 	"github.com/ferry-ftp/ferry/auth"
 	"github.com/ferry-ftp/ferry/auth/postgres"
+	"github.com/ferry-ftp/ferry/ftpserver"
+	"github.com/ferry-ftp/ferry/storage/quotafs"
 )
 
 // accountStore is what the authenticator needs of a users store: the
@@ -31,6 +35,9 @@ type accountStore interface {
 type fileStore struct {
 	users  *auth.UsersFile
 	logger *slog.Logger
+
+	ledgersMu sync.Mutex
+	ledgers   map[string]*quotafs.MemLedger // users with a quota, by name
 }
 
 func (f *fileStore) reload() {
@@ -119,4 +126,102 @@ func (c *Config) anonymousByDefault(data []byte) {
 	if keys.Anonymous.Enabled == nil {
 		c.Anonymous.Enabled = false
 	}
+}
+
+// quotaWalkTimeout bounds counting a home at a user's first login.
+const quotaWalkTimeout = 5 * time.Minute
+
+// withQuota wraps fsys in u's quota, or returns it as it is for a user
+// without one (no cost). The usage is counted by walking the home the
+// first time: per process for a users file, once for the whole cluster
+// in the database.
+func (a *authenticator) withQuota(ctx context.Context, u *auth.User, fsys ftpserver.FileSystem) (ftpserver.FileSystem, error) {
+	if !u.HasQuota() {
+		return fsys, nil
+	}
+	var ledger quotafs.Ledger
+	switch store := a.users.(type) {
+	case *postgres.Store:
+		usage, err := store.Usage(ctx, u.Name)
+		if err != nil {
+			return nil, err
+		}
+		if !usage.Counted {
+			counted, err := walkHome(ctx, fsys)
+			if err != nil {
+				return nil, err
+			}
+			if err := store.InitUsage(ctx, u.Name, counted.Bytes, counted.Files); err != nil {
+				return nil, err
+			}
+		}
+		ledger = dbLedger{store: store, name: u.Name}
+	case *fileStore:
+		l, err := store.ledger(ctx, u, fsys)
+		if err != nil {
+			return nil, err
+		}
+		ledger = l
+	default:
+		return fsys, nil
+	}
+	return quotafs.New(fsys, ledger), nil
+}
+
+func walkHome(ctx context.Context, fsys ftpserver.FileSystem) (quotafs.Usage, error) {
+	ctx, cancel := context.WithTimeout(ctx, quotaWalkTimeout)
+	defer cancel()
+	return quotafs.Walk(ctx, fsys, "/")
+}
+
+// ledger returns the user's in-memory ledger with the limits as the file
+// now says, counting the home at the first login.
+func (f *fileStore) ledger(ctx context.Context, u *auth.User, fsys ftpserver.FileSystem) (*quotafs.MemLedger, error) {
+	limits := quotafs.Limits{Bytes: u.QuotaBytes, Files: u.QuotaFiles}
+	f.ledgersMu.Lock()
+	l, ok := f.ledgers[u.Name]
+	f.ledgersMu.Unlock()
+	if ok {
+		l.SetLimits(limits)
+		return l, nil
+	}
+	usage, err := walkHome(ctx, fsys)
+	if err != nil {
+		return nil, err
+	}
+	f.ledgersMu.Lock()
+	defer f.ledgersMu.Unlock()
+	if kept, ok := f.ledgers[u.Name]; ok { // another first login counted too
+		kept.SetLimits(limits)
+		return kept, nil
+	}
+	if f.ledgers == nil {
+		f.ledgers = map[string]*quotafs.MemLedger{}
+	}
+	l = quotafs.NewMemLedger(limits, usage)
+	f.ledgers[u.Name] = l
+	return l, nil
+}
+
+// dbLedger is one user's row of the users database as a quotafs.Ledger:
+// the limits are read at each change, so "ferry user mod" counts at once.
+type dbLedger struct {
+	store *postgres.Store
+	name  string
+}
+
+func (d dbLedger) Read(ctx context.Context) (quotafs.Limits, quotafs.Usage, error) {
+	u, err := d.store.Usage(ctx, d.name)
+	if err != nil {
+		return quotafs.Limits{}, quotafs.Usage{}, err
+	}
+	return quotafs.Limits{Bytes: u.QuotaBytes, Files: u.QuotaFiles}, quotafs.Usage{Bytes: u.UsedBytes, Files: u.UsedFiles}, nil
+}
+
+func (d dbLedger) Apply(ctx context.Context, deltaBytes, deltaFiles int64, enforce bool) error {
+	err := d.store.AddUsage(ctx, d.name, deltaBytes, deltaFiles, enforce)
+	if errors.Is(err, postgres.ErrOverQuota) {
+		return quotafs.ErrOverQuota
+	}
+	return err
 }

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,6 +13,7 @@ import (
 	"github.com/ferry-ftp/ferry/ftp"
 	"github.com/ferry-ftp/ferry/ftpclient"
 	"github.com/ferry-ftp/ferry/ftpserver"
+	"github.com/ferry-ftp/ferry/internal/ftptest"
 	"github.com/ferry-ftp/ferry/storage/localfs"
 	"github.com/ferry-ftp/ferry/storage/memfs"
 	"github.com/ferry-ftp/ferry/storage/quotafs"
@@ -41,22 +40,10 @@ var backends = []struct {
 func serve(t *testing.T, inner ftpserver.FileSystem, ledger quotafs.Ledger) *ftpclient.Client {
 	t.Helper()
 	fsys := quotafs.New(inner, ledger)
-	srv := &ftpserver.Server{
-		Auth: ftpserver.AuthFunc(func(ctx context.Context, conn ftpserver.ConnInfo, user, pass string) (*ftpserver.Account, error) {
-			return &ftpserver.Account{User: user, FS: fsys, Write: true}, nil
-		}),
-		LoginFailDelay: -1,
-		Logger:         slog.New(slog.DiscardHandler),
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	addr := ftptest.Serve(t, fsys)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := ftpclient.Dial(ctx, ln.Addr().String(), ftpclient.WithLogin("alice", "x"))
+	c, err := ftpclient.Dial(ctx, addr, ftpclient.WithLogin("alice", "x"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,6 @@
 package s3fs
 
 import (
-	"context"
-	"log/slog"
-	"net"
 	"net/textproto"
 	"slices"
 	"strings"
@@ -13,6 +10,7 @@ import (
 	"github.com/ferry-ftp/ferry/ftp"
 	"github.com/ferry-ftp/ferry/ftpclient"
 	"github.com/ferry-ftp/ferry/ftpserver"
+	"github.com/ferry-ftp/ferry/internal/ftptest"
 )
 
 // ftpSession is a logged-in raw control connection to a real ftpserver
@@ -24,7 +22,7 @@ type ftpSession struct {
 
 func serveFTP(t *testing.T, fsys ftpserver.FileSystem) *ftpSession {
 	t.Helper()
-	addr := startServer(t, fsys)
+	addr := ftptest.Serve(t, fsys)
 	c, err := textproto.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -35,26 +33,6 @@ func serveFTP(t *testing.T, fsys ftpserver.FileSystem) *ftpSession {
 	s.cmd(331, "USER u")
 	s.cmd(230, "PASS p")
 	return s
-}
-
-// startServer serves fsys to any user on 127.0.0.1 and returns the
-// address.
-func startServer(t *testing.T, fsys ftpserver.FileSystem) string {
-	t.Helper()
-	srv := &ftpserver.Server{
-		Auth: ftpserver.AuthFunc(func(ctx context.Context, conn ftpserver.ConnInfo, user, pass string) (*ftpserver.Account, error) {
-			return &ftpserver.Account{User: user, FS: fsys, Write: true}, nil
-		}),
-		LoginFailDelay: -1,
-		Logger:         slog.New(slog.DiscardHandler),
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return ln.Addr().String()
 }
 
 func (s *ftpSession) expect(code int) string {
@@ -139,7 +117,7 @@ func TestServerMLSD(t *testing.T) {
 	}
 	tf.seed(t, "home/f", []byte("12345"), map[string]string{mtimeKey: "2001-02-03T04:05:06Z"})
 	tf.seed(t, "homestead", []byte("beside"), nil)
-	addr := startServer(t, tf.FS)
+	addr := ftptest.Serve(t, tf.FS)
 	c, err := ftpclient.Dial(t.Context(), addr, ftpclient.WithLogin("u", "p"))
 	if err != nil {
 		t.Fatal(err)

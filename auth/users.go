@@ -9,6 +9,7 @@
 //	write = true
 //	quota_bytes = 67108864                           # optional; 0 or absent: none
 //	quota_files = 1000                               # optional
+//	disabled = true                                  # optional; cannot log in
 //
 // Plaintext passwords are refused when the file is loaded.
 package auth
@@ -51,6 +52,10 @@ var (
 	ErrInvalidName = errors.New("invalid user name")
 )
 
+// ErrDisabled is wrapped, beside ErrAuthFailed, by Verify's error for a
+// disabled account given its right password.
+var ErrDisabled = errors.New("account disabled")
+
 // User is one account of a users file.
 type User struct {
 	Name string
@@ -65,6 +70,9 @@ type User struct {
 	// limit.
 	QuotaBytes int64
 	QuotaFiles int64
+	// Disabled accounts cannot log in; Verify fails for them as for a
+	// wrong password.
+	Disabled bool
 }
 
 // HasQuota reports whether u has a limit.
@@ -85,6 +93,7 @@ type record struct {
 	// Quotas are left out of the file when there are none.
 	QuotaBytes int64 `toml:"quota_bytes,omitempty"`
 	QuotaFiles int64 `toml:"quota_files,omitempty"`
+	Disabled   bool  `toml:"disabled,omitempty"`
 }
 
 type document struct {
@@ -333,7 +342,7 @@ func (f *UsersFile) user(r record) User {
 	if !filepath.IsAbs(home) && !strings.HasPrefix(home, "s3://") {
 		home = filepath.Join(f.dir, home)
 	}
-	return User{Name: r.Name, Home: home, Write: r.Write, PasswordHash: r.Password, QuotaBytes: r.QuotaBytes, QuotaFiles: r.QuotaFiles}
+	return User{Name: r.Name, Home: home, Write: r.Write, PasswordHash: r.Password, QuotaBytes: r.QuotaBytes, QuotaFiles: r.QuotaFiles, Disabled: r.Disabled}
 }
 
 // Lookup returns the account called name.
@@ -361,17 +370,28 @@ func (f *UsersFile) List() []User {
 // Add creates an account, hashing password with f.Algorithm. home is
 // stored as given; a relative home is relative to the file's directory.
 func (f *UsersFile) Add(name, password, home string, write bool) error {
-	if err := ValidateName(name); err != nil {
+	return f.AddUser(User{Name: name, Home: home, Write: write}, password)
+}
+
+// AddUser creates the account u describes (name, home, write access,
+// quotas, disabled) in one edit, hashing password with f.Algorithm; u's
+// PasswordHash is ignored. The account never exists without its limits
+// or its disabled mark, even for a server that reloads in between.
+func (f *UsersFile) AddUser(u User, password string) error {
+	if err := ValidateName(u.Name); err != nil {
 		return err
 	}
-	if home == "" {
+	if u.Home == "" {
 		return errors.New("home directory required")
 	}
-	if strings.ContainsRune(home, 0) {
+	if strings.ContainsRune(u.Home, 0) {
 		return errors.New("home directory contains a NUL byte")
 	}
-	if _, ok := f.Lookup(name); ok { // fail before spending time hashing
-		return fmt.Errorf("%w: %s", ErrUserExists, name)
+	if u.QuotaBytes < 0 || u.QuotaFiles < 0 {
+		return errors.New("a quota cannot be negative (0 is no limit)")
+	}
+	if _, ok := f.Lookup(u.Name); ok { // fail before spending time hashing
+		return fmt.Errorf("%w: %s", ErrUserExists, u.Name)
 	}
 	hash, err := f.hash(password)
 	if err != nil {
@@ -379,11 +399,12 @@ func (f *UsersFile) Add(name, password, home string, write bool) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if _, ok := f.index[name]; ok {
-		return fmt.Errorf("%w: %s", ErrUserExists, name)
+	if _, ok := f.index[u.Name]; ok {
+		return fmt.Errorf("%w: %s", ErrUserExists, u.Name)
 	}
-	f.index[name] = len(f.users)
-	f.users = append(f.users, record{Name: name, Password: hash, Home: home, Write: write})
+	f.index[u.Name] = len(f.users)
+	f.users = append(f.users, record{Name: u.Name, Password: hash, Home: u.Home, Write: u.Write,
+		QuotaBytes: u.QuotaBytes, QuotaFiles: u.QuotaFiles, Disabled: u.Disabled})
 	f.gen++
 	return nil
 }
@@ -397,13 +418,18 @@ func (f *UsersFile) SetPassword(name, password string) error {
 	if err != nil {
 		return err
 	}
+	return f.edit(name, func(r *record) { r.Password = hash })
+}
+
+// edit applies change to name's record.
+func (f *UsersFile) edit(name string, change func(*record)) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	i, ok := f.index[name]
 	if !ok {
 		return fmt.Errorf("%w: %s", ErrNoSuchUser, name)
 	}
-	f.users[i].Password = hash
+	change(&f.users[i])
 	f.gen++
 	return nil
 }
@@ -413,15 +439,12 @@ func (f *UsersFile) SetQuota(name string, bytes, files int64) error {
 	if bytes < 0 || files < 0 {
 		return errors.New("a quota cannot be negative (0 is no limit)")
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	i, ok := f.index[name]
-	if !ok {
-		return fmt.Errorf("%w: %s", ErrNoSuchUser, name)
-	}
-	f.users[i].QuotaBytes, f.users[i].QuotaFiles = bytes, files
-	f.gen++
-	return nil
+	return f.edit(name, func(r *record) { r.QuotaBytes, r.QuotaFiles = bytes, files })
+}
+
+// SetDisabled disables or enables name's account.
+func (f *UsersFile) SetDisabled(name string, disabled bool) error {
+	return f.edit(name, func(r *record) { r.Disabled = disabled })
 }
 
 func (f *UsersFile) hash(password string) (string, error) {
@@ -476,7 +499,10 @@ func (f *UsersFile) Save() error {
 }
 
 // Verify checks name's password and returns the account. Wrong
-// credentials give an error wrapping ErrAuthFailed. An unknown name costs
+// credentials and disabled accounts give an error wrapping ErrAuthFailed
+// (and, for a disabled account with the right password, ErrDisabled). The
+// hash of a disabled account is checked as any other, so the time taken
+// does not tell a disabled account from a wrong password. An unknown name costs
 // the same hashing work as a known one, so response times do not reveal
 // which accounts exist (see dummyFor).
 //
@@ -513,6 +539,9 @@ func (f *UsersFile) Verify(ctx context.Context, name, pass string) (*User, error
 	}
 	if !ok {
 		return nil, fmt.Errorf("%w: wrong password", ErrAuthFailed)
+	}
+	if u.Disabled {
+		return nil, fmt.Errorf("%w: %w", ErrAuthFailed, ErrDisabled)
 	}
 	return &u, nil
 }

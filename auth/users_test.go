@@ -422,3 +422,62 @@ func TestQuotaSaveLoad(t *testing.T) {
 		t.Fatalf("negative quota loaded: %v", err)
 	}
 }
+
+// A disabled account fails as a wrong password does, is checked against
+// its own hash first (a wrong password says so, not "disabled"), and
+// survives a save and load; enabling it lets it in again.
+func TestDisabledAccount(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "users.toml")
+	f, err := LoadOrCreateUsers(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Algorithm = Bcrypt
+	if err := f.AddUser(User{Name: "alice", Home: "/srv/alice", Write: true, QuotaFiles: 3, Disabled: true}, "pw"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.SetDisabled("bob", true); !errors.Is(err, ErrNoSuchUser) {
+		t.Fatalf("SetDisabled of an unknown user = %v", err)
+	}
+	if err := f.Save(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil || !strings.Contains(string(data), "disabled = true") {
+		t.Fatalf("saved file (%v):\n%s", err, data)
+	}
+	again, err := LoadUsers(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := again.Lookup("alice"); !u.Disabled || u.QuotaFiles != 3 || !u.Write {
+		t.Fatalf("loaded alice = %+v", u)
+	}
+	ctx := context.Background()
+	_, err = again.Verify(ctx, "alice", "pw")
+	if !errors.Is(err, ErrAuthFailed) || !errors.Is(err, ErrDisabled) || err.Error() != "authentication failed: account disabled" {
+		t.Fatalf("disabled alice, right password: %v", err)
+	}
+	_, err = again.Verify(ctx, "alice", "wrong")
+	if !errors.Is(err, ErrAuthFailed) || errors.Is(err, ErrDisabled) {
+		t.Fatalf("disabled alice, wrong password: %v", err)
+	}
+	if err := again.SetDisabled("alice", false); err != nil {
+		t.Fatal(err)
+	}
+	if u, err := again.Verify(ctx, "alice", "pw"); err != nil || u.Name != "alice" || u.Disabled {
+		t.Fatalf("enabled alice: %+v, %v", u, err)
+	}
+	if err := again.Save(); err != nil {
+		t.Fatal(err)
+	}
+	// An enabled account leaves no key behind.
+	if data, _ := os.ReadFile(path); strings.Contains(string(data), "disabled") {
+		t.Fatalf("enabled account still marked:\n%s", data)
+	}
+	writeFile(t, path, "[[user]]\nname = \"a\"\npassword = \""+mustHash(t, "pw", Bcrypt)+"\"\nhome = \"/x\"\ndisabled = \"yes\"\n")
+	if _, err := LoadUsers(path); err == nil || !strings.Contains(err.Error(), "disabled") {
+		t.Fatalf("disabled = \"yes\" loaded: %v", err)
+	}
+}

@@ -83,11 +83,11 @@ func (s *Store) Close() { s.pool.Close() }
 // Pool is the store's connection pool.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
-const userColumns = "name, password_hash, home, write, coalesce(quota_bytes, 0), coalesce(quota_files, 0)"
+const userColumns = "name, password_hash, home, write, coalesce(quota_bytes, 0), coalesce(quota_files, 0), disabled"
 
 func scanUser(row pgx.Row) (auth.User, error) {
 	var u auth.User
-	err := row.Scan(&u.Name, &u.PasswordHash, &u.Home, &u.Write, &u.QuotaBytes, &u.QuotaFiles)
+	err := row.Scan(&u.Name, &u.PasswordHash, &u.Home, &u.Write, &u.QuotaBytes, &u.QuotaFiles, &u.Disabled)
 	return u, err
 }
 
@@ -122,28 +122,47 @@ func (s *Store) List(ctx context.Context) ([]auth.User, error) {
 // Add creates an account, hashing password with the store's algorithm.
 // home is stored as given (an absolute directory or an s3:// URL).
 func (s *Store) Add(ctx context.Context, name, password, home string, write bool) error {
-	if err := auth.ValidateName(name); err != nil {
+	return s.AddUser(ctx, auth.User{Name: name, Home: home, Write: write}, password)
+}
+
+// AddUser creates the account u describes (name, home, write access,
+// quotas, disabled) in one INSERT, hashing password with the store's
+// algorithm; u's PasswordHash is ignored. No node ever sees the account
+// without its limits or its disabled mark.
+func (s *Store) AddUser(ctx context.Context, u auth.User, password string) error {
+	if err := auth.ValidateName(u.Name); err != nil {
 		return err
 	}
-	if home == "" {
+	if u.Home == "" {
 		return errors.New("home directory required")
 	}
-	if strings.ContainsRune(home, 0) {
+	if strings.ContainsRune(u.Home, 0) {
 		return errors.New("home directory contains a NUL byte")
+	}
+	if u.QuotaBytes < 0 || u.QuotaFiles < 0 {
+		return errors.New("a quota cannot be negative (0 is no limit)")
 	}
 	hash, err := s.hash(password)
 	if err != nil {
 		return err
 	}
-	_, err = s.pool.Exec(ctx, "INSERT INTO ferry_users (name, password_hash, home, write) VALUES ($1, $2, $3, $4)", name, hash, home, write)
+	_, err = s.pool.Exec(ctx, `INSERT INTO ferry_users (name, password_hash, home, write, quota_bytes, quota_files, disabled)
+		VALUES ($1, $2, $3, $4, nullif($5, 0::bigint), nullif($6, 0::bigint), $7)`,
+		u.Name, hash, u.Home, u.Write, u.QuotaBytes, u.QuotaFiles, u.Disabled)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" { // unique_violation
-		return fmt.Errorf("%w: %s", auth.ErrUserExists, name)
+		return fmt.Errorf("%w: %s", auth.ErrUserExists, u.Name)
 	}
 	if err != nil {
 		return fmt.Errorf("users database: %w", err)
 	}
 	return nil
+}
+
+// SetDisabled disables or enables name's account; every node sees it at
+// its next login there.
+func (s *Store) SetDisabled(ctx context.Context, name string, disabled bool) error {
+	return s.changeOne(ctx, name, "UPDATE ferry_users SET disabled = $2, updated_at = now() WHERE name = $1", name, disabled)
 }
 
 // SetPassword replaces name's password, hashing it with the store's
@@ -223,6 +242,10 @@ func (s *Store) Verify(ctx context.Context, name, pass string) (*auth.User, erro
 	}
 	if !ok {
 		return nil, fmt.Errorf("%w: wrong password", auth.ErrAuthFailed)
+	}
+	// Only after the hash: a disabled account costs what any other does.
+	if u.Disabled {
+		return nil, fmt.Errorf("%w: %w", auth.ErrAuthFailed, auth.ErrDisabled)
 	}
 	return u, nil
 }

@@ -201,3 +201,41 @@ func TestOpenBadDSNHidesPassword(t *testing.T) {
 		t.Fatalf("error shows the password: %s", msg)
 	}
 }
+
+// A disabled row fails at login as a wrong password does, after its hash
+// is checked; AddUser writes the mark and the quotas in its one INSERT.
+func TestDisabledAccount(t *testing.T) {
+	t.Parallel()
+	s := openStore(t, pgtest.NewDatabase(t))
+	ctx := context.Background()
+	if err := s.AddUser(ctx, auth.User{Name: "alice", Home: "/srv/alice", QuotaBytes: 1000, Disabled: true}, "pw"); err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.Lookup(ctx, "alice")
+	if err != nil || !u.Disabled || u.QuotaBytes != 1000 || u.QuotaFiles != 0 {
+		t.Fatalf("Lookup = %+v, %v", u, err)
+	}
+	_, err = s.Verify(ctx, "alice", "pw")
+	if !errors.Is(err, auth.ErrAuthFailed) || !errors.Is(err, auth.ErrDisabled) {
+		t.Fatalf("disabled, right password: %v", err)
+	}
+	if _, err := s.Verify(ctx, "alice", "wrong"); !errors.Is(err, auth.ErrAuthFailed) || errors.Is(err, auth.ErrDisabled) {
+		t.Fatalf("disabled, wrong password: %v", err)
+	}
+	if err := s.SetDisabled(ctx, "alice", false); err != nil {
+		t.Fatal(err)
+	}
+	if u, err := s.Verify(ctx, "alice", "pw"); err != nil || u.Disabled {
+		t.Fatalf("enabled: %+v, %v", u, err)
+	}
+	if err := s.SetDisabled(ctx, "bob", true); !errors.Is(err, auth.ErrNoSuchUser) {
+		t.Fatalf("SetDisabled of an unknown user = %v", err)
+	}
+	// Add (no mark) leaves the column at its default.
+	if err := s.Add(ctx, "carol", "pw", "/srv/carol", false); err != nil {
+		t.Fatal(err)
+	}
+	if u, err := s.Lookup(ctx, "carol"); err != nil || u.Disabled || u.HasQuota() {
+		t.Fatalf("carol = %+v, %v", u, err)
+	}
+}

@@ -47,6 +47,8 @@ input with --password-stdin:
 		newUserListCommand(env, &where),
 		newUserShowCommand(env, &where),
 		newUserQuotaCommand(env, &where),
+		newUserDisableCommand(env, &where, true),
+		newUserDisableCommand(env, &where, false),
 	)
 	return cmd
 }
@@ -64,10 +66,11 @@ func (p *passwordFlags) add(cmd *cobra.Command) {
 
 func newUserAddCommand(env Env, where *storeFlags) *cobra.Command {
 	var (
-		home  string
-		write bool
-		pw    passwordFlags
-		quota quotaFlags
+		home     string
+		write    bool
+		disabled bool
+		pw       passwordFlags
+		quota    quotaFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "add NAME --home DIR",
@@ -110,15 +113,15 @@ func newUserAddCommand(env Env, where *storeFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := users.Add(ctx, name, pass, abs, write); err != nil {
+			user := auth.User{Name: name, Home: abs, Write: write, QuotaBytes: quotaBytes, QuotaFiles: quotaFiles, Disabled: disabled}
+			if err := users.AddUser(ctx, user, pass); err != nil {
 				return err
 			}
-			if quotaBytes != 0 || quotaFiles != 0 {
-				if err := users.SetQuota(ctx, name, quotaBytes, quotaFiles); err != nil {
-					return err
-				}
+			state := access(write)
+			if disabled {
+				state += ", disabled"
 			}
-			fmt.Fprintf(env.Stdout, "added user %q (home %s, %s) to %s\n", name, abs, access(write), users.Name())
+			fmt.Fprintf(env.Stdout, "added user %q (home %s, %s) to %s\n", name, abs, state, users.Name())
 			if s3fs.IsURL(abs) {
 				return nil
 			}
@@ -130,6 +133,7 @@ func newUserAddCommand(env Env, where *storeFlags) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&home, "home", "", "host directory, or s3://BUCKET/PREFIX, the user sees as / (required)")
 	cmd.Flags().BoolVar(&write, "write", false, "allow uploads, deletes and renames")
+	cmd.Flags().BoolVar(&disabled, "disabled", false, `add the account disabled: it cannot log in until "ferry user enable"`)
 	cmd.MarkFlagRequired("home")
 	pw.add(cmd)
 	quota.add(cmd)
@@ -178,17 +182,7 @@ func newUserDelCommand(env Env, where *storeFlags) *cobra.Command {
 		Short: "Delete an account",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name := args[0]
-			users, err := where.open(cmd.Context(), auth.Argon2id, false)
-			if err != nil {
-				return err
-			}
-			defer users.Close()
-			if err := users.Delete(cmd.Context(), name); err != nil {
-				return noSuchUser(err, name, users)
-			}
-			fmt.Fprintf(env.Stdout, "deleted user %q from %s\n", name, users.Name())
-			return nil
+			return editUser(cmd.Context(), env, where, args[0], "deleted user %q from %s\n", userStore.Delete)
 		},
 	}
 }
@@ -209,9 +203,9 @@ func newUserListCommand(env Env, where *storeFlags) *cobra.Command {
 				return err
 			}
 			w := tabwriter.NewWriter(env.Stdout, 0, 8, 2, ' ', 0)
-			fmt.Fprintln(w, "NAME\tHOME\tWRITE\tHASH")
+			fmt.Fprintln(w, "NAME\tHOME\tWRITE\tDISABLED\tHASH")
 			for _, u := range list {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", u.Name, u.Home, yesNo(u.Write), u.Algorithm())
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", u.Name, u.Home, yesNo(u.Write), yesNo(u.Disabled), u.Algorithm())
 			}
 			return w.Flush()
 		},
@@ -234,7 +228,11 @@ func newUserShowCommand(env Env, where *storeFlags) *cobra.Command {
 			if err != nil {
 				return noSuchUser(err, name, users)
 			}
-			fmt.Fprintf(env.Stdout, "name:  %s\nhome:  %s\nwrite: %s\nhash:  %s\n", u.Name, u.Home, yesNo(u.Write), u.Algorithm())
+			state := "enabled"
+			if u.Disabled {
+				state = "disabled (cannot log in)"
+			}
+			fmt.Fprintf(env.Stdout, "name:  %s\nhome:  %s\nwrite: %s\nstate: %s\nhash:  %s\n", u.Name, u.Home, yesNo(u.Write), state, u.Algorithm())
 			fmt.Fprintf(env.Stdout, "quota: %s, %s\n", describeQuota(u.QuotaBytes, true), describeQuota(u.QuotaFiles, false))
 			used, err := users.Used(cmd.Context(), name)
 			if err != nil {
@@ -244,6 +242,42 @@ func newUserShowCommand(env Env, where *storeFlags) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// newUserDisableCommand is "ferry user disable" (disable true) or
+// "ferry user enable".
+func newUserDisableCommand(env Env, where *storeFlags, disable bool) *cobra.Command {
+	verb, short := "enable", "Let a disabled account log in again"
+	if disable {
+		verb, short = "disable", "Stop an account from logging in (its files, quota and password stay)"
+	}
+	return &cobra.Command{
+		Use:   verb + " NAME",
+		Short: short,
+		Long: short + `. Running servers apply it at the account's next
+login; sessions already logged in go on.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return editUser(cmd.Context(), env, where, args[0], verb+"d user %q in %s\n", func(users userStore, ctx context.Context, name string) error {
+				return users.SetDisabled(ctx, name, disable)
+			})
+		},
+	}
+}
+
+// editUser applies change to name's account in the store where names,
+// then prints done (formatted with the name and the store).
+func editUser(ctx context.Context, env Env, where *storeFlags, name, done string, change func(userStore, context.Context, string) error) error {
+	users, err := where.open(ctx, auth.Argon2id, false)
+	if err != nil {
+		return err
+	}
+	defer users.Close()
+	if err := change(users, ctx, name); err != nil {
+		return noSuchUser(err, name, users)
+	}
+	fmt.Fprintf(env.Stdout, done, name, users.Name())
+	return nil
 }
 
 // noSuchUser says in which store name is missing.

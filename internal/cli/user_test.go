@@ -75,9 +75,9 @@ func TestUserAddListPasswdDel(t *testing.T) {
 		t.Fatalf("list printed %d lines:\n%s", len(lines), out)
 	}
 	for i, want := range [][]string{
-		{"NAME", "HOME", "WRITE", "HASH"},
-		{"alice", home, "yes", "argon2id"},
-		{"bob", home, "no", "bcrypt"},
+		{"NAME", "HOME", "WRITE", "DISABLED", "HASH"},
+		{"alice", home, "yes", "no", "argon2id"},
+		{"bob", home, "no", "no", "bcrypt"},
 	} {
 		if got := strings.Fields(lines[i]); strings.Join(got, " ") != strings.Join(want, " ") {
 			t.Errorf("list line %d = %q, want fields %q", i, lines[i], want)

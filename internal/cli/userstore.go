@@ -27,10 +27,13 @@ type userStore interface {
 	Name() string // for messages: the file's path, or "the users database"
 	Lookup(ctx context.Context, name string) (*auth.User, error)
 	List(ctx context.Context) ([]auth.User, error)
-	Add(ctx context.Context, name, pass, home string, write bool) error
+	// AddUser creates the account u describes, limits and disabled mark
+	// included, in one edit.
+	AddUser(ctx context.Context, u auth.User, pass string) error
 	SetPassword(ctx context.Context, name, pass string) error
 	Delete(ctx context.Context, name string) error
 	SetQuota(ctx context.Context, name string, bytes, files int64) error
+	SetDisabled(ctx context.Context, name string, disabled bool) error
 	// Used describes what the user's files take, as far as the store
 	// knows.
 	Used(ctx context.Context, name string) (string, error)
@@ -98,8 +101,8 @@ func (u fileUsers) Lookup(_ context.Context, name string) (*auth.User, error) {
 
 func (u fileUsers) List(context.Context) ([]auth.User, error) { return u.f.List(), nil }
 
-func (u fileUsers) Add(_ context.Context, name, pass, home string, write bool) error {
-	return u.save(u.f.Add(name, pass, home, write))
+func (u fileUsers) AddUser(_ context.Context, user auth.User, pass string) error {
+	return u.save(u.f.AddUser(user, pass))
 }
 
 func (u fileUsers) SetPassword(_ context.Context, name, pass string) error {
@@ -112,6 +115,10 @@ func (u fileUsers) Delete(_ context.Context, name string) error {
 
 func (u fileUsers) SetQuota(_ context.Context, name string, bytes, files int64) error {
 	return u.save(u.f.SetQuota(name, bytes, files))
+}
+
+func (u fileUsers) SetDisabled(_ context.Context, name string, disabled bool) error {
+	return u.save(u.f.SetDisabled(name, disabled))
 }
 
 // Used: a server with a users file counts usage in its own memory.

@@ -480,6 +480,9 @@ func (a *authenticator) AuthenticateCert(ctx context.Context, conn ftpserver.Con
 	if err != nil {
 		return nil, err
 	}
+	if u.Disabled {
+		return nil, fmt.Errorf("%w: account disabled", ftpserver.ErrAuthFailed)
+	}
 	return a.userAccount(ctx, u)
 }
 

@@ -147,6 +147,9 @@ func TestServeUsersFileQuota(t *testing.T) {
 	if out, _, err := runUser(t, usersFile, "", "quota", "alice", "--quota-files", "0"); err != nil || !strings.Contains(out, "4KiB (4096 bytes), none") {
 		t.Fatalf("quota: %q, %v", out, err)
 	}
-	c2 := goFTP(t, addr, "alice", "pw") // a login reads the file again
-	wantStorCode(t, c2, "d.bin", 1, 0)
+	// The session already logged in sees the new limit at its next
+	// upload, as a new login does.
+	wantStorCode(t, c, "d.bin", 1, 0)
+	c2 := goFTP(t, addr, "alice", "pw")
+	wantStorCode(t, c2, "e.bin", 1, 0)
 }

@@ -161,7 +161,7 @@ func (a *authenticator) withQuota(ctx context.Context, u *auth.User, fsys ftpser
 		if err != nil {
 			return nil, err
 		}
-		ledger = l
+		ledger = fileLedger{store: store, name: u.Name, mem: l}
 	default:
 		return fsys, nil
 	}
@@ -201,6 +201,33 @@ func (f *fileStore) ledger(ctx context.Context, u *auth.User, fsys ftpserver.Fil
 	l = quotafs.NewMemLedger(limits, usage)
 	f.ledgers[u.Name] = l
 	return l, nil
+}
+
+// fileLedger is a users-file user's in-memory ledger whose limits are
+// read from the file (reloaded if "ferry user quota" changed it) at each
+// change, so a new quota counts for the sessions already logged in, as
+// it does with the database.
+type fileLedger struct {
+	store *fileStore
+	name  string
+	mem   *quotafs.MemLedger
+}
+
+func (l fileLedger) refresh() {
+	l.store.reload()
+	if u, ok := l.store.users.Lookup(l.name); ok {
+		l.mem.SetLimits(quotafs.Limits{Bytes: u.QuotaBytes, Files: u.QuotaFiles})
+	}
+}
+
+func (l fileLedger) Read(ctx context.Context) (quotafs.Limits, quotafs.Usage, error) {
+	l.refresh()
+	return l.mem.Read(ctx)
+}
+
+func (l fileLedger) Apply(ctx context.Context, deltaBytes, deltaFiles int64, enforce bool) error {
+	l.refresh()
+	return l.mem.Apply(ctx, deltaBytes, deltaFiles, enforce)
 }
 
 // dbLedger is one user's row of the users database as a quotafs.Ledger:

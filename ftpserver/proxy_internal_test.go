@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ferry-ftp/ferry/internal/testwait"
 )
 
 func TestParseProxyHeader(t *testing.T) {
@@ -145,19 +147,11 @@ func TestProxyCloseEndsPendingHeader(t *testing.T) {
 	defer conn.Close()
 	conn.Write([]byte("PROXY TCP4 ")) // and the rest never comes
 	st := srv.state()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	testwait.For(t, "the connection to wait for its header", func() bool {
 		st.mu.Lock()
-		n := len(st.pending)
-		st.mu.Unlock()
-		if n == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the connection never waited for its header")
-		}
-		time.Sleep(time.Millisecond)
-	}
+		defer st.mu.Unlock()
+		return len(st.pending) == 1
+	})
 	srv.Close()
 	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	got, err := io.ReadAll(conn)

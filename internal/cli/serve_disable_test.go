@@ -1,13 +1,14 @@
 package cli
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ferry-ftp/ferry/internal/pgtest"
+	"github.com/ferry-ftp/ferry/internal/testwait"
 )
 
 // passReply sends USER and PASS on a fresh control connection and returns
@@ -29,13 +30,9 @@ func passReply(t *testing.T, addr, user, pass string) (int, string) {
 // waitLog waits until the server's log holds want.
 func waitLog(t *testing.T, logs *syncBuffer, want string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(logs.String(), want) {
-		if time.Now().After(deadline) {
-			t.Fatalf("log never said %q:\n%s", want, logs.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testwait.For(t, fmt.Sprintf("the log to say %q", want), func() bool {
+		return strings.Contains(logs.String(), want)
+	})
 }
 
 // checkDisableEnable disables alice (password "pw") with the user command

@@ -16,6 +16,7 @@ import (
 	goftp "github.com/jlaffaye/ftp"
 
 	"github.com/ferry-ftp/ferry/ftpserver"
+	"github.com/ferry-ftp/ferry/internal/testwait"
 )
 
 // startHAProxy runs HAProxy in front of the control port of ts, sending
@@ -72,28 +73,25 @@ backend nodes
 			t.Logf("haproxy output:\n%s", out.String())
 		}
 	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	// A bare TCP connect proves the listener is up. It comes from
+	// 127.0.0.9, so that the session HAProxy may open for it is told
+	// apart from the clients' and from HAProxy's own address.
+	probe := net.Dialer{Timeout: time.Second, LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 9)}}
+	testwait.For(t, "haproxy to listen on "+front, func() bool {
 		select {
 		case err := <-exited:
 			exited <- err
 			t.Fatalf("haproxy exited: %v\n%s", err, out.String())
 		default:
 		}
-		// A bare TCP connect proves the listener is up. It comes from
-		// 127.0.0.9, so that the session HAProxy may open for it is
-		// told apart from the clients' and from HAProxy's own address.
-		probe := net.Dialer{Timeout: time.Second, LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 9)}}
 		c, err := probe.Dial("tcp", front)
-		if err == nil {
-			c.Close()
-			return front
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("haproxy does not listen on %s: %v\n%s", front, err, out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		c.Close()
+		return true
+	})
+	return front
 }
 
 // TestHAProxySendProxyV2: a client at 127.0.0.3 reaches ferry through

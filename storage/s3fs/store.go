@@ -102,6 +102,9 @@ type Store struct {
 	// copyPartSize, when set, replaces S3's 5 GiB as the size above which
 	// a copy is a multipart copy, and the size of its parts (tests).
 	copyPartSize int64
+	// now, when set, replaces time.Now as the clock the sweeper ages
+	// uploads by (tests).
+	now func() time.Time
 }
 
 // Connect prepares a Store. It does not talk to the endpoint yet; FS does.

@@ -20,7 +20,11 @@ import (
 // this machine's: a skew between them shifts the cut-off by as much.
 func (s *Store) SweepAbandoned(ctx context.Context, bucket, prefix string, olderThan time.Duration,
 	onAbort func(key, uploadID string, initiated time.Time)) (int, error) {
-	cutoff := time.Now().Add(-olderThan)
+	now := time.Now
+	if s.now != nil {
+		now = s.now
+	}
+	cutoff := now().Add(-olderThan)
 	aborted := 0
 	sweep := func(listPrefix string) (seen bool, err error) {
 		keyMarker, uploadMarker := "", ""

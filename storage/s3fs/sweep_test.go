@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
+
+	"github.com/ferry-ftp/ferry/internal/testwait"
 )
 
 // uploads lists the incomplete uploads of the bucket by key.
@@ -37,22 +39,31 @@ func TestSweepAbandoned(t *testing.T) {
 	start("home/a/old")
 	start("home/old2")
 	start("elsewhere/old")
-	const olderThan = 500 * time.Millisecond
-	// Wait until the old ones are older than the cut-off (by the store's
-	// clock, which is this machine's), then start the live one.
-	var newest time.Time
+	var newestOld time.Time
 	for _, u := range uploads(t, tf) {
-		if u.Initiated.After(newest) {
-			newest = u.Initiated
+		if u.Initiated.After(newestOld) {
+			newestOld = u.Initiated
 		}
 	}
-	time.Sleep(time.Until(newest.Add(olderThan + 50*time.Millisecond)))
+	// The live upload must start later by the store's clock (which is
+	// this machine's; listings show milliseconds).
+	testwait.For(t, "the clock to pass the old uploads' start", func() bool {
+		return time.Since(newestOld) > 2*time.Millisecond
+	})
 	start("home/live")
+	live := uploads(t, tf)["home/live"].Initiated
+	if !live.After(newestOld) {
+		t.Fatalf("the live upload started at %v, not after the old ones (%v)", live, newestOld)
+	}
+	// The sweeper's clock stands where the cut-off falls between them.
+	const olderThan = time.Hour
+	cutoff := newestOld.Add(live.Sub(newestOld) / 2)
+	tf.store.now = func() time.Time { return cutoff.Add(olderThan) }
 
 	var aborted []string
 	n, err := tf.store.SweepAbandoned(ctx, tf.bucket, "home/", olderThan, func(key, uploadID string, initiated time.Time) {
-		if uploadID == "" || time.Since(initiated) < olderThan {
-			t.Errorf("onAbort(%s, %q, %v): want an old upload", key, uploadID, initiated)
+		if uploadID == "" || !initiated.Before(cutoff) {
+			t.Errorf("onAbort(%s, %q, %v): want an upload from before %v", key, uploadID, initiated, cutoff)
 		}
 		aborted = append(aborted, key)
 	})

@@ -23,6 +23,7 @@ func cmdUSER(s *session, arg string) error {
 		if err == nil && acct != nil && acct.FS != nil {
 			s.userName = ""
 			s.loggedIn(acct)
+			s.loginAttempted(arg, LoginOK)
 			s.reply(ftp.CodeLoggedInSecurity, "Logged in by client certificate.")
 			return nil
 		}
@@ -74,14 +75,17 @@ func cmdPASS(s *session, arg string) error {
 	}
 	if err == nil && acct != nil && acct.RequireTLS && !s.secure() {
 		s.log.Info("login refused: account requires TLS", "user", user)
+		s.loginAttempted(user, LoginFailed)
 		return ftp.Errorf(ftp.CodeNotLoggedIn, "TLS is required for this account: send AUTH TLS first.")
 	}
 	if err != nil || acct == nil || acct.FS == nil {
 		if err != nil && !errors.Is(err, ErrAuthFailed) {
 			s.log.Error("authenticator failed", "user", user, "err", err)
+			s.loginAttempted(user, LoginError)
 			return ftp.Errorf(ftp.CodeServiceNotAvailable, "Login service unavailable, try again later.")
 		}
 		s.log.Info("login failed", "user", user, "reason", err)
+		s.loginAttempted(user, LoginFailed)
 		if failDelay > 0 {
 			select {
 			case <-time.After(failDelay):
@@ -94,8 +98,10 @@ func cmdPASS(s *session, arg string) error {
 		return ftp.Errorf(ftp.CodeNotLoggedIn, "Login incorrect.")
 	}
 	s.loggedIn(acct)
+	s.loginAttempted(user, LoginOK)
 	msg := "Login successful."
 	if acct.Anonymous {
+		s.anonymousID = xferlogSafe(truncate(arg, 64))
 		msg = "Anonymous access granted, restrictions apply."
 	}
 	s.reply(ftp.CodeLoggedIn, msg)
@@ -122,6 +128,7 @@ func (s *session) loggedIn(acct *Account) {
 	s.cwd = "/"
 	s.badCount = 0
 	s.log = s.log.With("user", acct.User)
+	s.setInfoUser(acct.User, acct.Anonymous)
 	s.log.Info("logged in", "anonymous", acct.Anonymous, "tls", s.secure())
 }
 
@@ -136,6 +143,8 @@ func (s *session) logout() {
 		s.log = s.srv.logger().With("session", s.id, "remote", s.conn.RemoteAddr().String())
 	}
 	s.acct = nil
+	s.anonymousID = ""
+	s.setInfoUser("", false)
 	s.userName = ""
 	s.cwd = "/"
 	s.ascii = false

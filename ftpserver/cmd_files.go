@@ -61,7 +61,7 @@ func cmdRETR(s *session, arg string) error {
 	}
 	ascii := s.ascii
 	open := fmt.Sprintf("Opening %s mode data connection for %s (%d bytes).", s.describeMode(), quoteName(path.Base(p)), fi.Size()-offset)
-	return s.startTransfer("RETR", p, fi.Size()-offset, open, "Transfer complete.",
+	return s.startTransfer("RETR", p, fi.Size()-offset, offset, open, "Transfer complete.",
 		func(t *transfer, conn net.Conn) error {
 			if ascii {
 				return s.send(t, conn, ftp.NewCRLFWriter(conn), r)
@@ -183,7 +183,7 @@ func (s *session) store(verb, p string, mode WriteMode, exclusive bool) error {
 			s.log.Error("aborting upload", "file", p, "reason", why, "err", err)
 		}
 	}
-	return s.startTransfer(verb, p, -1, open, done,
+	return s.startTransfer(verb, p, -1, offset, open, done,
 		func(t *transfer, conn net.Conn) error {
 			var err error
 			if ascii {

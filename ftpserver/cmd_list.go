@@ -126,7 +126,7 @@ func (s *session) startListing(verb string, target listTarget, format listFormat
 		}
 	}
 	open := "Here comes the directory listing."
-	return s.startTransfer(verb, target.dir, -1, open, "Directory send OK.",
+	return s.startTransfer(verb, target.dir, -1, 0, open, "Directory send OK.",
 		func(t *transfer, conn net.Conn) error {
 			lw := s.newLineWriter(t, conn)
 			defer lw.release()
@@ -367,7 +367,9 @@ func (s *session) statPath(arg string) error {
 		}
 	}
 	buf = ftp.AppendReply(buf, ftp.CodeFileStatus, "End of status.")
-	write()
+	if write() {
+		s.srv.replied(ftp.CodeFileStatus)
+	}
 	return nil
 }
 

@@ -237,21 +237,24 @@ func TestPassiveSlotsReturned(t *testing.T) {
 	c.cmd(221, "QUIT")
 
 	// The slot comes back when the session ends, however it ends.
-	freeAgain := func(how string) {
+	// takeSlot logs in and opens a passive listener, retrying until the
+	// slot is free; the previous holder gives it back as its session
+	// ends, after the client has gone.
+	takeSlot := func(how string) *client {
 		t.Helper()
+		var d *client
 		waitUntil(t, func() string {
-			d := ts.login(t)
-			defer d.conn.Close()
+			d = ts.login(t)
 			d.send("EPSV")
 			if code, msg := d.read(); code != 229 {
+				d.conn.Close()
 				return fmt.Sprintf("EPSV after %s: %d %q", how, code, msg)
 			}
 			return ""
 		})
+		return d
 	}
-	freeAgain("QUIT")
-	d := ts.login(t)
-	d.cmd(229, "EPSV")
-	d.conn.Close()
-	freeAgain("a dropped connection")
+	takeSlot("QUIT").conn.Close()
+	takeSlot("a dropped connection").conn.Close()
+	takeSlot("a dropped connection").conn.Close()
 }

@@ -114,6 +114,10 @@ type Server struct {
 	// is its TCP peer.
 	ProxyProtocol *ProxyProtocol
 
+	// Observer, when set, is told about sessions, logins, replies and
+	// transfers (metrics, xferlog, the admin API).
+	Observer Observer
+
 	stateOnce sync.Once
 	st        *serverState
 }
@@ -310,7 +314,9 @@ func (srv *Server) startSession(conn net.Conn, opts ListenerOptions) {
 		st.mu.Unlock()
 		go func() {
 			conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
-			conn.Write(ftp.AppendReply(nil, ftp.CodeServiceNotAvailable, refuse))
+			if _, err := conn.Write(ftp.AppendReply(nil, ftp.CodeServiceNotAvailable, refuse)); err == nil {
+				srv.replied(ftp.CodeServiceNotAvailable)
+			}
 			conn.Close()
 		}()
 		return

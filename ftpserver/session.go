@@ -90,6 +90,11 @@ type session struct {
 	// so a client cannot stay without logging in by sending NOOPs.
 	loginFrom time.Time
 	raw       syscall.RawConn // the plain control connection, for handOver
+
+	started time.Time
+	// anonymousID is the password an anonymous user gave, for xferlog.
+	anonymousID string
+	info        sessionInfo // what Server.Sessions reports
 }
 
 func newSession(srv *Server, conn net.Conn, n uint64, opts ListenerOptions) *session {
@@ -109,6 +114,7 @@ func newSession(srv *Server, conn net.Conn, n uint64, opts ListenerOptions) *ses
 		remote:    addrIP(conn.RemoteAddr()),
 		loginFrom: time.Now(),
 	}
+	s.started = s.loginFrom
 	s.log = srv.logger().With("session", id, "remote", conn.RemoteAddr().String())
 	setOOBInline(conn)
 	s.newLineReader()
@@ -126,7 +132,9 @@ func (s *session) reply(code int, msg string) {
 	defer s.wmu.Unlock()
 	s.wbuf = ftp.AppendReply(s.wbuf[:0], code, msg)
 	s.conn.SetWriteDeadline(time.Now().Add(durationOr(s.srv.DataTimeout, DefaultDataTimeout)))
-	if _, err := s.conn.Write(s.wbuf); err != nil {
+	if _, err := s.conn.Write(s.wbuf); err == nil {
+		s.srv.replied(code)
+	} else {
 		// Part of the reply may have gone: the reply stream is broken,
 		// and a peer that took nothing for DataTimeout is not reading.
 		// Closing ends the session at its next read, and fails the
@@ -189,6 +197,9 @@ func (s *session) replyError(err error) {
 // error or shutdown.
 func (s *session) serve() {
 	s.log.Debug("session opened")
+	if o := s.srv.Observer; o != nil {
+		o.SessionStarted(s.snapshot())
+	}
 	if s.listener.ImplicitTLS {
 		if err := s.startTLS(); err != nil {
 			s.log.Info("implicit TLS handshake failed", "err", err)
@@ -259,6 +270,9 @@ func (s *session) end() {
 	s.cancel()
 	s.conn.Close()
 	s.srv.endSession(s, s.remote)
+	if o := s.srv.Observer; o != nil {
+		o.SessionEnded(s.snapshot())
+	}
 	s.log.Debug("session closed")
 }
 
@@ -425,6 +439,7 @@ func (s *session) dispatch(line string) {
 		s.countBad()
 		return
 	}
+	s.setCommand(cmd.Verb, cmd.Arg)
 	def, ok := commandTable[cmd.Verb]
 	if !ok {
 		s.replyf(ftp.CodeSyntaxError, "Unknown command %q.", truncate(cmd.Verb, 16))

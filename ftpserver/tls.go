@@ -79,6 +79,7 @@ func (s *session) startTLS() error {
 	s.wmu.Lock()
 	s.conn = tc
 	s.wmu.Unlock()
+	s.setInfoTLS(true)
 	s.tls.raw = raw
 	s.newLineReader()
 	return nil
@@ -174,6 +175,7 @@ func cmdCCC(s *session, _ string) error {
 	s.wmu.Lock()
 	s.conn = s.tls.raw
 	s.wmu.Unlock()
+	s.setInfoTLS(false)
 	s.conn.SetReadDeadline(time.Time{})
 	s.newLineReader()
 	s.tls.raw = nil

@@ -18,12 +18,14 @@ import (
 // transfer is one data-connection operation running beside the control
 // loop: a RETR, STOR, APPE, STOU or a listing.
 type transfer struct {
-	verb  string
-	path  string
-	size  int64 // total expected, -1 when unknown
-	start time.Time
-	bytes atomic.Int64
-	done  chan struct{}
+	verb string
+	path string
+	size int64 // total expected, -1 when unknown
+	// offset is where in the file it started (REST).
+	offset int64
+	start  time.Time
+	bytes  atomic.Int64
+	done   chan struct{}
 
 	// local is set for work without a data connection (see startLocal).
 	local bool
@@ -117,7 +119,7 @@ type transferBody func(t *transfer, conn net.Conn) error
 // startTransfer takes the prepared data channel, answers 150 and runs body
 // in its own goroutine so the control loop stays free for ABOR and STAT.
 // cleanup runs when the transfer ends, whatever happened.
-func (s *session) startTransfer(verb, path string, size int64, openMsg, doneMsg string, body transferBody, cleanup func()) error {
+func (s *session) startTransfer(verb, path string, size, offset int64, openMsg, doneMsg string, body transferBody, cleanup func()) error {
 	err := s.checkDataProtection()
 	if err == nil && !s.data.ready() {
 		err = ftp.Errorf(ftp.CodeCantOpenData, "Use PORT, EPRT, PASV or EPSV first.")
@@ -129,7 +131,7 @@ func (s *session) startTransfer(verb, path string, size int64, openMsg, doneMsg 
 		return err
 	}
 	ch := s.data.take()
-	t := &transfer{verb: verb, path: path, size: size, start: time.Now(), done: make(chan struct{})}
+	t := &transfer{verb: verb, path: path, size: size, offset: offset, start: time.Now(), done: make(chan struct{})}
 	s.setTransfer(t)
 	s.reply(ftp.CodeFileStatusOK, openMsg)
 	s.runBeside(t, func() {
@@ -358,33 +360,40 @@ func isConnErr(err error) bool {
 type writerOnly struct{ io.Writer }
 type readerOnly struct{ io.Reader }
 
-// logTransfer writes one xferlog-style line per transfer.
+// logTransfer logs one line per file transfer and tells the observer
+// about every transfer, listings included.
 func (s *session) logTransfer(t *transfer, err error) {
-	direction := "o"
-	switch t.verb {
-	case "STOR", "APPE", "STOU":
-		direction = "i"
-	case "LIST", "NLST", "MLSD":
+	rec := TransferRecord{
+		SessionID: s.id,
+		Remote:    s.remoteAddrPort(),
+		Verb:      t.verb,
+		Direction: directionOf(t.verb),
+		Path:      t.path,
+		ASCII:     s.ascii,
+		Offset:    t.offset,
+		Started:   t.start,
+		Duration:  time.Since(t.start),
+		Bytes:     t.bytes.Load(),
+		Result:    transferResult(t, err),
+		Err:       err,
+	}
+	if s.acct != nil {
+		rec.User, rec.Anonymous = s.acct.User, s.acct.Anonymous
+		if rec.Anonymous {
+			rec.AnonymousID = s.anonymousID
+		}
+	}
+	if o := s.srv.Observer; o != nil {
+		o.TransferEnded(rec)
+	}
+	if rec.Direction == Listing {
 		return
 	}
-	kind := "b"
-	if s.ascii {
-		kind = "a"
-	}
-	access := "r"
-	if s.acct != nil && s.acct.Anonymous {
-		access = "a"
-	}
-	status := "c"
-	if err != nil {
-		status = "i"
-	}
 	s.log.Info("transfer",
-		"duration", time.Since(t.start).Round(time.Millisecond),
-		"bytes", t.bytes.Load(),
-		"file", t.path,
-		"type", kind,
-		"direction", direction,
-		"access", access,
-		"status", status)
+		"verb", rec.Verb,
+		"file", rec.Path,
+		"bytes", rec.Bytes,
+		"duration", rec.Duration.Round(time.Millisecond),
+		"ascii", rec.ASCII,
+		"result", string(rec.Result))
 }

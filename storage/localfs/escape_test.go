@@ -427,6 +427,13 @@ func TestReservedTempNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Abort(t.Context(), ftpserver.AbortInterrupted)
+	if localfs.StagesUnnamed(dir) {
+		// The upload has no name: play the named temporary file of a
+		// system without unnamed files.
+		if err := os.WriteFile(filepath.Join(dir, ".ferry-upload-named"), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)

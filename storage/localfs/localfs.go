@@ -19,8 +19,14 @@
 // Upload temporary files are named ".ferry-upload-<random>" in the target's
 // directory. List hides them, and every method refuses a name with such a
 // component (ftpserver.ErrInvalidName) so that no session can read, replace
-// or delete another session's upload in flight. A temporary file is never
-// left behind by Commit or Abort; one orphaned by a crash stays hidden until
+// or delete another session's upload in flight. On Linux an upload is
+// staged in an unnamed file (O_TMPFILE) that gets a name only as it is
+// published (linked under a temporary name and renamed onto the target, or
+// linked straight to the target when exclusive), so a process that dies
+// mid-upload leaves nothing: the kernel frees the file. Elsewhere, or on a
+// file system without O_TMPFILE, the temporary file is named from the
+// start. A temporary file is never left behind by Commit or Abort; one
+// orphaned by a crash stays hidden until
 // SweepTemp removes it (a server calls it at start) or RemoveDir removes
 // its directory: a directory holding nothing but temporary files older than
 // TempGrace counts as empty.

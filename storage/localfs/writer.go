@@ -115,12 +115,16 @@ func (fsys *FS) Create(ctx context.Context, name string, opts ftpserver.CreateOp
 // fileWriter is an upload in progress, written either to a temporary file
 // (temp set) or to the target itself.
 type fileWriter struct {
-	fsys      *FS
-	name      string   // virtual path, for errors
-	target    string   // root-relative
-	dir       *os.Root // the target's directory
-	base      string   // the target's name in dir
-	temp      string   // name of the temporary file in dir, "" when in place
+	fsys   *FS
+	name   string   // virtual path, for errors
+	target string   // root-relative
+	dir    *os.Root // the target's directory
+	base   string   // the target's name in dir
+	temp   string   // name of the temporary file in dir, "" when in place or unnamed
+	// unnamed: the upload is staged in an unnamed file (O_TMPFILE), which
+	// gets a name only when it is published.
+	unnamed   bool
+	dirFile   *os.File // dir opened as a file, for an unnamed upload's link and sync
 	upload    ftpserver.UploadMode
 	exclusive bool
 
@@ -209,6 +213,21 @@ func (w *fileWriter) start(f *os.File, mode ftpserver.WriteMode, prefix int64) e
 // openTemp creates the temporary file beside the target and copies the
 // first prefix bytes of the target into it.
 func (w *fileWriter) openTemp(existing fs.FileInfo, prefix int64) error {
+	d, err := w.dir.OpenFile(".", os.O_RDONLY|oDirectory, 0)
+	if err != nil {
+		return err
+	}
+	if f, err := openUnnamed(d); err == nil {
+		w.f, w.unnamed, w.dirFile = f, true, d
+		if err := w.fill(existing, prefix); err != nil {
+			f.Close()
+			d.Close()
+			return err
+		}
+		return nil
+	} else if d.Close(); !errors.Is(err, errNoUnnamed) {
+		return err
+	}
 	var f *os.File
 	var temp string
 	for try := 0; ; try++ {
@@ -223,8 +242,7 @@ func (w *fileWriter) openTemp(existing fs.FileInfo, prefix int64) error {
 		}
 	}
 	w.f, w.temp = f, temp
-	err := w.fill(existing, prefix)
-	if err != nil {
+	if err = w.fill(existing, prefix); err != nil {
 		f.Close()
 		w.dir.Remove(temp)
 	}
@@ -344,7 +362,7 @@ func (w *fileWriter) finish(commit bool, why ftpserver.AbortReason) error {
 	f := w.f
 	w.f = nil
 	interrupted := !commit && why == ftpserver.AbortInterrupted
-	if w.temp == "" {
+	if w.temp == "" && !w.unnamed {
 		var err error
 		switch {
 		case !commit && !interrupted && w.upload != ftpserver.UploadDirect && w.written > 0:
@@ -371,6 +389,18 @@ func (w *fileWriter) finish(commit bool, why ftpserver.AbortReason) error {
 	var err error
 	if commit {
 		err = f.Sync()
+	}
+	if w.unnamed {
+		// Linked while open; closing an unpublished one frees it.
+		defer w.dirFile.Close()
+		if err == nil && publish {
+			err = w.publishUnnamed(f)
+		}
+		f.Close()
+		if err == nil && commit {
+			err = syncDir(w.dirFile)
+		}
+		return err
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -411,16 +441,44 @@ func (w *fileWriter) publish() error {
 	return w.dir.Rename(w.temp, w.base)
 }
 
+// publishUnnamed gives the unnamed file f the target's name: directly
+// for an exclusive upload (link fails rather than replace a file created
+// since Create), else through a temporary name renamed over the target.
+func (w *fileWriter) publishUnnamed(f *os.File) error {
+	if w.exclusive {
+		return linkUnnamed(f, w.dirFile, w.base)
+	}
+	for try := 0; ; try++ {
+		temp := tempPrefix + strconv.FormatUint(rand.Uint64(), 36)
+		err := linkUnnamed(f, w.dirFile, temp)
+		if err == nil {
+			if err = w.dir.Rename(temp, w.base); err != nil {
+				w.dir.Remove(temp)
+			}
+			return err
+		}
+		if !errors.Is(err, fs.ErrExist) || try == 100 {
+			return err
+		}
+	}
+}
+
 // syncDir makes the target's directory entry durable.
 func (w *fileWriter) syncDir() error {
 	dir, err := w.dir.OpenFile(".", os.O_RDONLY|oDirectory, 0)
 	if err != nil {
 		return err
 	}
-	err = dir.Sync()
+	err = syncDir(dir)
 	if cerr := dir.Close(); err == nil {
 		err = cerr
 	}
+	return err
+}
+
+// syncDir makes the entries of the open directory dir durable.
+func syncDir(dir *os.File) error {
+	err := dir.Sync()
 	if errors.Is(err, syscall.EINVAL) || errors.Is(err, errors.ErrUnsupported) {
 		return nil // the file system cannot sync directories
 	}

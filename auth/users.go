@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -73,6 +74,58 @@ type User struct {
 	// Disabled accounts cannot log in; Verify fails for them as for a
 	// wrong password.
 	Disabled bool
+	// DownloadRate and UploadRate cap the user's transfers in bytes per
+	// second, shared by all of the user's sessions on a server; 0 is no
+	// limit.
+	DownloadRate int64
+	UploadRate   int64
+	// MaxSessions bounds the user's sessions at once on a server; 0 is
+	// no limit.
+	MaxSessions int
+	// Perms are per-path rules, "PATH=LIST" (ftpserver.ParsePathPerm
+	// reads them); Write still decides for paths no rule covers.
+	Perms []string
+	// AllowFrom, when set, are the only addresses or CIDR prefixes the
+	// user may log in from.
+	AllowFrom []string
+}
+
+// CheckLimits reports the first invalid value among u's home, quotas,
+// rates, session limit and AllowFrom entries. (Perms are the server's
+// vocabulary: it checks them when it uses them.)
+func (u User) CheckLimits() error {
+	switch {
+	case u.Home == "":
+		return errors.New("home directory required")
+	case strings.ContainsRune(u.Home, 0):
+		return errors.New("home directory contains a NUL byte")
+	case u.QuotaBytes < 0 || u.QuotaFiles < 0:
+		return errors.New("a quota cannot be negative (0 is no limit)")
+	case u.DownloadRate < 0 || u.UploadRate < 0:
+		return errors.New("a rate cannot be negative (0 is no limit)")
+	case u.MaxSessions < 0:
+		return errors.New("max sessions cannot be negative (0 is no limit)")
+	}
+	for _, s := range u.AllowFrom {
+		if _, err := ParseAllowFrom(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ParseAllowFrom reads one AllowFrom entry: a CIDR prefix or a single
+// address.
+func ParseAllowFrom(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("allow-from %q: want an address or a CIDR prefix such as 203.0.113.0/24", s)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 // HasQuota reports whether u has a limit.
@@ -94,6 +147,19 @@ type record struct {
 	QuotaBytes int64 `toml:"quota_bytes,omitempty"`
 	QuotaFiles int64 `toml:"quota_files,omitempty"`
 	Disabled   bool  `toml:"disabled,omitempty"`
+	// Limits, likewise left out when there are none.
+	DownloadRate int64    `toml:"download_rate,omitempty"`
+	UploadRate   int64    `toml:"upload_rate,omitempty"`
+	MaxSessions  int      `toml:"max_sessions,omitempty"`
+	Perms        []string `toml:"perms,omitempty"`
+	AllowFrom    []string `toml:"allow_from,omitempty"`
+}
+
+func recordOf(u User, hash string) record {
+	return record{Name: u.Name, Password: hash, Home: u.Home, Write: u.Write,
+		QuotaBytes: u.QuotaBytes, QuotaFiles: u.QuotaFiles, Disabled: u.Disabled,
+		DownloadRate: u.DownloadRate, UploadRate: u.UploadRate, MaxSessions: u.MaxSessions,
+		Perms: u.Perms, AllowFrom: u.AllowFrom}
 }
 
 type document struct {
@@ -257,14 +323,8 @@ func parseUsers(path string, data []byte) ([]record, map[string]int, error) {
 			}
 			return nil, nil, fmt.Errorf("%s: user %q: %w", where(i), u.Name, err)
 		}
-		if u.Home == "" {
-			return nil, nil, fmt.Errorf("%s: user %q has no home", where(i), u.Name)
-		}
-		if strings.ContainsRune(u.Home, 0) {
-			return nil, nil, fmt.Errorf("%s: user %q: home contains a NUL byte", where(i), u.Name)
-		}
-		if u.QuotaBytes < 0 || u.QuotaFiles < 0 {
-			return nil, nil, fmt.Errorf("%s: user %q: a quota cannot be negative (0 is no limit)", where(i), u.Name)
+		if err := recordUser(u).CheckLimits(); err != nil {
+			return nil, nil, fmt.Errorf("%s: user %q: %w", where(i), u.Name, err)
 		}
 		index[u.Name] = i
 	}
@@ -337,12 +397,20 @@ func ValidateName(name string) error {
 }
 
 func (f *UsersFile) user(r record) User {
-	home := r.Home
+	u := recordUser(r)
 	// An s3:// home names a bucket, not a path relative to the file.
-	if !filepath.IsAbs(home) && !strings.HasPrefix(home, "s3://") {
-		home = filepath.Join(f.dir, home)
+	if !filepath.IsAbs(u.Home) && !strings.HasPrefix(u.Home, "s3://") {
+		u.Home = filepath.Join(f.dir, u.Home)
 	}
-	return User{Name: r.Name, Home: home, Write: r.Write, PasswordHash: r.Password, QuotaBytes: r.QuotaBytes, QuotaFiles: r.QuotaFiles, Disabled: r.Disabled}
+	return u
+}
+
+// recordUser is the account r describes, its home as written.
+func recordUser(r record) User {
+	return User{Name: r.Name, Home: r.Home, Write: r.Write, PasswordHash: r.Password,
+		QuotaBytes: r.QuotaBytes, QuotaFiles: r.QuotaFiles, Disabled: r.Disabled,
+		DownloadRate: r.DownloadRate, UploadRate: r.UploadRate, MaxSessions: r.MaxSessions,
+		Perms: r.Perms, AllowFrom: r.AllowFrom}
 }
 
 // Lookup returns the account called name.
@@ -381,14 +449,8 @@ func (f *UsersFile) AddUser(u User, password string) error {
 	if err := ValidateName(u.Name); err != nil {
 		return err
 	}
-	if u.Home == "" {
-		return errors.New("home directory required")
-	}
-	if strings.ContainsRune(u.Home, 0) {
-		return errors.New("home directory contains a NUL byte")
-	}
-	if u.QuotaBytes < 0 || u.QuotaFiles < 0 {
-		return errors.New("a quota cannot be negative (0 is no limit)")
+	if err := u.CheckLimits(); err != nil {
+		return err
 	}
 	if _, ok := f.Lookup(u.Name); ok { // fail before spending time hashing
 		return fmt.Errorf("%w: %s", ErrUserExists, u.Name)
@@ -403,8 +465,7 @@ func (f *UsersFile) AddUser(u User, password string) error {
 		return fmt.Errorf("%w: %s", ErrUserExists, u.Name)
 	}
 	f.index[u.Name] = len(f.users)
-	f.users = append(f.users, record{Name: u.Name, Password: hash, Home: u.Home, Write: u.Write,
-		QuotaBytes: u.QuotaBytes, QuotaFiles: u.QuotaFiles, Disabled: u.Disabled})
+	f.users = append(f.users, recordOf(u, hash))
 	f.gen++
 	return nil
 }
@@ -440,6 +501,16 @@ func (f *UsersFile) SetQuota(name string, bytes, files int64) error {
 		return errors.New("a quota cannot be negative (0 is no limit)")
 	}
 	return f.edit(name, func(r *record) { r.QuotaBytes, r.QuotaFiles = bytes, files })
+}
+
+// UpdateUser replaces everything of u.Name's account but its name and
+// password with what u says (home, write, quotas, limits, rules,
+// disabled mark), in one edit.
+func (f *UsersFile) UpdateUser(u User) error {
+	if err := u.CheckLimits(); err != nil {
+		return err
+	}
+	return f.edit(u.Name, func(r *record) { *r = recordOf(u, r.Password) })
 }
 
 // SetDisabled disables or enables name's account.

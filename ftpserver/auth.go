@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"net/netip"
 )
 
 // Authenticator checks credentials and returns the account a session works
@@ -57,6 +58,31 @@ type Account struct {
 	// RequireTLS refuses this account a login over clear text and data
 	// connections without PROT P.
 	RequireTLS bool
+
+	// Perms, when set, say what the account may do where: the rule
+	// whose Path is the longest that contains a path wins; a path no
+	// rule covers falls back to Write (and UploadDir). A refused action
+	// is answered 550 naming the missing permission.
+	Perms []PathPerm
+	// AllowFrom, when set, refuses the login (530, as a wrong password)
+	// to clients whose address is in none of the prefixes.
+	AllowFrom []netip.Prefix
+	// MaxSessions, when positive, bounds the sessions logged in to this
+	// account (by User) at once; a login beyond it is refused with 530.
+	MaxSessions int
+	// DownloadLimit and UploadLimit, when set, pace the account's data
+	// transfers; give every session of an account the same limiter (a
+	// *rate.Limiter of golang.org/x/time/rate, say) so that its sessions
+	// share the rate.
+	DownloadLimit RateLimiter
+	UploadLimit   RateLimiter
+}
+
+// RateLimiter paces transfers: WaitN blocks until n bytes may move, or
+// ctx is done. n is never more than Burst. *rate.Limiter implements it.
+type RateLimiter interface {
+	WaitN(ctx context.Context, n int) error
+	Burst() int
 }
 
 // CertAuthenticator is an optional interface of an Authenticator: a

@@ -20,7 +20,7 @@ func cmdUSER(s *session, arg string) error {
 	s.userName = arg
 	if ca, ok := s.srv.Auth.(CertAuthenticator); ok && s.secure() {
 		acct, err := ca.AuthenticateCert(s.ctx, s.connInfo(), arg)
-		if err == nil && acct != nil && acct.FS != nil {
+		if err == nil && acct != nil && acct.FS != nil && acct.allowsFrom(s.remote) && s.srv.holdUser(acct) {
 			s.userName = ""
 			s.loggedIn(acct)
 			s.loginAttempted(arg, LoginOK)
@@ -78,6 +78,10 @@ func cmdPASS(s *session, arg string) error {
 		s.loginAttempted(user, LoginFailed)
 		return ftp.Errorf(ftp.CodeNotLoggedIn, "TLS is required for this account: send AUTH TLS first.")
 	}
+	if err == nil && acct != nil && !acct.allowsFrom(s.remote) {
+		// Answered as a wrong password: the address learns nothing.
+		err = fmt.Errorf("%w: account not allowed from this address", ErrAuthFailed)
+	}
 	if err != nil || acct == nil || acct.FS == nil {
 		if err != nil && !errors.Is(err, ErrAuthFailed) {
 			s.log.Error("authenticator failed", "user", user, "err", err)
@@ -96,6 +100,11 @@ func cmdPASS(s *session, arg string) error {
 			return nil
 		}
 		return ftp.Errorf(ftp.CodeNotLoggedIn, "Login incorrect.")
+	}
+	if !s.srv.holdUser(acct) {
+		s.log.Info("login refused: account at its session limit", "user", acct.User, "max_sessions", acct.MaxSessions)
+		s.loginAttempted(user, LoginFailed)
+		return ftp.Errorf(ftp.CodeNotLoggedIn, "Too many sessions for this account; try again later.")
 	}
 	s.loggedIn(acct)
 	s.loginAttempted(user, LoginOK)
@@ -140,6 +149,7 @@ func cmdACCT(s *session, _ string) error {
 // logout forgets the login and everything tied to it.
 func (s *session) logout() {
 	if s.acct != nil {
+		s.srv.releaseUser(s.acct)
 		s.log = s.srv.logger().With("session", s.id, "remote", s.conn.RemoteAddr().String())
 	}
 	s.acct = nil

@@ -29,6 +29,9 @@ func (s *session) takeRest() int64 {
 func cmdRETR(s *session, arg string) error {
 	offset := s.takeRest()
 	p := s.resolve(arg)
+	if err := s.allow(p, PermDownload); err != nil {
+		return err
+	}
 	// Open first and describe the open file where the backend allows
 	// (an *os.File): one path walk instead of two per download.
 	r, err := s.acct.FS.Open(s.ctx, p, offset)
@@ -135,12 +138,16 @@ func (s *session) store(verb, p string, mode WriteMode, exclusive bool) error {
 	if statErr != nil && !errors.Is(statErr, fs.ErrNotExist) {
 		return statErr
 	}
-	// Anonymous upload areas accept new files only, never changes to
-	// existing ones.
-	if err := s.canWrite(p, statErr != nil && offset == 0 && mode == WriteTruncate); err != nil {
+	// A new name needs upload; changing an existing file, overwrite.
+	// (Anonymous upload areas allow the first only.)
+	need := PermOverwrite
+	if statErr != nil && offset == 0 {
+		need = PermUpload
+	}
+	if err := s.allow(p, need); err != nil {
 		return err
 	}
-	if !s.acct.Write {
+	if s.acct.permAt(p)&PermOverwrite == 0 {
 		// Allowed as a new file only: the name must still be free when
 		// the upload is published, or a concurrent upload of the same
 		// name would be replaced.
@@ -226,7 +233,7 @@ func abortReason(t *transfer, err error) AbortReason {
 
 func cmdDELE(s *session, arg string) error {
 	p := s.resolve(arg)
-	if err := s.canWrite(p, false); err != nil {
+	if err := s.allow(p, PermDelete); err != nil {
 		return err
 	}
 	if err := s.acct.FS.Remove(s.ctx, p); err != nil {
@@ -241,7 +248,7 @@ func cmdRMD(s *session, arg string) error {
 	if p == "/" {
 		return ftp.Errorf(ftp.CodeActionNotTaken, "Permission denied.")
 	}
-	if err := s.canWrite(p, false); err != nil {
+	if err := s.allow(p, PermRmdir); err != nil {
 		return err
 	}
 	if err := s.acct.FS.RemoveDir(s.ctx, p); err != nil {
@@ -253,7 +260,7 @@ func cmdRMD(s *session, arg string) error {
 
 func cmdMKD(s *session, arg string) error {
 	p := s.resolve(arg)
-	if err := s.canWrite(p, true); err != nil {
+	if err := s.allow(p, PermMkdir); err != nil {
 		return err
 	}
 	if err := s.acct.FS.Mkdir(s.ctx, p); err != nil {
@@ -268,7 +275,7 @@ func cmdRNFR(s *session, arg string) error {
 	if p == "/" {
 		return ftp.Errorf(ftp.CodeActionNotTaken, "Permission denied.")
 	}
-	if err := s.canWrite(p, false); err != nil {
+	if err := s.allow(p, PermRename); err != nil {
 		return err
 	}
 	if _, err := s.acct.FS.Stat(s.ctx, p); err != nil {
@@ -286,8 +293,15 @@ func cmdRNTO(s *session, arg string) error {
 		return ftp.Errorf(ftp.CodeBadSequence, "RNFR required first.")
 	}
 	to := s.resolve(arg)
-	if err := s.canWrite(to, false); err != nil {
+	if err := s.allow(to, PermRename); err != nil {
 		return err
+	}
+	if s.acct.permAt(to)&PermOverwrite == 0 {
+		// Renaming onto a file replaces it: without overwrite, only
+		// onto a free name.
+		if _, err := s.acct.FS.Stat(s.ctx, to); err == nil {
+			return s.allow(to, PermOverwrite)
+		}
 	}
 	if to == from || inDir(to, from) {
 		return ftp.Errorf(ftp.CodeActionNotTaken, "Cannot move a directory into itself.")
@@ -300,7 +314,11 @@ func cmdRNTO(s *session, arg string) error {
 }
 
 func cmdSIZE(s *session, arg string) error {
-	fi, err := s.acct.FS.Stat(s.ctx, s.resolve(arg))
+	p := s.resolve(arg)
+	if err := s.allow(p, PermList); err != nil {
+		return err
+	}
+	fi, err := s.acct.FS.Stat(s.ctx, p)
 	if err != nil {
 		return err
 	}
@@ -316,7 +334,11 @@ func cmdSIZE(s *session, arg string) error {
 }
 
 func cmdMDTM(s *session, arg string) error {
-	fi, err := s.acct.FS.Stat(s.ctx, s.resolve(arg))
+	p := s.resolve(arg)
+	if err := s.allow(p, PermList); err != nil {
+		return err
+	}
+	fi, err := s.acct.FS.Stat(s.ctx, p)
 	if err != nil {
 		return err
 	}
@@ -334,7 +356,7 @@ func cmdMFMT(s *session, arg string) error {
 		return ftp.Errorf(ftp.CodeArgumentError, "Bad time value; want YYYYMMDDHHMMSS.")
 	}
 	p := s.resolve(name)
-	if err := s.canWrite(p, false); err != nil {
+	if err := s.allow(p, PermChmod); err != nil {
 		return err
 	}
 	if err := s.acct.FS.SetModTime(s.ctx, p, t); err != nil {
@@ -401,7 +423,7 @@ func siteChmod(s *session, arg string) error {
 		return ftp.Errorf(ftp.CodeNotImplemented, "SITE CHMOD not supported by this storage.")
 	}
 	p := s.resolve(name)
-	if err := s.canWrite(p, false); err != nil {
+	if err := s.allow(p, PermChmod); err != nil {
 		return err
 	}
 	if err := ch.Chmod(s.ctx, p, fs.FileMode(mode)); err != nil {

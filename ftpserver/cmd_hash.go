@@ -44,6 +44,9 @@ func hashFeat(selected string) string {
 // with the sum and the range's end. A range larger than MaxHashSize is
 // refused: hashing costs the server a read of every byte.
 func (s *session) startHash(verb, p, algo string, start, end int64, answer func(sum []byte, end int64)) error {
+	if err := s.allow(p, PermDownload); err != nil {
+		return err
+	}
 	fsys := s.acct.FS
 	fi, err := fsys.Stat(s.ctx, p)
 	if err != nil {

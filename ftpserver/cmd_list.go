@@ -93,6 +93,9 @@ func cmdNLST(s *session, arg string) error { return s.list("NLST", listArg(arg),
 
 func cmdMLSD(s *session, arg string) error {
 	p := s.resolve(arg)
+	if err := s.allow(p, PermList); err != nil {
+		return err
+	}
 	fi, err := s.acct.FS.Stat(s.ctx, p)
 	if err != nil {
 		return err
@@ -106,6 +109,9 @@ func cmdMLSD(s *session, arg string) error {
 func (s *session) list(verb, arg string, format listFormat) error {
 	target, err := s.findListTarget(arg)
 	if err != nil {
+		return err
+	}
+	if err := s.allow(target.dir, PermList); err != nil {
 		return err
 	}
 	return s.startListing(verb, target, format)
@@ -227,6 +233,17 @@ func (s *session) mlsxEntry(fi fs.FileInfo, p func() string) ftp.Entry {
 	// The perm strings are constants: a listing builds one entry per
 	// directory entry, and MLSD of 10,000 entries should not allocate
 	// 10,000 of them.
+	if len(s.acct.Perms) > 0 {
+		e.Type, e.Perm = "file", s.permFacts(fi, p())
+		switch {
+		case fi.IsDir():
+			e.Type = "dir"
+		case fi.Mode()&fs.ModeSymlink != 0:
+			e.Type = "OS.unix=symlink"
+		}
+		e.Unique = uniqueID(fi)
+		return e
+	}
 	write := s.acct.Write
 	switch {
 	case fi.IsDir():
@@ -253,8 +270,41 @@ func (s *session) mlsxEntry(fi fs.FileInfo, p func() string) ftp.Entry {
 	return e
 }
 
+// permFacts is the MLSx perm fact (RFC 3659 §7.5.5) of the entry at p
+// for an account with per-path rules.
+func (s *session) permFacts(fi fs.FileInfo, p string) string {
+	at := s.acct.permAt(p)
+	var b []byte
+	add := func(letter byte, ok bool) {
+		if ok {
+			b = append(b, letter)
+		}
+	}
+	if fi.IsDir() {
+		// What may be done inside: a child no deeper rule covers.
+		in := s.acct.permAt(path.Join(p, "\x00"))
+		b = append(b, 'e')
+		add('l', at&PermList != 0)
+		add('c', in&PermUpload != 0)
+		add('m', in&PermMkdir != 0)
+		add('d', at&PermRmdir != 0)
+		add('f', at&PermRename != 0)
+		add('p', in&PermDelete != 0)
+		return string(b)
+	}
+	add('r', at&PermDownload != 0)
+	add('a', at&PermOverwrite != 0)
+	add('d', at&PermDelete != 0)
+	add('f', at&PermRename != 0)
+	add('w', at&PermOverwrite != 0)
+	return string(b)
+}
+
 func cmdMLST(s *session, arg string) error {
 	p := s.resolve(arg)
+	if err := s.allow(p, PermList); err != nil {
+		return err
+	}
 	fi, err := s.acct.FS.Stat(s.ctx, p)
 	if err != nil {
 		return err
@@ -313,6 +363,9 @@ func (s *session) statSession() error {
 func (s *session) statPath(arg string) error {
 	target, err := s.findListTarget(arg)
 	if err != nil {
+		return err
+	}
+	if err := s.allow(target.dir, PermList); err != nil {
 		return err
 	}
 	var lister DirLister

@@ -152,6 +152,8 @@ type serverState struct {
 	// PROXY header, so Close and Shutdown can end them too.
 	pending map[net.Conn]struct{}
 	perIP   map[netip.Addr]int
+	// perUser counts the logged-in sessions of each account name.
+	perUser map[string]int
 	// passiveIP counts open passive listeners per client address, under
 	// its own lock: a listener is closed (and uncounted) while mu is held,
 	// by Close aborting transfers.
@@ -287,6 +289,7 @@ func (srv *Server) state() *serverState {
 			sessions:  make(map[*session]struct{}),
 			pending:   make(map[net.Conn]struct{}),
 			perIP:     make(map[netip.Addr]int),
+			perUser:   make(map[string]int),
 			logins:    newLoginLimiter(srv.MaxLoginChecks, srv.MaxLoginChecksPerIP),
 			passiveIP: make(map[netip.Addr]int),
 		}

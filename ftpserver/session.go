@@ -265,6 +265,9 @@ func (s *session) run() {
 func (s *session) end() {
 	s.abortTransfer()
 	s.waitTransfer()
+	if s.acct != nil {
+		s.srv.releaseUser(s.acct)
+	}
 	s.data.close()
 	s.dropSpare()
 	s.cancel()
@@ -628,19 +631,6 @@ func truncate(s string, n int) string {
 // resolve turns a client path into the virtual absolute path for storage.
 func (s *session) resolve(arg string) string {
 	return ftp.JoinPath(s.cwd, arg)
-}
-
-// canWrite reports whether the account may change path. create is true for
-// operations that only add something new (STOR of a new file, MKD): those
-// are also allowed inside an anonymous upload directory.
-func (s *session) canWrite(path string, create bool) error {
-	if s.acct.Write {
-		return nil
-	}
-	if create && s.acct.UploadDir != "" && inDir(path, s.acct.UploadDir) {
-		return nil
-	}
-	return ftp.Errorf(ftp.CodeActionNotTaken, "Permission denied.")
 }
 
 // inDir reports whether p lies strictly below dir (both clean, absolute).

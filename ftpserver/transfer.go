@@ -282,7 +282,7 @@ func (s *session) send(t *transfer, conn net.Conn, dst io.Writer, src io.Reader)
 	}
 	move, release := mover(dst, src)
 	defer release()
-	return s.copyData(t, conn.SetWriteDeadline, move, limit)
+	return s.copyData(t, conn.SetWriteDeadline, move, limit, s.acct.DownloadLimit)
 }
 
 // receive copies the data connection into dst until EOF. A destination
@@ -291,7 +291,7 @@ func (s *session) send(t *transfer, conn net.Conn, dst io.Writer, src io.Reader)
 func (s *session) receive(t *transfer, conn net.Conn, dst io.Writer) error {
 	move, release := mover(dst, conn)
 	defer release()
-	return s.copyData(t, conn.SetReadDeadline, move, -1)
+	return s.copyData(t, conn.SetReadDeadline, move, -1, s.acct.UploadLimit)
 }
 
 // mover returns the function that moves at most want bytes of src to dst
@@ -319,11 +319,23 @@ func mover(dst io.Writer, src io.Reader) (move func(want int64) (int64, error), 
 // connection's deadline (arm) per chunk so a peer that stops reading or
 // sending is dropped after DataTimeout rather than holding the session
 // forever, and counting progress for STAT. A limit >= 0 stops the copy
-// after that many bytes.
-func (s *session) copyData(t *transfer, arm func(time.Time) error, move func(want int64) (int64, error), limit int64) error {
+// after that many bytes. A rate limiter paces the chunks (no larger than
+// its burst); ABOR and the session's end interrupt its waits.
+func (s *session) copyData(t *transfer, arm func(time.Time) error, move func(want int64) (int64, error), limit int64, rl RateLimiter) error {
 	timeout := durationOr(s.srv.DataTimeout, DefaultDataTimeout)
+	size := int64(chunk)
+	var ctx context.Context
+	if rl != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(s.ctx)
+		defer cancel()
+		if !t.setCancel(cancel) {
+			return errAborted
+		}
+		size = max(1, min(size, int64(rl.Burst())))
+	}
 	for moved := int64(0); ; {
-		want := int64(chunk)
+		want := size
 		if limit >= 0 {
 			if moved >= limit {
 				return nil
@@ -334,6 +346,11 @@ func (s *session) copyData(t *transfer, arm func(time.Time) error, move func(wan
 		n, err := move(want)
 		t.bytes.Add(n)
 		moved += n
+		if rl != nil && n > 0 && err == nil {
+			if werr := rl.WaitN(ctx, int(n)); werr != nil {
+				return errAborted
+			}
+		}
 		if err != nil {
 			if isConnErr(err) {
 				return netErr{err}

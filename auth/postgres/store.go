@@ -83,12 +83,28 @@ func (s *Store) Close() { s.pool.Close() }
 // Pool is the store's connection pool.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
-const userColumns = "name, password_hash, home, write, coalesce(quota_bytes, 0), coalesce(quota_files, 0), disabled"
+const userColumns = "name, password_hash, home, write, coalesce(quota_bytes, 0), coalesce(quota_files, 0), disabled, " +
+	"download_rate, upload_rate, max_sessions, perms, allow_from"
 
 func scanUser(row pgx.Row) (auth.User, error) {
 	var u auth.User
-	err := row.Scan(&u.Name, &u.PasswordHash, &u.Home, &u.Write, &u.QuotaBytes, &u.QuotaFiles, &u.Disabled)
+	err := row.Scan(&u.Name, &u.PasswordHash, &u.Home, &u.Write, &u.QuotaBytes, &u.QuotaFiles, &u.Disabled,
+		&u.DownloadRate, &u.UploadRate, &u.MaxSessions, &u.Perms, &u.AllowFrom)
+	if len(u.Perms) == 0 {
+		u.Perms = nil
+	}
+	if len(u.AllowFrom) == 0 {
+		u.AllowFrom = nil
+	}
 	return u, err
+}
+
+// textArray is list as a text[] value: never NULL.
+func textArray(list []string) []string {
+	if list == nil {
+		return []string{}
+	}
+	return list
 }
 
 // Lookup returns the account called name; an unknown name gives an error
@@ -133,22 +149,18 @@ func (s *Store) AddUser(ctx context.Context, u auth.User, password string) error
 	if err := auth.ValidateName(u.Name); err != nil {
 		return err
 	}
-	if u.Home == "" {
-		return errors.New("home directory required")
-	}
-	if strings.ContainsRune(u.Home, 0) {
-		return errors.New("home directory contains a NUL byte")
-	}
-	if u.QuotaBytes < 0 || u.QuotaFiles < 0 {
-		return errors.New("a quota cannot be negative (0 is no limit)")
+	if err := u.CheckLimits(); err != nil {
+		return err
 	}
 	hash, err := s.hash(password)
 	if err != nil {
 		return err
 	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO ferry_users (name, password_hash, home, write, quota_bytes, quota_files, disabled)
-		VALUES ($1, $2, $3, $4, nullif($5, 0::bigint), nullif($6, 0::bigint), $7)`,
-		u.Name, hash, u.Home, u.Write, u.QuotaBytes, u.QuotaFiles, u.Disabled)
+	_, err = s.pool.Exec(ctx, `INSERT INTO ferry_users (name, password_hash, home, write, quota_bytes, quota_files, disabled,
+			download_rate, upload_rate, max_sessions, perms, allow_from)
+		VALUES ($1, $2, $3, $4, nullif($5, 0::bigint), nullif($6, 0::bigint), $7, $8, $9, $10, $11, $12)`,
+		u.Name, hash, u.Home, u.Write, u.QuotaBytes, u.QuotaFiles, u.Disabled,
+		u.DownloadRate, u.UploadRate, u.MaxSessions, textArray(u.Perms), textArray(u.AllowFrom))
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" { // unique_violation
 		return fmt.Errorf("%w: %s", auth.ErrUserExists, u.Name)
@@ -157,6 +169,21 @@ func (s *Store) AddUser(ctx context.Context, u auth.User, password string) error
 		return fmt.Errorf("users database: %w", err)
 	}
 	return nil
+}
+
+// UpdateUser replaces everything of u.Name's account but its name,
+// password and usage with what u says, in one UPDATE.
+func (s *Store) UpdateUser(ctx context.Context, u auth.User) error {
+	if err := u.CheckLimits(); err != nil {
+		return err
+	}
+	return s.changeOne(ctx, u.Name, `UPDATE ferry_users SET home = $2, write = $3,
+			quota_bytes = nullif($4, 0::bigint), quota_files = nullif($5, 0::bigint), disabled = $6,
+			download_rate = $7, upload_rate = $8, max_sessions = $9, perms = $10, allow_from = $11,
+			updated_at = now()
+		WHERE name = $1`,
+		u.Name, u.Home, u.Write, u.QuotaBytes, u.QuotaFiles, u.Disabled,
+		u.DownloadRate, u.UploadRate, u.MaxSessions, textArray(u.Perms), textArray(u.AllowFrom))
 }
 
 // SetDisabled disables or enables name's account; every node sees it at

@@ -47,6 +47,7 @@ input with --password-stdin:
 		newUserListCommand(env, &where),
 		newUserShowCommand(env, &where),
 		newUserQuotaCommand(env, &where),
+		newUserModCommand(env, &where),
 		newUserDisableCommand(env, &where, true),
 		newUserDisableCommand(env, &where, false),
 	)
@@ -71,6 +72,7 @@ func newUserAddCommand(env Env, where *storeFlags) *cobra.Command {
 		disabled bool
 		pw       passwordFlags
 		quota    quotaFlags
+		limits   limitFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "add NAME --home DIR",
@@ -99,6 +101,10 @@ func newUserAddCommand(env Env, where *storeFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			user := auth.User{Name: name, Home: abs, Write: write, QuotaBytes: quotaBytes, QuotaFiles: quotaFiles, Disabled: disabled}
+			if err := limits.apply(&user); err != nil {
+				return err
+			}
 			users, err := where.open(ctx, algo, true)
 			if err != nil {
 				return err
@@ -113,7 +119,6 @@ func newUserAddCommand(env Env, where *storeFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			user := auth.User{Name: name, Home: abs, Write: write, QuotaBytes: quotaBytes, QuotaFiles: quotaFiles, Disabled: disabled}
 			if err := users.AddUser(ctx, user, pass); err != nil {
 				return err
 			}
@@ -137,6 +142,7 @@ func newUserAddCommand(env Env, where *storeFlags) *cobra.Command {
 	cmd.MarkFlagRequired("home")
 	pw.add(cmd)
 	quota.add(cmd)
+	limits.add(cmd, false)
 	return cmd
 }
 
@@ -234,6 +240,7 @@ func newUserShowCommand(env Env, where *storeFlags) *cobra.Command {
 			}
 			fmt.Fprintf(env.Stdout, "name:  %s\nhome:  %s\nwrite: %s\nstate: %s\nhash:  %s\n", u.Name, u.Home, yesNo(u.Write), state, u.Algorithm())
 			fmt.Fprintf(env.Stdout, "quota: %s, %s\n", describeQuota(u.QuotaBytes, true), describeQuota(u.QuotaFiles, false))
+			fmt.Fprint(env.Stdout, describeLimits(u))
 			used, err := users.Used(cmd.Context(), name)
 			if err != nil {
 				return err

@@ -34,6 +34,8 @@ type userStore interface {
 	Delete(ctx context.Context, name string) error
 	SetQuota(ctx context.Context, name string, bytes, files int64) error
 	SetDisabled(ctx context.Context, name string, disabled bool) error
+	// UpdateUser replaces all of u.Name's account but its password.
+	UpdateUser(ctx context.Context, u auth.User) error
 	// Used describes what the user's files take, as far as the store
 	// knows.
 	Used(ctx context.Context, name string) (string, error)
@@ -115,6 +117,10 @@ func (u fileUsers) Delete(_ context.Context, name string) error {
 
 func (u fileUsers) SetQuota(_ context.Context, name string, bytes, files int64) error {
 	return u.save(u.f.SetQuota(name, bytes, files))
+}
+
+func (u fileUsers) UpdateUser(_ context.Context, user auth.User) error {
+	return u.save(u.f.UpdateUser(user))
 }
 
 func (u fileUsers) SetDisabled(_ context.Context, name string, disabled bool) error {

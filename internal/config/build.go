@@ -404,6 +404,7 @@ type authenticator struct {
 	users     accountStore // nil when none
 	homes     *homeCache
 	certLogin bool // tls.client_ca is set
+	rates     userRates
 }
 
 func (a *authenticator) Authenticate(ctx context.Context, conn ftpserver.ConnInfo, user, pass string) (*ftpserver.Account, error) {
@@ -494,7 +495,11 @@ func (a *authenticator) userAccount(ctx context.Context, u *auth.User) (*ftpserv
 	if fsys, err = a.withQuota(ctx, u, fsys); err != nil {
 		return nil, fmt.Errorf("quota of user %q: %w", u.Name, err)
 	}
-	return &ftpserver.Account{User: u.Name, FS: fsys, Write: u.Write}, nil
+	acct := &ftpserver.Account{User: u.Name, FS: fsys, Write: u.Write}
+	if err := a.applyLimits(acct, u); err != nil {
+		return nil, err
+	}
+	return acct, nil
 }
 
 // equalSecret compares in time independent of where the strings differ

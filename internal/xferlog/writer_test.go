@@ -171,19 +171,24 @@ func TestWriterFailingWritesLoggedOncePerInterval(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-	var logs syncBuffer
-	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	logFile, err := os.Create(filepath.Join(t.TempDir(), "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	logger := slog.New(slog.NewTextHandler(logFile, nil))
+	logs := func() string { data, _ := os.ReadFile(logFile.Name()); return string(data) }
 	w, err := Open("/dev/full", Options{Logger: logger, Now: clock})
 	if err != nil {
 		t.Skipf("no /dev/full: %v", err)
 	}
 	defer w.Close()
-	count := func() int { return strings.Count(logs.String(), "xferlog: lines not written") }
+	count := func() int { return strings.Count(logs(), "xferlog: lines not written") }
 
 	w.TransferEnded(record("/a", ftpserver.Download))
 	testwait.For(t, "the first failure logged", func() bool { return count() == 1 })
-	if !strings.Contains(logs.String(), "no space left on device") || !strings.Contains(logs.String(), "lost=1") {
-		t.Errorf("log does not say why or how much: %s", logs.String())
+	if !strings.Contains(logs(), "no space left on device") || !strings.Contains(logs(), "lost=1") {
+		t.Errorf("log does not say why or how much: %s", logs())
 	}
 	for range 5 {
 		w.TransferEnded(record("/b", ftpserver.Download))
@@ -196,32 +201,15 @@ func TestWriterFailingWritesLoggedOncePerInterval(t *testing.T) {
 		return w.failed == 6
 	})
 	if count() != 1 {
-		t.Fatalf("failures within the minute logged: %s", logs.String())
+		t.Fatalf("failures within the minute logged: %s", logs())
 	}
 	advance(2 * time.Second)
 	// This one is past the minute: logged, with the lines lost since.
 	w.TransferEnded(record("/d", ftpserver.Download))
 	testwait.For(t, "the failure a minute later logged", func() bool { return count() == 2 })
-	if !strings.Contains(logs.String(), "lost=7") {
-		t.Errorf("second log line does not count the 7 lines lost since: %s", logs.String())
+	if !strings.Contains(logs(), "lost=7") {
+		t.Errorf("second log line does not count the 7 lines lost since: %s", logs())
 	}
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // Lines queued before Close are written; transfers ending after it are

@@ -27,12 +27,10 @@ type Options struct {
 }
 
 // queueSize bounds the lines waiting to be written: enough for a burst
-// of transfers ending together while the disk is slow.
+// of transfers ending together while the disk is slow. A line that finds
+// the queue full is dropped (and counted) rather than waited for: a
+// stalled disk must not stall transfers.
 const queueSize = 4096
-
-// enqueueWait is the longest a session waits for room in a full queue
-// before its line is dropped: a stalled disk must not stall transfers.
-const enqueueWait = time.Second
 
 // Writer is an ftpserver.Observer that appends an xferlog line for every
 // finished upload and download (not listings) to a file. Sessions only
@@ -122,18 +120,12 @@ func (w *Writer) TransferEnded(rec ftpserver.TransferRecord) {
 	}
 	select {
 	case w.lines <- line:
-		return
 	default:
-	}
-	timer := time.NewTimer(enqueueWait)
-	defer timer.Stop()
-	select {
-	case w.lines <- line:
-	case <-timer.C:
-		w.failure(errors.New("queue full: the file is not being written fast enough"))
-	case <-w.closed:
+		w.failure(errQueueFull)
 	}
 }
+
+var errQueueFull = errors.New("queue full: the file takes writes slower than transfers end")
 
 func (w *Writer) run() {
 	defer close(w.done)

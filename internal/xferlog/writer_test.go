@@ -3,12 +3,14 @@ package xferlog
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -230,5 +232,52 @@ func TestWriterClose(t *testing.T) {
 	w.TransferEnded(record("/late", ftpserver.Upload))
 	if got := lines(t, path); len(got) != 100 {
 		t.Fatalf("%d lines after Close, want 100", len(got))
+	}
+}
+
+// A file that stops taking writes (here a pipe nobody reads) never holds
+// a session for long: once the queue is full, a transfer's line is
+// dropped after a short wait, and that is logged.
+func TestWriterStalledFileDoesNotBlockSessions(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "xferlog")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	reader, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	logFile, err := os.Create(filepath.Join(dir, "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	w, err := Open(fifo, Options{Logger: slog.New(slog.NewTextHandler(logFile, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// More lines than the pipe and the queue hold together.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range queueSize + 2000 {
+			w.TransferEnded(record(fmt.Sprintf("/file-%d", i), ftpserver.Download))
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(testwait.Timeout):
+		t.Fatal("sessions are blocked by a file that takes no writes")
+	}
+	if data, _ := os.ReadFile(logFile.Name()); !strings.Contains(string(data), "queue full") {
+		t.Errorf("dropped lines not logged: %s", data)
+	}
+	// Let the writer finish, so that Close returns.
+	go io.Copy(io.Discard, reader)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

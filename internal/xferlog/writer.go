@@ -53,7 +53,7 @@ type Writer struct {
 	closeOnce sync.Once
 	closed    chan struct{}
 
-	mu   sync.Mutex // held while writing and while swapping file
+	mu   sync.Mutex // guards file, not the writes to it
 	file *os.File
 
 	errMu     sync.Mutex
@@ -149,10 +149,13 @@ func (w *Writer) run() {
 
 func (w *Writer) write(line []byte) {
 	w.mu.Lock()
-	// One write(2): with O_APPEND the kernel places the whole line at
-	// the end of the file, whoever else appends.
-	_, err := w.file.Write(line)
+	file := w.file
 	w.mu.Unlock()
+	// One write(2): with O_APPEND the kernel places the whole line at
+	// the end of the file, whoever else appends. Not under mu, so that
+	// Reopen and Close never wait for a write stuck on a dead disk; an
+	// *os.File may be closed while a write to it is under way.
+	_, err := file.Write(line)
 	if err != nil {
 		w.failure(err)
 	}
@@ -191,11 +194,23 @@ func (w *Writer) Reopen() error {
 	return old.Close()
 }
 
-// Close writes the lines queued so far and closes the file. Lines of
-// transfers ending later are dropped.
+// closeWait bounds how long Close waits for the queued lines to be
+// written: a server stopping must not hang on a file that takes no
+// writes.
+const closeWait = 5 * time.Second
+
+// Close writes the lines queued so far, waiting at most a few seconds,
+// and closes the file. Lines of transfers ending later are dropped.
 func (w *Writer) Close() error {
 	w.closeOnce.Do(func() { close(w.closed) })
-	<-w.done
+	timer := time.NewTimer(closeWait)
+	defer timer.Stop()
+	select {
+	case <-w.done:
+	case <-timer.C:
+		// The lines still queued fail fast on the closed file and are
+		// counted in the log.
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.file.Close()

@@ -44,6 +44,9 @@ type serveFlags struct {
 	tlsKey            string
 	tlsImplicitListen string
 	tlsRequired       bool
+
+	xferlog   string
+	logFormat string
 }
 
 func newServeCommand(env Env) *cobra.Command {
@@ -71,7 +74,8 @@ self-signed pair for testing.
 
 SIGTERM or Ctrl-C stops accepting connections and lets running transfers
 finish within the grace period; a second signal exits at once. SIGHUP
-reloads the TLS certificate and key without dropping sessions.
+reloads the TLS certificate and key and the users file, and reopens the
+--xferlog file (after logrotate), without dropping sessions.
 
 --root s3://BUCKET/PREFIX serves the objects under PREFIX/ of an S3
 bucket. The endpoint, region and credentials come from the [s3] table of
@@ -101,6 +105,7 @@ else the AWS shared files of $AWS_PROFILE (~/.aws/credentials and
 	fl.StringVar(&f.tlsKey, "tls-key", "", "private key file (PEM) of --tls-cert")
 	fl.StringVar(&f.tlsImplicitListen, "tls-implicit-listen", "", `address for implicit FTPS as well, such as ":990"`)
 	fl.BoolVar(&f.tlsRequired, "tls-required", false, "refuse logins and data connections without TLS")
+	addLoggingFlags(fl, &f)
 	return cmd
 }
 
@@ -139,6 +144,9 @@ func runServe(cmd *cobra.Command, env Env, f *serveFlags) error {
 	if flags.Changed("tls-required") {
 		cfg.TLS.Required = f.tlsRequired
 	}
+	if err := applyLoggingFlags(flags, f, cfg); err != nil {
+		return err
+	}
 	if flags.Changed("users-db") {
 		cfg.UsersDB = f.usersDB
 		// As users_db in a file that leaves [anonymous] enabled unset.
@@ -171,13 +179,29 @@ func runServe(cmd *cobra.Command, env Env, f *serveFlags) error {
 	}
 	logOut := newLogWriter(env.Stderr, 100*time.Millisecond)
 	defer logOut.Close()
-	logger := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}))
+	handler, err := config.NewLogHandler(cfg.LogFormat, logOut, &slog.HandlerOptions{Level: level})
+	if err != nil {
+		return err
+	}
+	logger := slog.New(handler)
 	inst, err := cfg.Build(logger)
 	if err != nil {
 		return err
 	}
 	defer inst.Close()
 	srv := inst.Server
+	var observers []ftpserver.Observer
+	transferLog, err := cfg.OpenXferlog(logger)
+	if err != nil {
+		return err
+	}
+	if transferLog != nil {
+		defer transferLog.Close() // after Shutdown: the last transfers' lines
+		observers = append(observers, transferLog)
+	}
+	if len(observers) > 0 {
+		srv.Observer = ftpserver.MultiObserver(observers...)
+	}
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -210,7 +234,7 @@ wait:
 	for {
 		select {
 		case <-hup:
-			reloadCertificate(logger, inst)
+			reloadOnHangup(logger, inst, transferLog)
 		case err := <-errc:
 			// A listener failed: stop the other one too, gracefully.
 			serving--
@@ -308,20 +332,6 @@ func readPasswordFile(env Env, path string) (string, error) {
 		return "", fmt.Errorf("--password-file %s: the first line is empty", path)
 	}
 	return line, nil
-}
-
-// reloadCertificate reads the TLS certificate and key again (SIGHUP).
-func reloadCertificate(logger *slog.Logger, inst *config.Instance) {
-	if inst.Certificate() == nil {
-		logger.Info("SIGHUP: no TLS certificate configured; nothing to reload")
-		return
-	}
-	if err := inst.ReloadCertificate(); err != nil {
-		logger.Error("TLS certificate not reloaded; still serving the previous one", "err", err)
-		return
-	}
-	leaf := inst.Certificate().Leaf
-	logger.Info("TLS certificate reloaded", "subject", leaf.Subject.String(), "not_after", leaf.NotAfter)
 }
 
 // printWelcome tells the operator where the server listens and how to log

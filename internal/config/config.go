@@ -74,6 +74,10 @@ type Config struct {
 
 	ProxyProtocol ProxyProtocol `toml:"proxy_protocol"`
 
+	// XferlogFile and LogFormat: see xferlog.go.
+	XferlogFile string `toml:"xferlog_file"`
+	LogFormat   string `toml:"log_format"`
+
 	// Account is one more login, whose home is Root. It is set by code
 	// ("ferry serve --user NAME --password PASS"), never read from a file,
 	// which holds no plaintext passwords.
@@ -215,7 +219,7 @@ func Load(path string) (*Config, error) {
 // resolvePaths makes every relative path absolute against dir (the working
 // directory when dir is empty).
 func (c *Config) resolvePaths(dir string) error {
-	for _, p := range []*string{&c.Root, &c.UsersFile, &c.Anonymous.Root, &c.TLS.CertFile, &c.TLS.KeyFile, &c.TLS.ClientCA, &c.S3.SecretKeyFile} {
+	for _, p := range []*string{&c.Root, &c.UsersFile, &c.Anonymous.Root, &c.TLS.CertFile, &c.TLS.KeyFile, &c.TLS.ClientCA, &c.S3.SecretKeyFile, &c.XferlogFile} {
 		if *p == "" || filepath.IsAbs(*p) || s3fs.IsURL(*p) {
 			continue
 		}
@@ -435,6 +439,7 @@ func (c *Config) Validate() error {
 
 	c.validateS3(bad)
 	c.validateProxy(bad)
+	c.validateLogging(bad)
 
 	if a := c.Account; a != nil {
 		if err := auth.ValidateName(a.Name); err != nil {

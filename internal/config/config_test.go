@@ -49,6 +49,7 @@ func TestDefault(t *testing.T) {
 	}
 	want.MaxLoginChecksPerIP = 2
 	want.UsersDBMaxConns = 8
+	want.LogFormat = "text"
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Default() =\n%+v\nwant\n%+v", c, want)
 	}
@@ -201,6 +202,7 @@ func TestLoadFullExample(t *testing.T) {
 	}
 	want.MaxLoginChecks, want.MaxLoginChecksPerIP = 8, 3
 	want.UsersDBMaxConns = 8
+	want.LogFormat = "text"
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Load =\n%+v\nwant\n%+v", c, want)
 	}

@@ -19,6 +19,9 @@ import (
 func need(t *testing.T, name string) string {
 	t.Helper()
 	bin, err := exec.LookPath(name)
+	if err != nil && os.Getenv("CI") != "" {
+		t.Fatalf("%s is not installed (scripts/test installs it)", name)
+	}
 	if err != nil {
 		t.Skipf("%s is not installed", name)
 	}

@@ -180,8 +180,10 @@ type TransferRecord struct {
 	Offset      int64  // the REST offset it started from
 	Started     time.Time
 	Duration    time.Duration
-	Bytes       int64 // moved over the data connection
-	Result      TransferResult
+	// Bytes is how much of the file moved (in TYPE A, counted before
+	// line ends are converted), or of the listing.
+	Bytes  int64
+	Result TransferResult
 	// Err is why it did not complete; nil for TransferOK.
 	Err error
 }
@@ -366,13 +368,18 @@ func (s *session) loginAttempted(user string, result LoginResult) {
 	}
 }
 
-// xferlogSafe keeps a client-chosen string to printable ASCII without
-// spaces, so that it stays one field of a log line.
+// xferlogSafe keeps a client-chosen string one field of a log line, as
+// vsftpd writes it: a space becomes '_', any other byte outside printable
+// ASCII '?'.
 func xferlogSafe(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r <= ' ' || r >= 0x7f {
-			return '_'
+	b := []byte(s)
+	for i, c := range b {
+		switch {
+		case c == ' ':
+			b[i] = '_'
+		case c < ' ' || c >= 0x7f:
+			b[i] = '?'
 		}
-		return r
-	}, s)
+	}
+	return string(b)
 }

@@ -111,8 +111,11 @@ const (
 )
 
 // pointsPerFailure is the fixed-point scale of scores, so that weights
-// like 0.2 add up exactly.
-const pointsPerFailure = 1000
+// like 0.2 add up exactly; maxWeight caps a weight.
+const (
+	pointsPerFailure = 1000
+	maxWeight        = 1 << 20
+)
 
 type scoreEntry struct {
 	key    netip.Addr
@@ -159,10 +162,12 @@ func (d *Defender) points(kind offence) int64 {
 	if w == 0 {
 		w = def
 	}
-	if w < 0 {
+	if w < 0 || math.IsNaN(w) {
 		return 0
 	}
-	return int64(math.Round(w * pointsPerFailure))
+	// A weight past any threshold bans at once; capping it keeps the
+	// score from overflowing.
+	return int64(math.Round(min(w, maxWeight) * pointsPerFailure))
 }
 
 func (d *Defender) allowed(ip netip.Addr) bool {

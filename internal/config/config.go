@@ -73,6 +73,7 @@ type Config struct {
 	S3        S3        `toml:"s3"`
 
 	ProxyProtocol ProxyProtocol `toml:"proxy_protocol"`
+	Defender      Defender      `toml:"defender"`
 
 	// Account is one more login, whose home is Root. It is set by code
 	// ("ferry serve --user NAME --password PASS"), never read from a file,
@@ -304,6 +305,7 @@ var goTypeNames = map[string]string{
 	"string":          "a string",
 	"config.Duration": `a duration string such as "5m"`,
 	"config.Size":     `a size such as "16MiB"`,
+	"float64":         "a number",
 }
 
 // Validate checks the configuration and reports every problem found, one
@@ -435,6 +437,7 @@ func (c *Config) Validate() error {
 
 	c.validateS3(bad)
 	c.validateProxy(bad)
+	c.validateDefender(bad)
 
 	if a := c.Account; a != nil {
 		if err := auth.ValidateName(a.Name); err != nil {

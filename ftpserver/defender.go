@@ -32,7 +32,8 @@ type Defender struct {
 	// afresh this long after its first offence. Default 10 minutes.
 	Window time.Duration
 	// MaxFailures is the score an address may reach within Window; one
-	// more offence bans it. A failed login scores 1. Default 10.
+	// more offence bans it. A failed login scores 1. Default 10;
+	// negative: the first offence bans.
 	MaxFailures int
 	// Ban is how long a first ban lasts. Default 15 minutes.
 	Ban time.Duration
@@ -58,7 +59,7 @@ type Defender struct {
 	// MaxEntries bounds the addresses tracked, scored and banned each:
 	// past it the oldest score, or the oldest ban, is dropped,
 	// so a flood of addresses cannot grow the tables without bound.
-	// Default 100,000.
+	// Zero or negative: 100,000.
 	MaxEntries int
 
 	// OnBan, when set, is called as each ban starts (for metrics). It
@@ -146,8 +147,13 @@ func (d *Defender) maxBan() time.Duration {
 	return durationOr(d.MaxBan, DefaultDefenderMaxBan)
 }
 
+// maxEntries is never unbounded: the tables' bound is what keeps a flood
+// of addresses from taking the server's memory.
 func (d *Defender) maxEntries() int {
-	return limitOr(d.MaxEntries, DefaultDefenderMaxEntries)
+	if d.MaxEntries > 0 {
+		return d.MaxEntries
+	}
+	return DefaultDefenderMaxEntries
 }
 
 // points is what one offence of kind scores; 0 for none.

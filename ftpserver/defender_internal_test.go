@@ -89,3 +89,16 @@ func TestRefuseBounded(t *testing.T) {
 		t.Fatalf("read %q, %v; want the 421", got, err)
 	}
 }
+
+// TestDefenderNegativeMaxEntries: a negative bound is the default one,
+// not "every new address evicts from an empty table".
+func TestDefenderNegativeMaxEntries(t *testing.T) {
+	t.Parallel()
+	d := &Defender{MaxEntries: -1}
+	for n := range 3 {
+		d.record(addrN(n), offenceLogin)
+	}
+	if len(d.scores) != 3 {
+		t.Fatalf("%d scores, want 3", len(d.scores))
+	}
+}

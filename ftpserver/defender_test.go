@@ -117,9 +117,10 @@ func TestDefenderBansFailedLogins(t *testing.T) {
 	}
 }
 
-// TestDefenderMistypedPasswordsNotBanned: with the defaults, a user who
-// mistypes a password a few times and then gets it right is not banned.
-func TestDefenderMistypedPasswordsNotBanned(t *testing.T) {
+// TestDefenderDefaults: with the defaults, a user who mistypes a
+// password a few times and then gets it right is not banned, and a
+// guesser is banned at its eleventh failure within the window.
+func TestDefenderDefaults(t *testing.T) {
 	t.Parallel()
 	d := &ftpserver.Defender{}
 	ts := startServer(t, withDefender(d))
@@ -133,6 +134,14 @@ func TestDefenderMistypedPasswordsNotBanned(t *testing.T) {
 	}
 	if bans := d.Bans(); len(bans) != 0 {
 		t.Fatalf("bans %v after 9 typos in 3 sessions, want none", bans)
+	}
+	c := ts.dialFrom(t, "127.0.0.2")
+	c.failLogin(530) // the tenth
+	c.cmd(331, "USER alice")
+	c.send("PASS wrong")
+	c.expectBanned()
+	if b := banOf(t, d, "127.0.0.2/32"); b.Count != 1 {
+		t.Fatalf("ban %+v, want a first ban", b)
 	}
 }
 

@@ -96,7 +96,7 @@ func cmdPASS(s *session, arg string) error {
 			case <-ctx.Done():
 			}
 		}
-		if s.countBad() {
+		if s.countBadAs(offenceLogin) {
 			return nil
 		}
 		return ftp.Errorf(ftp.CodeNotLoggedIn, "Login incorrect.")

@@ -305,6 +305,9 @@ func (s *session) setActive(verb string, ap netip.AddrPort) error {
 	}
 	if !s.srv.AllowFXP && ap.Addr() != addrIP(s.conn.RemoteAddr()) {
 		s.log.Warn("refused active data address", "verb", verb, "addr", ap.String())
+		if s.srv.offend(s.remote, offenceData, s) {
+			return nil // banned, and told so
+		}
 		return ftp.Errorf(ftp.CodeSyntaxError, "Illegal %s command: address must be your own.", verb)
 	}
 	s.data.close()
@@ -391,6 +394,7 @@ func (s *session) acceptData(ln net.Listener) (net.Conn, error) {
 func (s *session) allowData(conn net.Conn) bool {
 	if !s.srv.AllowFXP && addrIP(conn.RemoteAddr()) != s.remote {
 		s.log.Warn("refused data connection from foreign address", "from", conn.RemoteAddr().String())
+		s.srv.offend(addrIP(conn.RemoteAddr()), offenceData, nil)
 		return false
 	}
 	return true

@@ -301,6 +301,7 @@ func (srv *Server) Disconnect(id, msg string) error {
 	if msg == "" {
 		msg = "Disconnected by the administrator."
 	}
+	found.log.Info("disconnected by the administrator")
 	found.disconnect(msg)
 	return nil
 }
@@ -310,7 +311,6 @@ func (srv *Server) Disconnect(id, msg string) error {
 // wait rather than waiting for it, and the session is closed anyway.
 func (s *session) disconnect(msg string) {
 	s.closing.Store(true)
-	s.log.Info("disconnected by the administrator")
 	go func() {
 		defer s.kill()
 		deadline := time.Now().Add(2 * time.Second)

@@ -118,6 +118,11 @@ type Server struct {
 	// transfers (metrics, xferlog, the admin API).
 	Observer Observer
 
+	// Defender, when set, bans addresses that fail logins, send
+	// rejected commands or try to take others' data connections. Nil:
+	// no bans.
+	Defender *Defender
+
 	stateOnce sync.Once
 	st        *serverState
 }
@@ -163,6 +168,10 @@ type serverState struct {
 	nextID    uint64
 	drained   chan struct{} // closed when sessions becomes empty while closing
 	logins    *loginLimiter
+	// refusing holds a slot for each connection being sent its 421
+	// refusal, so a flood of refused connections cannot start goroutines
+	// without bound: past it they are closed without a word.
+	refusing chan struct{}
 }
 
 func (srv *Server) logger() *slog.Logger {
@@ -292,6 +301,10 @@ func (srv *Server) state() *serverState {
 			perUser:   make(map[string]int),
 			logins:    newLoginLimiter(srv.MaxLoginChecks, srv.MaxLoginChecksPerIP),
 			passiveIP: make(map[netip.Addr]int),
+			refusing:  make(chan struct{}, maxRefusing),
+		}
+		if srv.Defender != nil {
+			srv.Defender.attach(srv)
 		}
 	})
 	return srv.st
@@ -301,7 +314,12 @@ func (srv *Server) state() *serverState {
 // is reached) and runs its session in a new goroutine.
 func (srv *Server) startSession(conn net.Conn, opts ListenerOptions) {
 	st := srv.state()
-	ip := clientSource(addrIP(conn.RemoteAddr()))
+	remote := addrIP(conn.RemoteAddr())
+	if srv.Defender.banned(remote) {
+		srv.refuse(conn, banMessage)
+		return
+	}
+	ip := clientSource(remote)
 	perIPLimit := limitOr(srv.MaxSessionsPerIP, DefaultMaxSessionsPerIP)
 	st.mu.Lock()
 	var refuse string
@@ -315,13 +333,7 @@ func (srv *Server) startSession(conn net.Conn, opts ListenerOptions) {
 	}
 	if refuse != "" {
 		st.mu.Unlock()
-		go func() {
-			conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
-			if _, err := conn.Write(ftp.AppendReply(nil, ftp.CodeServiceNotAvailable, refuse)); err == nil {
-				srv.replied(ftp.CodeServiceNotAvailable)
-			}
-			conn.Close()
-		}()
+		srv.refuse(conn, refuse)
 		return
 	}
 	st.nextID++
@@ -331,6 +343,35 @@ func (srv *Server) startSession(conn net.Conn, opts ListenerOptions) {
 	st.mu.Unlock()
 
 	go s.serve() // the session ends with srv.endSession
+}
+
+// maxRefusing bounds the connections being sent a refusal at once, and
+// refuseTimeout the wait for each: a fresh connection's first reply
+// goes straight into its socket buffer unless the peer does not take it.
+const (
+	maxRefusing   = 256
+	refuseTimeout = 2 * time.Second
+)
+
+// refuse sends conn a 421 with msg and closes it, on a goroutine so that
+// the accept loop never waits on a peer, or closes it at once when
+// maxRefusing refusals are under way.
+func (srv *Server) refuse(conn net.Conn, msg string) {
+	st := srv.state()
+	select {
+	case st.refusing <- struct{}{}:
+	default:
+		conn.Close()
+		return
+	}
+	go func() {
+		defer func() { <-st.refusing }()
+		conn.SetWriteDeadline(time.Now().Add(refuseTimeout))
+		if _, err := conn.Write(ftp.AppendReply(nil, ftp.CodeServiceNotAvailable, msg)); err == nil {
+			srv.replied(ftp.CodeServiceNotAvailable)
+		}
+		conn.Close()
+	}()
 }
 
 func (srv *Server) endSession(s *session, ip netip.Addr) {

@@ -403,6 +403,15 @@ func (s *session) mayHandOver() bool {
 // countBad records a rejected command and reports whether the session has
 // now exceeded the bad-command threshold (and has been told so).
 func (s *session) countBad() bool {
+	return s.countBadAs(offenceCommand)
+}
+
+// countBadAs is countBad for an offence of the given kind, which the
+// Defender scores: a ban it starts ends the session too.
+func (s *session) countBadAs(kind offence) bool {
+	if s.srv.offend(s.remote, kind, s) {
+		return true
+	}
 	limit := s.srv.MaxBadCommands
 	if limit == 0 {
 		limit = DefaultMaxBadCommands

@@ -165,6 +165,7 @@ func (c *Config) Build(logger *slog.Logger) (*Instance, error) {
 		MaxHashSize:      disableIfZero(c.MaxHashSize),
 		Logger:           logger,
 		ProxyProtocol:    c.proxyProtocol(),
+		Defender:         c.defender(),
 	}
 	srv.MaxLoginChecks = c.MaxLoginChecks
 	srv.MaxLoginChecksPerIP = disableIfZero(c.MaxLoginChecksPerIP)

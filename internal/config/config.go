@@ -73,6 +73,7 @@ type Config struct {
 	S3        S3        `toml:"s3"`
 
 	ProxyProtocol ProxyProtocol `toml:"proxy_protocol"`
+	Defender      Defender      `toml:"defender"`
 
 	// XferlogFile and LogFormat: see xferlog.go.
 	XferlogFile string `toml:"xferlog_file"`
@@ -308,6 +309,7 @@ var goTypeNames = map[string]string{
 	"string":          "a string",
 	"config.Duration": `a duration string such as "5m"`,
 	"config.Size":     `a size such as "16MiB"`,
+	"float64":         "a number",
 }
 
 // Validate checks the configuration and reports every problem found, one
@@ -440,6 +442,7 @@ func (c *Config) Validate() error {
 	c.validateS3(bad)
 	c.validateProxy(bad)
 	c.validateLogging(bad)
+	c.validateDefender(bad)
 
 	if a := c.Account; a != nil {
 		if err := auth.ValidateName(a.Name); err != nil {

@@ -46,6 +46,7 @@ func TestDefault(t *testing.T) {
 		TLS:              TLS{MinVersion: "1.2"},
 		S3:               S3{PartSize: 16 << 20, Concurrency: 4, AbandonedAfter: Duration{24 * time.Hour}, MaxRenameObjects: 10000},
 		ProxyProtocol:    ProxyProtocol{Trusted: []string{}, HeaderTimeout: Duration{5 * time.Second}},
+		Defender:         defaultDefender,
 	}
 	want.MaxLoginChecksPerIP = 2
 	want.UsersDBMaxConns = 8
@@ -199,6 +200,7 @@ func TestLoadFullExample(t *testing.T) {
 			MaxRenameObjects: 500,
 		},
 		ProxyProtocol: ProxyProtocol{Enabled: true, Trusted: []string{"10.0.0.0/24", "2001:db8::5"}, HeaderTimeout: Duration{2 * time.Second}},
+		Defender:      defaultDefender,
 	}
 	want.MaxLoginChecks, want.MaxLoginChecksPerIP = 8, 3
 	want.UsersDBMaxConns = 8

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -81,6 +82,36 @@ func TestCrashRounds(t *testing.T) {
 				t.Errorf("kept %s after a clean run", sum.base)
 			}
 		})
+	}
+}
+
+// TestKillAtSyscall kills the server on entering fsync, the step before
+// an upload is published, through strace.
+func TestKillAtSyscall(t *testing.T) {
+	t.Parallel()
+	if err := exec.Command("strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=fsync", "true").Run(); err != nil {
+		t.Skipf("strace cannot trace here: %v", err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config{
+		rounds: 2, workers: 2, ferry: self, serverEnv: []string{serverEnv},
+		dir: t.TempDir(), uploadMode: ftpserver.UploadAtomicResume, seed: 14, timeout: 2 * time.Minute,
+		// The timer is the fallback: long enough for fsync to come first.
+		killMin: 20 * time.Second, killMax: 20 * time.Second,
+		maxSize: 64 << 10, killAt: "fsync", out: logWriter{t},
+	}
+	sum, err := run(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.violations) > 0 {
+		t.Fatalf("violations: %v", sum.violations)
+	}
+	if sum.atSyscall != 2 {
+		t.Errorf("%d of 2 rounds killed on entering fsync", sum.atSyscall)
 	}
 }
 

@@ -25,7 +25,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -45,7 +44,12 @@ type config struct {
 	killMin         time.Duration
 	killMax         time.Duration
 	maxSize         int64
-	out             io.Writer
+	// killAt lists system calls (strace names) at one of which, chosen
+	// at random each round, the server is killed on entry instead of at
+	// a random time: it then dies in the narrow windows between two
+	// steps on disk that a timer almost never hits.
+	killAt string
+	out    io.Writer
 }
 
 func main() {
@@ -61,6 +65,7 @@ func main() {
 	flag.DurationVar(&cfg.killMin, "kill-min", 200*time.Millisecond, "shortest time between a (re)start and the kill")
 	flag.DurationVar(&cfg.killMax, "kill-max", 2*time.Second, "longest time between a (re)start and the kill")
 	flag.Int64Var(&cfg.maxSize, "max-size", 8<<20, "largest file, in bytes")
+	flag.StringVar(&cfg.killAt, "kill-at", "", "also kill the server on entering one of these system calls, such as \"linkat,renameat,fsync\" (runs it under strace; the timer stays as a fallback)")
 	flag.Parse()
 	var err error
 	if cfg.uploadMode, err = ftpserver.ParseUploadMode(*mode); err != nil {
@@ -205,6 +210,7 @@ func setup(ctx context.Context, cfg config, base string) (*server, error) {
 	}
 	return &server{
 		bin: bin, env: cfg.serverEnv, log: log, password: secret,
+		killAt: cfg.killAt, killRand: rand.New(rand.NewPCG(cfg.seed, 1<<32)),
 		args: []string{"serve", "--config", conf, "--root", filepath.Join(base, "root"),
 			"--user", "u", "--password-file", password, "--write"},
 	}, nil
@@ -232,17 +238,17 @@ func runRound(ctx context.Context, cfg config, srv *server, workers []*worker, d
 	}
 	workCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var killed atomic.Bool
 	stats := make([]roundStats, len(workers))
 	var wg sync.WaitGroup
 	for i, w := range workers {
-		wg.Go(func() { stats[i] = w.run(workCtx, clients[i], &killed) })
+		wg.Go(func() { stats[i] = w.run(workCtx, clients[i], srv.done) })
 	}
 	select {
 	case <-time.After(delay):
+	case <-srv.done: // -kill-at: killed at a system call
+		r.killedAtSyscall = true
 	case <-ctx.Done():
 	}
-	killed.Store(true)
 	if err := srv.kill(); err != nil {
 		return r, err
 	}

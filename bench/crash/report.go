@@ -16,19 +16,25 @@ type opError struct {
 
 // roundResult is what one round did and found.
 type roundResult struct {
-	round      int
-	acked      int           // operations acknowledged
-	inFlight   int           // operations running at the kill
-	restart    time.Duration // from exec to the 220 greeting
-	files      int           // files read and hashed after the restart
-	bytes      int64
-	opErrors   []opError
-	violations []violation
+	round    int
+	acked    int // operations acknowledged
+	inFlight int // operations running at the kill
+	// killedAtSyscall: killed by -kill-at rather than the timer.
+	killedAtSyscall bool
+	restart         time.Duration // from exec to the 220 greeting
+	files           int           // files read and hashed after the restart
+	bytes           int64
+	opErrors        []opError
+	violations      []violation
 }
 
 func (r roundResult) String() string {
-	return fmt.Sprintf("round %3d: %4d ops acknowledged, %d in flight at the kill, restart %v, %d files / %s checked, %d violations",
-		r.round, r.acked, r.inFlight, r.restart.Round(100*time.Microsecond), r.files, mib(r.bytes), len(r.violations))
+	how := "timer"
+	if r.killedAtSyscall {
+		how = "syscall"
+	}
+	return fmt.Sprintf("round %3d: %4d ops acknowledged, %d in flight at the kill (%s), restart %v, %d files / %s checked, %d violations",
+		r.round, r.acked, r.inFlight, how, r.restart.Round(100*time.Microsecond), r.files, mib(r.bytes), len(r.violations))
 }
 
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
@@ -41,6 +47,7 @@ type summary struct {
 	timedOut   bool
 	acked      [numOpKinds]int
 	inFlight   int
+	atSyscall  int    // rounds killed by -kill-at
 	outcomes   [3]int // of the operations in flight, by outcome
 	files      int
 	bytes      int64
@@ -51,6 +58,9 @@ type summary struct {
 func (s *summary) add(r roundResult) {
 	s.rounds++
 	s.inFlight += r.inFlight
+	if r.killedAtSyscall {
+		s.atSyscall++
+	}
 	s.files += r.files
 	s.bytes += r.bytes
 	s.restarts = append(s.restarts, r.restart)
@@ -81,6 +91,9 @@ func (s *summary) print(w io.Writer) {
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	rounds := fmt.Sprint(s.rounds)
+	if s.cfg.killAt != "" {
+		rounds += fmt.Sprintf(", %d of them on entering %s", s.atSyscall, s.cfg.killAt)
+	}
 	if s.timedOut {
 		rounds += fmt.Sprintf(" (stopped by -timeout %v)", s.cfg.timeout)
 	}

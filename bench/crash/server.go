@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -22,6 +23,9 @@ type server struct {
 	log  *os.File // its stdout and stderr, all runs appended
 	// password is the account's ("u"), also in the --password-file.
 	password string
+	// killAt: see config.killAt; killRand picks which call of them.
+	killAt   string
+	killRand *rand.Rand
 
 	port int
 	cmd  *exec.Cmd
@@ -57,8 +61,22 @@ func (s *server) start(ctx context.Context) (time.Duration, error) {
 }
 
 func (s *server) startOnce(ctx context.Context) (time.Duration, error) {
-	cmd := exec.Command(s.bin, append(append([]string(nil), s.args...), "--listen", s.addr())...)
+	args := append(append([]string{s.bin}, s.args...), "--listen", s.addr())
+	if s.killAt != "" {
+		// seccomp-bpf: only the listed calls stop the server. error=ENOSYS
+		// skips the call, so the kill lands just before it. strace counts
+		// the calls per thread and per system call: the Nth call of one
+		// of them on any of the Go runtime's threads is soon reached.
+		when := 1 + s.killRand.IntN(5)
+		args = append([]string{"strace", "-f", "-qq", "-o", "/dev/null",
+			"-e", "trace=" + s.killAt,
+			"-e", fmt.Sprintf("inject=%s:error=ENOSYS:signal=SIGKILL:when=%d", s.killAt, when)}, args...)
+	}
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = append(os.Environ(), s.env...)
+	// Its own process group, killed as one: under strace, killing strace
+	// alone would let the server it traces go on.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Stdout, cmd.Stderr = s.log, s.log
 	begin := time.Now()
 	if err := cmd.Start(); err != nil {
@@ -115,7 +133,7 @@ func (s *server) stop() error {
 	if s.cmd == nil {
 		return nil
 	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
+	syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
 	select {
 	case <-s.done:
 		s.cmd = nil
@@ -129,8 +147,8 @@ func (s *server) signal(sig syscall.Signal) error {
 	if s.cmd == nil {
 		return nil
 	}
-	err := s.cmd.Process.Signal(sig)
-	if err != nil && !errors.Is(err, os.ErrProcessDone) {
+	err := syscall.Kill(-s.cmd.Process.Pid, sig)
+	if err != nil && !errors.Is(err, syscall.ESRCH) {
 		return fmt.Errorf("killing ferry (pid %d): %w", s.cmd.Process.Pid, err)
 	}
 	<-s.done

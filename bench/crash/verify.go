@@ -112,7 +112,11 @@ func (c *checker) stray(rel string, e fs.DirEntry) {
 	if info != nil {
 		size = info.Size()
 	}
-	c.violate(kind, rel, "%v, %d bytes, not in the model", e.Type(), size)
+	what := "file"
+	if e.Type() != 0 {
+		what = e.Type().String()
+	}
+	c.violate(kind, rel, "%s of %d bytes, not in the model", what, size)
 	c.seize(rel)
 }
 

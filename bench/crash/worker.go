@@ -6,7 +6,7 @@ import (
 	"math/rand/v2"
 	"path"
 	"slices"
-	"sync/atomic"
+	"time"
 
 	"github.com/ferry-ftp/ferry/ftpclient"
 	"github.com/ferry-ftp/ferry/ftpserver"
@@ -217,9 +217,11 @@ type roundStats struct {
 	failedOp *op
 }
 
-// run does operations until one fails; killed tells whether the server
-// was killed by then, which makes the failure expected.
-func (w *worker) run(ctx context.Context, c *ftpclient.Client, killed *atomic.Bool) roundStats {
+// run does operations until one fails. dead is closed when the server
+// process has exited: a failure is expected once it is, and it is waited
+// for a little, since the client may see the connection break before the
+// server's parent sees it exit.
+func (w *worker) run(ctx context.Context, c *ftpclient.Client, dead <-chan struct{}) roundStats {
 	st := roundStats{dir: w.dir}
 	for ctx.Err() == nil {
 		o := w.next()
@@ -230,8 +232,15 @@ func (w *worker) run(ctx context.Context, c *ftpclient.Client, killed *atomic.Bo
 			continue
 		}
 		w.pending = o
+		var killed bool
+		select {
+		case <-dead:
+			killed = true
+		case <-time.After(5 * time.Second):
+		case <-ctx.Done():
+		}
 		switch {
-		case killed.Load():
+		case killed:
 			// Also when it began after the kill: it then did nothing,
 			// which the check confirms.
 			st.inFlight = true

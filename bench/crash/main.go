@@ -11,7 +11,15 @@
 // when the server dies may have happened or not; written in place (APPE
 // and REST+STOR in atomic-resume mode, everything in direct mode) it may
 // also have left a part of its data, which is checked byte for byte. The
-// exit status is 1 when anything else is found.
+// exit status is 1 when anything else is found; offending files are moved
+// to evidence/ beside the root, which is then kept.
+//
+// A kill at a random time lands mostly in the middle of data transfers.
+// -kill-at renameat (or linkat, fsync, ...) runs the server under strace,
+// which kills it on entering the Nth call of one of those system calls,
+// so that the instants between two steps on disk are tested every round.
+// -seed repeats the operations and kill times; the interleaving of the
+// workers, and so the exact state at the kill, still varies between runs.
 package main
 
 import (
@@ -70,6 +78,10 @@ func main() {
 	var err error
 	if cfg.uploadMode, err = ftpserver.ParseUploadMode(*mode); err != nil {
 		fmt.Fprintln(os.Stderr, "crash:", err)
+		os.Exit(2)
+	}
+	if cfg.rounds < 1 || cfg.workers < 1 || cfg.killMin < 0 || cfg.killMax < cfg.killMin || cfg.maxSize < 0 {
+		fmt.Fprintln(os.Stderr, "crash: -rounds and -workers must be at least 1, 0 <= -kill-min <= -kill-max, -max-size >= 0")
 		os.Exit(2)
 	}
 	if cfg.seed == 0 {

@@ -94,7 +94,7 @@ func (c *checker) checkRoot(workers []*worker) error {
 			delete(dirs, e.Name())
 			continue
 		}
-		c.stray(e.Name(), e)
+		c.stray(e.Name(), e, "")
 	}
 	for name := range dirs {
 		return fmt.Errorf("worker directory %s is gone", name)
@@ -102,7 +102,9 @@ func (c *checker) checkRoot(workers []*worker) error {
 	return nil
 }
 
-func (c *checker) stray(rel string, e fs.DirEntry) {
+// stray reports e, which nobody created, and moves it out of the root;
+// note adds to the report.
+func (c *checker) stray(rel string, e fs.DirEntry, note string) {
 	kind := violStray
 	if strings.HasPrefix(e.Name(), tempPrefix) {
 		kind = violTempFile
@@ -116,7 +118,7 @@ func (c *checker) stray(rel string, e fs.DirEntry) {
 	if e.Type() != 0 {
 		what = e.Type().String()
 	}
-	c.violate(kind, rel, "%s of %d bytes, not in the model", what, size)
+	c.violate(kind, rel, "%s of %d bytes, not in the model%s", what, size, note)
 	c.seize(rel)
 }
 
@@ -178,7 +180,11 @@ func (c *checker) checkWorker(w *worker) error {
 	}
 	for _, e := range entries {
 		if _, known := w.files[e.Name()]; !known && !slices.Contains(involved, e.Name()) {
-			c.stray(w.dir+"/"+e.Name(), e)
+			note := ""
+			if w.pending != nil {
+				note = fmt.Sprintf(" (in flight: %s)", w.pending)
+			}
+			c.stray(w.dir+"/"+e.Name(), e, note)
 		}
 	}
 	for _, name := range w.names() {

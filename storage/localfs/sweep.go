@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"os"
 	"path"
 	"time"
 )
@@ -14,6 +15,8 @@ import (
 // file all the time, and the server drops a data connection that stays
 // silent for its data timeout (minutes), so an hour without a write
 // leaves no doubt even with another ferry process serving the same tree.
+// A younger one is taken when its upload lock is free: no process has it
+// open.
 const TempGrace = time.Hour
 
 // SweptFile describes an upload temporary file that SweepTemp removed.
@@ -24,8 +27,10 @@ type SweptFile struct {
 }
 
 // SweepTemp removes the upload temporary files under the root that are
-// older than minAge: the leftovers of a process that crashed (Commit and
-// Abort never leave one behind). Only regular files with ferry's own
+// older than minAge, or whose upload lock is free whatever their age (a
+// running upload holds it from the file's creation, where the file system
+// has locks): the leftovers of a process that crashed (Commit and Abort
+// never leave one behind). Only regular files with ferry's own
 // prefix (".ferry-upload-") are touched. removed, when not nil, is called
 // for each file removed; the totals are returned. It stops at the first
 // error other than a file vanishing meanwhile, or when ctx is done.
@@ -73,8 +78,21 @@ func (fsys *FS) removeStale(rel string, now time.Time, minAge time.Duration) (Sw
 		return SweptFile{}, false, err
 	}
 	age := now.Sub(info.ModTime())
-	if !info.Mode().IsRegular() || age < minAge {
+	if !info.Mode().IsRegular() {
 		return SweptFile{}, false, nil
+	}
+	if age < minAge {
+		// Young, but its upload may be gone: a running upload holds
+		// the file's lock from its creation (see openTemp), so a lock
+		// that can be taken means the process that wrote it died.
+		f, err := fsys.root.OpenFile(rel, os.O_RDONLY|oNonblock, 0)
+		if err != nil {
+			return SweptFile{}, false, nil
+		}
+		defer f.Close() // after the Remove below: the lock holds until then
+		if !unlocked(f) {
+			return SweptFile{}, false, nil
+		}
 	}
 	if err := fsys.root.Remove(rel); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {

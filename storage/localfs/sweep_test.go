@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -30,6 +31,20 @@ func plant(t *testing.T, dir, rel string, size int, age time.Duration) {
 	}
 }
 
+// holdLock holds the upload lock of the file at rel until the test ends,
+// as a running upload does.
+func holdLock(t *testing.T, dir, rel string) {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, filepath.FromSlash(rel)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func exists(dir, rel string) bool {
 	_, err := os.Lstat(filepath.Join(dir, filepath.FromSlash(rel)))
 	return err == nil
@@ -42,12 +57,16 @@ func TestSweepTemp(t *testing.T) {
 	for i, rel := range stale {
 		plant(t, dir, rel, 1000*(i+1), 2*time.Hour)
 	}
+	// Young, but no upload holds it: a crashed process's.
+	plant(t, dir, "d/.ferry-upload-orphan", 5, time.Second)
+	stale = append(stale, "d/.ferry-upload-orphan")
 	kept := []string{
 		"d/.ferry-upload-fresh",  // an upload in progress
 		"d/old-file",             // not ours
 		"d/e/x.ferry-upload-old", // not our prefix
 	}
 	plant(t, dir, kept[0], 10, time.Minute)
+	holdLock(t, dir, kept[0])
 	plant(t, dir, kept[1], 10, 2*time.Hour)
 	plant(t, dir, kept[2], 10, 2*time.Hour)
 	os.Mkdir(filepath.Join(dir, ".ferry-upload-dir"), 0o755) // a directory by that name is not a temp file
@@ -64,18 +83,18 @@ func TestSweepTemp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if files != 3 || bytes != 6000 {
-		t.Errorf("SweepTemp = %d files, %d bytes; want 3, 6000", files, bytes)
+	if files != 4 || bytes != 6005 {
+		t.Errorf("SweepTemp = %d files, %d bytes; want 4, 6005", files, bytes)
 	}
 	var names []string
 	for _, f := range removed {
 		names = append(names, f.Name)
-		if f.Age < 2*time.Hour-time.Minute || f.Age > 3*time.Hour {
+		if f.Name != "/d/.ferry-upload-orphan" && (f.Age < 2*time.Hour-time.Minute || f.Age > 3*time.Hour) {
 			t.Errorf("%s: age %v, want about 2h", f.Name, f.Age)
 		}
 	}
 	slices.Sort(names)
-	if want := "/.ferry-upload-a,/d/.ferry-upload-b,/d/e/.ferry-upload-c"; strings.Join(names, ",") != want {
+	if want := "/.ferry-upload-a,/d/.ferry-upload-b,/d/.ferry-upload-orphan,/d/e/.ferry-upload-c"; strings.Join(names, ",") != want {
 		t.Errorf("removed %q, want %s", names, want)
 	}
 	for _, rel := range stale {
@@ -117,13 +136,17 @@ func TestRemoveDirWithStaleTemps(t *testing.T) {
 	plant(t, dir, "stale/.ferry-upload-b", 10, 3*time.Hour)
 	plant(t, dir, "busy/.ferry-upload-a", 10, 2*time.Hour)
 	plant(t, dir, "busy/.ferry-upload-b", 10, time.Second)
+	holdLock(t, dir, "busy/.ferry-upload-b")
+	plant(t, dir, "orphan/.ferry-upload-a", 10, time.Second) // young, unlocked
 	plant(t, dir, "mixed/.ferry-upload-a", 10, 2*time.Hour)
 	plant(t, dir, "mixed/file", 10, 2*time.Hour)
-	if err := fsys.RemoveDir(t.Context(), "/stale"); err != nil {
-		t.Errorf("RemoveDir(/stale): %v", err)
-	}
-	if exists(dir, "stale") {
-		t.Error("/stale is still there")
+	for _, name := range []string{"stale", "orphan"} {
+		if err := fsys.RemoveDir(t.Context(), "/"+name); err != nil {
+			t.Errorf("RemoveDir(/%s): %v", name, err)
+		}
+		if exists(dir, name) {
+			t.Errorf("/%s is still there", name)
+		}
 	}
 	for _, name := range []string{"busy", "mixed"} {
 		err := fsys.RemoveDir(t.Context(), "/"+name)

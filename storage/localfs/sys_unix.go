@@ -86,6 +86,28 @@ func lockUpload(f *os.File) error {
 	return os.NewSyscallError("flock", lockErr)
 }
 
+// unlocked reports whether f's upload lock could be taken at once: no
+// open file anywhere holds it. It is then held until f is closed. A file
+// system without locks reports false: nothing can be told.
+func unlocked(f *os.File) bool {
+	conn, err := f.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var lockErr error
+	if err := conn.Control(func(fd uintptr) {
+		for {
+			lockErr = syscall.Flock(int(fd), syscall.LOCK_EX|syscall.LOCK_NB)
+			if lockErr != syscall.EINTR {
+				return
+			}
+		}
+	}); err != nil {
+		return false
+	}
+	return lockErr == nil
+}
+
 // isSocketErrno reports whether err is an errno only a socket returns.
 func isSocketErrno(err error) bool {
 	var errno syscall.Errno

@@ -218,6 +218,11 @@ func (w *fileWriter) openTemp(existing fs.FileInfo, prefix int64) error {
 		return err
 	}
 	if f, err := openUnnamed(d); err == nil {
+		// Locked for as long as this process has it open: a name it
+		// gets on the way to the target (see publishUnnamed) is then
+		// known to be a leftover once the lock is free (see
+		// removeStale).
+		lockUpload(f)
 		w.f, w.unnamed, w.dirFile = f, true, d
 		if err := w.fill(existing, prefix); err != nil {
 			f.Close()
@@ -241,6 +246,7 @@ func (w *fileWriter) openTemp(existing fs.FileInfo, prefix int64) error {
 			return err
 		}
 	}
+	lockUpload(f) // see openUnnamed's lock above
 	w.f, w.temp = f, temp
 	if err = w.fill(existing, prefix); err != nil {
 		f.Close()
@@ -445,8 +451,11 @@ func (w *fileWriter) publish() error {
 // for an exclusive upload (link fails rather than replace a file created
 // since Create), else through a temporary name renamed over the target.
 func (w *fileWriter) publishUnnamed(f *os.File) error {
-	if w.exclusive {
-		return linkUnnamed(f, w.dirFile, w.base)
+	err := linkUnnamed(f, w.dirFile, w.base)
+	if w.exclusive || !errors.Is(err, fs.ErrExist) {
+		// Done, or failed; or exclusive, where an existing target is
+		// the answer.
+		return err
 	}
 	for try := 0; ; try++ {
 		temp := tempPrefix + strconv.FormatUint(rand.Uint64(), 36)

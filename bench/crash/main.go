@@ -27,11 +27,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -170,6 +172,10 @@ func run(ctx context.Context, cfg config) (sum *summary, err error) {
 		for _, e := range r.opErrors {
 			check.violate(violOpError, e.path, "%s", e.err)
 		}
+		// The server sweeps what a killed upload left in the background
+		// after its start: give it sweepWait before a temporary file
+		// counts as left behind.
+		r.swept = waitNoTemps(check.root, sweepWait)
 		if err := check.checkRoot(workers); err != nil {
 			return sum, err
 		}
@@ -287,6 +293,31 @@ func runRound(ctx context.Context, cfg config, srv *server, workers []*worker, d
 	var err error
 	r.restart, err = srv.start(ctx)
 	return r, err
+}
+
+// sweepWait is how long the restarted server has to sweep temporary
+// files left by the kill.
+const sweepWait = 10 * time.Second
+
+// waitNoTemps waits until no temporary file is left under root, at most
+// limit, and returns how long it waited (0: there was none).
+func waitNoTemps(root string, limit time.Duration) time.Duration {
+	start := time.Now()
+	for {
+		found := false
+		filepath.WalkDir(root, func(_ string, d fs.DirEntry, err error) error {
+			if err == nil && strings.HasPrefix(d.Name(), tempPrefix) {
+				found = true
+				return filepath.SkipAll
+			}
+			return nil
+		})
+		waited := time.Since(start)
+		if !found || waited > limit {
+			return waited
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func isTmpfs(dir string) bool {

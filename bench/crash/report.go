@@ -22,6 +22,7 @@ type roundResult struct {
 	// killedAtSyscall: killed by -kill-at rather than the timer.
 	killedAtSyscall bool
 	restart         time.Duration // from exec to the 220 greeting
+	swept           time.Duration // until the kill's temporary files were swept
 	files           int           // files read and hashed after the restart
 	bytes           int64
 	opErrors        []opError
@@ -33,8 +34,8 @@ func (r roundResult) String() string {
 	if r.killedAtSyscall {
 		how = "syscall"
 	}
-	return fmt.Sprintf("round %3d: %4d ops acknowledged, %d in flight at the kill (%s), restart %v, %d files / %s checked, %d violations",
-		r.round, r.acked, r.inFlight, how, r.restart.Round(100*time.Microsecond), r.files, mib(r.bytes), len(r.violations))
+	return fmt.Sprintf("round %3d: %4d ops acknowledged, %d in flight at the kill (%s), restart %v, temp files swept after %v, %d files / %s checked, %d violations",
+		r.round, r.acked, r.inFlight, how, r.restart.Round(100*time.Microsecond), r.swept.Round(time.Millisecond), r.files, mib(r.bytes), len(r.violations))
 }
 
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }

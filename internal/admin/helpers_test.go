@@ -106,6 +106,12 @@ func (e *testEnv) tick() {
 // options first.
 func startEnv(t *testing.T, change func(*Options)) *testEnv {
 	t.Helper()
+	return startEnvWith(t, nil, change)
+}
+
+// startEnvWith is startEnv with ftpChange adjusting the FTP server first.
+func startEnvWith(t *testing.T, ftpChange func(*ftpserver.Server), change func(*Options)) *testEnv {
+	t.Helper()
 	e := &testEnv{fs: newGatedFS()}
 	e.clock.Store(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).UnixNano())
 	e.ftp = &ftpserver.Server{
@@ -120,6 +126,9 @@ func startEnv(t *testing.T, change func(*Options)) *testEnv {
 		}),
 		LoginFailDelay: -1,
 		Logger:         slog.New(slog.DiscardHandler),
+	}
+	if ftpChange != nil {
+		ftpChange(e.ftp)
 	}
 	e.metrics = NewMetrics(e.ftp, "v-test")
 	e.stats = newStats(context.Background(), e.ftp, e.now, time.Hour)

@@ -50,6 +50,8 @@ var knownReplies = []int{220, 221, 226, 230, 421, 425, 426, 451, 530, 550, 552}
 // NewMetrics returns the metrics of srv, whose session count it reads at
 // each scrape. version is the ferry version ferry_build_info reports;
 // empty means the module version Go recorded in the binary.
+// With a Defender on srv it also counts bans, through the defender's OnBan:
+// call it before srv serves.
 func NewMetrics(srv *ftpserver.Server, version string) *Metrics {
 	if version == "" {
 		version = Version()
@@ -120,6 +122,7 @@ func NewMetrics(srv *ftpserver.Server, version string) *Metrics {
 		active, build,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.registerBans(srv.Defender)
 	return m
 }
 

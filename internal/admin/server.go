@@ -114,6 +114,8 @@ func (h *handler) routes() http.Handler {
 	h.api.HandleFunc("POST /api/v1/users", h.addUser)
 	h.api.HandleFunc("PUT /api/v1/users/{name}/password", h.setPassword)
 	h.api.HandleFunc("DELETE /api/v1/users/{name}", h.deleteUser)
+	h.api.HandleFunc("GET /api/v1/bans", h.bans)
+	h.api.HandleFunc("DELETE /api/v1/bans/{addr...}", h.unban)
 
 	mux := http.NewServeMux()
 	mux.Handle("/api/", http.HandlerFunc(h.serveAPI))

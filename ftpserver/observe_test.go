@@ -1,9 +1,11 @@
 package ftpserver_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"slices"
 	"strings"
 	"sync"
@@ -223,4 +225,68 @@ func TestDisconnectClientNotReadingReplies(t *testing.T) {
 		t.Fatal(err)
 	}
 	expectClosed(t, conn)
+}
+
+// stalledFS serves "/stalled", whose reads block until the context of its
+// Open is done, as a stalled object store's GET does.
+type stalledFS struct {
+	ftpserver.FileSystem
+	reading chan struct{}
+}
+
+type stalledReader struct {
+	ctx     context.Context
+	reading chan struct{}
+}
+
+func (r stalledReader) Read([]byte) (int, error) {
+	close(r.reading)
+	<-r.ctx.Done()
+	return 0, r.ctx.Err()
+}
+
+func (stalledReader) Close() error { return nil }
+
+func (f stalledFS) Open(ctx context.Context, name string, offset int64) (io.ReadCloser, error) {
+	if name == "/stalled" {
+		return stalledReader{ctx: ctx, reading: f.reading}, nil
+	}
+	return f.FileSystem.Open(ctx, name, offset)
+}
+
+func (f stalledFS) Stat(ctx context.Context, name string) (fs.FileInfo, error) {
+	if name == "/stalled" {
+		return f.FileSystem.Stat(ctx, "/f")
+	}
+	return f.FileSystem.Stat(ctx, name)
+}
+
+// A session whose download is blocked in the storage ends when it is
+// disconnected: the storage call is cancelled rather than waited for.
+func TestDisconnectDuringStalledStorageRead(t *testing.T) {
+	t.Parallel()
+	reading := make(chan struct{})
+	ts := startServer(t, func(s *ftpserver.Server) {
+		next := s.Auth
+		s.Auth = ftpserver.AuthFunc(func(ctx context.Context, c ftpserver.ConnInfo, user, pass string) (*ftpserver.Account, error) {
+			a, err := next.Authenticate(ctx, c, user, pass)
+			if err == nil {
+				a.FS = stalledFS{FileSystem: a.FS, reading: reading}
+			}
+			return a, err
+		})
+	})
+	ts.fs.WriteFile("/f", []byte("data"))
+	c := ts.login(t)
+	c.pasv()
+	c.cmd(150, "RETR /stalled")
+	<-reading
+	list := ts.srv.Sessions()
+	if len(list) != 1 {
+		t.Fatalf("%d sessions", len(list))
+	}
+	if err := ts.srv.Disconnect(list[0].ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	waitSessions(t, ts)
 }

@@ -434,12 +434,16 @@ func (s *session) shutdown() {
 }
 
 // kill ends the session now, without waiting for anything the peer does:
-// a blocked reply or read fails as the socket closes. The transfer is
-// aborted on its own goroutine, so that nothing a backend or a data
-// connection does while being closed can hold Close up.
+// a blocked reply or read fails as the socket closes, and a storage call
+// blocked on a backend (a download's read from an object store) fails as
+// the session's context is cancelled. The transfer is aborted on its own
+// goroutine, so that nothing a backend or a data connection does while
+// being closed can hold Close up. (An upload's commit or abort runs on a
+// context of its own and still ends the upload properly.)
 func (s *session) kill() {
 	s.closing.Store(true)
 	s.base.Close()
+	s.cancel()
 	go s.abortTransfer()
 }
 

@@ -197,7 +197,7 @@ async function poll() {
       return;
     }
     state.failures++;
-    delay = Math.min(retryMax, pollEvery * 2 ** Math.min(state.failures, 4));
+    delay = Math.min(retryMax, pollEvery * 2 ** Math.min(state.failures - 1, 4));
     showBanner(`Cannot update: ${err.message}. Retrying in ${Math.round(delay / 1000)} s.`);
   } finally {
     state.inFlight = false;

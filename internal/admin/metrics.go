@@ -81,7 +81,7 @@ func NewMetrics(srv *ftpserver.Server, version string) *Metrics {
 			Help: "Duration of finished file transfers by direction.",
 			// 10 ms (a small file on a LAN) to 30 minutes (a large one
 			// over a slow link).
-			Buckets: prometheus.ExponentialBucketsRange(0.01, 1800, 12),
+			Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800},
 		}, []string{"direction"}),
 		replies: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ferry_replies_total",

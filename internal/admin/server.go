@@ -117,8 +117,23 @@ func Handler(opts Options) http.Handler {
 		}
 		mux.Handle("GET /metrics", metrics)
 	}
-	mux.Handle("GET /", http.FileServerFS(opts.Assets))
+	mux.Handle("/", staticFiles(opts.Assets))
 	return securityHeaders(mux)
+}
+
+// staticFiles serves the dashboard's files. It is registered for every
+// method ("GET /" would conflict with "/api/"), so it refuses all but
+// reads itself.
+func staticFiles(fsys fs.FS) http.Handler {
+	files := http.FileServerFS(fsys)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
 }
 
 // securityHeaders sets what every response carries: a CSP that allows

@@ -280,7 +280,7 @@ func (s *Stats) user(name string, now time.Time) *UserUsage {
 		u = &UserUsage{User: name}
 		s.users[name] = u
 	}
-	u.LastSeen = now.UTC()
+	u.LastSeen = now.UTC().Truncate(time.Second)
 	return u
 }
 

@@ -44,6 +44,8 @@ type serveFlags struct {
 	tlsKey            string
 	tlsImplicitListen string
 	tlsRequired       bool
+
+	admin adminFlags
 }
 
 func newServeCommand(env Env) *cobra.Command {
@@ -101,6 +103,7 @@ else the AWS shared files of $AWS_PROFILE (~/.aws/credentials and
 	fl.StringVar(&f.tlsKey, "tls-key", "", "private key file (PEM) of --tls-cert")
 	fl.StringVar(&f.tlsImplicitListen, "tls-implicit-listen", "", `address for implicit FTPS as well, such as ":990"`)
 	fl.BoolVar(&f.tlsRequired, "tls-required", false, "refuse logins and data connections without TLS")
+	f.admin.add(fl)
 	return cmd
 }
 
@@ -146,6 +149,9 @@ func runServe(cmd *cobra.Command, env Env, f *serveFlags) error {
 			cfg.Anonymous.Enabled = false
 		}
 	}
+	if err := f.admin.apply(flags, cfg); err != nil {
+		return err
+	}
 	password, err := userPassword(env, flags, f)
 	if err != nil {
 		return err
@@ -178,6 +184,16 @@ func runServe(cmd *cobra.Command, env Env, f *serveFlags) error {
 	}
 	defer inst.Close()
 	srv := inst.Server
+	// Observers of the server's events, each part adding its own.
+	var observers []ftpserver.Observer
+	adm, err := startAdmin(cmd.Context(), cfg, srv, logger, &observers)
+	if err != nil {
+		return err
+	}
+	defer adm.close()
+	if len(observers) > 0 {
+		srv.Observer = ftpserver.MultiObserver(observers...)
+	}
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -195,7 +211,7 @@ func runServe(cmd *cobra.Command, env Env, f *serveFlags) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	printWelcome(env, cfg, inst, ln.Addr(), implicitLn)
+	printWelcome(env, cfg, inst, ln.Addr(), implicitLn, adm)
 
 	errc := make(chan error, 2)
 	serving := 1
@@ -326,7 +342,7 @@ func reloadCertificate(logger *slog.Logger, inst *config.Instance) {
 
 // printWelcome tells the operator where the server listens and how to log
 // in, as pyftpdlib does. Its last line starts with "  try:".
-func printWelcome(env Env, cfg *config.Config, inst *config.Instance, addr net.Addr, implicitLn net.Listener) {
+func printWelcome(env Env, cfg *config.Config, inst *config.Instance, addr net.Addr, implicitLn net.Listener, adm *adminServer) {
 	host, port, _ := net.SplitHostPort(addr.String())
 	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
 		host = "127.0.0.1"
@@ -342,6 +358,7 @@ func printWelcome(env Env, cfg *config.Config, inst *config.Instance, addr net.A
 	if implicitLn != nil {
 		fmt.Fprintf(env.Stdout, "ferry: implicit FTPS on %s\n", implicitLn.Addr())
 	}
+	adm.printWelcome(env)
 	if cfg.Account != nil {
 		access := "read-only"
 		if cfg.Account.Write {

@@ -73,6 +73,7 @@ type Config struct {
 	S3        S3        `toml:"s3"`
 
 	ProxyProtocol ProxyProtocol `toml:"proxy_protocol"`
+	Admin         Admin         `toml:"admin"`
 
 	// Account is one more login, whose home is Root. It is set by code
 	// ("ferry serve --user NAME --password PASS"), never read from a file,
@@ -215,7 +216,7 @@ func Load(path string) (*Config, error) {
 // resolvePaths makes every relative path absolute against dir (the working
 // directory when dir is empty).
 func (c *Config) resolvePaths(dir string) error {
-	for _, p := range []*string{&c.Root, &c.UsersFile, &c.Anonymous.Root, &c.TLS.CertFile, &c.TLS.KeyFile, &c.TLS.ClientCA, &c.S3.SecretKeyFile} {
+	for _, p := range []*string{&c.Root, &c.UsersFile, &c.Anonymous.Root, &c.TLS.CertFile, &c.TLS.KeyFile, &c.TLS.ClientCA, &c.S3.SecretKeyFile, &c.Admin.TokenFile} {
 		if *p == "" || filepath.IsAbs(*p) || s3fs.IsURL(*p) {
 			continue
 		}
@@ -435,6 +436,7 @@ func (c *Config) Validate() error {
 
 	c.validateS3(bad)
 	c.validateProxy(bad)
+	c.validateAdmin(bad)
 
 	if a := c.Account; a != nil {
 		if err := auth.ValidateName(a.Name); err != nil {

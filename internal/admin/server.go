@@ -175,8 +175,10 @@ func (h *handler) authenticated(next http.Handler) http.Handler {
 // JSON errors like every other API answer.
 func (h *handler) serveAPI(w http.ResponseWriter, r *http.Request) {
 	h.authenticated(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if next, pattern := h.api.Handler(r); pattern != "" {
-			next.ServeHTTP(w, r)
+		if _, pattern := h.api.Handler(r); pattern != "" {
+			// Through the mux, not the handler Handler returned: only
+			// ServeHTTP sets the request's path values ({id}, {name}).
+			h.api.ServeHTTP(w, r)
 			return
 		}
 		var allowed []string

@@ -38,6 +38,11 @@ const state = {
 };
 
 const rows = new Map(); // session id → row
+// Sessions disconnected from this page, by id, with when: a refresh that
+// was already under way when the server closed one may still list it, and
+// its row must not come back.
+const gone = new Map();
+const goneFor = 10000; // ms
 const chart = new ThroughputChart($("chart"));
 
 async function api(method, path) {
@@ -226,11 +231,10 @@ function hideBanner() {
 function renderStats(stats) {
   $("uptime").textContent = fmt.duration(stats.uptime_seconds);
   $("session-count").textContent = String(stats.sessions ?? 0);
-  const points = stats.throughput || [];
-  chart.update(points);
-  const last = points[points.length - 1];
-  $("now-download").textContent = fmt.rate(last ? last.download : 0);
-  $("now-upload").textContent = fmt.rate(last ? last.upload : 0);
+  chart.update(stats.throughput || []);
+  const last = chart.latest();
+  $("now-download").textContent = fmt.rate(last.down);
+  $("now-upload").textContent = fmt.rate(last.up);
   renderUsers(stats.users || []);
 }
 
@@ -272,9 +276,16 @@ function localTime(rfc3339) {
 
 // renderSessions updates the table in place, row by session id, so that
 // a row's Disconnect button keeps its focus across refreshes.
-function renderSessions(list) {
+function renderSessions(all) {
   const body = $("sessions-body");
   const seen = new Set();
+  const now = Date.now();
+  for (const [id, at] of gone) {
+    if (now - at > goneFor) {
+      gone.delete(id);
+    }
+  }
+  const list = all.filter((s) => !gone.has(s.id));
   list.forEach((s, i) => {
     let row = rows.get(s.id);
     if (!row) {
@@ -410,6 +421,7 @@ async function confirmClosed() {
   }
   try {
     await api("DELETE", `/api/v1/sessions/${encodeURIComponent(id)}`);
+    gone.set(id, Date.now());
     const row = rows.get(id);
     if (row) {
       row.tr.remove();

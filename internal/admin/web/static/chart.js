@@ -7,6 +7,11 @@ import { niceStep, unitFor } from "./format.js";
 
 const minWindow = 60; // seconds: a fresh server still gets a readable axis
 const maxWindow = 600; // the API keeps ten minutes
+// The server counts a transfer's bytes a chunk (256 KiB) at a time, so a
+// transfer slower than a few chunks a second shows as spikes and zeros
+// from one second to the next. Each point drawn is the mean of the last
+// few seconds, which is the rate a person wants to read.
+const smoothSeconds = 5;
 
 export class ThroughputChart {
   constructor(canvas) {
@@ -29,12 +34,18 @@ export class ThroughputChart {
 
   // update takes the API's points: [{t, upload, download}], oldest first.
   update(points) {
-    this.points = points.map((p) => ({
+    const raw = points.map((p) => ({
       t: Date.parse(p.t) / 1000,
       up: Math.max(0, p.upload || 0),
       down: Math.max(0, p.download || 0),
     })).filter((p) => Number.isFinite(p.t));
+    this.points = smooth(raw);
     this.draw();
+  }
+
+  // latest is the newest (smoothed) point, or zeros.
+  latest() {
+    return this.points[this.points.length - 1] || { up: 0, down: 0 };
   }
 
   draw() {
@@ -158,6 +169,27 @@ export class ThroughputChart {
       ctx.globalAlpha = 1;
     }
   }
+}
+
+// smooth replaces each point's rates by their mean over the points of the
+// smoothSeconds before it (itself included).
+function smooth(points) {
+  const out = [];
+  let first = 0;
+  let up = 0;
+  let down = 0;
+  for (const p of points) {
+    up += p.up;
+    down += p.down;
+    while (points[first].t <= p.t - smoothSeconds) {
+      up -= points[first].up;
+      down -= points[first].down;
+      first++;
+    }
+    const n = out.length + 1 - first;
+    out.push({ t: p.t, up: Math.max(0, up / n), down: Math.max(0, down / n) });
+  }
+  return out;
 }
 
 function axisLabel(v, unit) {

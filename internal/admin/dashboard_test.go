@@ -130,8 +130,8 @@ func TestDashboard(t *testing.T) {
 		return !strings.HasPrefix(b.text(t, "#now-download"), "0 B/s") &&
 			!strings.HasPrefix(b.text(t, "#now-upload"), "0 B/s")
 	})
-	b.waitText(t, "#users-body", "alice")
-	b.waitText(t, "#users-body", "bob")
+	b.waitText(t, `#users-body tr[data-user="alice"]`, "connected now")
+	b.waitText(t, `#users-body tr[data-user="bob"]`, "connected now")
 	if n := b.eval(t, `document.querySelectorAll("#sessions-body tr").length`); n != 3.0 {
 		t.Errorf("the sessions table has %v rows, want 3", n)
 	}
@@ -172,6 +172,9 @@ func TestDashboard(t *testing.T) {
 	if env.hasSession(downID) {
 		t.Errorf("session %s still runs after its disconnect", downID)
 	}
+	// alice is no longer connected: her usage row says when she was.
+	b.waitText(t, `#users-body tr[data-user="alice"] td:last-child`, "just now")
+	b.waitText(t, `#users-body tr[data-user="alice"] td:nth-child(4)`, "MiB")
 
 	// Cancelling the confirmation leaves the session alone.
 	deletes := env.deletes.Load()
@@ -605,7 +608,11 @@ func (b *browser) listen(ev any) {
 		if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeAssert {
 			var args []string
 			for _, a := range ev.Args {
-				args = append(args, string(a.Value)+a.Description)
+				if len(a.Value) > 0 {
+					args = append(args, string(a.Value))
+				} else {
+					args = append(args, a.Description)
+				}
 			}
 			problem = "console." + string(ev.Type) + ": " + strings.Join(args, " ")
 		}

@@ -191,8 +191,9 @@ async function poll() {
       api("GET", "/api/v1/stats"),
     ]);
     noteServerClock(stats.uptime_seconds);
-    renderStats(stats);
-    renderSessions(sessions.sessions || []);
+    const list = sessions.sessions || [];
+    renderStats(stats, list);
+    renderSessions(list);
     state.failures = 0;
     hideBanner();
   } catch (err) {
@@ -228,28 +229,36 @@ function hideBanner() {
 
 // --- stats -----------------------------------------------------------------
 
-function renderStats(stats) {
+function renderStats(stats, sessions) {
   $("uptime").textContent = fmt.duration(stats.uptime_seconds);
-  $("session-count").textContent = String(stats.sessions ?? 0);
+  const n = stats.sessions ?? 0;
+  $("session-count").textContent = String(n);
+  $("session-noun").textContent = n === 1 ? "session" : "sessions";
   chart.update(stats.throughput || []);
   const last = chart.latest();
   $("now-download").textContent = fmt.rate(last.down);
   $("now-upload").textContent = fmt.rate(last.up);
-  renderUsers(stats.users || []);
+  // The usage table counts anonymous logins under "anonymous".
+  const online = new Set(sessions.filter((s) => s.user || s.anonymous)
+    .map((s) => (s.anonymous ? "anonymous" : s.user)));
+  renderUsers(stats.users || [], online);
 }
 
-function renderUsers(users) {
+// renderUsers fills the usage table; online holds the users logged in now.
+function renderUsers(users, online) {
   const body = $("users-body");
   const trs = users.map((u) => {
     const tr = document.createElement("tr");
-    const lastSeen = u.sessions > 0 ? "connected" : fmt.ago(secondsSince(u.last_seen));
+    tr.dataset.user = u.user;
+    const lastSeen = online.has(u.user) ? "connected now" : fmt.ago(secondsSince(u.last_seen));
     cell(tr, u.user);
     cell(tr, String(u.sessions), "num");
     cell(tr, fmt.bytes(u.uploaded_bytes), "num");
     cell(tr, fmt.bytes(u.downloaded_bytes), "num");
     cell(tr, String(u.uploads), "num");
     cell(tr, String(u.downloads), "num");
-    const seen = cell(tr, Number.isNaN(secondsSince(u.last_seen)) ? "–" : lastSeen);
+    const known = online.has(u.user) || !Number.isNaN(secondsSince(u.last_seen));
+    const seen = cell(tr, known ? lastSeen : "–");
     seen.title = localTime(u.last_seen);
     return tr;
   });

@@ -66,7 +66,9 @@ type handler struct {
 }
 
 // Handler returns the admin server's HTTP handler.
-func Handler(opts Options) http.Handler {
+func Handler(opts Options) http.Handler { return newHandler(opts).routes() }
+
+func newHandler(opts Options) *handler {
 	if opts.Version == "" {
 		opts.Version = Version()
 	}
@@ -99,6 +101,11 @@ func Handler(opts Options) http.Handler {
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
+	return h
+}
+
+func (h *handler) routes() http.Handler {
+	opts := h.opts
 	h.api.HandleFunc("GET /api/v1/version", h.version)
 	h.api.HandleFunc("GET /api/v1/sessions", h.sessions)
 	h.api.HandleFunc("DELETE /api/v1/sessions/{id}", h.disconnect)
@@ -176,9 +183,7 @@ func (h *handler) authenticated(next http.Handler) http.Handler {
 func (h *handler) serveAPI(w http.ResponseWriter, r *http.Request) {
 	h.authenticated(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, pattern := h.api.Handler(r); pattern != "" {
-			// Through the mux, not the handler Handler returned: only
-			// ServeHTTP sets the request's path values ({id}, {name}).
-			h.api.ServeHTTP(w, r)
+			h.api.ServeHTTP(w, r) // which sets the path's {values}
 			return
 		}
 		var allowed []string

@@ -93,6 +93,7 @@ func TestDashboard(t *testing.T) {
 	// and a slow upload.
 	idle := dialFTP(t, env.ftpAddr)
 	idle.login(t, "anonymous", "guest@example.org")
+	idle.cmd(t, "CWD /releases", 250)
 	work := t.TempDir()
 	download := startLftp(t, work, "alice", "secret", env.ftpAddr, "set net:limit-rate 400K:0",
 		"get "+bigFile+" -o down.iso")
@@ -137,8 +138,8 @@ func TestDashboard(t *testing.T) {
 	}
 
 	if shots.forDocs() {
-		// Most of a minute of history makes a curve worth looking at.
-		for range 30 {
+		// Half a minute more of history makes a curve worth looking at.
+		for range 20 {
 			b.waitPolls(t, env, 1)
 		}
 	}

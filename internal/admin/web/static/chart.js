@@ -74,7 +74,7 @@ export class ThroughputChart {
     const pts = this.points;
     const end = pts.length ? pts[pts.length - 1].t : Date.now() / 1000;
     const span = pts.length ? end - pts[0].t : 0;
-    const windowSeconds = Math.min(maxWindow, Math.max(minWindow, Math.ceil(span / 60) * 60));
+    const windowSeconds = Math.min(maxWindow, Math.max(minWindow, Math.ceil(span / 30) * 30));
     const start = end - windowSeconds;
     const visible = pts.filter((p) => p.t >= start);
 
@@ -121,8 +121,8 @@ export class ThroughputChart {
       ctx.fillText(axisLabel(v, unit), left - 6, y(v));
     }
 
-    // Time labels, one a minute (or every 15 s on the shortest window).
-    const tickEvery = windowSeconds <= 60 ? 15 : windowSeconds <= 300 ? 60 : 120;
+    // Time labels: about four to eight of them whatever the window.
+    const tickEvery = windowSeconds <= 60 ? 15 : windowSeconds <= 180 ? 30 : windowSeconds <= 300 ? 60 : 120;
     ctx.textAlign = "center";
     ctx.textBaseline = "top";
     for (let ago = 0; ago <= windowSeconds; ago += tickEvery) {

@@ -37,13 +37,14 @@ const (
 )
 
 // TestDashboard drives the dashboard in a real headless Chromium against a
-// real FTP server and admin server, with real FTP clients connected: curl
+// real FTP server and admin server, with real FTP clients connected: lftp
 // downloading and uploading slowly, and a raw control connection logged in
 // anonymously. It signs in with a wrong token and with a stale one (both
 // must land on the form with a message), then with the right one; it
 // waits for the clients' sessions to appear with their transfers, the
-// throughput chart and the usage table; it disconnects the download
-// through the page (the curl must fail with a partial file) and cancels,
+// throughput chart and the usage table, and checks that the chart has a
+// pixel per device pixel on a HiDPI screen; it disconnects the download
+// through the page (lftp must read 421 and fail with a partial file) and cancels,
 // then confirms, the disconnection of the idle session (which must read
 // 421 only after the confirmation); and it takes the admin server away and
 // back to see the error banner come and go. Any exception, console error or
@@ -105,10 +106,10 @@ func TestDashboard(t *testing.T) {
 	idleID := env.sessionWhere(t, "the anonymous session", func(s ftpserver.SessionInfo) bool {
 		return s.Anonymous && s.User != ""
 	})
-	downID := env.sessionWhere(t, "curl's download", func(s ftpserver.SessionInfo) bool {
+	downID := env.sessionWhere(t, "lftp's download", func(s ftpserver.SessionInfo) bool {
 		return s.Transfer != nil && s.Transfer.Verb == "RETR" && s.Transfer.Bytes > 0
 	})
-	env.sessionWhere(t, "curl's upload", func(s ftpserver.SessionInfo) bool {
+	env.sessionWhere(t, "lftp's upload", func(s ftpserver.SessionInfo) bool {
 		return s.Transfer != nil && s.Transfer.Verb == "STOR" && s.Transfer.Bytes > 0
 	})
 
@@ -149,6 +150,15 @@ func TestDashboard(t *testing.T) {
 	b.waitPolls(t, env, 1)
 	shots.take(t, b, "dashboard-dark.png")
 	b.colorScheme(t, "light")
+
+	// On a HiDPI screen the chart's backing store has a pixel per device
+	// pixel, so that its lines and labels are sharp.
+	b.run(t, "emulate a HiDPI screen", chromedp.EmulateViewport(1366, 768, chromedp.EmulateScale(2)))
+	b.waitFor(t, "the chart drawn for HiDPI", func() bool {
+		return b.eval(t, `(() => { const c = document.querySelector("#chart");
+			return c.clientWidth > 0 && c.width === 2 * c.clientWidth; })()`) == true
+	})
+	b.run(t, "back to a plain screen", chromedp.EmulateViewport(1366, 768))
 
 	// Disconnect the download: the row goes, and lftp is told 421 and
 	// fails short.

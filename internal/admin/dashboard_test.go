@@ -89,6 +89,9 @@ func TestDashboard(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#dashboard")),
 	)
 	b.waitText(t, "#version", "test-1.2.3")
+	if got := b.eval(t, `sessionStorage.getItem("ferry.admin-token")`); got != dashToken {
+		t.Errorf("sessionStorage holds %v after signing in, want the token", got)
+	}
 
 	// The clients: an idle anonymous session first, then a slow download
 	// and a slow upload.

@@ -115,6 +115,10 @@ func (a *adminServer) close() {
 	}
 }
 
+// adminPasswordAlgorithm hashes the passwords the admin API sets, as
+// "ferry user" does by default; tests choose the quicker bcrypt.
+var adminPasswordAlgorithm = auth.Argon2id
+
 // adminUsers is the configured users file or database as the admin API's
 // account store.
 type adminUsers struct {
@@ -131,7 +135,7 @@ type adminUsers struct {
 func openAdminUsers(ctx context.Context, cfg *config.Config) (*adminUsers, error) {
 	switch {
 	case cfg.UsersDB != "":
-		store, err := postgres.Open(ctx, cfg.UsersDB, postgres.Options{MaxConns: 2})
+		store, err := postgres.Open(ctx, cfg.UsersDB, postgres.Options{MaxConns: 2, Algorithm: adminPasswordAlgorithm})
 		if err != nil {
 			return nil, err
 		}
@@ -141,6 +145,7 @@ func openAdminUsers(ctx context.Context, cfg *config.Config) (*adminUsers, error
 		if err != nil {
 			return nil, err
 		}
+		file.Algorithm = adminPasswordAlgorithm
 		return &adminUsers{store: fileUsers{file}, file: file}, nil
 	}
 	return nil, nil

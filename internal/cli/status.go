@@ -121,11 +121,8 @@ func writeSessions(w io.Writer, sessions []admin.Session, now time.Time) error {
 	fmt.Fprintln(tw, "ID\tUSER\tREMOTE\tSINCE\tCOMMAND\tTRANSFER")
 	for _, s := range sessions {
 		user := s.User
-		switch {
-		case user == "":
-			user = "-"
-		case s.Anonymous:
-			user += " (anonymous)"
+		if user == "" {
+			user = "-" // not logged in yet
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, printable(user), s.Remote, since(s.Started, now), printable(s.Command), transferText(s.Transfer))
 	}

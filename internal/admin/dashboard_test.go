@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/input"
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -767,6 +768,13 @@ func (s *screenshots) forDocs() bool { return len(s.dirs) > 1 }
 
 func (s *screenshots) take(t *testing.T, b *browser, name string) {
 	t.Helper()
+	// The pointer, left where the last click was, would highlight a row.
+	_, err := chromedp.Call(b.ctx, input.DispatchMouseEvent, input.DispatchMouseEventParams{
+		Type: input.DispatchMouseEventTypeMouseMoved, X: 1, Y: 1,
+	})
+	if err != nil {
+		t.Fatalf("moving the pointer away: %v", err)
+	}
 	png, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)

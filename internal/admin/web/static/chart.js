@@ -82,10 +82,18 @@ export class ThroughputChart {
     for (const p of visible) {
       max = Math.max(max, p.up, p.down);
     }
-    // The y axis counts in one binary unit, with round steps in it.
-    const unit = unitFor(max > 0 ? max : 1024);
-    const step = niceStep((max > 0 ? max : 1024) / unit.div, 4) * unit.div;
-    const top = Math.max(step, Math.ceil(max / step) * step);
+    // The y axis counts in one binary unit, with round steps in it; when
+    // the rounded top reaches a thousand of them ("1500 KiB/s"), in the
+    // next unit up.
+    const base = max > 0 ? max : 1024;
+    let unit = unitFor(base);
+    let step = niceStep(base / unit.div, 4) * unit.div;
+    let top = Math.max(step, Math.ceil(max / step) * step);
+    if (top / unit.div >= 1000) {
+      unit = unitFor(unit.div * 1024);
+      step = niceStep(base / unit.div, 4) * unit.div;
+      top = Math.max(step, Math.ceil(max / step) * step);
+    }
 
     const labels = [];
     for (let v = 0; v <= top + step / 2; v += step) {
@@ -197,5 +205,5 @@ function axisLabel(v, unit) {
     return "0";
   }
   const n = v / unit.div;
-  return `${Number.isInteger(n) ? n : n.toFixed(1)} ${unit.name}/s`;
+  return `${Number(n.toFixed(2))} ${unit.name}/s`;
 }

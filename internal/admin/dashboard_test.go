@@ -32,6 +32,8 @@ import (
 )
 
 const (
+	// pollEvery is how often the page refreshes (app.js).
+	pollEvery = 1500 * time.Millisecond
 	dashToken = "dashboard-token-5f1c0a7e"
 	bigFile   = "/releases/ferry-1.0.iso"
 	bigSize   = 48 << 20
@@ -44,11 +46,12 @@ const (
 // must land on the form with a message), then with the right one; it
 // waits for the clients' sessions to appear with their transfers, the
 // throughput chart and the usage table, and checks that the chart has a
-// pixel per device pixel on a HiDPI screen; it disconnects the download
-// through the page (lftp must read 421 and fail with a partial file) and cancels,
-// then confirms, the disconnection of the idle session (which must read
-// 421 only after the confirmation); and it takes the admin server away and
-// back to see the error banner come and go. Any exception, console error or
+// pixel per device pixel on a HiDPI screen and that a hidden tab stops
+// polling; it disconnects the download through the page (lftp must read
+// 421 and fail with a partial file) and cancels, then confirms, the
+// disconnection of the idle session (which must read 421 only after the
+// confirmation); and it takes the admin server away and back to see the
+// error banner come and go. Any exception, console error or
 // error the browser logs (a CSP violation, say) fails the test.
 //
 // With $FERRY_SCREENSHOTS_DIR set it lets the transfers run longer, for a
@@ -163,6 +166,20 @@ func TestDashboard(t *testing.T) {
 			return c.clientWidth > 0 && c.width === 2 * c.clientWidth; })()`) == true
 	})
 	b.run(t, "back to a plain screen", chromedp.EmulateViewport(1366, 768))
+
+	// A hidden tab stops asking (headless Chromium never hides one, so the
+	// page is told it is hidden); it asks again as soon as it is shown.
+	b.eval(t, `Object.defineProperty(document, "hidden", {configurable: true, get: () => true});
+		document.dispatchEvent(new Event("visibilitychange")); true`)
+	hiddenAt := env.statsGets.Load()
+	// Proving an absence takes a wait: three refresh intervals, in which
+	// only a request already under way may land.
+	time.Sleep(3 * pollEvery)
+	if n := env.statsGets.Load() - hiddenAt; n > 1 {
+		t.Errorf("the hidden page asked for the stats %d times", n)
+	}
+	b.eval(t, `delete document.hidden; document.dispatchEvent(new Event("visibilitychange")); true`)
+	b.waitPolls(t, env, 0)
 
 	// Disconnect the download: the row goes, and lftp is told 421 and
 	// fails short.

@@ -30,7 +30,9 @@ type ThroughputPoint struct {
 	Download float64   `json:"download"`
 }
 
-// UserUsage is what one user did since the server started.
+// UserUsage is what one user did since the server started: Sessions
+// counts its successful logins; transfers are counted when they end,
+// whatever their result, with the bytes they moved.
 type UserUsage struct {
 	User            string    `json:"user"`
 	Sessions        int64     `json:"sessions"`

@@ -248,7 +248,7 @@ func TestLoadErrors(t *testing.T) {
 		{"duplicate", fmt.Sprintf("[[user]]\nname = \"a\"\npassword = %q\nhome = \"/a\"\n[[user]]\nname = \"a\"\npassword = %q\nhome = \"/a\"\n", good, good),
 			[]string{"users.toml:5", `"a" is already defined at`, "users.toml:1"}},
 		{"reserved", fmt.Sprintf("[[user]]\nname = \"ftp\"\npassword = %q\nhome = \"/a\"\n", good), []string{"users.toml:1", "reserved"}},
-		{"no home", fmt.Sprintf("[[user]]\nname = \"a\"\npassword = %q\n", good), []string{"users.toml:1", "no home"}},
+		{"no home", fmt.Sprintf("[[user]]\nname = \"a\"\npassword = %q\n", good), []string{"users.toml:1", "home directory required"}},
 		{"malformed hash", "[[user]]\nname = \"a\"\npassword = \"$argon2id$v=19$m=1\"\nhome = \"/a\"\n", []string{"users.toml:1", "malformed argon2id hash"}},
 		{"inline tables", "user = [{name = \"a\", password = \"x\", home = \"/a\"}]\n", []string{"users.toml: user #1", "plaintext"}},
 	} {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/bits"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/ferry-ftp/ferry/ftp"
@@ -70,22 +71,13 @@ func ParsePerm(s string) (Perm, error) {
 	var p Perm
 	for field := range strings.SplitSeq(s, ",") {
 		field = strings.ToLower(strings.TrimSpace(field))
-		i := indexOf(permNames, field)
+		i := slices.Index(permNames, field)
 		if i < 0 {
 			return 0, fmt.Errorf("unknown permission %q (want some of %s, or all or none)", field, strings.Join(permNames, ", "))
 		}
 		p |= 1 << i
 	}
 	return p, nil
-}
-
-func indexOf(list []string, s string) int {
-	for i, x := range list {
-		if x == s {
-			return i
-		}
-	}
-	return -1
 }
 
 // PathPerm grants Perm on Path and everything below it. Path is a clean,

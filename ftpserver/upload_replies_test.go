@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -91,6 +92,17 @@ func TestRMDWithCrashedUploadTemp(t *testing.T) {
 		os.WriteFile(p, []byte("partial"), 0o644)
 		mtime := time.Now().Add(-age)
 		os.Chtimes(p, mtime, mtime)
+		if name == "running" {
+			// A running upload holds its file's lock.
+			f, err := os.Open(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { f.Close() })
+			if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	c := ts.login(t)
 	if lines := c.listing("NLST crashed"); len(lines) != 0 {

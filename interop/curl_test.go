@@ -395,9 +395,15 @@ func TestCurlKilledUploadResumes(t *testing.T) {
 		}
 	})
 	// Kill it once a good part (but, at curl's rate, far from all) has
-	// reached the server, wherever the upload mode keeps it meanwhile.
+	// reached the server: its running transfer says how much (on disk
+	// the upload has no name until it is published).
 	testwait.For(t, "512 KiB of the upload on the server", func() bool {
-		return storedBytes(t, ts.root) >= 512<<10
+		for _, s := range ts.srv.Sessions() {
+			if s.Transfer != nil && s.Transfer.Bytes >= 512<<10 {
+				return true
+			}
+		}
+		return false
 	})
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)

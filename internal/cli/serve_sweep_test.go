@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -40,6 +41,15 @@ func TestServeSweepsStaleUploadTemps(t *testing.T) {
 	kept := []string{
 		plant("sub/.ferry-upload-running", 10, time.Minute),
 		plant("sub/notes.txt", 10, 48*time.Hour),
+	}
+	// The running upload holds its file's lock, as ferry's uploads do.
+	running, err := os.Open(kept[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer running.Close()
+	if err := syscall.Flock(int(running.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatal(err)
 	}
 	_, _, logs := startServe(t, "--listen", "127.0.0.1:0", "--root", root)
 

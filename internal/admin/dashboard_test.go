@@ -169,14 +169,24 @@ func TestDashboard(t *testing.T) {
 
 	// A hidden tab stops asking (headless Chromium never hides one, so the
 	// page is told it is hidden); it asks again as soon as it is shown.
+	for len(env.statsAsked) > 0 { // what the visible page asked so far
+		<-env.statsAsked
+	}
 	b.eval(t, `Object.defineProperty(document, "hidden", {configurable: true, get: () => true});
 		document.dispatchEvent(new Event("visibilitychange")); true`)
-	hiddenAt := env.statsGets.Load()
 	// Proving an absence takes a wait: three refresh intervals, in which
 	// only a request already under way may land.
-	time.Sleep(3 * pollEvery)
-	if n := env.statsGets.Load() - hiddenAt; n > 1 {
-		t.Errorf("the hidden page asked for the stats %d times", n)
+	asked := 0
+	for quiet := time.After(3 * pollEvery); quiet != nil; {
+		select {
+		case <-env.statsAsked:
+			asked++
+		case <-quiet:
+			quiet = nil
+		}
+	}
+	if asked > 1 {
+		t.Errorf("the hidden page asked for the stats %d times", asked)
 	}
 	b.eval(t, `delete document.hidden; document.dispatchEvent(new Event("visibilitychange")); true`)
 	b.waitPolls(t, env, 0)
@@ -256,6 +266,8 @@ type dashEnv struct {
 	// Requests the page made, counted by kind.
 	statsGets atomic.Int64
 	deletes   atomic.Int64
+	// statsAsked gets a value (never blocking) at each stats request.
+	statsAsked chan struct{}
 }
 
 func startDashEnv(t *testing.T) *dashEnv {
@@ -284,7 +296,7 @@ func startDashEnv(t *testing.T) *dashEnv {
 	ctx, cancel := context.WithCancel(context.Background())
 	stats := admin.NewStats(ctx, srv)
 	srv.Observer = stats
-	env := &dashEnv{srv: srv}
+	env := &dashEnv{srv: srv, statsAsked: make(chan struct{}, 64)}
 	env.handler = env.count(admin.Handler(admin.Options{
 		Server:    srv,
 		Token:     dashToken,
@@ -334,6 +346,10 @@ func (env *dashEnv) count(h http.Handler) http.Handler {
 		switch {
 		case r.Method == http.MethodGet && r.URL.Path == "/api/v1/stats":
 			defer env.statsGets.Add(1)
+			select {
+			case env.statsAsked <- struct{}{}:
+			default:
+			}
 		case r.Method == http.MethodDelete && strings.HasPrefix(r.URL.Path, "/api/v1/sessions/"):
 			env.deletes.Add(1)
 		}
@@ -722,17 +738,13 @@ func (b *browser) waitFor(t *testing.T, what string, cond func() bool) {
 func (b *browser) waitText(t *testing.T, sel, want string) {
 	t.Helper()
 	var last string
-	deadline := time.Now().Add(testwait.Timeout)
-	for {
+	ok := testwait.Poll(func() bool {
 		last = b.text(t, sel)
-		if strings.Contains(last, want) {
-			return
-		}
-		if time.Now().After(deadline) {
-			b.checkConsole(t)
-			t.Fatalf("%s shows %q, want it to contain %q", sel, last, want)
-		}
-		time.Sleep(20 * time.Millisecond)
+		return strings.Contains(last, want)
+	})
+	if !ok {
+		b.checkConsole(t)
+		t.Fatalf("%s shows %q, want it to contain %q", sel, last, want)
 	}
 }
 

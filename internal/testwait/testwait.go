@@ -16,11 +16,20 @@ const Timeout = 20 * time.Second
 // for if it does not within Timeout.
 func For(t testing.TB, what string, cond func() bool) {
 	t.Helper()
+	if !Poll(cond) {
+		t.Fatalf("waited %v for %s", Timeout, what)
+	}
+}
+
+// Poll polls cond until it holds, and reports false if it does not within
+// Timeout, for a test that says more than For can when it fails.
+func Poll(cond func() bool) bool {
 	deadline := time.Now().Add(Timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("waited %v for %s", Timeout, what)
+			return false
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	return true
 }

@@ -195,21 +195,28 @@ type sessionInfo struct {
 	user      string
 	anonymous bool
 	tls       bool
-	command   string
+	verb, arg string // of the command being run or last run
 	commandAt time.Time
 }
 
+// setCommand notes the command being run. It is on every command's path:
+// the text Sessions shows is only put together when asked for.
 func (s *session) setCommand(verb, arg string) {
-	cmd := verb
+	s.info.mu.Lock()
+	s.info.verb, s.info.arg, s.info.commandAt = verb, arg, time.Now()
+	s.info.mu.Unlock()
+}
+
+// commandText is a command as Sessions shows it: PASS's and ACCT's
+// argument hidden, a long one cut, invalid UTF-8 replaced.
+func commandText(verb, arg string) string {
 	switch {
 	case verb == "PASS" || verb == "ACCT":
-		cmd += " ****"
+		return verb + " ****"
 	case arg != "":
-		cmd += " " + truncate(strings.ToValidUTF8(arg, "?"), 200)
+		return verb + " " + strings.ToValidUTF8(truncate(arg, 200), "?")
 	}
-	s.info.mu.Lock()
-	s.info.command, s.info.commandAt = cmd, time.Now()
-	s.info.mu.Unlock()
+	return verb
 }
 
 func (s *session) setInfoUser(user string, anonymous bool) {
@@ -242,7 +249,7 @@ func (s *session) snapshot() SessionInfo {
 		User:      s.info.user,
 		Anonymous: s.info.anonymous,
 		TLS:       s.info.tls,
-		Command:   s.info.command,
+		Command:   commandText(s.info.verb, s.info.arg),
 		CommandAt: s.info.commandAt,
 	}
 	s.info.mu.Unlock()

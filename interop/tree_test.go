@@ -1,7 +1,6 @@
 package interop
 
 import (
-	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -101,32 +100,4 @@ func makeTree(t *testing.T, dir string, n int) map[string]string {
 		t.Fatal(err)
 	}
 	return treeDigest(t, dir)
-}
-
-// storedBytes sums the sizes of the regular files under dir, hidden
-// temporary files included: what a server has received so far.
-func storedBytes(t *testing.T, dir string) int64 {
-	t.Helper()
-	var total int64
-	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil // a temporary file renamed or removed meanwhile
-		}
-		if err != nil || !d.Type().IsRegular() {
-			return err
-		}
-		fi, err := d.Info()
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		total += fi.Size()
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return total
 }

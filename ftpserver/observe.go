@@ -346,7 +346,7 @@ func transferResult(t *transfer, err error) TransferResult {
 	switch {
 	case err == nil:
 		return TransferOK
-	case t.isAborted() || errors.Is(err, errAborted) || isNetError(err):
+	case t.interrupted() || errors.Is(err, errAborted) || isNetError(err):
 		return TransferAborted
 	default:
 		return TransferFailed

@@ -32,6 +32,11 @@ type transfer struct {
 
 	mu      sync.Mutex
 	aborted bool
+	// failed: the transfer had failed on its own (the storage refused,
+	// say) before any abort; its reply is that failure's, even if an
+	// ABOR provoked by it (the client seeing its data connection closed)
+	// arrives before the reply is sent.
+	failed bool
 	ln      net.Listener
 	conn    net.Conn
 	cancel  context.CancelFunc
@@ -41,6 +46,28 @@ func (t *transfer) isAborted() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.aborted
+}
+
+// interrupted reports whether an abort, rather than a failure of the
+// transfer's own, ended it.
+func (t *transfer) interrupted() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.aborted && !t.failed
+}
+
+// markFailed notes that the body ended with err, unless an abort came
+// first; it runs before the data connection is closed, so the client
+// cannot have reacted to the failure yet.
+func (t *transfer) markFailed(err error) {
+	if err == nil || errors.Is(err, errAborted) || isNetError(err) {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.aborted {
+		t.failed = true
+	}
 }
 
 // abort interrupts whatever the transfer is blocked on: the accept, the
@@ -143,7 +170,7 @@ func (s *session) startTransfer(verb, path string, size, offset int64, openMsg, 
 		switch {
 		case err == nil:
 			s.reply(ftp.CodeClosingData, doneMsg)
-		case t.isAborted() || errors.Is(err, errAborted):
+		case t.interrupted() || errors.Is(err, errAborted):
 			s.reply(ftp.CodeTransferAborted, "Connection closed; transfer aborted.")
 		case isNetError(err):
 			s.reply(ftp.CodeTransferAborted, "Data connection lost; transfer aborted.")
@@ -238,7 +265,9 @@ func (s *session) runTransfer(ch dataChannel, t *transfer, body transferBody) (e
 	if !t.setConn(conn) {
 		return errAborted
 	}
-	return body(t, conn)
+	err = body(t, conn)
+	t.markFailed(err)
+	return err
 }
 
 // netErr marks a failure of the data connection itself (as opposed to the

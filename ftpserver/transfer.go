@@ -37,9 +37,10 @@ type transfer struct {
 	// ABOR provoked by it (the client seeing its data connection closed)
 	// arrives before the reply is sent.
 	failed bool
-	ln      net.Listener
-	conn    net.Conn
-	cancel  context.CancelFunc
+
+	ln     net.Listener
+	conn   net.Conn
+	cancel context.CancelFunc
 }
 
 func (t *transfer) isAborted() bool {

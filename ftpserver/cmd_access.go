@@ -110,7 +110,7 @@ func cmdPASS(s *session, arg string) error {
 	s.loginAttempted(user, LoginOK)
 	msg := "Login successful."
 	if acct.Anonymous {
-		s.anonymousID = xferlogSafe(truncate(arg, 64))
+		s.anonymousID = strings.ToValidUTF8(truncate(arg, 64), "?")
 		msg = "Anonymous access granted, restrictions apply."
 	}
 	s.reply(ftp.CodeLoggedIn, msg)

@@ -171,7 +171,8 @@ type TransferRecord struct {
 	User      string
 	Anonymous bool
 	// AnonymousID is the password an anonymous user gave (by custom an
-	// e-mail address), as xferlog records it; empty otherwise.
+	// e-mail address; at most 64 bytes, as the client sent it), which
+	// xferlog records; empty otherwise.
 	AnonymousID string
 	Verb        string
 	Direction   Direction
@@ -373,20 +374,4 @@ func (s *session) loginAttempted(user string, result LoginResult) {
 			Result:    result,
 		})
 	}
-}
-
-// xferlogSafe keeps a client-chosen string one field of a log line, as
-// vsftpd writes it: a space becomes '_', any other byte outside printable
-// ASCII '?'.
-func xferlogSafe(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		switch {
-		case c == ' ':
-			b[i] = '_'
-		case c < ' ' || c >= 0x7f:
-			b[i] = '?'
-		}
-	}
-	return string(b)
 }

@@ -62,6 +62,19 @@ var errBusy = &kindError{msg: "file busy", kind: ftpserver.ErrBusy}
 // lock_upload_files takes the same lock; a plain reader takes none). Where
 // the file system has no locks the upload goes ahead unlocked.
 func lockUpload(f *os.File) error {
+	switch lockErr := tryFlock(f); lockErr {
+	case nil, syscall.ENOLCK, syscall.EINVAL, syscall.EOPNOTSUPP:
+		return nil
+	case syscall.EWOULDBLOCK:
+		return errBusy
+	default:
+		return os.NewSyscallError("flock", lockErr)
+	}
+}
+
+// tryFlock takes an exclusive flock(2) on f without waiting, and returns
+// flock's errno (or why the descriptor could not be reached).
+func tryFlock(f *os.File) error {
 	conn, err := f.SyscallConn()
 	if err != nil {
 		return err
@@ -77,35 +90,14 @@ func lockUpload(f *os.File) error {
 	}); err != nil {
 		return err
 	}
-	switch lockErr {
-	case nil, syscall.ENOLCK, syscall.EINVAL, syscall.EOPNOTSUPP:
-		return nil
-	case syscall.EWOULDBLOCK:
-		return errBusy
-	}
-	return os.NewSyscallError("flock", lockErr)
+	return lockErr
 }
 
 // unlocked reports whether f's upload lock could be taken at once: no
 // open file anywhere holds it. It is then held until f is closed. A file
 // system without locks reports false: nothing can be told.
 func unlocked(f *os.File) bool {
-	conn, err := f.SyscallConn()
-	if err != nil {
-		return false
-	}
-	var lockErr error
-	if err := conn.Control(func(fd uintptr) {
-		for {
-			lockErr = syscall.Flock(int(fd), syscall.LOCK_EX|syscall.LOCK_NB)
-			if lockErr != syscall.EINTR {
-				return
-			}
-		}
-	}); err != nil {
-		return false
-	}
-	return lockErr == nil
+	return tryFlock(f) == nil
 }
 
 // isSocketErrno reports whether err is an errno only a socket returns.

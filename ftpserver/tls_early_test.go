@@ -103,12 +103,18 @@ func TestTLSDataSecuredBeforeTransferCommand(t *testing.T) {
 			// and for an empty upload close at once when 150 arrives,
 			// taking the resumed session for a finished handshake. The
 			// server answers 150 only after its side of the handshake.
+			// STOR goes once the server has answered the ClientHello:
+			// the case is a ClientHello that reached the server before
+			// STOR, and two connections' segments are not ordered (on a
+			// loaded machine even loopback delivers STOR first now and
+			// then, and the server cannot tell that client from one
+			// that waits for 150 before its handshake).
 			for i := range 20 {
 				raw := c.pasv()
-				hello := &notifyConn{Conn: raw, wrote: make(chan struct{})}
+				hello := &notifyConn{Conn: raw, answered: make(chan struct{})}
 				handshake := make(chan error, 1)
 				go func() { handshake <- tls.Client(hello, conf).Handshake() }()
-				<-hello.wrote // the ClientHello is out
+				<-hello.answered // the server has the ClientHello
 				c.cmd(150, "STOR closed-at-150-%d", i)
 				raw.Close()
 				<-handshake // failed or not: the server's side is what counts
@@ -137,16 +143,17 @@ func TestTLSDataSecuredBeforeTransferCommand(t *testing.T) {
 	}
 }
 
-// notifyConn closes wrote after its first write.
+// notifyConn closes answered when its first read returns: the peer has
+// answered what was written.
 type notifyConn struct {
 	net.Conn
-	once  sync.Once
-	wrote chan struct{}
+	once     sync.Once
+	answered chan struct{}
 }
 
-func (c *notifyConn) Write(p []byte) (int, error) {
-	n, err := c.Conn.Write(p)
-	c.once.Do(func() { close(c.wrote) })
+func (c *notifyConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.once.Do(func() { close(c.answered) })
 	return n, err
 }
 

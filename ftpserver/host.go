@@ -182,14 +182,29 @@ func (s *session) withHostCertificates(conf *tls.Config) {
 	if s.srv.Hosts == nil {
 		return
 	}
-	own := conf.GetCertificate
+	// crypto/tls asks GetCertificate only when there are no Certificates
+	// or the client sent a server name; a client connected by address
+	// sends none, and HOST alone must then choose. So the Certificates
+	// move behind GetCertificate, chosen as crypto/tls would.
+	own, certs := conf.GetCertificate, conf.Certificates
+	conf.Certificates = nil
 	conf.GetCertificate = func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 		if cert, ok, err := s.hostCertificate(hello); ok {
 			return cert, err
 		}
 		if own != nil {
-			return own(hello)
+			if cert, err := own(hello); cert != nil || err != nil {
+				return cert, err
+			}
 		}
-		return nil, nil // conf.Certificates
+		for i := range certs {
+			if hello.SupportsCertificate(&certs[i]) == nil {
+				return &certs[i], nil
+			}
+		}
+		if len(certs) > 0 {
+			return &certs[0], nil
+		}
+		return nil, errors.New("ftpserver: no TLS certificate configured")
 	}
 }

@@ -262,6 +262,17 @@ func TestHostCertificate(t *testing.T) {
 		}
 		c.expect(226)
 	})
+	t.Run("AUTH TLS after HOST without SNI presents the host's certificate", func(t *testing.T) {
+		t.Parallel()
+		// A client connected by address sends no server name (Python's
+		// ftplib, curl to an IP): HOST alone must choose the certificate.
+		c := f.dial(t)
+		c.cmd(220, "HOST b.example")
+		c.authTLS(&tls.Config{InsecureSkipVerify: true})
+		if got := peerName(t, c); got != "b.example" {
+			t.Errorf("certificate for %q, want b.example", got)
+		}
+	})
 	t.Run("SNI before HOST picks the host's certificate", func(t *testing.T) {
 		t.Parallel()
 		c := f.dial(t)

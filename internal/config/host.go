@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"unicode"
 
 	"github.com/ferry-ftp/ferry/auth/postgres"
 	"github.com/ferry-ftp/ferry/ftpserver"
+	"github.com/ferry-ftp/ferry/storage/s3fs"
 )
 
 // Host is a [[host]] table: a virtual host that clients choose with the
@@ -97,6 +99,12 @@ func (c *Config) validateHosts(bad func(key, format string, args ...any)) {
 			bad(key+".root", "missing: each [[host]] needs the directory (or s3:// location) it serves")
 		} else if err := checkRoot(h.Root); err != nil {
 			bad(key+".root", "%v", err)
+		} else if dir := c.Anonymous.UploadDir; dir != "" && c.hostAnonymous(h) && !s3fs.IsURL(h.Root) {
+			// As for the top-level anonymous root; a bucket is checked
+			// when Build opens it.
+			if err := checkDir(filepath.Join(h.Root, filepath.FromSlash(dir))); err != nil {
+				bad(key+".root", "anonymous.upload_dir %s under it: %v", dir, err)
+			}
 		}
 		if h.UsersFile != "" && h.UsersDB != "" {
 			bad(key+".users_db", "set users_file or users_db, not both")

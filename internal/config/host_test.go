@@ -18,6 +18,7 @@ func TestHostsValidation(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "ferry.toml"), `
 [anonymous]
 enabled = true
+upload_dir = "/incoming"
 
 [[host]]
 name = "A.example"
@@ -59,6 +60,7 @@ banner = "bad\u0001banner"
 		`host[5] (d.example).users_db: set users_file or users_db, not both`,
 		`host[5] (d.example).cert_file: needs the top-level tls.cert_file`,
 		`host[5] (d.example).banner: contains a control character`,
+		`host[1] (A.example).root: anonymous.upload_dir /incoming under it: ` + filepath.Join(dir, "incoming") + ` does not exist`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate's errors lack %q:\n%v", want, err)

@@ -324,6 +324,9 @@ func (c *Client) dialConn(ctx context.Context, first bool) (_ *conn, err error) 
 	if err := cn.greeting(); err != nil {
 		return nil, err
 	}
+	if err := cn.sendHost(); err != nil {
+		return nil, err
+	}
 	if c.cfg.tlsMode == tlsExplicit {
 		if err := cn.authTLS(ctx); err != nil {
 			return nil, err
@@ -366,7 +369,7 @@ func (c *Client) connTLSConfig() *tls.Config {
 	if conf.ServerName == "" {
 		// Also the session cache key: data connections go to other ports,
 		// and without a name the key would be the address and differ.
-		conf.ServerName = c.host
+		conf.ServerName = c.tlsServerName()
 	}
 	conf.ClientSessionCache = &sessionCache{}
 	return conf

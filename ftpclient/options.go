@@ -32,6 +32,7 @@ type config struct {
 	trustPASV   bool
 	dial        func(ctx context.Context, network, addr string) (net.Conn, error)
 	disableEPSV bool
+	vhost       string // WithHost
 }
 
 type tlsMode int

@@ -18,7 +18,7 @@ func cmdUSER(s *session, arg string) error {
 	// A new USER starts a new login, as RFC 959 allows.
 	s.logout()
 	s.userName = arg
-	if ca, ok := s.srv.Auth.(CertAuthenticator); ok && s.secure() {
+	if ca, ok := s.auth().(CertAuthenticator); ok && s.secure() {
 		acct, err := ca.AuthenticateCert(s.ctx, s.connInfo(), arg)
 		if err == nil && acct != nil && acct.FS != nil && acct.allowsFrom(s.remote) && s.srv.holdUser(acct) {
 			s.userName = ""
@@ -59,7 +59,7 @@ func cmdPASS(s *session, arg string) error {
 	failDelay := durationOr(s.srv.LoginFailDelay, DefaultLoginFailDelay)
 	info := s.connInfo()
 	acct, err := s.srv.checkLogin(ctx, s.remote, failDelay, func(ctx context.Context) (*Account, error) {
-		return s.srv.Auth.Authenticate(ctx, info, user, arg)
+		return s.auth().Authenticate(ctx, info, user, arg)
 	})
 	if errors.Is(err, errClientGone) {
 		s.quitting = true
@@ -150,7 +150,7 @@ func cmdACCT(s *session, _ string) error {
 func (s *session) logout() {
 	if s.acct != nil {
 		s.srv.releaseUser(s.acct)
-		s.log = s.srv.logger().With("session", s.id, "remote", s.conn.RemoteAddr().String())
+		s.log = s.sessionLogger()
 	}
 	s.acct = nil
 	s.anonymousID = ""
@@ -168,6 +168,8 @@ func (s *session) logout() {
 
 func cmdREIN(s *session, _ string) error {
 	s.logout()
+	// REIN returns to the state of a new connection, before any HOST.
+	s.setHost(nil)
 	s.reply(ftp.CodeServiceReady, "Service ready for new user.")
 	return nil
 }
@@ -315,6 +317,11 @@ func (s *session) features() string {
 		"EPRT",
 		"EPSV",
 		"HASH "+hashFeat(s.hashAlgo),
+	)
+	if s.srv.Hosts != nil {
+		lines = append(lines, "HOST")
+	}
+	lines = append(lines,
 		"MDTM",
 		"MFMT",
 		"MLST "+ftp.FeatMLST(ftp.AllFacts, s.mlstFacts),

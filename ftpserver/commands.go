@@ -38,6 +38,7 @@ func init() {
 		"USER": {handler: cmdUSER, needArg: true, syntax: "USER <username>"},
 		"PASS": {handler: cmdPASS, syntax: "PASS <password>"},
 		"ACCT": {handler: cmdACCT, syntax: "ACCT <account>"},
+		"HOST": {handler: cmdHOST, needArg: true, syntax: "HOST <host name>"},
 		"REIN": {handler: cmdREIN, syntax: "REIN (reinitialize)"},
 		"QUIT": {handler: cmdQUIT, syntax: "QUIT (end session)"},
 		"CWD":  pathArg(cmdCWD, "CWD <directory>"),

@@ -100,6 +100,9 @@ type SessionInfo struct {
 	Anonymous bool
 	// TLS reports whether the control connection is protected.
 	TLS bool
+	// Host is the virtual host chosen by HOST (RFC 7151), empty when
+	// none was.
+	Host string
 	// Command is the command being run or last run, with PASS's
 	// argument hidden; CommandAt is when it arrived.
 	Command   string
@@ -196,6 +199,7 @@ type sessionInfo struct {
 	user      string
 	anonymous bool
 	tls       bool
+	host      string
 	verb, arg string // of the command being run or last run
 	commandAt time.Time
 }
@@ -250,6 +254,7 @@ func (s *session) snapshot() SessionInfo {
 		User:      s.info.user,
 		Anonymous: s.info.anonymous,
 		TLS:       s.info.tls,
+		Host:      s.info.host,
 		Command:   commandText(s.info.verb, s.info.arg),
 		CommandAt: s.info.commandAt,
 	}

@@ -48,6 +48,15 @@ type Server struct {
 	// Banner is the text of the 220 greeting.
 	Banner string
 
+	// Hosts, when set, enables the HOST command (RFC 7151): it returns
+	// the virtual host a client names before login, given the name in
+	// the form CanonicalHostName returns, or false for a name the server
+	// does not serve (504). It is also asked, to choose a certificate,
+	// for the name a TLS handshake's SNI gives, so it must be safe for
+	// concurrent use. A session that sends no HOST uses the server's own
+	// settings. Nil: HOST is not implemented (502).
+	Hosts func(name string) (*VirtualHost, bool)
+
 	// IdleTimeout closes a logged-in session that sends no command for this
 	// long (never while a transfer runs). Default 5 minutes.
 	IdleTimeout time.Duration

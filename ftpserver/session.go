@@ -41,6 +41,10 @@ type session struct {
 	wmu  sync.Mutex
 	wbuf []byte
 
+	// host is the virtual host HOST chose (nil: none). The control loop
+	// sets it before login; TLS handshakes read it for the certificate.
+	host atomic.Pointer[VirtualHost]
+
 	// Only the control-loop goroutine touches the fields below, except
 	// where noted.
 	userName   string   // from USER, waiting for PASS

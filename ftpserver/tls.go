@@ -62,6 +62,7 @@ func (s *session) sessionConfig() *tls.Config {
 		}
 		return ss, nil
 	}
+	s.withHostCertificates(conf)
 	s.tls.config = conf
 	return conf
 }

@@ -28,6 +28,7 @@ type remoteFlags struct {
 	netrc    string
 	timeout  time.Duration
 	debug    bool
+	vhost    string
 }
 
 func (f *remoteFlags) register(fl *pflag.FlagSet) {
@@ -38,6 +39,7 @@ func (f *remoteFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&f.netrc, "netrc-file", "", "netrc file for credentials (default ~/.netrc)")
 	fl.DurationVar(&f.timeout, "timeout", 30*time.Second, "connect and reply timeout")
 	fl.BoolVar(&f.debug, "debug", false, "print the FTP conversation (passwords masked) on stderr")
+	fl.StringVar(&f.vhost, "vhost", "", "send HOST NAME before login: the virtual host (RFC 7151) of a server that serves several names, such as the URL's host")
 }
 
 // remoteURL is a parsed ftp://, ftpes:// or ftps:// URL.
@@ -209,9 +211,14 @@ func (f *remoteFlags) dial(ctx context.Context, env Env, r *remoteURL, poolSize 
 	if f.debug {
 		opts = append(opts, ftpclient.WithDebug(env.Stderr))
 	}
+	tlsName := r.Host
+	if f.vhost != "" {
+		opts = append(opts, ftpclient.WithHost(f.vhost))
+		tlsName = "" // the virtual host's name: its certificate is presented
+	}
 	switch r.Scheme {
 	case "ftpes", "ftps":
-		conf, err := f.tlsConfig(r.Host)
+		conf, err := f.tlsConfig(tlsName)
 		if err != nil {
 			return nil, err
 		}

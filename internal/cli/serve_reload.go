@@ -35,7 +35,7 @@ func applyLoggingFlags(flags *pflag.FlagSet, f *serveFlags, cfg *config.Config) 
 }
 
 // reloadOnHangup does what SIGHUP asks: the TLS certificate, the users
-// file and the xferlog (renamed by logrotate) are read or opened again, at
+// file (the [[host]] tables' too) and the xferlog (renamed by logrotate) are read or opened again, at
 // once. Whatever fails keeps what was in use and is logged; the rest is
 // reloaded all the same. Everything else needs a restart.
 func reloadOnHangup(logger *slog.Logger, inst *config.Instance, xlog *xferlog.Writer) {
@@ -49,6 +49,11 @@ func reloadOnHangup(logger *slog.Logger, inst *config.Instance, xlog *xferlog.Wr
 		logger.Info("users file reloaded", "path", path)
 		reloaded = append(reloaded, "users file")
 	}
+	hosts, err := inst.ReloadHosts()
+	if err != nil {
+		logger.Error("virtual hosts not all reloaded; each that failed keeps what it had", "err", err)
+	}
+	reloaded = append(reloaded, hosts...)
 	if xlog != nil {
 		if err := xlog.Reopen(); err != nil {
 			logger.Error("xferlog not reopened; still writing the file open before", "err", err)

@@ -35,6 +35,7 @@ type Instance struct {
 	certs *certHolder // nil without TLS
 	homes *homeCache
 	users accountStore // nil without a users store
+	hosts []*hostInstance
 }
 
 // Build validates c and returns a server configured by it, not yet
@@ -84,14 +85,7 @@ func (c *Config) Build(logger *slog.Logger) (*Instance, error) {
 				return fail(fmt.Errorf("anonymous.upload_dir: %s under the anonymous root %s: %w", dir, c.anonymousRoot(), err))
 			}
 		}
-		a.anonymous = &ftpserver.Account{
-			User:              "anonymous",
-			Anonymous:         true,
-			FS:                fsys,
-			Write:             c.Anonymous.Write,
-			UploadDir:         c.Anonymous.UploadDir,
-			WorldReadableOnly: c.Anonymous.WorldReadableOnly,
-		}
+		a.anonymous = c.anonymousAccount(fsys)
 		if c.Anonymous.Write && c.Anonymous.UploadDir != "" {
 			logger.Warn("anonymous.upload_dir has no effect when anonymous.write is true")
 		}
@@ -106,35 +100,11 @@ func (c *Config) Build(logger *slog.Logger) (*Instance, error) {
 		a.accountFS = fsys
 	}
 	if c.UsersFile != "" {
-		users, err := auth.LoadUsers(c.UsersFile)
+		store, err := loadUsersFile(c.UsersFile, logger, a.account)
 		if err != nil {
 			return fail(err)
 		}
-		// Hash the checks for unknown names now rather than at the
-		// first login.
-		if err := users.PrepareVerify(); err != nil {
-			return fail(err)
-		}
-		if a.account != nil {
-			if _, ok := users.Lookup(a.account.Name); ok {
-				logger.Warn("the --user account hides the users file's account of the same name", "user", a.account.Name)
-			}
-		}
-		for _, u := range users.List() {
-			if s3fs.IsURL(u.Home) {
-				// Not checked against the store now: a thousand
-				// accounts must not mean a thousand requests at start.
-				// The first login opens and checks it, and logs it.
-				if _, _, err := s3fs.ParseURL(u.Home); err != nil {
-					logger.Warn("user cannot log in: the home is not a valid s3:// URL", "user", u.Name, "err", err)
-				}
-				continue
-			}
-			if err := checkDir(u.Home); err != nil {
-				logger.Warn("user cannot log in until the home directory exists", "user", u.Name, "err", err)
-			}
-		}
-		a.users = &fileStore{users: users, logger: logger}
+		a.users = store
 	}
 	if c.UsersDB != "" {
 		store, err := c.openUsersDB()
@@ -201,7 +171,45 @@ func (c *Config) Build(logger *slog.Logger) (*Instance, error) {
 		}
 		srv.TLS = c.TLS.Policy()
 	}
+	if err := c.buildHosts(inst, a, logger); err != nil {
+		return fail(err)
+	}
 	return inst, nil
+}
+
+// loadUsersFile reads a users file as an accountStore and warns of the
+// accounts that cannot log in yet. account is the --user account, if any,
+// which hides the file's account of the same name.
+func loadUsersFile(path string, logger *slog.Logger, account *Account) (*fileStore, error) {
+	users, err := auth.LoadUsers(path)
+	if err != nil {
+		return nil, err
+	}
+	// Hash the checks for unknown names now rather than at the first
+	// login.
+	if err := users.PrepareVerify(); err != nil {
+		return nil, err
+	}
+	if account != nil {
+		if _, ok := users.Lookup(account.Name); ok {
+			logger.Warn("the --user account hides the users file's account of the same name", "user", account.Name)
+		}
+	}
+	for _, u := range users.List() {
+		if s3fs.IsURL(u.Home) {
+			// Not checked against the store now: a thousand accounts
+			// must not mean a thousand requests at start. The first
+			// login opens and checks it, and logs it.
+			if _, _, err := s3fs.ParseURL(u.Home); err != nil {
+				logger.Warn("user cannot log in: the home is not a valid s3:// URL", "user", u.Name, "err", err)
+			}
+			continue
+		}
+		if err := checkDir(u.Home); err != nil {
+			logger.Warn("user cannot log in until the home directory exists", "user", u.Name, "err", err)
+		}
+	}
+	return &fileStore{users: users, logger: logger}, nil
 }
 
 // ReloadCertificate reads the certificate and key files again; new TLS
@@ -234,6 +242,7 @@ func (in *Instance) Close() error {
 	if in.users != nil {
 		in.users.Close()
 	}
+	in.closeHosts()
 	return in.homes.Close()
 }
 

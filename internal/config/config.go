@@ -80,6 +80,10 @@ type Config struct {
 	XferlogFile string `toml:"xferlog_file"`
 	LogFormat   string `toml:"log_format"`
 
+	// Hosts are the [[host]] tables: virtual hosts chosen by the HOST
+	// command (RFC 7151); see host.go.
+	Hosts []Host `toml:"host,omitempty"`
+
 	// Account is one more login, whose home is Root. It is set by code
 	// ("ferry serve --user NAME --password PASS"), never read from a file,
 	// which holds no plaintext passwords.
@@ -221,7 +225,7 @@ func Load(path string) (*Config, error) {
 // resolvePaths makes every relative path absolute against dir (the working
 // directory when dir is empty).
 func (c *Config) resolvePaths(dir string) error {
-	for _, p := range []*string{&c.Root, &c.UsersFile, &c.Anonymous.Root, &c.TLS.CertFile, &c.TLS.KeyFile, &c.TLS.ClientCA, &c.S3.SecretKeyFile, &c.XferlogFile, &c.Admin.TokenFile} {
+	for _, p := range append([]*string{&c.Root, &c.UsersFile, &c.Anonymous.Root, &c.TLS.CertFile, &c.TLS.KeyFile, &c.TLS.ClientCA, &c.S3.SecretKeyFile, &c.XferlogFile, &c.Admin.TokenFile}, c.hostPaths()...) {
 		if *p == "" || filepath.IsAbs(*p) || s3fs.IsURL(*p) {
 			continue
 		}
@@ -445,6 +449,7 @@ func (c *Config) Validate() error {
 	c.validateLogging(bad)
 	c.validateDefender(bad)
 	c.validateAdmin(bad)
+	c.validateHosts(bad)
 
 	if a := c.Account; a != nil {
 		if err := auth.ValidateName(a.Name); err != nil {
@@ -455,7 +460,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.validateUsersDB(bad)
-	if !c.Anonymous.Enabled && c.UsersFile == "" && c.UsersDB == "" && c.Account == nil {
+	if !c.Anonymous.Enabled && c.UsersFile == "" && c.UsersDB == "" && c.Account == nil && !c.hostLogins() {
 		errs = append(errs, errors.New("nobody can log in: enable [anonymous], set users_file or users_db, or give an account with --user"))
 	}
 	return errors.Join(errs...)

@@ -71,15 +71,21 @@ const usersDBOpenTimeout = 30 * time.Second
 // openUsersDB connects to users_db, migrates its schema and prepares the
 // check for unknown names.
 func (c *Config) openUsersDB() (*postgres.Store, error) {
+	return openUsersDBAt("users_db", c.UsersDB, c.UsersDBMaxConns)
+}
+
+// openUsersDBAt is openUsersDB for the database dsn, whose errors name
+// key (a [[host]]'s users_db too).
+func openUsersDBAt(key, dsn string, maxConns int) (*postgres.Store, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), usersDBOpenTimeout)
 	defer cancel()
-	store, err := postgres.Open(ctx, c.UsersDB, postgres.Options{MaxConns: int32(c.UsersDBMaxConns)})
+	store, err := postgres.Open(ctx, dsn, postgres.Options{MaxConns: int32(maxConns)})
 	if err != nil {
-		return nil, fmt.Errorf("users_db: %w", err)
+		return nil, fmt.Errorf("%s: %w", key, err)
 	}
 	if err := store.PrepareVerify(); err != nil {
 		store.Close()
-		return nil, fmt.Errorf("users_db: %w", err)
+		return nil, fmt.Errorf("%s: %w", key, err)
 	}
 	return store, nil
 }

@@ -25,8 +25,18 @@ type Pair struct {
 // New makes a fresh pair.
 func New(t testing.TB) *Pair {
 	t.Helper()
-	certPEM, keyPEM, _, err := selfsigned.Generate("localhost", []string{"localhost"},
-		[]net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}, time.Hour)
+	return generate(t, "localhost", net.IPv4(127, 0, 0, 1), net.IPv6loopback)
+}
+
+// NewFor makes a fresh pair for the one DNS name name (a virtual host's).
+func NewFor(t testing.TB, name string) *Pair {
+	t.Helper()
+	return generate(t, name)
+}
+
+func generate(t testing.TB, name string, ips ...net.IP) *Pair {
+	t.Helper()
+	certPEM, keyPEM, _, err := selfsigned.Generate(name, []string{name}, ips, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

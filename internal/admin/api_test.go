@@ -403,3 +403,36 @@ func putFile(e *testEnv, name string, size int) error {
 }
 
 func readFull(r io.Reader, buf []byte) (int, error) { return io.ReadFull(r, buf) }
+
+// TestAPISessionsShowHost: a session that chose a virtual host with HOST
+// (RFC 7151) is listed with it.
+func TestAPISessionsShowHost(t *testing.T) {
+	t.Parallel()
+	e := startEnvWith(t, func(s *ftpserver.Server) {
+		s.Hosts = func(name string) (*ftpserver.VirtualHost, bool) {
+			if name != "files.example" {
+				return nil, false
+			}
+			return &ftpserver.VirtualHost{Name: "files.example"}, true
+		}
+	}, nil)
+	raw, err := net.Dial("tcp", e.ftpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	c := textproto.NewConn(raw)
+	if _, _, err := c.ReadResponse(220); err != nil {
+		t.Fatal(err)
+	}
+	cmd(t, c, 220, "HOST files.example")
+	cmd(t, c, 331, "USER alice")
+	cmd(t, c, 230, "PASS secret")
+	testwait.For(t, "the session to show its host", func() bool {
+		var list struct {
+			Sessions []Session `json:"sessions"`
+		}
+		e.do(t, "GET", "/api/v1/sessions", testToken, "").decodeJSON(t, &list)
+		return len(list.Sessions) == 1 && list.Sessions[0].Host == "files.example" && list.Sessions[0].User == "alice"
+	})
+}

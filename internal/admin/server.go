@@ -258,6 +258,7 @@ type Session struct {
 	User      string    `json:"user"`
 	Anonymous bool      `json:"anonymous"`
 	Remote    string    `json:"remote"`
+	Host      string    `json:"host,omitempty"` // the HOST (RFC 7151) it chose
 	Started   string    `json:"started"`
 	TLS       bool      `json:"tls"`
 	Command   string    `json:"command"`
@@ -285,6 +286,7 @@ func (h *handler) sessions(w http.ResponseWriter, r *http.Request) {
 			User:      info.User,
 			Anonymous: info.Anonymous,
 			Remote:    info.Remote.String(),
+			Host:      info.Host,
 			Started:   utc(info.Started),
 			TLS:       info.TLS,
 			Command:   info.Command,

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -101,5 +102,74 @@ func TestCertSSHHostKey(t *testing.T) {
 	}
 	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
 		t.Error("the key changed")
+	}
+}
+
+// TestServeSFTPAuthorizedKey: ferry user add --authorized-key lets the
+// key log in over SFTP; user mod --clear-authorized-keys --authorized-key
+// swaps it for another, which counts at the next login.
+func TestServeSFTPAuthorizedKey(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"sftp", "ssh-keygen"} {
+		if _, err := exec.LookPath(name); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("%s is not installed; scripts/test installs it", name)
+			}
+			t.Skipf("%s is not installed", name)
+		}
+	}
+	dir, root := t.TempDir(), t.TempDir()
+	for _, k := range []string{"id1", "id2"} {
+		if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", k, "-f", filepath.Join(dir, k)).CombinedOutput(); err != nil {
+			t.Fatalf("ssh-keygen: %v\n%s", err, out)
+		}
+	}
+	usersFile := filepath.Join(dir, "users.toml")
+	user := func(args ...string) {
+		t.Helper()
+		if _, stderr, err := runUser(t, usersFile, "pw\n", args...); err != nil {
+			t.Fatalf("user %v: %v\n%s", args, err, stderr)
+		}
+	}
+	user("add", "alice", "--home", root, "--password-stdin", "--algo", "bcrypt", "--write", "--authorized-key", filepath.Join(dir, "id1.pub"))
+	if _, _, err := runUser(t, usersFile, "", "mod", "alice", "--authorized-key", filepath.Join(dir, "id1")); err == nil {
+		t.Error("a private key file was taken as an authorized key")
+	}
+	conf := filepath.Join(dir, "ferry.toml")
+	os.WriteFile(conf, []byte("users_file = \"users.toml\"\n[sftp]\nlisten = \"127.0.0.1:0\"\n"), 0o600)
+	_, welcome, _ := startServe(t, "--config", conf, "--listen", "127.0.0.1:0", "--passive-ports", "")
+	m := sftpLine.FindStringSubmatch(welcome)
+	if m == nil {
+		t.Fatalf("no SFTP address in the welcome text:\n%s", welcome)
+	}
+	login := func(key string) error {
+		cmd := exec.Command("sftp", "-F", "/dev/null", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+			"-o", "IdentityAgent=none", "-o", "IdentitiesOnly=yes", "-o", "PasswordAuthentication=no",
+			"-i", filepath.Join(dir, key), "-P", m[1], "-b", "-", "alice@127.0.0.1")
+		cmd.Env = append(os.Environ(), "HOME="+dir)
+		cmd.Stdin = strings.NewReader("mkdir by-" + key + "\n")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%w: %s", err, out)
+		}
+		return nil
+	}
+	if err := login("id1"); err != nil {
+		t.Fatalf("authorized key refused: %v", err)
+	}
+	if err := login("id2"); err == nil {
+		t.Fatal("a key not authorized logged in")
+	}
+	user("mod", "alice", "--clear-authorized-keys", "--authorized-key", filepath.Join(dir, "id2.pub"))
+	if err := login("id2"); err != nil {
+		t.Fatalf("the newly authorized key refused: %v", err)
+	}
+	if err := login("id1"); err == nil {
+		t.Fatal("a removed key still logged in")
+	}
+	for _, d := range []string{"by-id1", "by-id2"} {
+		if fi, err := os.Stat(filepath.Join(root, d)); err != nil || !fi.IsDir() {
+			t.Errorf("%s not made: %v", d, err)
+		}
 	}
 }

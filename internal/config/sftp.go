@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -111,4 +112,21 @@ func (c *Config) BuildSFTP(inst *Instance, logger *slog.Logger, defaultKey strin
 	}
 	srv.HostKeys = append(srv.HostKeys, key)
 	return srv, nil
+}
+
+// AuthenticatePublicKey logs user in over SFTP by one of the users
+// store's authorized_keys. Anonymous names and the --user account (which
+// has no keys) never log in so.
+func (a *authenticator) AuthenticatePublicKey(ctx context.Context, conn ftpserver.ConnInfo, user string, key []byte) (*ftpserver.Account, error) {
+	if strings.EqualFold(user, "anonymous") || strings.EqualFold(user, "ftp") {
+		return nil, fmt.Errorf("%w: no key login for anonymous", ftpserver.ErrAuthFailed)
+	}
+	u, err := a.lookupEnabled(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	if !u.HasAuthorizedKey(key) {
+		return nil, fmt.Errorf("%w: key not authorized", ftpserver.ErrAuthFailed)
+	}
+	return a.userAccount(ctx, u)
 }

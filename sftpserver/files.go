@@ -17,7 +17,8 @@ import (
 // Fileread opens a file for download, checked as FTP's RETR is: the
 // download permission, and for an account limited to world-readable
 // files, the file's o+r bit.
-func (h *handlers) Fileread(r *sftp.Request) (io.ReaderAt, error) {
+func (h *handlers) Fileread(r *sftp.Request) (_ io.ReaderAt, err error) {
+	defer h.c.recoverPanic(&err)
 	p, err := vpath(r.Filepath)
 	if err == nil {
 		err = h.allowed(p, ftpserver.PermDownload)
@@ -64,14 +65,14 @@ type fileReader struct {
 	err   error
 }
 
-func (f *fileReader) ReadAt(b []byte, off int64) (int, error) {
+func (f *fileReader) ReadAt(b []byte, off int64) (_ int, err error) {
+	defer f.h.c.recoverPanic(&err)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
 		return 0, sftp.ErrSSHFxFailure
 	}
 	var n int
-	var err error
 	if f.ra != nil {
 		n, err = f.ra.ReadAt(b, off)
 	} else {
@@ -136,7 +137,13 @@ func (f *fileReader) streamReadAt(b []byte, off int64) (int, error) {
 		err = io.EOF
 	}
 	if off < histStart {
-		return 0, err // cannot happen: what was asked for is read or kept
+		return 0, sftp.ErrSSHFxFailure // cannot happen: reads are smaller than maxHistory
+	}
+	if off >= f.pos { // at or past the end of the file
+		if err == nil {
+			err = io.EOF
+		}
+		return 0, err
 	}
 	n := copy(b, f.hist[off-histStart:])
 	if n == len(b) {
@@ -200,7 +207,8 @@ func (f *openFile) close() bool {
 
 // Close ends the download and reports it: complete when the client read
 // to the end of the file.
-func (f *fileReader) Close() error {
+func (f *fileReader) Close() (err error) {
+	defer f.h.c.recoverPanic(&err)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !f.close() {
@@ -235,7 +243,8 @@ const maxPending = 4 << 20
 // offset decides: the first that many bytes are kept and the upload
 // goes on from there, as REST n + STOR (what OpenSSH's reput does with
 // the append flag).
-func (h *handlers) Filewrite(r *sftp.Request) (io.WriterAt, error) {
+func (h *handlers) Filewrite(r *sftp.Request) (_ io.WriterAt, err error) {
+	defer h.c.recoverPanic(&err)
 	p, err := vpath(r.Filepath)
 	if err != nil {
 		return nil, h.status("open", r.Filepath, err)
@@ -308,7 +317,8 @@ func (f *fileWriter) create(mode ftpserver.WriteMode, at int64) error {
 	return nil
 }
 
-func (f *fileWriter) WriteAt(b []byte, off int64) (int, error) {
+func (f *fileWriter) WriteAt(b []byte, off int64) (_ int, err error) {
+	defer f.h.c.recoverPanic(&err)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	switch {
@@ -374,7 +384,8 @@ func (f *fileWriter) write(b []byte) error {
 // closed the file; Abort as FTP's interrupted upload when the connection
 // was lost (UploadAtomicResume then publishes what arrived, for reput),
 // and as failed when a write failed or a gap was never filled.
-func (f *fileWriter) Close() error {
+func (f *fileWriter) Close() (err error) {
+	defer f.h.c.recoverPanic(&err)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !f.close() || f.w == nil {
@@ -383,7 +394,6 @@ func (f *fileWriter) Close() error {
 	// Ending an upload outlives the connection, as in ftpserver.
 	ctx := context.WithoutCancel(f.h.ctx())
 	var result ftpserver.TransferResult
-	var err error
 	switch {
 	case f.failed != nil || len(f.pending) > 0:
 		result, err = ftpserver.TransferFailed, f.failed

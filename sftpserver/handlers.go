@@ -3,9 +3,11 @@ package sftpserver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/pkg/sftp"
@@ -103,6 +105,18 @@ func (h *handlers) status(op, path string, err error) error {
 	return sftp.ErrSSHFxFailure
 }
 
+// recoverPanic turns a panic in a handler into a failure of its request,
+// logged with the stack, and ends the connection, as a panic in an FTP
+// session ends that session: handlers run on pkg/sftp's goroutines,
+// which do not recover, so an unrecovered panic would end the process.
+func (c *conn) recoverPanic(err *error) {
+	if v := recover(); v != nil {
+		c.log.Error("panic in an SFTP handler", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		*err = sftp.ErrSSHFxFailure
+		c.close()
+	}
+}
+
 // allowed checks the account's permission at path.
 func (h *handlers) allowed(path string, need ftpserver.Perm) error {
 	return h.acct.Allowed(path, need)
@@ -110,7 +124,8 @@ func (h *handlers) allowed(path string, need ftpserver.Perm) error {
 
 // RealPath resolves a client's path against the home, the start
 // directory of every session.
-func (h *handlers) RealPath(p string) (string, error) {
+func (h *handlers) RealPath(p string) (_ string, err error) {
+	defer h.c.recoverPanic(&err)
 	v, err := vpath(p)
 	return v, h.status("realpath", p, err)
 }
@@ -123,7 +138,8 @@ func (h *handlers) Readlink(string) (string, error) {
 
 // Filelist serves List, Stat and Lstat (a link inside the home is
 // followed, as FTP sees it).
-func (h *handlers) Filelist(r *sftp.Request) (sftp.ListerAt, error) {
+func (h *handlers) Filelist(r *sftp.Request) (_ sftp.ListerAt, err error) {
+	defer h.c.recoverPanic(&err)
 	p, err := vpath(r.Filepath)
 	if err == nil {
 		err = h.allowed(p, ftpserver.PermList)
@@ -167,7 +183,8 @@ type dirLister struct {
 	read int64 // entries handed out
 }
 
-func (l *dirLister) ListAt(ls []os.FileInfo, offset int64) (int, error) {
+func (l *dirLister) ListAt(ls []os.FileInfo, offset int64) (_ int, err error) {
+	defer l.h.c.recoverPanic(&err)
 	if offset != l.read {
 		return 0, sftp.ErrSSHFxFailure
 	}
@@ -186,7 +203,8 @@ func (l *dirLister) ListAt(ls []os.FileInfo, offset int64) (int, error) {
 func (l *dirLister) Close() error { return l.dl.Close() }
 
 // Filecmd serves the commands that change the tree.
-func (h *handlers) Filecmd(r *sftp.Request) error {
+func (h *handlers) Filecmd(r *sftp.Request) (err error) {
+	defer h.c.recoverPanic(&err)
 	p, err := vpath(r.Filepath)
 	if err != nil {
 		return h.status(r.Method, r.Filepath, err)
@@ -303,7 +321,8 @@ const statvfsBlock = 4096
 // StatVFS is statvfs@openssh.com (df), from the backend's free space
 // (AVBL's): only the space available to the user is known, so total and
 // free are reported as that too.
-func (h *handlers) StatVFS(r *sftp.Request) (*sftp.StatVFS, error) {
+func (h *handlers) StatVFS(r *sftp.Request) (_ *sftp.StatVFS, err error) {
+	defer h.c.recoverPanic(&err)
 	p, err := vpath(r.Filepath)
 	if err == nil {
 		err = h.allowed(p, ftpserver.PermList)

@@ -32,14 +32,18 @@ const password = "s3cret pass"
 // testAuth logs in "alice" (write), "reader" (read-only) and
 // "anonymous" with password, and alice by the key in keys.
 type testAuth struct {
-	dir  string // the home of every account
+	dir  string               // the home of every account
+	fsys ftpserver.FileSystem // instead of dir when set
 	keys map[string][]byte
 }
 
 func (a *testAuth) account(user string) (*ftpserver.Account, error) {
-	fsys, err := localfs.New(a.dir)
-	if err != nil {
-		return nil, err
+	var fsys ftpserver.FileSystem = a.fsys
+	if fsys == nil {
+		var err error
+		if fsys, err = localfs.New(a.dir); err != nil {
+			return nil, err
+		}
 	}
 	switch user {
 	case "alice":
@@ -131,8 +135,16 @@ func hostKey(t testing.TB) ssh.Signer {
 	return s
 }
 
-// start runs a server; configure may change it before it serves.
+// start runs a server over a temporary home on local disk; configure
+// may change it before it serves.
 func start(t *testing.T, configure func(*sftpserver.Server)) *fixture {
+	t.Helper()
+	return startFS(t, nil, configure)
+}
+
+// startFS runs a server whose accounts all have fsys (nil: the
+// temporary home on local disk, f.dir).
+func startFS(t *testing.T, fsys ftpserver.FileSystem, configure func(*sftpserver.Server)) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	home := filepath.Join(dir, "home")
@@ -161,7 +173,7 @@ func start(t *testing.T, configure func(*sftpserver.Server)) *fixture {
 	}
 	f := &fixture{
 		dir:       home,
-		auth:      &testAuth{dir: home, keys: map[string][]byte{"alice": clientKey.PublicKey().Marshal()}},
+		auth:      &testAuth{dir: home, fsys: fsys, keys: map[string][]byte{"alice": clientKey.PublicKey().Marshal()}},
 		obs:       &recorder{},
 		clientKey: clientKey,
 		keyFile:   keyFile,

@@ -218,6 +218,9 @@ func TestOpenSSHDefender(t *testing.T) {
 		t.Fatalf("banned after two failures: %v", d.Bans())
 	}
 	f.sftpBatch(t, local, "alice", "", other.keyFile, "pwd")
+	// A refused key is counted when its connection ends, which the
+	// server may see after the client has exited.
+	waitFor(t, "a ban", func() bool { return len(d.Bans()) > 0 })
 	bans := d.Bans()
 	if len(bans) != 1 || bans[0].Addr.String() != "127.0.0.1/32" {
 		t.Fatalf("bans after three failures: %v", bans)

@@ -314,8 +314,9 @@ func (srv *Server) Close() error {
 // become idle.
 const shutdownPoll = 50 * time.Millisecond
 
-// Shutdown stops accepting, closes connections with no open file at
-// once and the others as soon as their files are closed, and returns
+// Shutdown stops accepting, closes connections with no open file and no
+// request being answered at once, the others as soon as they are so
+// (polled), and returns
 // when all are gone; when ctx ends first it closes the rest and returns
 // ctx's error. SFTP has no way to ask a client to leave, so a connection
 // holding no file is simply closed, as net/http closes idle ones.
@@ -339,7 +340,7 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 		srv.mu.Lock()
 		var idle []*conn
 		for c := range srv.conns {
-			if c.openFiles.Load() == 0 {
+			if c.idle() {
 				idle = append(idle, c)
 			}
 		}
@@ -388,9 +389,12 @@ type conn struct {
 	cancel context.CancelFunc
 
 	openFiles atomic.Int64 // files open now, for Shutdown
-	acct      *ftpserver.Account
-	heldUser  bool // acct counted against its MaxSessions
-	closeOnce sync.Once
+	// ioSeq orders the SFTP channel's reads and writes; lastRead and
+	// lastWrite are the numbers of the latest of each (see idle).
+	ioSeq, lastRead, lastWrite atomic.Uint64
+	acct                       *ftpserver.Account
+	heldUser                   bool // acct counted against its MaxSessions
+	closeOnce                  sync.Once
 
 	// Set during authentication.
 	loginMu       sync.Mutex

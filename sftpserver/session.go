@@ -73,10 +73,39 @@ func subsystemName(payload []byte) string {
 // account's FileSystem.
 func (c *conn) serveSFTP(ch ssh.Channel) {
 	h := &handlers{c: c, acct: c.acct}
-	rs := sftp.NewRequestServer(ch, sftp.Handlers{FileGet: h, FilePut: h, FileCmd: h, FileList: h})
+	rs := sftp.NewRequestServer(&trackedChannel{ch, c}, sftp.Handlers{FileGet: h, FilePut: h, FileCmd: h, FileList: h})
 	err := rs.Serve()
 	rs.Close()
 	if err != nil && !errors.Is(err, io.EOF) && c.ctx.Err() == nil {
 		c.log.Debug("sftp ended", "err", err)
 	}
+}
+
+// trackedChannel notes the order of a session's reads and writes, so
+// that Shutdown can tell a connection whose last request is answered
+// (idle) from one whose request is still being served.
+type trackedChannel struct {
+	ssh.Channel
+	c *conn
+}
+
+func (t *trackedChannel) Read(p []byte) (int, error) {
+	n, err := t.Channel.Read(p)
+	if n > 0 {
+		t.c.lastRead.Store(t.c.ioSeq.Add(1))
+	}
+	return n, err
+}
+
+func (t *trackedChannel) Write(p []byte) (int, error) {
+	n, err := t.Channel.Write(p)
+	t.c.lastWrite.Store(t.c.ioSeq.Add(1))
+	return n, err
+}
+
+// idle reports whether the connection holds no file open and has
+// answered what it last read: Shutdown may close it without cutting a
+// transfer or a reply.
+func (c *conn) idle() bool {
+	return c.openFiles.Load() == 0 && c.lastWrite.Load() >= c.lastRead.Load()
 }

@@ -2,10 +2,13 @@ package sftpserver_test
 
 import (
 	"bytes"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/ssh"
 
 	"github.com/ferry-ftp/ferry/ftpserver"
 	"github.com/ferry-ftp/ferry/sftpserver"
@@ -227,5 +230,27 @@ func TestOpenSSHDefender(t *testing.T) {
 	}
 	if r := f.sftpBatch(t, local, "alice", password, "", "pwd"); r.code == 0 {
 		t.Fatalf("a banned address logged in: %v", r)
+	}
+}
+
+// TestBanEndsSessions: a ban started elsewhere (the FTP server sharing
+// the Defender) ends the address's SFTP sessions at once.
+func TestBanEndsSessions(t *testing.T) {
+	t.Parallel()
+	d := &ftpserver.Defender{MaxFailures: -1} // the first offence bans
+	f := start(t, func(s *sftpserver.Server) { s.Defender = d })
+	c := f.dial(t, "alice", ssh.Password(password))
+	if _, err := c.Getwd(); err != nil {
+		t.Fatal(err)
+	}
+	if _, banned := d.LoginFailed(netip.MustParseAddr("127.0.0.1"), nil); !banned {
+		t.Fatal("no ban started")
+	}
+	waitFor(t, "the banned address's session ended", func() bool {
+		_, err := c.Getwd()
+		return err != nil
+	})
+	if _, err := f.tryDial("alice", ssh.Password(password)); err == nil {
+		t.Fatal("a banned address connected")
 	}
 }

@@ -10,6 +10,7 @@
 //	quota_bytes = 67108864                           # optional; 0 or absent: none
 //	quota_files = 1000                               # optional
 //	disabled = true                                  # optional; cannot log in
+//	authorized_keys = ["ssh-ed25519 AAAA... alice@laptop"]  # optional; SFTP keys
 //
 // Plaintext passwords are refused when the file is loaded.
 package auth
@@ -88,6 +89,10 @@ type User struct {
 	// AllowFrom, when set, are the only addresses or CIDR prefixes the
 	// user may log in from.
 	AllowFrom []string
+	// AuthorizedKeys are OpenSSH public key lines ("TYPE BASE64
+	// [COMMENT]", ParseAuthorizedKey reads them) that log the user in
+	// over SFTP without a password.
+	AuthorizedKeys []string
 }
 
 // CheckLimits reports the first invalid value among u's home, quotas,
@@ -108,6 +113,11 @@ func (u User) CheckLimits() error {
 	}
 	for _, s := range u.AllowFrom {
 		if _, err := ParseAllowFrom(s); err != nil {
+			return err
+		}
+	}
+	for _, k := range u.AuthorizedKeys {
+		if _, err := ParseAuthorizedKey(k); err != nil {
 			return err
 		}
 	}
@@ -153,13 +163,15 @@ type record struct {
 	MaxSessions  int      `toml:"max_sessions,omitempty"`
 	Perms        []string `toml:"perms,omitempty"`
 	AllowFrom    []string `toml:"allow_from,omitempty"`
+	// AuthorizedKeys: SFTP public keys, one OpenSSH .pub line each.
+	AuthorizedKeys []string `toml:"authorized_keys,omitempty"`
 }
 
 func recordOf(u User, hash string) record {
 	return record{Name: u.Name, Password: hash, Home: u.Home, Write: u.Write,
 		QuotaBytes: u.QuotaBytes, QuotaFiles: u.QuotaFiles, Disabled: u.Disabled,
 		DownloadRate: u.DownloadRate, UploadRate: u.UploadRate, MaxSessions: u.MaxSessions,
-		Perms: u.Perms, AllowFrom: u.AllowFrom}
+		Perms: u.Perms, AllowFrom: u.AllowFrom, AuthorizedKeys: u.AuthorizedKeys}
 }
 
 type document struct {
@@ -410,7 +422,7 @@ func recordUser(r record) User {
 	return User{Name: r.Name, Home: r.Home, Write: r.Write, PasswordHash: r.Password,
 		QuotaBytes: r.QuotaBytes, QuotaFiles: r.QuotaFiles, Disabled: r.Disabled,
 		DownloadRate: r.DownloadRate, UploadRate: r.UploadRate, MaxSessions: r.MaxSessions,
-		Perms: r.Perms, AllowFrom: r.AllowFrom}
+		Perms: r.Perms, AllowFrom: r.AllowFrom, AuthorizedKeys: r.AuthorizedKeys}
 }
 
 // Lookup returns the account called name.

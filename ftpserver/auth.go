@@ -94,6 +94,18 @@ type CertAuthenticator interface {
 	AuthenticateCert(ctx context.Context, conn ConnInfo, user string) (*Account, error)
 }
 
+// PublicKeyAuthenticator is an optional interface of an Authenticator: an
+// SSH client (package sftpserver) may log in with a public key listed for
+// the user (authorized_keys). key is the key in SSH wire format (RFC 4253
+// section 6.6, what ssh.PublicKey.Marshal returns), so that this package
+// does not depend on an SSH implementation; the SSH server has verified
+// that the client holds its private key before the login counts.
+type PublicKeyAuthenticator interface {
+	// AuthenticatePublicKey returns the account for user if key is one of
+	// its authorized keys, or ErrAuthFailed.
+	AuthenticatePublicKey(ctx context.Context, conn ConnInfo, user string, key []byte) (*Account, error)
+}
+
 // AuthFunc adapts a function to the Authenticator interface.
 type AuthFunc func(ctx context.Context, conn ConnInfo, user, pass string) (*Account, error)
 

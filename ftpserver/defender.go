@@ -69,13 +69,14 @@ type Defender struct {
 	// now is the clock, settable by tests.
 	now func() time.Time
 
-	mu      sync.Mutex
-	scores  map[netip.Addr]*list.Element // of *scoreEntry
-	byStart list.List                    // scoreEntries, newest first
-	bans    map[netip.Addr]*list.Element // of *banEntry
-	byBan   list.List                    // banEntries, last banned first
-	swept   time.Time
-	servers []*Server // the servers whose sessions a ban ends
+	mu       sync.Mutex
+	scores   map[netip.Addr]*list.Element // of *scoreEntry
+	byStart  list.List                    // scoreEntries, newest first
+	bans     map[netip.Addr]*list.Element // of *banEntry
+	byBan    list.List                    // banEntries, last banned first
+	swept    time.Time
+	servers  []*Server   // the servers whose sessions a ban ends
+	watchers []func(Ban) // Watch's functions
 }
 
 // Ban is an address's ban.
@@ -397,25 +398,73 @@ func (srv *Server) offend(ip netip.Addr, kind offence, self *session) bool {
 	if d == nil {
 		return false
 	}
-	b, score, length, started := d.record(ip, kind)
-	if !started {
+	if _, started := d.offend(ip, kind, srv.logger(), self); !started {
 		return false
-	}
-	srv.logger().Warn("address banned", "addr", b.Addr.String(), "score", score, "duration", length, "until", b.Until, "count", b.Count)
-	if d.OnBan != nil {
-		d.OnBan(b)
-	}
-	d.mu.Lock()
-	servers := slices.Clone(d.servers)
-	d.mu.Unlock()
-	for _, other := range servers {
-		other.endBanned(b.Addr, self)
 	}
 	if self != nil {
 		self.reply(ftp.CodeServiceNotAvailable, banMessage)
 		self.quitting = true
 	}
 	return self != nil
+}
+
+// offend scores an offence of ip. When that starts a ban, the ban is
+// logged and reported, and ip's sessions on every server sharing d but
+// skip are ended, whatever their protocol.
+func (d *Defender) offend(ip netip.Addr, kind offence, logger *slog.Logger, skip *session) (Ban, bool) {
+	b, score, length, started := d.record(ip, kind)
+	if !started {
+		return Ban{}, false
+	}
+	logger.Warn("address banned", "addr", b.Addr.String(), "score", score, "duration", length, "until", b.Until, "count", b.Count)
+	if d.OnBan != nil {
+		d.OnBan(b)
+	}
+	d.mu.Lock()
+	servers := slices.Clone(d.servers)
+	watchers := slices.Clone(d.watchers)
+	d.mu.Unlock()
+	for _, other := range servers {
+		other.endBanned(b.Addr, skip)
+	}
+	for _, w := range watchers {
+		w(b)
+	}
+	return b, true
+}
+
+// ClientSource is the address a client at ip counts against in every
+// per-address limit and ban: its IPv4 address, or the /64 network of its
+// IPv6 address. Servers of other protocols use it to count alike.
+func ClientSource(ip netip.Addr) netip.Addr { return clientSource(ip) }
+
+// Banned reports whether ip is banned now. Servers of other protocols
+// that share the Defender (package sftpserver) refuse such connections
+// at once, as the FTP server does.
+func (d *Defender) Banned(ip netip.Addr) bool { return d.banned(ip) }
+
+// LoginFailed scores a failed login of ip seen by a server of another
+// protocol (an SSH password or key refused). When that starts a ban, it
+// is logged on logger (nil: slog.Default()) and reported as FTP's are,
+// the FTP sessions of ip are ended and every Watch function is called;
+// LoginFailed then returns the ban and true.
+func (d *Defender) LoginFailed(ip netip.Addr, logger *slog.Logger) (Ban, bool) {
+	if d == nil {
+		return Ban{}, false
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return d.offend(ip, offenceLogin, logger, nil)
+}
+
+// Watch has end called as each ban starts, after OnBan, from whichever
+// server scored it: a server of another protocol ends its own sessions
+// from Ban.Addr there. end must be fast and safe for concurrent use.
+func (d *Defender) Watch(end func(Ban)) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.watchers = append(d.watchers, end)
 }
 
 // endBanned ends the sessions from the banned prefix, but skip (which

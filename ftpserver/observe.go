@@ -109,6 +109,9 @@ type SessionInfo struct {
 	CommandAt time.Time
 	// Transfer is the running transfer, nil when none runs.
 	Transfer *TransferInfo
+	// Protocol is "sftp" for a session of package sftpserver; empty
+	// for FTP, so that existing observers need no change.
+	Protocol string
 }
 
 // TransferInfo describes a running transfer.
@@ -190,6 +193,10 @@ type TransferRecord struct {
 	Result TransferResult
 	// Err is why it did not complete; nil for TransferOK.
 	Err error
+	// Protocol is "sftp" for a transfer of package sftpserver (whose
+	// Verb is then RETR or STOR, so that counters keyed by verb count
+	// it too); empty for FTP.
+	Protocol string
 }
 
 // sessionInfo is what Server.Sessions reports of a session, kept apart

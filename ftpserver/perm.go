@@ -3,6 +3,7 @@ package ftpserver
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/bits"
 	"net/netip"
 	"slices"
@@ -129,6 +130,18 @@ func (a *Account) permAt(path string) Perm {
 		return PermRead | PermUpload | PermMkdir
 	}
 	return PermRead
+}
+
+// Allowed reports whether the account may take every action of need at
+// path (a clean, absolute virtual path), by the same rules FTP commands
+// are checked with (Perms, Write, UploadDir). A refusal wraps
+// fs.ErrPermission and names the missing permission. It is exported for
+// servers of other protocols over the same accounts (SFTP).
+func (a *Account) Allowed(path string, need Perm) error {
+	if a.permAt(path)&need == need {
+		return nil
+	}
+	return fmt.Errorf("no %s permission at %s: %w", need.name(), path, fs.ErrPermission)
 }
 
 // allow refuses an action the account may not take at path, with a 550

@@ -84,12 +84,15 @@ func (s *Store) Close() { s.pool.Close() }
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
 const userColumns = "name, password_hash, home, write, coalesce(quota_bytes, 0), coalesce(quota_files, 0), disabled, " +
-	"download_rate, upload_rate, max_sessions, perms, allow_from"
+	"download_rate, upload_rate, max_sessions, perms, allow_from, authorized_keys"
 
 func scanUser(row pgx.Row) (auth.User, error) {
 	var u auth.User
 	err := row.Scan(&u.Name, &u.PasswordHash, &u.Home, &u.Write, &u.QuotaBytes, &u.QuotaFiles, &u.Disabled,
-		&u.DownloadRate, &u.UploadRate, &u.MaxSessions, &u.Perms, &u.AllowFrom)
+		&u.DownloadRate, &u.UploadRate, &u.MaxSessions, &u.Perms, &u.AllowFrom, &u.AuthorizedKeys)
+	if len(u.AuthorizedKeys) == 0 {
+		u.AuthorizedKeys = nil
+	}
 	if len(u.Perms) == 0 {
 		u.Perms = nil
 	}
@@ -157,10 +160,10 @@ func (s *Store) AddUser(ctx context.Context, u auth.User, password string) error
 		return err
 	}
 	_, err = s.pool.Exec(ctx, `INSERT INTO ferry_users (name, password_hash, home, write, quota_bytes, quota_files, disabled,
-			download_rate, upload_rate, max_sessions, perms, allow_from)
-		VALUES ($1, $2, $3, $4, nullif($5, 0::bigint), nullif($6, 0::bigint), $7, $8, $9, $10, $11, $12)`,
+			download_rate, upload_rate, max_sessions, perms, allow_from, authorized_keys)
+		VALUES ($1, $2, $3, $4, nullif($5, 0::bigint), nullif($6, 0::bigint), $7, $8, $9, $10, $11, $12, $13)`,
 		u.Name, hash, u.Home, u.Write, u.QuotaBytes, u.QuotaFiles, u.Disabled,
-		u.DownloadRate, u.UploadRate, u.MaxSessions, textArray(u.Perms), textArray(u.AllowFrom))
+		u.DownloadRate, u.UploadRate, u.MaxSessions, textArray(u.Perms), textArray(u.AllowFrom), textArray(u.AuthorizedKeys))
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" { // unique_violation
 		return fmt.Errorf("%w: %s", auth.ErrUserExists, u.Name)
@@ -180,10 +183,10 @@ func (s *Store) UpdateUser(ctx context.Context, u auth.User) error {
 	return s.changeOne(ctx, u.Name, `UPDATE ferry_users SET home = $2, write = $3,
 			quota_bytes = nullif($4, 0::bigint), quota_files = nullif($5, 0::bigint), disabled = $6,
 			download_rate = $7, upload_rate = $8, max_sessions = $9, perms = $10, allow_from = $11,
-			updated_at = now()
+			authorized_keys = $12, updated_at = now()
 		WHERE name = $1`,
 		u.Name, u.Home, u.Write, u.QuotaBytes, u.QuotaFiles, u.Disabled,
-		u.DownloadRate, u.UploadRate, u.MaxSessions, textArray(u.Perms), textArray(u.AllowFrom))
+		u.DownloadRate, u.UploadRate, u.MaxSessions, textArray(u.Perms), textArray(u.AllowFrom), textArray(u.AuthorizedKeys))
 }
 
 // SetDisabled disables or enables name's account; every node sees it at

@@ -23,12 +23,14 @@ type certFlags struct {
 	outKey  string
 	days    int
 	force   bool
+
+	sshHostKey string
 }
 
 func newCertCommand(env Env) *cobra.Command {
 	var f certFlags
 	cmd := &cobra.Command{
-		Use:   "cert --host NAME [--host NAME...]",
+		Use:   "cert --host NAME [--host NAME...] | --ssh-host-key FILE",
 		Short: "Make a self-signed TLS certificate for testing FTPS",
 		Long: `Make a self-signed TLS certificate and its private key (ECDSA P-256)
 for testing FTPS with "ferry serve --tls-cert cert.pem --tls-key key.pem".
@@ -37,6 +39,9 @@ Each --host is a DNS name or an IP address clients use to reach the
 server; clients check the certificate against it. Clients must be told to
 trust the certificate (curl --cacert cert.pem). For a server others use,
 get a certificate from a CA instead.
+
+With --ssh-host-key FILE it writes an SSH host key for SFTP instead
+([sftp] host_key_file), and prints its fingerprint.
 
 The key file is written with mode 0600. Existing files are not
 overwritten unless --force is given.`,
@@ -53,10 +58,14 @@ overwritten unless --force is given.`,
 	fl.StringVar(&f.outKey, "out-key", "key.pem", "where to write the private key")
 	fl.IntVar(&f.days, "days", 365, "days the certificate is valid")
 	fl.BoolVar(&f.force, "force", false, "overwrite existing files")
+	fl.StringVar(&f.sshHostKey, "ssh-host-key", "", "write a new SSH host key (ed25519, for [sftp] host_key_file) to this file instead of a certificate")
 	return cmd
 }
 
 func runCert(env Env, f *certFlags) error {
+	if f.sshHostKey != "" {
+		return writeSSHHostKey(env, f.sshHostKey, f.force)
+	}
 	if len(f.hosts) == 0 {
 		return errors.New("--host is required: the names or addresses clients connect to, such as --host localhost --host 127.0.0.1")
 	}

@@ -48,6 +48,7 @@ type serveFlags struct {
 	xferlog   string
 	logFormat string
 	admin     adminFlags
+	sftp      sftpFlags
 }
 
 func newServeCommand(env Env) *cobra.Command {
@@ -108,6 +109,7 @@ else the AWS shared files of $AWS_PROFILE (~/.aws/credentials and
 	fl.BoolVar(&f.tlsRequired, "tls-required", false, "refuse logins and data connections without TLS")
 	addLoggingFlags(fl, &f)
 	f.admin.add(fl)
+	f.sftp.add(fl)
 	return cmd
 }
 
@@ -159,6 +161,7 @@ func runServe(cmd *cobra.Command, env Env, f *serveFlags) error {
 	if err := f.admin.apply(flags, cfg); err != nil {
 		return err
 	}
+	f.sftp.apply(flags, cfg)
 	password, err := userPassword(env, flags, f)
 	if err != nil {
 		return err
@@ -225,19 +228,33 @@ func runServe(cmd *cobra.Command, env Env, f *serveFlags) error {
 			return fmt.Errorf("implicit FTPS listener: %w", err)
 		}
 	}
+	sftpSvc, err := startSFTP(cfg, inst, logger, f.configFile)
+	if err != nil {
+		ln.Close()
+		if implicitLn != nil {
+			implicitLn.Close()
+		}
+		return err
+	}
+	defer sftpSvc.close()
 	// Before the welcome text, so that a SIGHUP sent once the server
 	// says it is up reloads rather than kills it.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	sftpSvc.printWelcome(env) // before the FTP text, whose last line is "try:"
 	printWelcome(env, cfg, inst, ln.Addr(), implicitLn, adm)
 
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	serving := 1
 	go func() { errc <- srv.Serve(ln) }()
 	if implicitLn != nil {
 		serving++
 		go func() { errc <- srv.ServeTLS(implicitLn) }()
+	}
+	if sftpSvc != nil {
+		serving++
+		go sftpSvc.serve(errc)
 	}
 	ctx := cmd.Context()
 	var serveErr error
@@ -259,7 +276,9 @@ wait:
 	logger.Info("shutting down; waiting for running transfers", "grace", f.grace)
 	sctx, cancel := context.WithTimeout(context.Background(), f.grace)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	sftpDone := make(chan error, 1)
+	go func() { sftpDone <- sftpSvc.shutdown(sctx) }()
+	if err := srv.Shutdown(sctx); err != nil || <-sftpDone != nil {
 		logger.Warn("grace period over; closed remaining sessions")
 	}
 	for ; serving > 0; serving-- {

@@ -20,6 +20,8 @@ type limitFlags struct {
 	maxSessions              string
 	perms, allowFrom         []string
 	clearPerms, clearAllow   bool
+	authorizedKeys           []string // files
+	clearKeys                bool
 }
 
 func (l *limitFlags) add(cmd *cobra.Command, editing bool) {
@@ -32,7 +34,9 @@ func (l *limitFlags) add(cmd *cobra.Command, editing bool) {
 	if editing {
 		fl.BoolVar(&l.clearPerms, "clear-perms", false, "remove the user's --perm rules (before adding those given)")
 		fl.BoolVar(&l.clearAllow, "clear-allow-from", false, "remove the user's --allow-from entries (before adding those given)")
+		fl.BoolVar(&l.clearKeys, "clear-authorized-keys", false, "remove the user's SFTP public keys (before adding those given)")
 	}
+	fl.StringArrayVar(&l.authorizedKeys, "authorized-key", nil, "OpenSSH public key file (.pub or authorized_keys) whose keys log the user in over SFTP; repeatable")
 }
 
 // apply changes u as the flags say.
@@ -77,7 +81,10 @@ func (l *limitFlags) apply(u *auth.User) error {
 		}
 		u.AllowFrom = append(u.AllowFrom, p.String())
 	}
-	return nil
+	if l.clearKeys {
+		u.AuthorizedKeys = nil
+	}
+	return addAuthorizedKeys(u, l.authorizedKeys)
 }
 
 func removeRule(rules []string, path string) []string {
@@ -111,6 +118,9 @@ func describeLimits(u *auth.User) string {
 	}
 	if len(u.AllowFrom) > 0 {
 		lines = append(lines, "allow from: "+strings.Join(u.AllowFrom, " "))
+	}
+	if n := len(u.AuthorizedKeys); n > 0 {
+		lines = append(lines, fmt.Sprintf("authorized keys: %d", n))
 	}
 	return strings.Join(lines, "\n") + "\n"
 }

@@ -481,6 +481,17 @@ func (a *authenticator) AuthenticateCert(ctx context.Context, conn ftpserver.Con
 	if a.account != nil && user == a.account.Name {
 		return &ftpserver.Account{User: a.account.Name, FS: a.accountFS, Write: a.account.Write}, nil
 	}
+	u, err := a.lookupEnabled(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	return a.userAccount(ctx, u)
+}
+
+// lookupEnabled is the users store's account user, for a login that has
+// proven itself otherwise than by password (a certificate, a key):
+// unknown and disabled accounts fail as a wrong password does.
+func (a *authenticator) lookupEnabled(ctx context.Context, user string) (*auth.User, error) {
 	if a.users == nil {
 		return nil, fmt.Errorf("%w: unknown user", ftpserver.ErrAuthFailed)
 	}
@@ -494,7 +505,7 @@ func (a *authenticator) AuthenticateCert(ctx context.Context, conn ftpserver.Con
 	if u.Disabled {
 		return nil, fmt.Errorf("%w: account disabled", ftpserver.ErrAuthFailed)
 	}
-	return a.userAccount(ctx, u)
+	return u, nil
 }
 
 func (a *authenticator) userAccount(ctx context.Context, u *auth.User) (*ftpserver.Account, error) {

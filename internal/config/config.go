@@ -75,6 +75,7 @@ type Config struct {
 	ProxyProtocol ProxyProtocol `toml:"proxy_protocol"`
 	Defender      Defender      `toml:"defender"`
 	Admin         Admin         `toml:"admin"`
+	SFTP          SFTP          `toml:"sftp"`
 
 	// XferlogFile and LogFormat: see xferlog.go.
 	XferlogFile string `toml:"xferlog_file"`
@@ -225,7 +226,7 @@ func Load(path string) (*Config, error) {
 // resolvePaths makes every relative path absolute against dir (the working
 // directory when dir is empty).
 func (c *Config) resolvePaths(dir string) error {
-	for _, p := range append([]*string{&c.Root, &c.UsersFile, &c.Anonymous.Root, &c.TLS.CertFile, &c.TLS.KeyFile, &c.TLS.ClientCA, &c.S3.SecretKeyFile, &c.XferlogFile, &c.Admin.TokenFile}, c.hostPaths()...) {
+	for _, p := range append([]*string{&c.Root, &c.UsersFile, &c.Anonymous.Root, &c.TLS.CertFile, &c.TLS.KeyFile, &c.TLS.ClientCA, &c.S3.SecretKeyFile, &c.XferlogFile, &c.Admin.TokenFile, &c.SFTP.HostKeyFile}, c.hostPaths()...) {
 		if *p == "" || filepath.IsAbs(*p) || s3fs.IsURL(*p) {
 			continue
 		}
@@ -448,6 +449,7 @@ func (c *Config) Validate() error {
 	c.validateProxy(bad)
 	c.validateLogging(bad)
 	c.validateDefender(bad)
+	c.validateSFTP(bad)
 	c.validateAdmin(bad)
 	c.validateHosts(bad)
 

@@ -91,6 +91,9 @@ func EntryOf(rec ftpserver.TransferRecord, loc *time.Location) Entry {
 		AuthUserID:    "*",
 		Complete:      rec.Result == ftpserver.TransferOK,
 	}
+	if rec.Protocol != "" {
+		e.Service = fieldSafe(rec.Protocol) // "sftp"
+	}
 	if rec.Remote.Addr().IsValid() {
 		e.RemoteHost = rec.Remote.Addr().Unmap().WithZone("").String()
 	}

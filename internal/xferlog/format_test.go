@@ -140,6 +140,10 @@ func TestEntryOfFields(t *testing.T) {
 			Remote: netip.MustParseAddrPort("127.0.0.1:1"), User: "j o\te", Direction: ftpserver.Download,
 			Path: "/a\x7fb\x01 c", Started: start, Result: ftpserver.TransferOK,
 		}, "Sat Mar 14 09:26:53 2026 1 127.0.0.1 0 /a?b?_c b _ o r j_o?e ftp 0 * c"},
+		{"SFTP names its service", ftpserver.TransferRecord{
+			Remote: netip.MustParseAddrPort("127.0.0.1:1"), User: "joe", Direction: ftpserver.Upload,
+			Path: "/up", Started: start, Bytes: 3, Result: ftpserver.TransferOK, Protocol: "sftp",
+		}, "Sat Mar 14 09:26:53 2026 1 127.0.0.1 3 /up b _ i r joe sftp 0 * c"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := EntryOf(tc.rec, time.UTC)

@@ -1,0 +1,138 @@
+package sftpserver_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/pkg/sftp"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/ferry-ftp/ferry/ftpserver"
+)
+
+// TestClientConcurrentRoundTrip: pkg/sftp's client with concurrent
+// writes and reads (requests in flight out of order) moves a file both
+// ways byte-identical; 256 MiB unless -short.
+func TestClientConcurrentRoundTrip(t *testing.T) {
+	t.Parallel()
+	size := 5<<20 + 123
+	if !testing.Short() {
+		size = 256 << 20
+	}
+	f := start(t, nil)
+	c := f.dial(t, "alice", ssh.Password(password),
+		sftp.UseConcurrentWrites(true), sftp.UseConcurrentReads(true), sftp.MaxConcurrentRequestsPerFile(64))
+	data := make([]byte, size)
+	rand.Read(data)
+	w, err := c.Create("/big.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.ReadFrom(bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	onDisk, err := os.ReadFile(filepath.Join(f.dir, "big.bin"))
+	if err != nil || !bytes.Equal(onDisk, data) {
+		t.Fatalf("upload differs: %d of %d bytes, first difference at %d (%v)", len(onDisk), len(data), firstDiff(onDisk, data), err)
+	}
+	r, err := c.Open("/big.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	if _, err := r.WriteTo(&got); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	if !bytes.Equal(got.Bytes(), data) {
+		t.Fatalf("download differs: %d of %d bytes, first difference at %d", got.Len(), len(data), firstDiff(got.Bytes(), data))
+	}
+}
+
+// TestClientStatusCodes: errors reach the client as SFTP status codes
+// with messages of the server's own, never a host path.
+func TestClientStatusCodes(t *testing.T) {
+	t.Parallel()
+	f := start(t, nil)
+	c := f.dial(t, "alice", ssh.Password(password))
+	if err := c.Mkdir("/d"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(f.dir, "d", "f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Stat("/missing")
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stat of a missing file: %v, want not-exist", err)
+	}
+	err = c.RemoveDirectory("/d")
+	var se *sftp.StatusError
+	if !errors.As(err, &se) || se.FxCode() != sftp.ErrSSHFxFailure || !bytes.Contains([]byte(err.Error()), []byte("Directory not empty")) {
+		t.Errorf("rmdir of a full directory: %v", err)
+	}
+	if bytes.Contains([]byte(err.Error()), []byte(f.dir)) {
+		t.Errorf("the host path reached the client: %v", err)
+	}
+	// SFTP v3 rename never replaces; posix-rename does.
+	if err := os.WriteFile(filepath.Join(f.dir, "a"), []byte("a"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(f.dir, "b"), []byte("b"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rename("/a", "/b"); err == nil {
+		t.Error("rename over an existing file succeeded")
+	}
+	if err := c.PosixRename("/a", "/b"); err != nil {
+		t.Errorf("posix-rename: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(f.dir, "b")); string(b) != "a" {
+		t.Errorf("after posix-rename b holds %q", b)
+	}
+	// statvfs from the backend's free space.
+	vfs, err := c.StatVFS("/")
+	if err != nil || vfs.Bavail == 0 || vfs.Frsize != 4096 {
+		t.Errorf("statvfs: %+v, %v", vfs, err)
+	}
+	// No hard links on localfs, no symlinks anywhere.
+	if err := c.Link("/b", "/c"); err == nil {
+		t.Error("hardlink succeeded on a backend without links")
+	}
+	if err := c.Symlink("/b", "/s"); err == nil {
+		t.Error("symlink succeeded")
+	}
+}
+
+// TestClientCutUpload: a connection lost mid-upload aborts it as FTP's
+// interrupted upload: the default atomic-resume mode publishes what
+// arrived, and the transfer is reported aborted.
+func TestClientCutUpload(t *testing.T) {
+	t.Parallel()
+	f := start(t, nil)
+	c := f.dial(t, "alice", ssh.Password(password))
+	w, err := c.Create("/cut.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 1<<20)
+	rand.Read(data)
+	if _, err := w.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	c.Close() // without closing the file
+	rec := f.records(t, 1)[0]
+	if rec.Result != ftpserver.TransferAborted || rec.Bytes != int64(len(data)) {
+		t.Errorf("record of a cut upload: %+v", rec)
+	}
+	got, err := os.ReadFile(filepath.Join(f.dir, "cut.bin"))
+	if err != nil || !bytes.Equal(got, data) {
+		t.Errorf("atomic-resume left %d bytes (%v), want the %d that arrived", len(got), err, len(data))
+	}
+}

@@ -35,7 +35,7 @@ func cmdUSER(s *session, arg string) error {
 	if isAnonymousName(arg) {
 		s.reply(ftp.CodeNeedPassword, "Anonymous login ok, send your e-mail address as password.")
 	} else {
-		s.reply(ftp.CodeNeedPassword, "Password required for "+quoteName(truncate(arg, 64))+".")
+		s.replyf(ftp.CodeNeedPassword, "Password required for %s.", quoteName(truncate(arg, 64)))
 	}
 	return nil
 }
@@ -158,6 +158,7 @@ func (s *session) logout() {
 	s.userName = ""
 	s.cwd = "/"
 	s.ascii = false
+	s.ebcdic = false
 	s.restOffset = 0
 	s.renameFrom = ""
 	s.epsvAll = false
@@ -168,6 +169,9 @@ func (s *session) logout() {
 
 func cmdREIN(s *session, _ string) error {
 	s.logout()
+	// REIN returns the session to its state at connection (RFC 959
+	// §4.1.1), the reply language included.
+	s.setLanguage(langEN)
 	s.reply(ftp.CodeServiceReady, "Service ready for new user.")
 	return nil
 }
@@ -188,7 +192,7 @@ func cmdCWD(s *session, arg string) error {
 		return ftp.Errorf(ftp.CodeActionNotTaken, "Not a directory.")
 	}
 	s.cwd = p
-	s.reply(ftp.CodeFileActionOK, "Directory changed to "+quoteName(p)+".")
+	s.replyf(ftp.CodeFileActionOK, "Directory changed to %s.", quoteName(p))
 	return nil
 }
 
@@ -205,7 +209,7 @@ func quotePath(p string) string {
 }
 
 func cmdPWD(s *session, _ string) error {
-	s.reply(ftp.CodePathCreated, quotePath(s.cwd)+" is the current directory.")
+	s.replyf(ftp.CodePathCreated, "%s is the current directory.", quotePath(s.cwd))
 	return nil
 }
 
@@ -218,13 +222,20 @@ func cmdTYPE(s *session, arg string) error {
 	case f[0] == "I" && len(f) == 1,
 		f[0] == "L" && len(f) == 2 && f[1] == "8",
 		f[0] == "L8" && len(f) == 1:
-		s.ascii = false
+		s.ascii, s.ebcdic = false, false
 		s.reply(ftp.CodeOK, "Switching to Binary mode.")
 	case f[0] == "A" && (len(f) == 1 || f[1] == "N"):
-		s.ascii = true
+		s.ascii, s.ebcdic = true, false
 		s.reply(ftp.CodeOK, "Switching to ASCII mode.")
+	case f[0] == "E" && (len(f) == 1 || f[1] == "N"):
+		s.ascii, s.ebcdic = false, true
+		s.reply(ftp.CodeOK, "Switching to EBCDIC mode.")
+	case (f[0] == "A" || f[0] == "E") && (f[1] == "T" || f[1] == "C"):
+		// Telnet and ASA (carriage control) format effectors would
+		// need a print-file form of the stored text; there is none.
+		return ftp.Errorf(ftp.CodeParamNotImplemented, "TYPE %s %s: format controls are not supported; use N.", f[0], f[1])
 	case f[0] == "A" || f[0] == "E" || f[0] == "L":
-		return ftp.Errorf(ftp.CodeParamNotImplemented, "TYPE %s is not supported; use A, I or L 8.", strings.Join(f, " "))
+		return ftp.Errorf(ftp.CodeParamNotImplemented, "TYPE %s is not supported; use A, E, I or L 8.", strings.Join(f, " "))
 	default:
 		return ftp.Errorf(ftp.CodeArgumentError, "Bad TYPE argument.")
 	}
@@ -298,12 +309,12 @@ func cmdHELP(s *session, arg string) error {
 	if !ok {
 		return ftp.Errorf(ftp.CodeNotImplemented, "Unknown command %s.", truncate(quoteName(verb), 16))
 	}
-	s.reply(ftp.CodeHelp, "Syntax: "+c.syntax)
+	s.replyf(ftp.CodeHelp, "Syntax: %s", c.syntax)
 	return nil
 }
 
 func (s *session) features() string {
-	lines := []string{"Features:"}
+	lines := []string{s.tr("Features:")}
 	if s.srv.TLSConfig != nil {
 		lines = append(lines, "AUTH TLS", "PBSZ", "PROT")
 		if s.listener.TLS.AllowCCC {
@@ -315,6 +326,7 @@ func (s *session) features() string {
 		"EPRT",
 		"EPSV",
 		"HASH "+hashFeat(s.hashAlgo),
+		featLANG(s.language()),
 		"MDTM",
 		"MFMT",
 		"MLST "+ftp.FeatMLST(ftp.AllFacts, s.mlstFacts),
@@ -323,7 +335,7 @@ func (s *session) features() string {
 		"SIZE",
 		"TVFS",
 		"UTF8",
-		"End",
+		s.tr("End"),
 	)
 	return strings.Join(lines, "\n")
 }
@@ -348,7 +360,7 @@ func cmdOPTS(s *session, arg string) error {
 		}
 	case "MLST":
 		s.mlstFacts = ftp.ParseOptsMLST(value)
-		s.reply(ftp.CodeOK, "MLST OPTS "+ftp.FeatMLST(s.mlstFacts, 0))
+		s.replyf(ftp.CodeOK, "MLST OPTS %s", ftp.FeatMLST(s.mlstFacts, 0))
 	case "HASH":
 		if value == "" {
 			s.reply(ftp.CodeOK, s.hashAlgo)

@@ -2,7 +2,6 @@ package ftpserver
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"net"
@@ -315,7 +314,7 @@ func cmdMLST(s *session, arg string) error {
 		e.Type = "cdir"
 	}
 	line := ftp.AppendFacts(nil, &e, s.mlstFacts)
-	s.reply(ftp.CodeFileActionOK, "Listing "+quoteName(p)+"\n"+string(line)+"\nEnd.")
+	s.replyf(ftp.CodeFileActionOK, "Listing %s\n%s\nEnd.", quoteName(p), line)
 	return nil
 }
 
@@ -341,13 +340,13 @@ func cmdSTAT(s *session, arg string) error {
 func (s *session) statSession() error {
 	var b strings.Builder
 	b.WriteString("ferry FTP server status:\n")
-	fmt.Fprintf(&b, "Connected to %s\n", addrIP(s.conn.RemoteAddr()))
+	b.WriteString(s.trf("Connected to %s\n", addrIP(s.conn.RemoteAddr())))
 	if s.acct != nil {
-		fmt.Fprintf(&b, "Logged in as %s\n", quoteName(s.acct.User))
+		b.WriteString(s.trf("Logged in as %s\n", quoteName(s.acct.User)))
 	} else {
 		b.WriteString("Not logged in\n")
 	}
-	fmt.Fprintf(&b, "TYPE: %s, STRUcture: File, MODE: Stream\n", s.describeMode())
+	b.WriteString(s.trf("TYPE: %s, STRUcture: File, MODE: Stream\n", s.describeMode()))
 	if s.data.ready() {
 		b.WriteString("Data connection prepared\n")
 	} else {
@@ -382,7 +381,7 @@ func (s *session) statPath(arg string) error {
 	if target.file != nil {
 		name = path.Join(target.dir, target.file.Name())
 	}
-	buf := ftp.AppendReply(nil, ftp.CodeFileStatus, "-Status of "+quoteName(name)+":")
+	buf := ftp.AppendReply(nil, ftp.CodeFileStatus, "-"+s.trf("Status of %s:", quoteName(name)))
 	// AppendReply wrote "213 -Status"; make it the opening line "213-".
 	buf = append(buf[:3], buf[4:]...)
 	write := func() bool {
@@ -419,7 +418,7 @@ func (s *session) statPath(arg string) error {
 			}
 		}
 	}
-	buf = ftp.AppendReply(buf, ftp.CodeFileStatus, "End of status.")
+	buf = ftp.AppendReply(buf, ftp.CodeFileStatus, s.tr("End of status."))
 	if write() {
 		s.srv.replied(ftp.CodeFileStatus)
 	}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -47,13 +46,17 @@ type session struct {
 	acct       *Account // nil until logged in
 	cwd        string
 	ascii      bool  // TYPE A; binary (TYPE I) is the default
+	ebcdic     bool  // TYPE E (never with ascii)
 	restOffset int64 // from REST, for the next transfer
 	renameFrom string
 	epsvAll    bool
 	mlstFacts  ftp.Facts
 	hashAlgo   string
-	badCount   int
-	quitting   bool
+	// lang is the reply language (LANG); atomic because replies are
+	// also written by transfers and by Server.Disconnect.
+	lang     atomic.Uint32
+	badCount int
+	quitting bool
 
 	data dataChannel // the prepared (not yet used) data connection
 
@@ -126,8 +129,15 @@ func (s *session) newLineReader() {
 	s.lr = ftp.NewLineReader(bufio.NewReaderSize(s.conn, 512), ftp.MaxLine)
 }
 
-// reply sends one reply; a multi-line msg becomes a multi-line reply.
+// reply sends one reply in the session's language (see catalog.go); a
+// multi-line msg becomes a multi-line reply.
 func (s *session) reply(code int, msg string) {
+	s.writeReply(code, s.tr(msg))
+}
+
+// writeReply sends a reply whose text is already in the session's
+// language.
+func (s *session) writeReply(code int, msg string) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	s.wbuf = ftp.AppendReply(s.wbuf[:0], code, msg)
@@ -147,9 +157,10 @@ func (s *session) reply(code int, msg string) {
 	}
 }
 
-// replyf is reply with a formatted message.
+// replyf is reply with a formatted message: the format is translated,
+// then formatted.
 func (s *session) replyf(code int, format string, args ...any) {
-	s.reply(code, fmt.Sprintf(format, args...))
+	s.writeReply(code, s.trf(format, args...))
 }
 
 // replyError is the one place where a handler's error becomes a reply.
@@ -159,7 +170,7 @@ func (s *session) replyError(err error) {
 	var fe *ftp.Error
 	switch {
 	case errors.As(err, &fe):
-		s.reply(fe.Code, fe.Msg)
+		s.writeReply(fe.Code, fe.Localize(s.tr))
 	case errors.Is(err, fs.ErrNotExist):
 		s.reply(ftp.CodeActionNotTaken, "No such file or directory.")
 	case errors.Is(err, fs.ErrPermission):

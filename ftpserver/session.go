@@ -47,6 +47,7 @@ type session struct {
 	cwd        string
 	ascii      bool  // TYPE A; binary (TYPE I) is the default
 	ebcdic     bool  // TYPE E (never with ascii)
+	mode       byte  // MODE: modeStream, ... (coding.go)
 	restOffset int64 // from REST, for the next transfer
 	renameFrom string
 	epsvAll    bool
@@ -113,6 +114,7 @@ func newSession(srv *Server, conn net.Conn, n uint64, opts ListenerOptions) *ses
 		cwd:       "/",
 		mlstFacts: ftp.AllFacts,
 		hashAlgo:  "SHA-256",
+		mode:      modeStream,
 		listener:  opts,
 		remote:    addrIP(conn.RemoteAddr()),
 		loginFrom: time.Now(),

@@ -24,13 +24,14 @@ const (
 // transfer runs beside the loop, which may meanwhile take a new TYPE or
 // MODE for the next transfer.
 type coding struct {
-	ascii bool // TYPE A
-	mode  byte // modeStream, ...
+	ascii  bool // TYPE A
+	ebcdic bool // TYPE E
+	mode   byte // modeStream, ...
 }
 
 // coding snapshots the session's TYPE and MODE for one transfer.
 func (s *session) coding() coding {
-	return coding{ascii: s.ascii, mode: s.mode}
+	return coding{ascii: s.ascii, ebcdic: s.ebcdic, mode: s.mode}
 }
 
 // stages collects what the encoders and decoders of one transfer must do
@@ -82,8 +83,11 @@ func (c coding) modeDecoder(conn io.Reader, st *stages) io.Reader {
 // typeEncoder wraps w (the mode encoder) in the representation type's
 // encoder for sending.
 func (c coding) typeEncoder(w io.Writer, st *stages) io.Writer {
-	if c.ascii {
+	switch {
+	case c.ascii:
 		return ftp.NewCRLFWriter(w)
+	case c.ebcdic:
+		return ftp.NewEBCDICEncoder(w)
 	}
 	return w
 }
@@ -91,10 +95,15 @@ func (c coding) typeEncoder(w io.Writer, st *stages) io.Writer {
 // typeDecoder wraps file (the destination of an upload) in the
 // representation type's decoder.
 func (c coding) typeDecoder(file io.Writer, st *stages) io.Writer {
-	if c.ascii {
+	switch {
+	case c.ascii:
 		lf := ftp.NewLFWriter(file)
 		st.onFinish(lf.Flush)
 		return lf
+	case c.ebcdic:
+		dec := ftp.NewEBCDICDecoder(file)
+		st.onFinish(dec.Flush)
+		return dec
 	}
 	return file
 }
@@ -109,10 +118,18 @@ func (c coding) download(conn net.Conn) (io.Writer, *stages) {
 }
 
 // listing returns the writer a listing's lines go to. Listings are
-// already text in the network form (CRLF lines): only the mode applies.
+// already text in the network form of TYPE A (CRLF lines): only the mode
+// applies, except in TYPE E, where RFC 959 sends listings in EBCDIC too
+// (LIST: "in type ASCII or type EBCDIC"): lines end in NL there.
 func (c coding) listing(conn net.Conn) (io.Writer, *stages) {
 	st := &stages{}
-	return c.modeEncoder(conn, st), st
+	w := c.modeEncoder(conn, st)
+	if c.ebcdic {
+		lf := ftp.NewLFWriter(ftp.NewEBCDICEncoder(w))
+		st.onFinish(lf.Flush)
+		return lf, st
+	}
+	return w, st
 }
 
 // upload returns the reader of an upload's bytes from conn and the

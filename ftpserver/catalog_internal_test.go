@@ -345,3 +345,23 @@ func TestCatalogVerbs(t *testing.T) {
 		}
 	}
 }
+
+// TestTranslate: whole lines are looked up; indented lines and lines
+// without an entry pass unchanged.
+func TestTranslate(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ in, want string }{
+		{"NOOP ok.", "NOOP 成功。"},
+		{"NOOP ok. ", "NOOP ok. "},
+		{"Features:\n AUTH TLS\nUTF8\nEnd", "支持的扩展功能：\n AUTH TLS\nUTF8\n结束"},
+		{"The following commands are recognized.\n NOOP ok.\nHelp OK.", "可以识别以下命令：\n NOOP ok.\n帮助信息结束。"},
+		{"", ""},
+	} {
+		if got := translate(catalogZHCN, c.in); got != c.want {
+			t.Errorf("translate(%q) = %q, want %q", c.in, got, c.want)
+		}
+		if got := translate(nil, c.in); got != c.in {
+			t.Errorf("English translate(%q) = %q", c.in, got)
+		}
+	}
+}

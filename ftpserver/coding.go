@@ -11,8 +11,19 @@ import (
 // Transmission modes (RFC 959 §3.4 and its extensions), the value of
 // session.mode.
 const (
-	modeStream byte = 'S'
+	modeStream  byte = 'S'
+	modeDeflate byte = 'Z' // draft-preston-ftpext-deflate; ftp/deflate.go
 )
+
+// modeName names a transmission mode for STAT.
+func modeName(mode byte) string {
+	switch mode {
+	case modeDeflate:
+		return "Deflate"
+	default:
+		return "Stream"
+	}
+}
 
 // coding is how one transfer's bytes are represented on the data
 // connection: the representation type (TYPE, applied next to the file)
@@ -26,11 +37,12 @@ const (
 type coding struct {
 	ascii bool // TYPE A
 	mode  byte // modeStream, ...
+	level int  // MODE Z's compression level (OPTS MODE Z LEVEL)
 }
 
 // coding snapshots the session's TYPE and MODE for one transfer.
 func (s *session) coding() coding {
-	return coding{ascii: s.ascii, mode: s.mode}
+	return coding{ascii: s.ascii, mode: s.mode, level: s.deflateLevel}
 }
 
 // stages collects what the encoders and decoders of one transfer must do
@@ -45,6 +57,7 @@ type stages struct {
 }
 
 func (st *stages) onFinish(f func() error) { st.finishers = append(st.finishers, f) }
+func (st *stages) onRelease(f func())      { st.releasers = append(st.releasers, f) }
 
 func (st *stages) finish() error {
 	for i := len(st.finishers) - 1; i >= 0; i-- {
@@ -65,6 +78,13 @@ func (st *stages) release() {
 // modeEncoder wraps conn in the transmission mode's encoder.
 func (c coding) modeEncoder(conn io.Writer, st *stages) io.Writer {
 	switch c.mode {
+	case modeDeflate:
+		// The compressor is taken here, for this transfer only, and
+		// given back at its end: an idle session holds none.
+		dw := ftp.NewDeflateWriter(conn, c.level)
+		st.onFinish(dw.Close)
+		st.onRelease(dw.Release)
+		return dw
 	default: // modeStream: the bytes themselves, ended by closing.
 		return conn
 	}
@@ -74,6 +94,12 @@ func (c coding) modeEncoder(conn io.Writer, st *stages) io.Writer {
 // it returns ends (io.EOF) where the mode says the file ends.
 func (c coding) modeDecoder(conn io.Reader, st *stages) io.Reader {
 	switch c.mode {
+	case modeDeflate:
+		// A decompression bomb is only bytes through the normal writer:
+		// quota and disk limits apply to what it expands to.
+		dr := ftp.NewDeflateReader(conn)
+		st.onRelease(dr.Release)
+		return dr
 	default:
 		return conn
 	}

@@ -11,16 +11,8 @@ import (
 	"testing"
 
 	"github.com/ferry-ftp/ferry/ftpclient"
+	"github.com/ferry-ftp/ferry/internal/texttest"
 )
-
-// compressible is text of n bytes.
-func compressible(n int) []byte {
-	var b bytes.Buffer
-	for i := 0; b.Len() < n; i++ {
-		fmt.Fprintf(&b, "%07d a line of text that compresses well\n", i)
-	}
-	return b.Bytes()[:n]
-}
 
 // byteCountingDialer counts the bytes that cross every connection the
 // client makes, control and data, both ways.
@@ -59,7 +51,7 @@ func TestCompressionAgainstFerry(t *testing.T) {
 	var wire byteCountingDialer
 	c := dial(t, ts.addr, ftpclient.WithCompression(true), ftpclient.WithDebug(&trace), ftpclient.WithDialer(wire.dial), ftpclient.WithPoolSize(1))
 	ctx := testCtx(t)
-	data := compressible(1 << 20)
+	data := texttest.Lines(1 << 20)
 
 	before := wire.n.Load()
 	if _, err := c.Store(ctx, "/t.txt", bytes.NewReader(data), 0); err != nil {
@@ -141,7 +133,7 @@ func TestCompressPerTransfer(t *testing.T) {
 	var trace syncBuffer
 	c := dial(t, ts.addr, ftpclient.WithDebug(&trace), ftpclient.WithPoolSize(1))
 	ctx := testCtx(t)
-	data := compressible(100000)
+	data := texttest.Lines(100000)
 	if _, err := c.Store(ctx, "/f", bytes.NewReader(data), 0, ftpclient.Compress()); err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +153,7 @@ func TestCompressPerTransfer(t *testing.T) {
 // command; one that offers it but refuses it is not asked again.
 func TestCompressionFallsBack(t *testing.T) {
 	t.Parallel()
-	data := compressible(5000)
+	data := texttest.Lines(5000)
 	for _, offered := range []bool{false, true} {
 		t.Run(fmt.Sprint("offered=", offered), func(t *testing.T) {
 			t.Parallel()

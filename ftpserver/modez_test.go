@@ -9,19 +9,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ferry-ftp/ferry/internal/texttest"
 )
 
 // The independent peer of these tests is the standard library's
 // compress/zlib; the server uses another implementation.
-
-// modezText is compressible text of a few chunks' size.
-func modezText(n int) []byte {
-	var b bytes.Buffer
-	for i := 0; b.Len() < n; i++ {
-		fmt.Fprintf(&b, "line %d: the quick brown fox jumps over the lazy dog\n", i)
-	}
-	return b.Bytes()[:n]
-}
 
 func zlibBytes(t *testing.T, data []byte, level int) []byte {
 	t.Helper()
@@ -83,7 +76,7 @@ func TestModeZRetr(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
 	c := ts.login(t)
-	content := modezText(1 << 20)
+	content := texttest.Lines(1 << 20)
 	c.stor("STOR", "text.txt", content)
 	c.cmd(200, "MODE Z")
 	wire := c.retr("text.txt")
@@ -121,7 +114,7 @@ func TestModeZRetrRest(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
 	c := ts.login(t)
-	content := modezText(300 << 10)
+	content := texttest.Lines(300 << 10)
 	c.stor("STOR", "f", content)
 	c.cmd(200, "MODE Z")
 	// The offset counts bytes of the file, not of the compressed stream.
@@ -139,7 +132,7 @@ func TestModeZStorAppe(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
 	c := ts.login(t)
-	content := modezText(700 << 10)
+	content := texttest.Lines(700 << 10)
 	c.cmd(200, "MODE Z")
 	c.stor("STOR", "up.txt", zlibBytes(t, content, 6))
 	c.stor("APPE", "up.txt", zlibBytes(t, []byte("tail\n"), 9))
@@ -176,7 +169,7 @@ func TestModeZStorAppe(t *testing.T) {
 // nothing of it is published.
 func TestModeZStorCorrupt(t *testing.T) {
 	t.Parallel()
-	content := modezText(200 << 10)
+	content := texttest.Lines(200 << 10)
 	good := zlibBytes(t, content, 6)
 	flipped := bytes.Clone(good)
 	flipped[len(flipped)/3] ^= 0xff
@@ -276,7 +269,7 @@ func TestModeZReset(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
 	c := ts.login(t)
-	content := modezText(10000)
+	content := texttest.Lines(10000)
 	c.stor("STOR", "f", content)
 	c.cmd(200, "MODE Z")
 	c.cmd(200, "OPTS MODE Z LEVEL 0")
@@ -298,7 +291,7 @@ func TestModeZChangedDuringTransfer(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
 	c := ts.login(t)
-	content := modezText(1 << 20)
+	content := texttest.Lines(1 << 20)
 	c.stor("STOR", "big", content)
 	c.cmd(200, "MODE Z")
 	data := c.pasv()
@@ -328,7 +321,7 @@ func TestModeZUnderTLS(t *testing.T) {
 	c.cmd(200, "PROT P")
 	c.cmd(331, "USER alice")
 	c.cmd(230, "PASS secret")
-	content := modezText(500 << 10)
+	content := texttest.Lines(500 << 10)
 	c.cmd(200, "MODE Z")
 
 	// Upload.

@@ -1,22 +1,14 @@
 package interop
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-// modezText is compressible text, as MODE Z is meant for.
-func modezText(n int) []byte {
-	var b bytes.Buffer
-	for i := 0; b.Len() < n; i++ {
-		fmt.Fprintf(&b, "%06d the quick brown fox jumps over the lazy dog; ferry MODE Z\n", i)
-	}
-	return b.Bytes()[:n]
-}
+	"github.com/ferry-ftp/ferry/internal/texttest"
+)
 
 // TestLftpModeZ has lftp transfer in MODE Z (its ftp:use-mode-z) both
 // ways, list, and resume a download, and checks from lftp's own protocol
@@ -25,8 +17,8 @@ func TestLftpModeZ(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
 	work := t.TempDir()
-	down := modezText(3 << 20)
-	up := modezText(2<<20 + 12345)
+	down := texttest.Lines(3 << 20)
+	up := texttest.Lines(2<<20 + 12345)
 	writeFile(t, ts.local("/down.txt"), down)
 	writeFile(t, filepath.Join(work, "up.txt"), up)
 	for i := range 50 {

@@ -1,28 +1,20 @@
 package cli
 
 import (
-	"bytes"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-func compressibleText(n int) []byte {
-	var b bytes.Buffer
-	for i := 0; b.Len() < n; i++ {
-		fmt.Fprintf(&b, "%07d ferry --compress test line\n", i)
-	}
-	return b.Bytes()[:n]
-}
+	"github.com/ferry-ftp/ferry/internal/texttest"
+)
 
 // get, put and mirror with --compress transfer in MODE Z against a server
 // that offers it, and the files arrive whole.
 func TestCompressFlag(t *testing.T) {
 	t.Parallel()
 	ts := startFTP(t)
-	data := compressibleText(3<<20 + 7)
+	data := texttest.Lines(3<<20 + 7)
 	ts.put(t, "tree/a.txt", data)
 	ts.put(t, "tree/sub/b.txt", data[:12345])
 	dir := t.TempDir()

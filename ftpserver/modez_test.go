@@ -3,6 +3,7 @@ package ftpserver_test
 import (
 	"bytes"
 	"compress/zlib"
+	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferry-ftp/ferry/ftpserver"
 	"github.com/ferry-ftp/ferry/internal/texttest"
 )
 
@@ -348,5 +350,41 @@ func TestModeZUnderTLS(t *testing.T) {
 	}
 	if wire.Len() > len(content)/4 {
 		t.Errorf("%d bytes of text took %d bytes of TLS", len(content), wire.Len())
+	}
+}
+
+// A rate limit protects the link: in MODE Z it counts the compressed
+// bytes on the wire, not the file's.
+func TestModeZRateLimitCountsWireBytes(t *testing.T) {
+	t.Parallel()
+	down, up := &countingLimiter{burst: 16 << 10}, &countingLimiter{burst: 16 << 10}
+	ts := startServer(t, func(srv *ftpserver.Server) {
+		auth := srv.Auth
+		srv.Auth = ftpserver.AuthFunc(func(ctx context.Context, c ftpserver.ConnInfo, user, pass string) (*ftpserver.Account, error) {
+			acct, err := auth.Authenticate(ctx, c, user, pass)
+			if acct != nil {
+				acct.DownloadLimit, acct.UploadLimit = down, up
+			}
+			return acct, err
+		})
+	})
+	c := ts.login(t)
+	content := texttest.Lines(1 << 20)
+	c.stor("STOR", "f", content)
+	if got := up.bytes.Load(); got != int64(len(content)) {
+		t.Fatalf("MODE S upload: the limiter counted %d bytes, want the %d sent", got, len(content))
+	}
+	c.cmd(200, "MODE Z")
+	wire := zlibBytes(t, content, 6)
+	c.stor("STOR", "g", wire)
+	if got := up.bytes.Load() - int64(len(content)); got != int64(len(wire)) {
+		t.Errorf("MODE Z upload: the limiter counted %d bytes, want the %d on the wire", got, len(wire))
+	}
+	received := c.retr("g")
+	if !bytes.Equal(inflate(t, received), content) {
+		t.Fatal("content differs")
+	}
+	if got := down.bytes.Load(); got != int64(len(received)) {
+		t.Errorf("MODE Z download: the limiter counted %d bytes, want the %d on the wire", got, len(received))
 	}
 }

@@ -160,6 +160,7 @@ func (s *session) logout() {
 	s.ascii = false
 	s.ebcdic = false
 	s.mode = modeStream
+	s.deflateLevel = ftp.DefaultDeflateLevel
 	s.restOffset = 0
 	s.renameFrom = ""
 	s.epsvAll = false
@@ -264,8 +265,11 @@ func cmdMODE(s *session, arg string) error {
 	case "S":
 		s.mode = modeStream
 		s.reply(ftp.CodeOK, "Mode set to S.")
-	case "B", "C", "Z":
-		return ftp.Errorf(ftp.CodeParamNotImplemented, "Only MODE S is implemented.")
+	case "Z":
+		s.mode = modeDeflate
+		s.reply(ftp.CodeOK, "Mode set to Z (deflate).")
+	case "B", "C":
+		return ftp.Errorf(ftp.CodeParamNotImplemented, "Only MODE S and Z are implemented.")
 	default:
 		return ftp.Errorf(ftp.CodeArgumentError, "Bad MODE argument.")
 	}
@@ -332,6 +336,7 @@ func (s *session) features() string {
 		"MDTM",
 		"MFMT",
 		"MLST "+ftp.FeatMLST(ftp.AllFacts, s.mlstFacts),
+		"MODE Z",
 		"PASV",
 		"REST STREAM",
 		"SIZE",
@@ -374,6 +379,8 @@ func cmdOPTS(s *session, arg string) error {
 		}
 		s.hashAlgo = algo
 		s.reply(ftp.CodeOK, algo)
+	case "MODE":
+		return s.optsMode(value)
 	default:
 		return ftp.Errorf(ftp.CodeArgumentError, "Unknown OPTS option.")
 	}

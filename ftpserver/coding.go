@@ -1,6 +1,7 @@
 package ftpserver
 
 import (
+	"context"
 	"io"
 	"net"
 	"time"
@@ -11,8 +12,19 @@ import (
 // Transmission modes (RFC 959 §3.4 and its extensions), the value of
 // session.mode.
 const (
-	modeStream byte = 'S'
+	modeStream  byte = 'S'
+	modeDeflate byte = 'Z' // draft-preston-ftpext-deflate; ftp/deflate.go
 )
+
+// modeName names a transmission mode for STAT.
+func modeName(mode byte) string {
+	switch mode {
+	case modeDeflate:
+		return "Deflate"
+	default:
+		return "Stream"
+	}
+}
 
 // coding is how one transfer's bytes are represented on the data
 // connection: the representation type (TYPE, applied next to the file)
@@ -27,11 +39,12 @@ type coding struct {
 	ascii  bool // TYPE A
 	ebcdic bool // TYPE E
 	mode   byte // modeStream, ...
+	level  int  // MODE Z's compression level (OPTS MODE Z LEVEL)
 }
 
 // coding snapshots the session's TYPE and MODE for one transfer.
 func (s *session) coding() coding {
-	return coding{ascii: s.ascii, ebcdic: s.ebcdic, mode: s.mode}
+	return coding{ascii: s.ascii, ebcdic: s.ebcdic, mode: s.mode, level: s.deflateLevel}
 }
 
 // stages collects what the encoders and decoders of one transfer must do
@@ -46,6 +59,7 @@ type stages struct {
 }
 
 func (st *stages) onFinish(f func() error) { st.finishers = append(st.finishers, f) }
+func (st *stages) onRelease(f func())      { st.releasers = append(st.releasers, f) }
 
 func (st *stages) finish() error {
 	for i := len(st.finishers) - 1; i >= 0; i-- {
@@ -66,6 +80,13 @@ func (st *stages) release() {
 // modeEncoder wraps conn in the transmission mode's encoder.
 func (c coding) modeEncoder(conn io.Writer, st *stages) io.Writer {
 	switch c.mode {
+	case modeDeflate:
+		// The compressor is taken here, for this transfer only, and
+		// given back at its end: an idle session holds none.
+		dw := ftp.NewDeflateWriter(conn, c.level)
+		st.onFinish(dw.Close)
+		st.onRelease(dw.Release)
+		return dw
 	default: // modeStream: the bytes themselves, ended by closing.
 		return conn
 	}
@@ -75,6 +96,12 @@ func (c coding) modeEncoder(conn io.Writer, st *stages) io.Writer {
 // it returns ends (io.EOF) where the mode says the file ends.
 func (c coding) modeDecoder(conn io.Reader, st *stages) io.Reader {
 	switch c.mode {
+	case modeDeflate:
+		// A decompression bomb is only bytes through the normal writer:
+		// quota and disk limits apply to what it expands to.
+		dr := ftp.NewDeflateReader(conn)
+		st.onRelease(dr.Release)
+		return dr
 	default:
 		return conn
 	}
@@ -109,12 +136,12 @@ func (c coding) typeDecoder(file io.Writer, st *stages) io.Writer {
 }
 
 // download returns the writer a download's file bytes go to, and its
-// stages. Under TYPE I and MODE S it is conn itself, so send keeps the
-// kernel's sendfile path; likewise upload's reader is conn itself, for
-// splice.
-func (c coding) download(conn net.Conn) (io.Writer, *stages) {
+// stages; wire is the data connection, or a writer in front of it. Under TYPE I and
+// MODE S it is wire itself, so send keeps the kernel's sendfile path;
+// likewise upload's reader is conn itself, for splice.
+func (c coding) download(wire io.Writer) (io.Writer, *stages) {
 	st := &stages{}
-	return c.typeEncoder(c.modeEncoder(conn, st), st), st
+	return c.typeEncoder(c.modeEncoder(wire, st), st), st
 }
 
 // listing returns the writer a listing's lines go to. Listings are
@@ -132,20 +159,33 @@ func (c coding) listing(conn net.Conn) (io.Writer, *stages) {
 	return w, st
 }
 
-// upload returns the reader of an upload's bytes from conn and the
-// writer in front of file they go to, and their stages.
-func (c coding) upload(conn net.Conn, file io.Writer) (io.Reader, io.Writer, *stages) {
+// upload returns the reader of an upload's bytes from wire (the data
+// connection, or a reader of it) and the writer in front of file they go to, and their
+// stages.
+func (c coding) upload(wire io.Reader, file io.Writer) (io.Reader, io.Writer, *stages) {
 	st := &stages{}
 	dst := c.typeDecoder(file, st)
-	return c.modeDecoder(conn, st), dst, st
+	return c.modeDecoder(wire, st), dst, st
 }
 
 // download sends src through c's encoders to conn, then ends the
 // encoding (a flush or an end-of-file marker may still go out).
 func (s *session) download(t *transfer, conn net.Conn, c coding, src io.Reader) error {
-	dst, st := c.download(conn)
+	rl := s.acct.DownloadLimit
+	var wire io.Writer = conn
+	if rl != nil && c.mode != modeStream {
+		// A rate limit protects the link: it counts the bytes on the
+		// wire, which compression makes fewer than the file's.
+		p, done, err := s.paced(t, rl)
+		if err != nil {
+			return err
+		}
+		defer done()
+		wire, rl = p.writer(conn), nil
+	}
+	dst, st := c.download(wire)
 	defer st.release()
-	if err := s.send(t, conn, dst, src); err != nil {
+	if err := s.send(t, conn, dst, src, rl); err != nil {
 		return err
 	}
 	conn.SetWriteDeadline(time.Now().Add(durationOr(s.srv.DataTimeout, DefaultDataTimeout)))
@@ -161,10 +201,88 @@ func (s *session) download(t *transfer, conn net.Conn, c coding, src io.Reader) 
 // upload receives conn through c's decoders into file. It does not
 // commit: the caller decides what happens to file.
 func (s *session) upload(t *transfer, conn net.Conn, c coding, file io.Writer) error {
-	src, dst, st := c.upload(conn, file)
+	rl := s.acct.UploadLimit
+	var wire io.Reader = conn
+	if rl != nil && c.mode != modeStream {
+		p, done, err := s.paced(t, rl)
+		if err != nil {
+			return err
+		}
+		defer done()
+		wire, rl = p.reader(conn), nil
+	}
+	src, dst, st := c.upload(wire, file)
 	defer st.release()
-	if err := s.receive(t, conn, src, dst); err != nil {
+	if err := s.receive(t, conn, src, dst, rl); err != nil {
 		return err
 	}
 	return st.finish()
+}
+
+// pacer paces the bytes on a data connection by a rate limiter; ABOR and
+// the session's end interrupt its waits.
+type pacer struct {
+	ctx context.Context
+	rl  RateLimiter
+}
+
+// paced returns t's pacer by rl, and the function that releases it at
+// the transfer's end.
+func (s *session) paced(t *transfer, rl RateLimiter) (*pacer, context.CancelFunc, error) {
+	ctx, cancel := context.WithCancel(s.ctx)
+	if !t.setCancel(cancel) {
+		cancel()
+		return nil, nil, errAborted
+	}
+	return &pacer{ctx: ctx, rl: rl}, cancel, nil
+}
+
+func (p *pacer) wait(n int) error {
+	if err := p.rl.WaitN(p.ctx, n); err != nil {
+		return errAborted
+	}
+	return nil
+}
+
+func (p *pacer) writer(w io.Writer) io.Writer { return pacedWriter{p, w} }
+func (p *pacer) reader(r io.Reader) io.Reader { return pacedReader{p, r} }
+
+type pacedWriter struct {
+	p *pacer
+	w io.Writer
+}
+
+func (pw pacedWriter) Write(b []byte) (int, error) {
+	written := 0
+	for len(b) > 0 {
+		n := min(len(b), max(1, pw.p.rl.Burst()))
+		if err := pw.p.wait(n); err != nil {
+			return written, err
+		}
+		m, err := pw.w.Write(b[:n])
+		written += m
+		if err != nil {
+			return written, err
+		}
+		b = b[n:]
+	}
+	return written, nil
+}
+
+type pacedReader struct {
+	p *pacer
+	r io.Reader
+}
+
+func (pr pacedReader) Read(b []byte) (int, error) {
+	if len(b) > pr.p.rl.Burst() {
+		b = b[:max(1, pr.p.rl.Burst())]
+	}
+	n, err := pr.r.Read(b)
+	if n > 0 {
+		if werr := pr.p.wait(n); werr != nil {
+			return n, werr
+		}
+	}
+	return n, err
 }

@@ -149,3 +149,23 @@ sys.stdout.buffer.write(b"\x15".join(l.encode("cp037") for l in lines))`
 		t.Fatalf("STOR of Python's cp037 stored %q, want %q", back, latin1)
 	}
 }
+
+// TestTypeEWithModeZ: the type applies next to the file, the mode next to
+// the connection, so MODE Z compresses the EBCDIC bytes.
+func TestTypeEWithModeZ(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	if err := ts.fs.WriteFile("/ab.txt", []byte("AB\nab\n")); err != nil {
+		t.Fatal(err)
+	}
+	c := ts.login(t)
+	c.cmd(200, "TYPE E")
+	c.cmd(200, "MODE Z")
+	if got, want := inflate(t, c.retr("ab.txt")), []byte{0xC1, 0xC2, 0x15, 0x81, 0x82, 0x15}; !bytes.Equal(got, want) {
+		t.Errorf("RETR in TYPE E, MODE Z: % x, want % x", got, want)
+	}
+	c.stor("STOR", "up.txt", zlibBytes(t, []byte{0xC3, 0x0D, 0x25, 0x83, 0x15}, 6))
+	if stored, _ := ts.fs.ReadFile("/up.txt"); string(stored) != "C\nc\n" {
+		t.Errorf("STOR in TYPE E, MODE Z stored %q", stored)
+	}
+}

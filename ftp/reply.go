@@ -64,11 +64,26 @@ const (
 type Error struct {
 	Code int
 	Msg  string
+
+	// The format and arguments Msg was made from, kept so that a server
+	// can translate the format before formatting (Localize).
+	format string
+	args   []any
 }
 
 // Errorf returns an *Error with a formatted message.
 func Errorf(code int, format string, args ...any) *Error {
-	return &Error{Code: code, Msg: fmt.Sprintf(format, args...)}
+	return &Error{Code: code, Msg: fmt.Sprintf(format, args...), format: format, args: args}
+}
+
+// Localize returns the message in another language: translate gets the
+// format an Errorf was given (or Msg, for an Error made otherwise) and
+// returns its translation, which is formatted with the same arguments.
+func (e *Error) Localize(translate func(string) string) string {
+	if e.format == "" {
+		return translate(e.Msg)
+	}
+	return fmt.Sprintf(translate(e.format), e.args...)
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%d %s", e.Code, e.Msg) }

@@ -59,3 +59,35 @@ func TestError(t *testing.T) {
 		t.Error("Temporary is wrong")
 	}
 }
+
+// TestErrorLocalize: a translation gets the format, and the arguments go
+// into the translated format; an Error made without Errorf translates
+// its text.
+func TestErrorLocalize(t *testing.T) {
+	t.Parallel()
+	zh := map[string]string{"Unknown command %s.": "未知命令 %s。", "Busy.": "忙。"}
+	var asked []string
+	translate := func(s string) string {
+		asked = append(asked, s)
+		if t, ok := zh[s]; ok {
+			return t
+		}
+		return s
+	}
+	e := Errorf(502, "Unknown command %s.", "X%d")
+	if e.Msg != "Unknown command X%d." {
+		t.Errorf("Msg = %q", e.Msg)
+	}
+	if got := e.Localize(translate); got != "未知命令 X%d。" {
+		t.Errorf("Localize = %q", got)
+	}
+	if got := (&Error{Code: 450, Msg: "Busy."}).Localize(translate); got != "忙。" {
+		t.Errorf("Localize of a plain Error = %q", got)
+	}
+	if got := Errorf(550, "Gone.").Localize(translate); got != "Gone." {
+		t.Errorf("Localize without a translation = %q", got)
+	}
+	if want := []string{"Unknown command %s.", "Busy.", "Gone."}; fmt.Sprint(asked) != fmt.Sprint(want) {
+		t.Errorf("translate was asked %q, want %q", asked, want)
+	}
+}

@@ -30,6 +30,7 @@ type Client struct {
 
 	// What the client learned the server does not do.
 	noEPSV, noEPRT, noMLSD, noMLST atomic.Bool
+	noModeZ                        atomic.Bool // announced but refused
 
 	nextID atomic.Uint64
 

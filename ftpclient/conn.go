@@ -33,6 +33,7 @@ type conn struct {
 	protP   bool        // data connections are protected
 
 	typ       byte   // current TYPE: 'A', 'I', or 0 when not yet sent
+	mode      byte   // current MODE: 'S', 'Z', or 0 when not yet sent (stream)
 	hashAlgo  string // algorithm HASH uses on this connection
 	lastUsed  time.Time
 	committed bool // the current operation has sent a command that changes something

@@ -33,6 +33,7 @@ type config struct {
 	dial        func(ctx context.Context, network, addr string) (net.Conn, error)
 	disableEPSV bool
 	vhost       string // WithHost
+	compress    bool   // MODE Z when offered (compress.go)
 }
 
 type tlsMode int
@@ -165,7 +166,8 @@ func WithoutEPSV() Option {
 type TransferOption func(*transferConfig)
 
 type transferConfig struct {
-	ascii bool
+	ascii    bool
+	compress bool // MODE Z when offered (compress.go)
 }
 
 // ASCII transfers in TYPE A: text whose line ends are CRLF on the wire.
@@ -177,8 +179,8 @@ func ASCII() TransferOption {
 	return func(t *transferConfig) { t.ascii = true }
 }
 
-func transferOptions(opts []TransferOption) transferConfig {
-	var t transferConfig
+func (c *Client) transferOptions(opts []TransferOption) transferConfig {
+	t := transferConfig{compress: c.cfg.compress}
 	for _, o := range opts {
 		o(&t)
 	}

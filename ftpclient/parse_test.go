@@ -87,6 +87,10 @@ func TestParseFeatures(t *testing.T) {
 	if f.Has("End") || f.Has("Extensions") || !f.Has("mlst") {
 		t.Errorf("features %v", f.Names())
 	}
+	modes := parseFeatures("Features:\n MODE Z\n MODE B\n REST STREAM\nEnd")
+	if !modes.Has("MODE Z") || !modes.Has("mode b") || !modes.Has("REST STREAM") || modes.Has("MODE C") || !modes.Has("REST") {
+		t.Errorf("features announced per variant: %v", modes.Names())
+	}
 	if f := parseFeatures("no features"); len(f.Names()) != 0 {
 		t.Errorf("single-line FEAT reply: %v", f.Names())
 	}

@@ -150,13 +150,16 @@ func clip(s string) string {
 // "type*;size*;modify*;", "REST" → "STREAM".
 type Features struct {
 	m map[string]string
+	// lines holds each announcement whole, upper case ("MODE Z"), for a
+	// feature announced once per variant, where m keeps only the last.
+	lines map[string]bool
 }
 
 // parseFeatures reads the text of a 211 reply to FEAT. The first and last
 // lines are the reply's frame ("Features:", "End"); each line between
 // names one feature, followed by its parameters after a space.
 func parseFeatures(msg string) Features {
-	f := Features{m: map[string]string{}}
+	f := Features{m: map[string]string{}, lines: map[string]bool{}}
 	lines := strings.Split(msg, "\n")
 	if len(lines) < 3 {
 		return f
@@ -168,14 +171,17 @@ func parseFeatures(msg string) Features {
 		}
 		name, params, _ := strings.Cut(line, " ")
 		f.m[strings.ToUpper(name)] = strings.TrimSpace(params)
+		f.lines[strings.ToUpper(name+" "+strings.TrimSpace(params))] = true
 	}
 	return f
 }
 
-// Has reports whether the server announced the feature name (any case).
+// Has reports whether the server announced the feature name (any case):
+// a feature's name ("MODE") or a whole line of the announcement ("MODE
+// Z"), for features announced once per variant.
 func (f Features) Has(name string) bool {
 	_, ok := f.m[strings.ToUpper(name)]
-	return ok
+	return ok || f.lines[strings.ToUpper(name)]
 }
 
 // Param returns the parameters of a feature, and whether it was announced.

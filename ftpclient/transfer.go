@@ -19,7 +19,7 @@ var errASCIIOffset = errors.New("ftpclient: an ASCII transfer cannot start at an
 // checked. If the connection fails during a binary transfer, it is
 // resumed once on another connection where it stopped.
 func (c *Client) Retrieve(ctx context.Context, path string, offset int64, w io.Writer, opts ...TransferOption) (int64, error) {
-	tc := transferOptions(opts)
+	tc := c.transferOptions(opts)
 	p, err := c.resolve("retrieve", path)
 	if err != nil {
 		return 0, err
@@ -43,10 +43,16 @@ func (cn *conn) retrieve(ctx context.Context, p string, offset int64, w io.Write
 	if err := cn.setType(tc.ascii); err != nil {
 		return 0, err
 	}
+	z, err := cn.setMode(tc.compress)
+	if err != nil {
+		return 0, err
+	}
 	d, err := cn.openTransfer(ctx, "RETR "+p, offset, false)
 	if err != nil {
 		return 0, err
 	}
+	src, release := inflater(d, z)
+	defer release()
 	ka := cn.startKeepAlive()
 	cw := &countWriter{w: w}
 	var dst io.Writer = cw
@@ -55,7 +61,7 @@ func (cn *conn) retrieve(ctx context.Context, p string, offset int64, w io.Write
 		lf = ftp.NewLFWriter(cw)
 		dst = lf
 	}
-	_, readErr, writeErr := copyData(dst, d)
+	_, readErr, writeErr := copyData(dst, src)
 	if readErr == nil && writeErr == nil && lf != nil {
 		writeErr = lf.Flush()
 	}
@@ -86,7 +92,7 @@ func (cn *conn) retrieve(ctx context.Context, p string, offset int64, w io.Write
 // one). Read and Close must not be called concurrently; cancel the
 // context to interrupt a Read.
 func (c *Client) Open(ctx context.Context, path string, offset int64, opts ...TransferOption) (io.ReadCloser, error) {
-	tc := transferOptions(opts)
+	tc := c.transferOptions(opts)
 	p, err := c.resolve("open", path)
 	if err != nil {
 		return nil, err
@@ -99,11 +105,16 @@ func (c *Client) Open(ctx context.Context, path string, offset int64, opts ...Tr
 		if err := cn.setType(tc.ascii); err != nil {
 			return false, err
 		}
+		z, err := cn.setMode(tc.compress)
+		if err != nil {
+			return false, err
+		}
 		d, err := cn.openTransfer(ctx, "RETR "+p, offset, false)
 		if err != nil {
 			return false, err
 		}
 		rd = &reader{ctx: ctx, c: c, cn: cn, d: d, path: p, ka: cn.startKeepAlive()}
+		rd.src, rd.release = inflater(d, z)
 		if tc.ascii {
 			rd.lf = ftp.NewLFWriter(&rd.text)
 		}
@@ -125,6 +136,9 @@ type reader struct {
 	path string
 	err  error // sticky: io.EOF or the failure
 
+	src     io.Reader // d, or in MODE Z its decompression
+	release func()    // gives back what src holds
+
 	lf   *ftp.LFWriter // ASCII: converts into text
 	text bytes.Buffer
 	buf  []byte
@@ -137,7 +151,7 @@ func (r *reader) Read(p []byte) (int, error) {
 	if r.err != nil {
 		return 0, r.err
 	}
-	n, err := r.d.Read(p)
+	n, err := r.src.Read(p)
 	if err != nil {
 		r.end(err)
 		if n == 0 {
@@ -153,7 +167,7 @@ func (r *reader) readText(p []byte) (int, error) {
 		if r.buf == nil {
 			r.buf = make([]byte, 32<<10)
 		}
-		n, err := r.d.Read(r.buf)
+		n, err := r.src.Read(r.buf)
 		r.lf.Write(r.buf[:n]) // into a bytes.Buffer: cannot fail
 		if err != nil {
 			if errors.Is(err, io.EOF) {
@@ -171,6 +185,7 @@ func (r *reader) readText(p []byte) (int, error) {
 // end finishes the transfer after the data connection returned err (io.EOF
 // at the normal end) and gives the connection back.
 func (r *reader) end(err error) {
+	r.release()
 	pending := r.ka.stop()
 	if errors.Is(err, io.EOF) {
 		r.d.close()
@@ -206,6 +221,7 @@ func (r *reader) Close() error {
 		r.err = errors.New("ftpclient: read after Close")
 	}
 	err := cn.abortTransfer(r.d, r.ka.stop())
+	r.release()
 	r.c.release(cn)
 	if err != nil && cn.broken.Load() {
 		return opError("abort", r.path, err)
@@ -229,7 +245,7 @@ func (c *Client) Append(ctx context.Context, path string, r io.Reader, opts ...T
 }
 
 func (c *Client) upload(ctx context.Context, op, verb, path string, r io.Reader, offset int64, opts []TransferOption) (int64, error) {
-	tc := transferOptions(opts)
+	tc := c.transferOptions(opts)
 	p, err := c.resolve(op, path)
 	if err != nil {
 		return 0, err
@@ -250,16 +266,24 @@ func (cn *conn) upload(ctx context.Context, verb, p string, r io.Reader, offset 
 	if err := cn.setType(tc.ascii); err != nil {
 		return 0, err
 	}
+	z, err := cn.setMode(tc.compress)
+	if err != nil {
+		return 0, err
+	}
 	d, err := cn.openTransfer(ctx, verb+" "+p, offset, true)
 	if err != nil {
 		return 0, err
 	}
 	ka := cn.startKeepAlive()
-	var dst io.Writer = d
+	dst, finish, release := deflater(d, z)
+	defer release()
 	if tc.ascii {
-		dst = ftp.NewCRLFWriter(d)
+		dst = ftp.NewCRLFWriter(dst)
 	}
 	n, readErr, writeErr := copyData(dst, r)
+	if readErr == nil && writeErr == nil {
+		writeErr = finish()
+	}
 	pending := ka.stop()
 	if readErr != nil || writeErr != nil {
 		abortErr := cn.abortTransfer(d, pending)

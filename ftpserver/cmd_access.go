@@ -35,7 +35,7 @@ func cmdUSER(s *session, arg string) error {
 	if isAnonymousName(arg) {
 		s.reply(ftp.CodeNeedPassword, "Anonymous login ok, send your e-mail address as password.")
 	} else {
-		s.reply(ftp.CodeNeedPassword, "Password required for "+quoteName(truncate(arg, 64))+".")
+		s.replyf(ftp.CodeNeedPassword, "Password required for %s.", quoteName(truncate(arg, 64)))
 	}
 	return nil
 }
@@ -158,6 +158,9 @@ func (s *session) logout() {
 	s.userName = ""
 	s.cwd = "/"
 	s.ascii = false
+	s.ebcdic = false
+	s.mode = modeStream
+	s.deflateLevel = ftp.DefaultDeflateLevel
 	s.restOffset = 0
 	s.renameFrom = ""
 	s.epsvAll = false
@@ -168,8 +171,10 @@ func (s *session) logout() {
 
 func cmdREIN(s *session, _ string) error {
 	s.logout()
-	// REIN returns to the state of a new connection, before any HOST.
+	// REIN returns the session to its state at connection (RFC 959
+	// §4.1.1): before any HOST, in the default reply language.
 	s.setHost(nil)
+	s.setLanguage(langEN)
 	s.reply(ftp.CodeServiceReady, "Service ready for new user.")
 	return nil
 }
@@ -190,7 +195,7 @@ func cmdCWD(s *session, arg string) error {
 		return ftp.Errorf(ftp.CodeActionNotTaken, "Not a directory.")
 	}
 	s.cwd = p
-	s.reply(ftp.CodeFileActionOK, "Directory changed to "+quoteName(p)+".")
+	s.replyf(ftp.CodeFileActionOK, "Directory changed to %s.", quoteName(p))
 	return nil
 }
 
@@ -207,7 +212,7 @@ func quotePath(p string) string {
 }
 
 func cmdPWD(s *session, _ string) error {
-	s.reply(ftp.CodePathCreated, quotePath(s.cwd)+" is the current directory.")
+	s.replyf(ftp.CodePathCreated, "%s is the current directory.", quotePath(s.cwd))
 	return nil
 }
 
@@ -220,13 +225,20 @@ func cmdTYPE(s *session, arg string) error {
 	case f[0] == "I" && len(f) == 1,
 		f[0] == "L" && len(f) == 2 && f[1] == "8",
 		f[0] == "L8" && len(f) == 1:
-		s.ascii = false
+		s.ascii, s.ebcdic = false, false
 		s.reply(ftp.CodeOK, "Switching to Binary mode.")
 	case f[0] == "A" && (len(f) == 1 || f[1] == "N"):
-		s.ascii = true
+		s.ascii, s.ebcdic = true, false
 		s.reply(ftp.CodeOK, "Switching to ASCII mode.")
+	case f[0] == "E" && (len(f) == 1 || f[1] == "N"):
+		s.ascii, s.ebcdic = false, true
+		s.reply(ftp.CodeOK, "Switching to EBCDIC mode.")
+	case (f[0] == "A" || f[0] == "E") && (f[1] == "T" || f[1] == "C"):
+		// Telnet and ASA (carriage control) format effectors would
+		// need a print-file form of the stored text; there is none.
+		return ftp.Errorf(ftp.CodeParamNotImplemented, "TYPE %s %s: format controls are not supported; use N.", f[0], f[1])
 	case f[0] == "A" || f[0] == "E" || f[0] == "L":
-		return ftp.Errorf(ftp.CodeParamNotImplemented, "TYPE %s is not supported; use A, I or L 8.", strings.Join(f, " "))
+		return ftp.Errorf(ftp.CodeParamNotImplemented, "TYPE %s is not supported; use A, E, I or L 8.", strings.Join(f, " "))
 	default:
 		return ftp.Errorf(ftp.CodeArgumentError, "Bad TYPE argument.")
 	}
@@ -252,9 +264,13 @@ func cmdSTRU(s *session, arg string) error {
 func cmdMODE(s *session, arg string) error {
 	switch strings.ToUpper(strings.TrimSpace(arg)) {
 	case "S":
+		s.mode = modeStream
 		s.reply(ftp.CodeOK, "Mode set to S.")
-	case "B", "C", "Z":
-		return ftp.Errorf(ftp.CodeParamNotImplemented, "Only MODE S is implemented.")
+	case "Z":
+		s.mode = modeDeflate
+		s.reply(ftp.CodeOK, "Mode set to Z (deflate).")
+	case "B", "C":
+		return ftp.Errorf(ftp.CodeParamNotImplemented, "Only MODE S and Z are implemented.")
 	default:
 		return ftp.Errorf(ftp.CodeArgumentError, "Bad MODE argument.")
 	}
@@ -300,12 +316,12 @@ func cmdHELP(s *session, arg string) error {
 	if !ok {
 		return ftp.Errorf(ftp.CodeNotImplemented, "Unknown command %s.", truncate(quoteName(verb), 16))
 	}
-	s.reply(ftp.CodeHelp, "Syntax: "+c.syntax)
+	s.replyf(ftp.CodeHelp, "Syntax: %s", c.syntax)
 	return nil
 }
 
 func (s *session) features() string {
-	lines := []string{"Features:"}
+	lines := []string{s.tr("Features:")}
 	if s.srv.TLSConfig != nil {
 		lines = append(lines, "AUTH TLS", "PBSZ", "PROT")
 		if s.listener.TLS.AllowCCC {
@@ -322,15 +338,17 @@ func (s *session) features() string {
 		lines = append(lines, "HOST")
 	}
 	lines = append(lines,
+		featLANG(s.language()),
 		"MDTM",
 		"MFMT",
 		"MLST "+ftp.FeatMLST(ftp.AllFacts, s.mlstFacts),
+		"MODE Z",
 		"PASV",
 		"REST STREAM",
 		"SIZE",
 		"TVFS",
 		"UTF8",
-		"End",
+		s.tr("End"),
 	)
 	return strings.Join(lines, "\n")
 }
@@ -355,7 +373,7 @@ func cmdOPTS(s *session, arg string) error {
 		}
 	case "MLST":
 		s.mlstFacts = ftp.ParseOptsMLST(value)
-		s.reply(ftp.CodeOK, "MLST OPTS "+ftp.FeatMLST(s.mlstFacts, 0))
+		s.replyf(ftp.CodeOK, "MLST OPTS %s", ftp.FeatMLST(s.mlstFacts, 0))
 	case "HASH":
 		if value == "" {
 			s.reply(ftp.CodeOK, s.hashAlgo)
@@ -367,6 +385,8 @@ func cmdOPTS(s *session, arg string) error {
 		}
 		s.hashAlgo = algo
 		s.reply(ftp.CodeOK, algo)
+	case "MODE":
+		return s.optsMode(value)
 	default:
 		return ftp.Errorf(ftp.CodeArgumentError, "Unknown OPTS option.")
 	}

@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"net"
@@ -62,14 +61,11 @@ func cmdRETR(s *session, arg string) error {
 		r.Close()
 		return err
 	}
-	ascii := s.ascii
-	open := fmt.Sprintf("Opening %s mode data connection for %s (%d bytes).", s.describeMode(), quoteName(path.Base(p)), fi.Size()-offset)
+	c := s.coding()
+	open := s.trf("Opening %s mode data connection for %s (%d bytes).", s.describeMode(), quoteName(path.Base(p)), fi.Size()-offset)
 	return s.startTransfer("RETR", p, fi.Size()-offset, offset, open, "Transfer complete.",
 		func(t *transfer, conn net.Conn) error {
-			if ascii {
-				return s.send(t, conn, ftp.NewCRLFWriter(conn), r)
-			}
-			return s.send(t, conn, conn, r)
+			return s.download(t, conn, c, r)
 		},
 		func() { r.Close() })
 }
@@ -167,12 +163,12 @@ func (s *session) store(verb, p string, mode WriteMode, exclusive bool) error {
 	if err != nil {
 		return err
 	}
-	ascii := s.ascii
-	open := fmt.Sprintf("Ok to send data for %s.", quoteName(path.Base(p)))
+	c := s.coding()
+	open := s.trf("Ok to send data for %s.", quoteName(path.Base(p)))
 	done := "Transfer complete."
 	if verb == "STOU" {
-		open = "FILE: " + quoteName(path.Base(p))
-		done = "Transfer complete (unique file name: " + quoteName(path.Base(p)) + ")."
+		open = s.trf("FILE: %s", quoteName(path.Base(p)))
+		done = s.trf("Transfer complete (unique file name: %s).", quoteName(path.Base(p)))
 	}
 	finished := false
 	// Ending an upload must happen even once the session is over (a
@@ -192,15 +188,7 @@ func (s *session) store(verb, p string, mode WriteMode, exclusive bool) error {
 	}
 	return s.startTransfer(verb, p, -1, offset, open, done,
 		func(t *transfer, conn net.Conn) error {
-			var err error
-			if ascii {
-				lf := ftp.NewLFWriter(w)
-				if err = s.receive(t, conn, lf); err == nil {
-					err = lf.Flush()
-				}
-			} else {
-				err = s.receive(t, conn, w)
-			}
+			err := s.upload(t, conn, c, w)
 			if err == nil {
 				err = s.uploadComplete(t)
 			}
@@ -266,7 +254,7 @@ func cmdMKD(s *session, arg string) error {
 	if err := s.acct.FS.Mkdir(s.ctx, p); err != nil {
 		return err
 	}
-	s.reply(ftp.CodePathCreated, quotePath(p)+" created.")
+	s.replyf(ftp.CodePathCreated, "%s created.", quotePath(p))
 	return nil
 }
 
@@ -362,7 +350,7 @@ func cmdMFMT(s *session, arg string) error {
 	if err := s.acct.FS.SetModTime(s.ctx, p, t); err != nil {
 		return err
 	}
-	s.reply(ftp.CodeFileStatus, "Modify="+ftp.FormatMDTM(t)+"; "+quoteName(name))
+	s.replyf(ftp.CodeFileStatus, "Modify=%s; %s", ftp.FormatMDTM(t), quoteName(name))
 	return nil
 }
 

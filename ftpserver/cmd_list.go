@@ -2,7 +2,6 @@ package ftpserver
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"net"
@@ -131,14 +130,15 @@ func (s *session) startListing(verb string, target listTarget, format listFormat
 			lister.Close()
 		}
 	}
+	c := s.coding()
 	open := "Here comes the directory listing."
 	return s.startTransfer(verb, target.dir, -1, 0, open, "Directory send OK.",
 		func(t *transfer, conn net.Conn) error {
-			lw := s.newLineWriter(t, conn)
+			lw := s.newLineWriter(t, conn, c)
 			defer lw.release()
 			if target.file != nil {
 				s.appendListEntry(lw, target.file, target.dir, target.prefix, format)
-				return lw.flush()
+				return lw.end()
 			}
 			for {
 				batch, err := lister.Next(listBatch)
@@ -154,7 +154,7 @@ func (s *session) startListing(verb string, target listTarget, format listFormat
 					}
 				}
 				if errors.Is(err, io.EOF) {
-					return lw.flush()
+					return lw.end()
 				}
 				if err != nil {
 					return err
@@ -177,19 +177,23 @@ func (s *session) appendListEntry(lw *lineWriter, fi fs.FileInfo, dir, prefix st
 }
 
 // lineWriter batches listing lines into a pooled buffer and writes them to
-// the data connection with a fresh deadline per write.
+// the data connection (through the transfer mode's encoder) with a fresh
+// deadline per write.
 type lineWriter struct {
-	s    *session
-	t    *transfer
-	conn net.Conn
-	pool *[]byte
-	buf  []byte
-	now  time.Time
+	s      *session
+	t      *transfer
+	conn   net.Conn
+	dst    io.Writer // conn, or the mode's encoder in front of it
+	stages *stages
+	pool   *[]byte
+	buf    []byte
+	now    time.Time
 }
 
-func (s *session) newLineWriter(t *transfer, conn net.Conn) *lineWriter {
+func (s *session) newLineWriter(t *transfer, conn net.Conn, c coding) *lineWriter {
 	pb := bufPool.Get().(*[]byte)
-	return &lineWriter{s: s, t: t, conn: conn, pool: pb, buf: (*pb)[:0], now: time.Now()}
+	dst, st := c.listing(conn)
+	return &lineWriter{s: s, t: t, conn: conn, dst: dst, stages: st, pool: pb, buf: (*pb)[:0], now: time.Now()}
 }
 
 func (lw *lineWriter) maybeFlush() error {
@@ -203,8 +207,8 @@ func (lw *lineWriter) flush() error {
 	if len(lw.buf) == 0 {
 		return nil
 	}
-	lw.conn.SetWriteDeadline(time.Now().Add(durationOr(lw.s.srv.DataTimeout, DefaultDataTimeout)))
-	n, err := lw.conn.Write(lw.buf)
+	lw.arm()
+	n, err := lw.dst.Write(lw.buf)
 	lw.t.bytes.Add(int64(n))
 	lw.buf = lw.buf[:0]
 	if err != nil {
@@ -213,7 +217,24 @@ func (lw *lineWriter) flush() error {
 	return nil
 }
 
+func (lw *lineWriter) arm() {
+	lw.conn.SetWriteDeadline(time.Now().Add(durationOr(lw.s.srv.DataTimeout, DefaultDataTimeout)))
+}
+
+// end writes what is left and ends the mode's encoding.
+func (lw *lineWriter) end() error {
+	if err := lw.flush(); err != nil {
+		return err
+	}
+	lw.arm()
+	if err := lw.stages.finish(); err != nil {
+		return netErr{err}
+	}
+	return nil
+}
+
 func (lw *lineWriter) release() {
+	lw.stages.release()
 	if cap(lw.buf) == cap(*lw.pool) {
 		*lw.pool = lw.buf[:cap(lw.buf)]
 		bufPool.Put(lw.pool)
@@ -315,7 +336,7 @@ func cmdMLST(s *session, arg string) error {
 		e.Type = "cdir"
 	}
 	line := ftp.AppendFacts(nil, &e, s.mlstFacts)
-	s.reply(ftp.CodeFileActionOK, "Listing "+quoteName(p)+"\n"+string(line)+"\nEnd.")
+	s.replyf(ftp.CodeFileActionOK, "Listing %s\n%s\nEnd.", quoteName(p), line)
 	return nil
 }
 
@@ -341,13 +362,13 @@ func cmdSTAT(s *session, arg string) error {
 func (s *session) statSession() error {
 	var b strings.Builder
 	b.WriteString("ferry FTP server status:\n")
-	fmt.Fprintf(&b, "Connected to %s\n", addrIP(s.conn.RemoteAddr()))
+	b.WriteString(s.trf("Connected to %s\n", addrIP(s.conn.RemoteAddr())))
 	if s.acct != nil {
-		fmt.Fprintf(&b, "Logged in as %s\n", quoteName(s.acct.User))
+		b.WriteString(s.trf("Logged in as %s\n", quoteName(s.acct.User)))
 	} else {
 		b.WriteString("Not logged in\n")
 	}
-	fmt.Fprintf(&b, "TYPE: %s, STRUcture: File, MODE: Stream\n", s.describeMode())
+	b.WriteString(s.trf("TYPE: %s, STRUcture: File, MODE: %s\n", s.describeMode(), modeName(s.mode)))
 	if s.data.ready() {
 		b.WriteString("Data connection prepared\n")
 	} else {
@@ -382,7 +403,7 @@ func (s *session) statPath(arg string) error {
 	if target.file != nil {
 		name = path.Join(target.dir, target.file.Name())
 	}
-	buf := ftp.AppendReply(nil, ftp.CodeFileStatus, "-Status of "+quoteName(name)+":")
+	buf := ftp.AppendReply(nil, ftp.CodeFileStatus, "-"+s.trf("Status of %s:", quoteName(name)))
 	// AppendReply wrote "213 -Status"; make it the opening line "213-".
 	buf = append(buf[:3], buf[4:]...)
 	write := func() bool {
@@ -419,7 +440,7 @@ func (s *session) statPath(arg string) error {
 			}
 		}
 	}
-	buf = ftp.AppendReply(buf, ftp.CodeFileStatus, "End of status.")
+	buf = ftp.AppendReply(buf, ftp.CodeFileStatus, s.tr("End of status."))
 	if write() {
 		s.srv.replied(ftp.CodeFileStatus)
 	}

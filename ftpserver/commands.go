@@ -56,7 +56,7 @@ func init() {
 		"CCC":  {handler: cmdCCC, needLogin: true, syntax: "CCC (clear command channel)"},
 
 		// Transfer parameters (§4.1.2, RFC 2428).
-		"TYPE": {handler: cmdTYPE, needArg: true, syntax: "TYPE <A|I|L 8>"},
+		"TYPE": {handler: cmdTYPE, needArg: true, syntax: "TYPE <A|E|I|L 8>"},
 		"STRU": {handler: cmdSTRU, needArg: true, syntax: "STRU <F|R>"},
 		"MODE": {handler: cmdMODE, needArg: true, syntax: "MODE <S>"},
 		"PASV": loggedIn(cmdPASV, "PASV (passive mode, IPv4)"),
@@ -89,6 +89,7 @@ func init() {
 		"HELP":    {handler: cmdHELP, syntax: "HELP [command]"},
 		"NOOP":    {handler: cmdNOOP, syntax: "NOOP"},
 		"FEAT":    {handler: cmdFEAT, syntax: "FEAT (list features)"},
+		"LANG":    {handler: cmdLANG, syntax: "LANG [language tag]"},
 		"OPTS":    {handler: cmdOPTS, needArg: true, syntax: "OPTS <UTF8 ON|MLST facts|HASH algorithm>"},
 		"SIZE":    pathArg(cmdSIZE, "SIZE <file>"),
 		"MDTM":    pathArg(cmdMDTM, "MDTM <file>"),

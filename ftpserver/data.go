@@ -253,7 +253,8 @@ func cmdEPSV(s *session, arg string) error {
 	}
 	s.setPassive(ln)
 	s.secureEarly()
-	s.reply(ftp.CodeExtendedPassive, ftp.FormatEPSVReply(ln.Addr().(*net.TCPAddr).Port))
+	// The text of ftp.FormatEPSVReply, through the catalog.
+	s.replyf(ftp.CodeExtendedPassive, "Entering Extended Passive Mode (|||%d|)", ln.Addr().(*net.TCPAddr).Port)
 	return nil
 }
 
@@ -406,6 +407,9 @@ var errAborted = errors.New("transfer aborted")
 func (s *session) describeMode() string {
 	if s.ascii {
 		return "ASCII"
+	}
+	if s.ebcdic {
+		return "EBCDIC"
 	}
 	return "BINARY"
 }

@@ -55,6 +55,8 @@ func FuzzSession(f *testing.F) {
 		"\xff\xf4\xff\xf2ABOR\r\n\xff\xff\xfb\r\n",
 		"REIN\r\nUSER \x00\r\nPASS\r\nQUIT\r\n",
 		"AUTH TLS\r\nPBSZ 0\r\nPROT P\r\nCCC\r\n",
+		"LANG zh\r\nFEAT\r\nHELP\r\nSTAT\r\nLANG x-\r\nLANG\r\n",
+		"TYPE E\r\nLIST\r\nSTOR e\r\nTYPE E T\r\nREST 3\r\nRETR e\r\n",
 	} {
 		f.Add([]byte(seed))
 	}

@@ -103,11 +103,11 @@ func cmdHOST(s *session, arg string) error {
 	s.logout()
 	s.setHost(vh)
 	s.log.Info("virtual host chosen")
-	banner := vh.Banner
-	if banner == "" {
-		banner = "Host " + quoteName(truncate(vh.Name, 64)) + " ready."
+	if vh.Banner != "" {
+		s.reply(ftp.CodeServiceReady, vh.Banner) // the operator's text, as is
+		return nil
 	}
-	s.reply(ftp.CodeServiceReady, banner)
+	s.replyf(ftp.CodeServiceReady, "Host %s ready.", quoteName(truncate(vh.Name, 64)))
 	return nil
 }
 

@@ -342,7 +342,7 @@ func (s *session) disconnect(msg string) {
 		}
 		defer s.wmu.Unlock()
 		s.conn.SetWriteDeadline(deadline)
-		if _, err := s.conn.Write(ftp.AppendReply(nil, ftp.CodeServiceNotAvailable, msg)); err == nil {
+		if _, err := s.conn.Write(ftp.AppendReply(nil, ftp.CodeServiceNotAvailable, s.tr(msg))); err == nil {
 			s.srv.replied(ftp.CodeServiceNotAvailable)
 		}
 	}()

@@ -80,10 +80,10 @@ func TestParameters(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
 	c := ts.login(t)
-	for _, ok := range []string{"A", "A N", "I", "L 8", "i", "a n"} {
+	for _, ok := range []string{"A", "A N", "I", "L 8", "i", "a n", "E", "E N"} {
 		c.cmd(200, "TYPE %s", ok)
 	}
-	for _, bad := range []string{"E", "A T", "A C", "L 7"} {
+	for _, bad := range []string{"A T", "A C", "E T", "E C", "L 7"} {
 		c.cmd(504, "TYPE %s", bad)
 	}
 	c.cmd(501, "TYPE X")

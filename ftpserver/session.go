@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -47,17 +46,24 @@ type session struct {
 
 	// Only the control-loop goroutine touches the fields below, except
 	// where noted.
-	userName   string   // from USER, waiting for PASS
-	acct       *Account // nil until logged in
-	cwd        string
-	ascii      bool  // TYPE A; binary (TYPE I) is the default
-	restOffset int64 // from REST, for the next transfer
-	renameFrom string
-	epsvAll    bool
-	mlstFacts  ftp.Facts
-	hashAlgo   string
-	badCount   int
-	quitting   bool
+	userName string   // from USER, waiting for PASS
+	acct     *Account // nil until logged in
+	cwd      string
+	ascii    bool // TYPE A; binary (TYPE I) is the default
+	ebcdic   bool // TYPE E (never with ascii)
+	mode     byte // MODE: modeStream, ... (coding.go)
+	// deflateLevel is MODE Z's compression level (OPTS MODE Z LEVEL).
+	deflateLevel int
+	restOffset   int64 // from REST, for the next transfer
+	renameFrom   string
+	epsvAll      bool
+	mlstFacts    ftp.Facts
+	hashAlgo     string
+	// lang is the reply language (LANG); atomic because replies are
+	// also written by transfers and by Server.Disconnect.
+	lang     atomic.Uint32
+	badCount int
+	quitting bool
 
 	data dataChannel // the prepared (not yet used) data connection
 
@@ -105,18 +111,20 @@ func newSession(srv *Server, conn net.Conn, n uint64, opts ListenerOptions) *ses
 	id := strconv.FormatUint(n, 36)
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &session{
-		srv:       srv,
-		id:        id,
-		conn:      conn,
-		base:      conn,
-		ctx:       ctx,
-		cancel:    cancel,
-		cwd:       "/",
-		mlstFacts: ftp.AllFacts,
-		hashAlgo:  "SHA-256",
-		listener:  opts,
-		remote:    addrIP(conn.RemoteAddr()),
-		loginFrom: time.Now(),
+		srv:          srv,
+		id:           id,
+		conn:         conn,
+		base:         conn,
+		ctx:          ctx,
+		cancel:       cancel,
+		cwd:          "/",
+		mlstFacts:    ftp.AllFacts,
+		hashAlgo:     "SHA-256",
+		mode:         modeStream,
+		deflateLevel: ftp.DefaultDeflateLevel,
+		listener:     opts,
+		remote:       addrIP(conn.RemoteAddr()),
+		loginFrom:    time.Now(),
 	}
 	s.started = s.loginFrom
 	s.log = srv.logger().With("session", id, "remote", conn.RemoteAddr().String())
@@ -130,8 +138,15 @@ func (s *session) newLineReader() {
 	s.lr = ftp.NewLineReader(bufio.NewReaderSize(s.conn, 512), ftp.MaxLine)
 }
 
-// reply sends one reply; a multi-line msg becomes a multi-line reply.
+// reply sends one reply in the session's language (see catalog.go); a
+// multi-line msg becomes a multi-line reply.
 func (s *session) reply(code int, msg string) {
+	s.writeReply(code, s.tr(msg))
+}
+
+// writeReply sends a reply whose text is already in the session's
+// language.
+func (s *session) writeReply(code int, msg string) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	s.wbuf = ftp.AppendReply(s.wbuf[:0], code, msg)
@@ -151,9 +166,10 @@ func (s *session) reply(code int, msg string) {
 	}
 }
 
-// replyf is reply with a formatted message.
+// replyf is reply with a formatted message: the format is translated,
+// then formatted.
 func (s *session) replyf(code int, format string, args ...any) {
-	s.reply(code, fmt.Sprintf(format, args...))
+	s.writeReply(code, s.trf(format, args...))
 }
 
 // replyError is the one place where a handler's error becomes a reply.
@@ -163,7 +179,7 @@ func (s *session) replyError(err error) {
 	var fe *ftp.Error
 	switch {
 	case errors.As(err, &fe):
-		s.reply(fe.Code, fe.Msg)
+		s.writeReply(fe.Code, fe.Localize(s.tr))
 	case errors.Is(err, fs.ErrNotExist):
 		s.reply(ftp.CodeActionNotTaken, "No such file or directory.")
 	case errors.Is(err, fs.ErrPermission):
@@ -180,6 +196,8 @@ func (s *session) replyError(err error) {
 		s.reply(ftp.CodeExceededStorage, "Storage quota exceeded.")
 	case errors.Is(err, ErrInvalidName):
 		s.reply(ftp.CodeBadFileName, "File name not allowed.")
+	case errors.Is(err, ftp.ErrBadDeflate): // the client's upload in MODE Z
+		s.reply(ftp.CodeTransferAborted, "Transfer aborted: the compressed (MODE Z) data is corrupt.")
 	case errors.Is(err, ErrBusy): // another upload writes the file in place
 		s.reply(ftp.CodeFileUnavailable, "File busy.")
 	case errors.Is(err, ErrUnavailable):

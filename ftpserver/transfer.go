@@ -297,14 +297,15 @@ const copyBuf = 64 << 10
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, copyBuf); return &b }}
 
-// send copies src to the data connection until EOF. A *os.File source
+// send copies src to the data connection until EOF, paced by rl (when
+// not nil) in bytes of src. A *os.File source
 // stops after the t.size bytes the 150 reply announced: a file growing
 // meanwhile is sent as it was when opened (as vsftpd does), and the read
 // that would only find the end is saved. A file goes to a TCP connection
 // through sendfile(2), whoever the peer is; how concurrent downloads share
 // the link is TCP's business (bench/RESULTS.md, run 10, measured turns of
 // our own on a veth link: they did not win, and made ABOR and Close wait).
-func (s *session) send(t *transfer, conn net.Conn, dst io.Writer, src io.Reader) error {
+func (s *session) send(t *transfer, conn net.Conn, dst io.Writer, src io.Reader, rl RateLimiter) error {
 	_, isFile := src.(*os.File)
 	limit := int64(-1)
 	if isFile && t.size >= 0 && dst == io.Writer(conn) {
@@ -312,16 +313,16 @@ func (s *session) send(t *transfer, conn net.Conn, dst io.Writer, src io.Reader)
 	}
 	move, release := mover(dst, src)
 	defer release()
-	return s.copyData(t, conn.SetWriteDeadline, move, limit, s.acct.DownloadLimit)
+	return s.copyData(t, conn.SetWriteDeadline, move, limit, rl)
 }
 
-// receive copies the data connection into dst until EOF. A destination
-// that implements io.ReaderFrom (a local file) is handed the socket
-// directly so it can splice(2).
-func (s *session) receive(t *transfer, conn net.Conn, dst io.Writer) error {
-	move, release := mover(dst, conn)
+// receive copies src (the data connection, or a decoder reading it) into
+// dst until EOF, paced by rl (when not nil) in bytes of src. A destination that implements io.ReaderFrom (a local
+// file) is handed the socket directly so it can splice(2).
+func (s *session) receive(t *transfer, conn net.Conn, src io.Reader, dst io.Writer, rl RateLimiter) error {
+	move, release := mover(dst, src)
 	defer release()
-	return s.copyData(t, conn.SetReadDeadline, move, -1, s.acct.UploadLimit)
+	return s.copyData(t, conn.SetReadDeadline, move, -1, rl)
 }
 
 // mover returns the function that moves at most want bytes of src to dst

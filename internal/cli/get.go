@@ -32,7 +32,7 @@ type getOptions struct {
 func newGetCommand(env Env) *cobra.Command {
 	var o getOptions
 	cmd := &cobra.Command{
-		Use:   "get [-c] [--segments N] [--limit-rate RATE] URL [LOCAL]",
+		Use:   "get [-c] [--segments N] [--limit-rate RATE] [--compress] URL [LOCAL]",
 		Short: "Download a file",
 		Long: `Download the file URL names to LOCAL (default: its base name in the current
 directory; a directory LOCAL receives the file under its base name).
@@ -59,6 +59,7 @@ remote modification time.`,
 	fl.IntVar(&o.segments, "segments", 1, "download over N connections at once, each a part of the file")
 	fl.StringVar(&o.limitRate, "limit-rate", "", "limit the transfer rate to RATE bytes/s (500K, 8M, ...)")
 	fl.BoolVar(&o.noVerify, "no-verify", false, "do not check the download against the server's digest")
+	o.remote.registerCompress(fl)
 	return cmd
 }
 

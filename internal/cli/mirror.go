@@ -121,6 +121,7 @@ names and paths of the directories it is in: --exclude .git leaves out every
 		},
 	}
 	rf.register(cmd.Flags())
+	rf.registerCompress(cmd.Flags())
 	opts.register(cmd.Flags())
 	return cmd
 }

@@ -25,7 +25,7 @@ type putOptions struct {
 func newPutCommand(env Env) *cobra.Command {
 	var o putOptions
 	cmd := &cobra.Command{
-		Use:   "put [-c] [--limit-rate RATE] LOCAL URL",
+		Use:   "put [-c] [--limit-rate RATE] [--compress] LOCAL URL",
 		Short: "Upload a file",
 		Long: `Upload the local file LOCAL to URL. A URL naming a directory (an existing one,
 or a path ending in "/") receives the file under LOCAL's base name.
@@ -47,6 +47,7 @@ against the server's digest when it offers one (HASH, XSHA256, ...).`,
 	fl.BoolVarP(&o.resume, "continue", "c", false, "continue an interrupted upload from the remote file's size")
 	fl.StringVar(&o.limitRate, "limit-rate", "", "limit the transfer rate to RATE bytes/s (500K, 8M, ...)")
 	fl.BoolVar(&o.noVerify, "no-verify", false, "do not check the upload against the server's digest")
+	o.remote.registerCompress(fl)
 	return cmd
 }
 

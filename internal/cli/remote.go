@@ -29,6 +29,7 @@ type remoteFlags struct {
 	timeout  time.Duration
 	debug    bool
 	vhost    string
+	compress bool // MODE Z when offered (compress.go)
 }
 
 func (f *remoteFlags) register(fl *pflag.FlagSet) {
@@ -207,6 +208,7 @@ func (f *remoteFlags) dial(ctx context.Context, env Env, r *remoteURL, poolSize 
 		ftpclient.WithTimeout(f.timeout),
 		ftpclient.WithPoolSize(max(poolSize, 1)),
 		ftpclient.WithKeepAlive(30 * time.Second),
+		ftpclient.WithCompression(f.compress),
 	}
 	if f.debug {
 		opts = append(opts, ftpclient.WithDebug(env.Stderr))

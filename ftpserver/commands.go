@@ -58,7 +58,7 @@ func init() {
 		// Transfer parameters (§4.1.2, RFC 2428).
 		"TYPE": {handler: cmdTYPE, needArg: true, syntax: "TYPE <A|E|I|L 8>"},
 		"STRU": {handler: cmdSTRU, needArg: true, syntax: "STRU <F|R>"},
-		"MODE": {handler: cmdMODE, needArg: true, syntax: "MODE <S>"},
+		"MODE": {handler: cmdMODE, needArg: true, syntax: "MODE <S|B|Z>"},
 		"PASV": loggedIn(cmdPASV, "PASV (passive mode, IPv4)"),
 		"EPSV": loggedIn(cmdEPSV, "EPSV [1|2|ALL]"),
 		"PORT": {handler: cmdPORT, needLogin: true, needArg: true, syntax: "PORT h1,h2,h3,h4,p1,p2"},
@@ -90,7 +90,7 @@ func init() {
 		"NOOP":    {handler: cmdNOOP, syntax: "NOOP"},
 		"FEAT":    {handler: cmdFEAT, syntax: "FEAT (list features)"},
 		"LANG":    {handler: cmdLANG, syntax: "LANG [language tag]"},
-		"OPTS":    {handler: cmdOPTS, needArg: true, syntax: "OPTS <UTF8 ON|MLST facts|HASH algorithm>"},
+		"OPTS":    {handler: cmdOPTS, needArg: true, syntax: "OPTS <UTF8 ON|MLST facts|HASH algorithm|MODE Z LEVEL n>"},
 		"SIZE":    pathArg(cmdSIZE, "SIZE <file>"),
 		"MDTM":    pathArg(cmdMDTM, "MDTM <file>"),
 		"MFMT":    {handler: cmdMFMT, needLogin: true, needArg: true, path: true, syntax: "MFMT YYYYMMDDHHMMSS <file>"},

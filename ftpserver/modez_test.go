@@ -3,7 +3,6 @@ package ftpserver_test
 import (
 	"bytes"
 	"compress/zlib"
-	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -358,17 +357,8 @@ func TestModeZUnderTLS(t *testing.T) {
 func TestModeZRateLimitCountsWireBytes(t *testing.T) {
 	t.Parallel()
 	down, up := &countingLimiter{burst: 16 << 10}, &countingLimiter{burst: 16 << 10}
-	ts := startServer(t, func(srv *ftpserver.Server) {
-		auth := srv.Auth
-		srv.Auth = ftpserver.AuthFunc(func(ctx context.Context, c ftpserver.ConnInfo, user, pass string) (*ftpserver.Account, error) {
-			acct, err := auth.Authenticate(ctx, c, user, pass)
-			if acct != nil {
-				acct.DownloadLimit, acct.UploadLimit = down, up
-			}
-			return acct, err
-		})
-	})
-	c := ts.login(t)
+	ts := startServer(t, withAccount(func(a *ftpserver.Account) { a.DownloadLimit, a.UploadLimit = down, up }))
+	c := loginCarol(t, ts, "")
 	content := texttest.Lines(1 << 20)
 	c.stor("STOR", "f", content)
 	if got := up.bytes.Load(); got != int64(len(content)) {
@@ -387,4 +377,26 @@ func TestModeZRateLimitCountsWireBytes(t *testing.T) {
 	if got := down.bytes.Load(); got != int64(len(received)) {
 		t.Errorf("MODE Z download: the limiter counted %d bytes, want the %d on the wire", got, len(received))
 	}
+}
+
+// ABOR interrupts a MODE Z download waiting for its limiter, and the
+// session goes on.
+func TestModeZAbortWhileRateLimited(t *testing.T) {
+	t.Parallel()
+	lim := &countingLimiter{burst: 4096, block: true, waiting: make(chan struct{})}
+	ts := startServer(t, withAccount(func(a *ftpserver.Account) { a.DownloadLimit = lim }))
+	if err := ts.fs.WriteFile("/f", texttest.Lines(1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	c := loginCarol(t, ts, "")
+	c.cmd(200, "MODE Z")
+	data := c.pasv()
+	c.cmd(150, "RETR /f")
+	<-lim.waiting
+	c.send("ABOR")
+	c.expect(426)
+	c.expect(226)
+	io.Copy(io.Discard, data)
+	c.cmd(200, "MODE S")
+	c.cmd(213, "SIZE /f")
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ferry-ftp/ferry/ftpserver"
 	"github.com/ferry-ftp/ferry/internal/texttest"
 )
 
@@ -16,6 +17,36 @@ import (
 func TestLftpModeZ(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
+	work := lftpModeZ(t, ts, "")
+
+	// curl does not know MODE Z and is not affected by it.
+	down, up := texttest.Lines(3<<20), texttest.Lines(2<<20+12345)
+	res := curl(t, work, "-o", filepath.Join(work, "curl.txt"), ts.url("/down.txt"))
+	wantCurl(t, res, curlOK)
+	wantFile(t, filepath.Join(work, "curl.txt"), down)
+	res = curl(t, work, "-T", filepath.Join(work, "up.txt"), ts.url("/curl-up.txt"))
+	wantCurl(t, res, curlOK)
+	wantFile(t, ts.local("/curl-up.txt"), up)
+}
+
+// TestLftpModeZFTPS is the same under TLS: the compressed stream inside
+// PROT P data connections.
+func TestLftpModeZFTPS(t *testing.T) {
+	t.Parallel()
+	ts := startTLSServer(t, ftpserver.TLSPolicy{RequireLogin: true, RequireData: true})
+	lftpModeZ(t, ts.testServer, strings.Join([]string{
+		"set ftp:ssl-force true",
+		"set ftp:ssl-protect-data true",
+		"set ftp:ssl-protect-list true",
+		"set ssl:ca-file " + ts.caFile,
+		"set ssl:verify-certificate true",
+	}, "; ")+"; ")
+}
+
+// lftpModeZ runs the transfers of TestLftpModeZ with lftp's settings
+// first, checks them, and returns lftp's working directory.
+func lftpModeZ(t *testing.T, ts *testServer, settings string) string {
+	t.Helper()
 	work := t.TempDir()
 	down := texttest.Lines(3 << 20)
 	up := texttest.Lines(2<<20 + 12345)
@@ -28,7 +59,7 @@ func TestLftpModeZ(t *testing.T) {
 	writeFile(t, filepath.Join(work, "part.txt"), down[:1<<20])
 	trace := filepath.Join(work, "trace")
 
-	res := lftp(t, ts, work, true, strings.Join([]string{
+	res := lftp(t, ts, work, true, settings+strings.Join([]string{
 		"set ftp:use-mode-z true",
 		"debug -o " + trace + " 5",
 		"get down.txt -o got.txt",
@@ -72,11 +103,5 @@ func TestLftpModeZ(t *testing.T) {
 		}
 	}
 
-	// curl does not know MODE Z and is not affected by it.
-	res = curl(t, work, "-o", filepath.Join(work, "curl.txt"), ts.url("/down.txt"))
-	wantCurl(t, res, curlOK)
-	wantFile(t, filepath.Join(work, "curl.txt"), down)
-	res = curl(t, work, "-T", filepath.Join(work, "up.txt"), ts.url("/curl-up.txt"))
-	wantCurl(t, res, curlOK)
-	wantFile(t, ts.local("/curl-up.txt"), up)
+	return work
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 )
 
 // Descriptor bits of a block header in block mode (RFC 959 §3.4.2). A
@@ -267,4 +269,61 @@ func readFull(r io.Reader, p []byte, what string) error {
 		return fmt.Errorf("%w (inside a block %s)", ErrBlockIncomplete, what)
 	}
 	return err
+}
+
+// MarkEvery returns a writer for the file bytes of a block-mode transfer
+// that starts at offset in the file: it passes them on to w and, each time
+// the file offset reaches a multiple of interval, sends a restart marker
+// into bw holding that offset in decimal, which REST takes as it is. w
+// writes into bw, directly or through a representation-type encoder that
+// must pass every write on before it returns (TYPE A's does), or a marker
+// would overtake the data before it. An interval <= 0 sends no marker.
+func (bw *BlockWriter) MarkEvery(w io.Writer, offset, interval int64) io.Writer {
+	if interval <= 0 {
+		return w
+	}
+	return &blockMarker{w: w, bw: bw, pos: offset, interval: interval, next: (offset/interval + 1) * interval}
+}
+
+type blockMarker struct {
+	w        io.Writer
+	bw       *BlockWriter
+	pos      int64 // file offset of the next byte
+	interval int64
+	next     int64 // file offset of the next marker
+}
+
+func (m *blockMarker) Write(p []byte) (int, error) {
+	written := 0
+	for len(p) > 0 {
+		n := min(int64(len(p)), m.next-m.pos)
+		k, err := m.w.Write(p[:n])
+		written += k
+		m.pos += int64(k)
+		if err != nil {
+			return written, err
+		}
+		p = p[n:]
+		if m.pos == m.next {
+			if err := m.bw.Mark(strconv.FormatInt(m.pos, 10)); err != nil {
+				return written, err
+			}
+			m.next += m.interval
+		}
+	}
+	return written, nil
+}
+
+// ParseMarkReply parses the text of a 110 reply, "MARK yyyy = mmmm" (RFC
+// 959 §4.2, exact), into the sender's marker yyyy and the receiver's
+// marker mmmm.
+func ParseMarkReply(msg string) (sender, receiver string, err error) {
+	rest, ok := strings.CutPrefix(msg, "MARK ")
+	if ok {
+		sender, receiver, ok = strings.Cut(rest, " = ")
+	}
+	if !ok || !ValidMarker([]byte(sender)) || !ValidMarker([]byte(receiver)) {
+		return "", "", fmt.Errorf("%w: restart marker reply %q", ErrBadBlock, msg)
+	}
+	return sender, receiver, nil
 }

@@ -226,3 +226,85 @@ func FuzzBlockReader(f *testing.F) {
 		}
 	})
 }
+
+func TestMarkEvery(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name             string
+		offset, interval int64
+		writes           []string
+		want             string
+	}{
+		{"markers inside and between writes", 0, 4, []string{"abcdef", "gh", "ij"},
+			blk(0, "abcd") + blk(BlockRestart, "4") + blk(0, "efgh") + blk(BlockRestart, "8") + blk(BlockEOF, "ij")},
+		{"from an offset, on multiples", 10, 4, []string{"abcdefg"},
+			blk(0, "ab") + blk(BlockRestart, "12") + blk(0, "cdef") + blk(BlockRestart, "16") + blk(BlockEOF, "g")},
+		{"no interval, no marker", 0, 0, []string{"abcdef"}, blk(BlockEOF, "abcdef")},
+	}
+	for _, tc := range cases {
+		var out bytes.Buffer
+		bw := NewBlockWriter(&out)
+		w := bw.MarkEvery(bw, tc.offset, tc.interval)
+		for _, s := range tc.writes {
+			if n, err := w.Write([]byte(s)); n != len(s) || err != nil {
+				t.Fatalf("%s: Write(%q) = %d, %v", tc.name, s, n, err)
+			}
+		}
+		bw.Close()
+		if out.String() != tc.want {
+			t.Errorf("%s: wrote %q, want %q", tc.name, out.String(), tc.want)
+		}
+	}
+}
+
+func TestMarkEveryThroughCRLF(t *testing.T) {
+	t.Parallel()
+	// File offsets, not wire bytes: "a\n" is 2 bytes of file, 3 on the wire.
+	var out bytes.Buffer
+	bw := NewBlockWriter(&out)
+	w := bw.MarkEvery(NewCRLFWriter(bw), 0, 2)
+	w.Write([]byte("a\nb\n"))
+	bw.Close()
+	want := blk(0, "a\r\n") + blk(BlockRestart, "2") + blk(0, "b\r\n") + blk(BlockRestart, "4") + blk(BlockEOF, "")
+	if out.String() != want {
+		t.Fatalf("wrote %q, want %q", out.String(), want)
+	}
+}
+
+func TestParseMarkReply(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		msg, sender, receiver string
+		ok                    bool
+	}{
+		{"MARK 100 = 200", "100", "200", true},
+		{"MARK r#7 = 1048576", "r#7", "1048576", true},
+		{"MARK 100=200", "", "", false},
+		{"MARK  = 200", "", "", false},
+		{"MARK 1 = ", "", "", false},
+		{"mark 1 = 2", "", "", false},
+		{"MARK 1 = 2 = 3", "", "", false},
+		{"Restart marker", "", "", false},
+	}
+	for _, tc := range cases {
+		s, r, err := ParseMarkReply(tc.msg)
+		if s != tc.sender || r != tc.receiver || (err == nil) != tc.ok {
+			t.Errorf("ParseMarkReply(%q) = %q, %q, %v", tc.msg, s, r, err)
+		}
+	}
+}
+
+func FuzzParseMarkReply(f *testing.F) {
+	for _, s := range []string{"MARK 100 = 200", "MARK a = b = c", "MARK  = ", "MARK \r\n = 1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, msg string) {
+		s, r, err := ParseMarkReply(msg)
+		if err != nil {
+			return
+		}
+		if !ValidMarker([]byte(s)) || !ValidMarker([]byte(r)) || "MARK "+s+" = "+r != msg {
+			t.Fatalf("ParseMarkReply(%q) = %q, %q", msg, s, r)
+		}
+	})
+}

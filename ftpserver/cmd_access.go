@@ -158,6 +158,7 @@ func (s *session) logout() {
 	s.userName = ""
 	s.cwd = "/"
 	s.ascii = false
+	s.mode = modeStream
 	s.restOffset = 0
 	s.renameFrom = ""
 	s.epsvAll = false
@@ -250,6 +251,7 @@ func cmdSTRU(s *session, arg string) error {
 func cmdMODE(s *session, arg string) error {
 	switch strings.ToUpper(strings.TrimSpace(arg)) {
 	case "S":
+		s.mode = modeStream
 		s.reply(ftp.CodeOK, "Mode set to S.")
 	case "B", "C", "Z":
 		return ftp.Errorf(ftp.CodeParamNotImplemented, "Only MODE S is implemented.")

@@ -62,14 +62,11 @@ func cmdRETR(s *session, arg string) error {
 		r.Close()
 		return err
 	}
-	ascii := s.ascii
+	c := s.coding()
 	open := fmt.Sprintf("Opening %s mode data connection for %s (%d bytes).", s.describeMode(), quoteName(path.Base(p)), fi.Size()-offset)
 	return s.startTransfer("RETR", p, fi.Size()-offset, offset, open, "Transfer complete.",
 		func(t *transfer, conn net.Conn) error {
-			if ascii {
-				return s.send(t, conn, ftp.NewCRLFWriter(conn), r)
-			}
-			return s.send(t, conn, conn, r)
+			return s.download(t, conn, c, r)
 		},
 		func() { r.Close() })
 }
@@ -167,7 +164,7 @@ func (s *session) store(verb, p string, mode WriteMode, exclusive bool) error {
 	if err != nil {
 		return err
 	}
-	ascii := s.ascii
+	c := s.coding()
 	open := fmt.Sprintf("Ok to send data for %s.", quoteName(path.Base(p)))
 	done := "Transfer complete."
 	if verb == "STOU" {
@@ -192,15 +189,7 @@ func (s *session) store(verb, p string, mode WriteMode, exclusive bool) error {
 	}
 	return s.startTransfer(verb, p, -1, offset, open, done,
 		func(t *transfer, conn net.Conn) error {
-			var err error
-			if ascii {
-				lf := ftp.NewLFWriter(w)
-				if err = s.receive(t, conn, lf); err == nil {
-					err = lf.Flush()
-				}
-			} else {
-				err = s.receive(t, conn, w)
-			}
+			err := s.upload(t, conn, c, w)
 			if err == nil {
 				err = s.uploadComplete(t)
 			}

@@ -131,14 +131,15 @@ func (s *session) startListing(verb string, target listTarget, format listFormat
 			lister.Close()
 		}
 	}
+	c := s.coding()
 	open := "Here comes the directory listing."
 	return s.startTransfer(verb, target.dir, -1, 0, open, "Directory send OK.",
 		func(t *transfer, conn net.Conn) error {
-			lw := s.newLineWriter(t, conn)
+			lw := s.newLineWriter(t, conn, c)
 			defer lw.release()
 			if target.file != nil {
 				s.appendListEntry(lw, target.file, target.dir, target.prefix, format)
-				return lw.flush()
+				return lw.end()
 			}
 			for {
 				batch, err := lister.Next(listBatch)
@@ -154,7 +155,7 @@ func (s *session) startListing(verb string, target listTarget, format listFormat
 					}
 				}
 				if errors.Is(err, io.EOF) {
-					return lw.flush()
+					return lw.end()
 				}
 				if err != nil {
 					return err
@@ -177,19 +178,23 @@ func (s *session) appendListEntry(lw *lineWriter, fi fs.FileInfo, dir, prefix st
 }
 
 // lineWriter batches listing lines into a pooled buffer and writes them to
-// the data connection with a fresh deadline per write.
+// the data connection (through the transfer mode's encoder) with a fresh
+// deadline per write.
 type lineWriter struct {
-	s    *session
-	t    *transfer
-	conn net.Conn
-	pool *[]byte
-	buf  []byte
-	now  time.Time
+	s      *session
+	t      *transfer
+	conn   net.Conn
+	dst    io.Writer // conn, or the mode's encoder in front of it
+	stages *stages
+	pool   *[]byte
+	buf    []byte
+	now    time.Time
 }
 
-func (s *session) newLineWriter(t *transfer, conn net.Conn) *lineWriter {
+func (s *session) newLineWriter(t *transfer, conn net.Conn, c coding) *lineWriter {
 	pb := bufPool.Get().(*[]byte)
-	return &lineWriter{s: s, t: t, conn: conn, pool: pb, buf: (*pb)[:0], now: time.Now()}
+	dst, st := c.listing(conn)
+	return &lineWriter{s: s, t: t, conn: conn, dst: dst, stages: st, pool: pb, buf: (*pb)[:0], now: time.Now()}
 }
 
 func (lw *lineWriter) maybeFlush() error {
@@ -203,8 +208,8 @@ func (lw *lineWriter) flush() error {
 	if len(lw.buf) == 0 {
 		return nil
 	}
-	lw.conn.SetWriteDeadline(time.Now().Add(durationOr(lw.s.srv.DataTimeout, DefaultDataTimeout)))
-	n, err := lw.conn.Write(lw.buf)
+	lw.arm()
+	n, err := lw.dst.Write(lw.buf)
 	lw.t.bytes.Add(int64(n))
 	lw.buf = lw.buf[:0]
 	if err != nil {
@@ -213,7 +218,24 @@ func (lw *lineWriter) flush() error {
 	return nil
 }
 
+func (lw *lineWriter) arm() {
+	lw.conn.SetWriteDeadline(time.Now().Add(durationOr(lw.s.srv.DataTimeout, DefaultDataTimeout)))
+}
+
+// end writes what is left and ends the mode's encoding.
+func (lw *lineWriter) end() error {
+	if err := lw.flush(); err != nil {
+		return err
+	}
+	lw.arm()
+	if err := lw.stages.finish(); err != nil {
+		return netErr{err}
+	}
+	return nil
+}
+
 func (lw *lineWriter) release() {
+	lw.stages.release()
 	if cap(lw.buf) == cap(*lw.pool) {
 		*lw.pool = lw.buf[:cap(lw.buf)]
 		bufPool.Put(lw.pool)

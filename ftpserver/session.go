@@ -47,6 +47,7 @@ type session struct {
 	acct       *Account // nil until logged in
 	cwd        string
 	ascii      bool  // TYPE A; binary (TYPE I) is the default
+	mode       byte  // MODE: modeStream, ... (coding.go)
 	restOffset int64 // from REST, for the next transfer
 	renameFrom string
 	epsvAll    bool
@@ -110,6 +111,7 @@ func newSession(srv *Server, conn net.Conn, n uint64, opts ListenerOptions) *ses
 		cwd:       "/",
 		mlstFacts: ftp.AllFacts,
 		hashAlgo:  "SHA-256",
+		mode:      modeStream,
 		listener:  opts,
 		remote:    addrIP(conn.RemoteAddr()),
 		loginFrom: time.Now(),

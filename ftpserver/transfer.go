@@ -315,11 +315,11 @@ func (s *session) send(t *transfer, conn net.Conn, dst io.Writer, src io.Reader)
 	return s.copyData(t, conn.SetWriteDeadline, move, limit, s.acct.DownloadLimit)
 }
 
-// receive copies the data connection into dst until EOF. A destination
-// that implements io.ReaderFrom (a local file) is handed the socket
-// directly so it can splice(2).
-func (s *session) receive(t *transfer, conn net.Conn, dst io.Writer) error {
-	move, release := mover(dst, conn)
+// receive copies src (the data connection, or a decoder reading it) into
+// dst until EOF. A destination that implements io.ReaderFrom (a local
+// file) is handed the socket directly so it can splice(2).
+func (s *session) receive(t *transfer, conn net.Conn, src io.Reader, dst io.Writer) error {
+	move, release := mover(dst, src)
 	defer release()
 	return s.copyData(t, conn.SetReadDeadline, move, -1, s.acct.UploadLimit)
 }

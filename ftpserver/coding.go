@@ -1,0 +1,153 @@
+package ftpserver
+
+import (
+	"io"
+	"net"
+	"time"
+
+	"github.com/ferry-ftp/ferry/ftp"
+)
+
+// Transmission modes (RFC 959 §3.4 and its extensions), the value of
+// session.mode.
+const (
+	modeStream byte = 'S'
+)
+
+// coding is how one transfer's bytes are represented on the data
+// connection: the representation type (TYPE, applied next to the file)
+// and the transmission mode (MODE, applied next to the connection). A
+// download runs file -> type encoder -> mode encoder -> conn, an upload
+// conn -> mode decoder -> type decoder -> file.
+//
+// It is a snapshot taken by the command handler on the control loop: the
+// transfer runs beside the loop, which may meanwhile take a new TYPE or
+// MODE for the next transfer.
+type coding struct {
+	ascii bool // TYPE A
+	mode  byte // modeStream, ...
+}
+
+// coding snapshots the session's TYPE and MODE for one transfer.
+func (s *session) coding() coding {
+	return coding{ascii: s.ascii, mode: s.mode}
+}
+
+// stages collects what the encoders and decoders of one transfer must do
+// at its end: finish flushes and closes the framing (it runs only when the
+// copy succeeded, and may write to the connection), release gives back
+// their memory (always). Both run in the reverse order of registration,
+// as defers do, so the stage nearest the file finishes first on a
+// download.
+type stages struct {
+	finishers []func() error
+	releasers []func()
+}
+
+func (st *stages) onFinish(f func() error) { st.finishers = append(st.finishers, f) }
+
+func (st *stages) finish() error {
+	for i := len(st.finishers) - 1; i >= 0; i-- {
+		if err := st.finishers[i](); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (st *stages) release() {
+	for i := len(st.releasers) - 1; i >= 0; i-- {
+		st.releasers[i]()
+	}
+	st.releasers = nil
+}
+
+// modeEncoder wraps conn in the transmission mode's encoder.
+func (c coding) modeEncoder(conn io.Writer, st *stages) io.Writer {
+	switch c.mode {
+	default: // modeStream: the bytes themselves, ended by closing.
+		return conn
+	}
+}
+
+// modeDecoder wraps conn in the transmission mode's decoder; the reader
+// it returns ends (io.EOF) where the mode says the file ends.
+func (c coding) modeDecoder(conn io.Reader, st *stages) io.Reader {
+	switch c.mode {
+	default:
+		return conn
+	}
+}
+
+// typeEncoder wraps w (the mode encoder) in the representation type's
+// encoder for sending.
+func (c coding) typeEncoder(w io.Writer, st *stages) io.Writer {
+	if c.ascii {
+		return ftp.NewCRLFWriter(w)
+	}
+	return w
+}
+
+// typeDecoder wraps file (the destination of an upload) in the
+// representation type's decoder.
+func (c coding) typeDecoder(file io.Writer, st *stages) io.Writer {
+	if c.ascii {
+		lf := ftp.NewLFWriter(file)
+		st.onFinish(lf.Flush)
+		return lf
+	}
+	return file
+}
+
+// download returns the writer a download's file bytes go to, and its
+// stages. Under TYPE I and MODE S it is conn itself, so send keeps the
+// kernel's sendfile path; likewise upload's reader is conn itself, for
+// splice.
+func (c coding) download(conn net.Conn) (io.Writer, *stages) {
+	st := &stages{}
+	return c.typeEncoder(c.modeEncoder(conn, st), st), st
+}
+
+// listing returns the writer a listing's lines go to. Listings are
+// already text in the network form (CRLF lines): only the mode applies.
+func (c coding) listing(conn net.Conn) (io.Writer, *stages) {
+	st := &stages{}
+	return c.modeEncoder(conn, st), st
+}
+
+// upload returns the reader of an upload's bytes from conn and the
+// writer in front of file they go to, and their stages.
+func (c coding) upload(conn net.Conn, file io.Writer) (io.Reader, io.Writer, *stages) {
+	st := &stages{}
+	dst := c.typeDecoder(file, st)
+	return c.modeDecoder(conn, st), dst, st
+}
+
+// download sends src through c's encoders to conn, then ends the
+// encoding (a flush or an end-of-file marker may still go out).
+func (s *session) download(t *transfer, conn net.Conn, c coding, src io.Reader) error {
+	dst, st := c.download(conn)
+	defer st.release()
+	if err := s.send(t, conn, dst, src); err != nil {
+		return err
+	}
+	conn.SetWriteDeadline(time.Now().Add(durationOr(s.srv.DataTimeout, DefaultDataTimeout)))
+	if err := st.finish(); err != nil {
+		if isConnErr(err) {
+			return netErr{err}
+		}
+		return err
+	}
+	return nil
+}
+
+// upload receives conn through c's decoders into file. It does not
+// commit: the caller decides what happens to file.
+func (s *session) upload(t *transfer, conn net.Conn, c coding, file io.Writer) error {
+	src, dst, st := c.upload(conn, file)
+	defer st.release()
+	if err := s.receive(t, conn, src, dst); err != nil {
+		return err
+	}
+	return st.finish()
+}

@@ -253,8 +253,11 @@ func cmdMODE(s *session, arg string) error {
 	case "S":
 		s.mode = modeStream
 		s.reply(ftp.CodeOK, "Mode set to S.")
-	case "B", "C", "Z":
-		return ftp.Errorf(ftp.CodeParamNotImplemented, "Only MODE S is implemented.")
+	case "B":
+		s.mode = modeBlock
+		s.reply(ftp.CodeOK, "Mode set to B.")
+	case "C", "Z":
+		return ftp.Errorf(ftp.CodeParamNotImplemented, "Only MODE S and B are implemented.")
 	default:
 		return ftp.Errorf(ftp.CodeArgumentError, "Bad MODE argument.")
 	}

@@ -63,6 +63,7 @@ func cmdRETR(s *session, arg string) error {
 		return err
 	}
 	c := s.coding()
+	c.offset = offset
 	open := fmt.Sprintf("Opening %s mode data connection for %s (%d bytes).", s.describeMode(), quoteName(path.Base(p)), fi.Size()-offset)
 	return s.startTransfer("RETR", p, fi.Size()-offset, offset, open, "Transfer complete.",
 		func(t *transfer, conn net.Conn) error {
@@ -165,6 +166,10 @@ func (s *session) store(verb, p string, mode WriteMode, exclusive bool) error {
 		return err
 	}
 	c := s.coding()
+	c.offset = offset
+	if mode == WriteAppend && statErr == nil {
+		c.offset = existing.Size()
+	}
 	open := fmt.Sprintf("Ok to send data for %s.", quoteName(path.Base(p)))
 	done := "Transfer complete."
 	if verb == "STOU" {
@@ -190,7 +195,8 @@ func (s *session) store(verb, p string, mode WriteMode, exclusive bool) error {
 	return s.startTransfer(verb, p, -1, offset, open, done,
 		func(t *transfer, conn net.Conn) error {
 			err := s.upload(t, conn, c, w)
-			if err == nil {
+			if err == nil && c.mode != modeBlock {
+				// In MODE B the EOF block has said the file is whole.
 				err = s.uploadComplete(t)
 			}
 			if err != nil {

@@ -12,6 +12,7 @@ import (
 // session.mode.
 const (
 	modeStream byte = 'S'
+	modeBlock  byte = 'B' // RFC 959 §3.4.2 (modeb.go)
 )
 
 // coding is how one transfer's bytes are represented on the data
@@ -26,11 +27,17 @@ const (
 type coding struct {
 	ascii bool // TYPE A
 	mode  byte // modeStream, ...
+	// offset is where in the file the transfer starts (REST; the end of
+	// the file for APPE): MODE B's restart markers are file offsets.
+	offset int64
+	// marked answers a client's restart marker (MODE B uploads): marker
+	// is the client's, at is the file offset every byte before it reached.
+	marked func(marker []byte, at int64)
 }
 
 // coding snapshots the session's TYPE and MODE for one transfer.
 func (s *session) coding() coding {
-	return coding{ascii: s.ascii, mode: s.mode}
+	return coding{ascii: s.ascii, mode: s.mode, marked: s.restartMarked}
 }
 
 // stages collects what the encoders and decoders of one transfer must do
@@ -65,6 +72,10 @@ func (st *stages) release() {
 // modeEncoder wraps conn in the transmission mode's encoder.
 func (c coding) modeEncoder(conn io.Writer, st *stages) io.Writer {
 	switch c.mode {
+	case modeBlock:
+		bw := ftp.NewBlockWriter(conn)
+		st.onFinish(bw.Close)
+		return bw
 	default: // modeStream: the bytes themselves, ended by closing.
 		return conn
 	}
@@ -105,7 +116,13 @@ func (c coding) typeDecoder(file io.Writer, st *stages) io.Writer {
 // splice.
 func (c coding) download(conn net.Conn) (io.Writer, *stages) {
 	st := &stages{}
-	return c.typeEncoder(c.modeEncoder(conn, st), st), st
+	mode := c.modeEncoder(conn, st)
+	w := c.typeEncoder(mode, st)
+	if bw, ok := mode.(*ftp.BlockWriter); ok {
+		// Markers count file bytes, so they go in front of the type.
+		w = bw.MarkEvery(w, c.offset, markInterval)
+	}
+	return w, st
 }
 
 // listing returns the writer a listing's lines go to. Listings are
@@ -119,6 +136,12 @@ func (c coding) listing(conn net.Conn) (io.Writer, *stages) {
 // writer in front of file they go to, and their stages.
 func (c coding) upload(conn net.Conn, file io.Writer) (io.Reader, io.Writer, *stages) {
 	st := &stages{}
+	if c.mode == modeBlock {
+		// The server's markers count what reached the file, so the
+		// counter sits behind the type decoder.
+		stored := &fileCounter{w: file}
+		return c.blockDecoder(conn, stored), c.typeDecoder(stored, st), st
+	}
 	dst := c.typeDecoder(file, st)
 	return c.modeDecoder(conn, st), dst, st
 }

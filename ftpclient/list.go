@@ -139,6 +139,9 @@ func (c *Client) NameList(ctx context.Context, dir string) ([]string, error) {
 // listing runs a listing command and returns its lines, and separately
 // (cut to maxListLine) the lines that were too long to keep.
 func (cn *conn) listing(ctx context.Context, verb, p string) (lines, long []string, err error) {
+	if err := cn.setMode(false); err != nil {
+		return nil, nil, err
+	}
 	d, err := cn.openTransfer(ctx, withArg(verb, p), 0, false)
 	if err != nil {
 		return nil, nil, err

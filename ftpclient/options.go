@@ -165,6 +165,8 @@ type TransferOption func(*transferConfig)
 
 type transferConfig struct {
 	ascii bool
+	block bool   // MODE B (modeb.go)
+	marks *Marks // where MODE B records restart markers, or nil
 }
 
 // ASCII transfers in TYPE A: text whose line ends are CRLF on the wire.

@@ -43,6 +43,9 @@ func (cn *conn) retrieve(ctx context.Context, p string, offset int64, w io.Write
 	if err := cn.setType(tc.ascii); err != nil {
 		return 0, err
 	}
+	if err := cn.setMode(tc.block); err != nil {
+		return 0, err
+	}
 	d, err := cn.openTransfer(ctx, "RETR "+p, offset, false)
 	if err != nil {
 		return 0, err
@@ -55,7 +58,11 @@ func (cn *conn) retrieve(ctx context.Context, p string, offset int64, w io.Write
 		lf = ftp.NewLFWriter(cw)
 		dst = lf
 	}
-	_, readErr, writeErr := copyData(dst, d)
+	var src io.Reader = d
+	if tc.block {
+		src = blockDownload(d, tc.marks, offset, func() int64 { return cw.n })
+	}
+	_, readErr, writeErr := copyData(dst, src)
 	if readErr == nil && writeErr == nil && lf != nil {
 		writeErr = lf.Flush()
 	}
@@ -99,11 +106,17 @@ func (c *Client) Open(ctx context.Context, path string, offset int64, opts ...Tr
 		if err := cn.setType(tc.ascii); err != nil {
 			return false, err
 		}
+		if err := cn.setMode(tc.block); err != nil {
+			return false, err
+		}
 		d, err := cn.openTransfer(ctx, "RETR "+p, offset, false)
 		if err != nil {
 			return false, err
 		}
-		rd = &reader{ctx: ctx, c: c, cn: cn, d: d, path: p, ka: cn.startKeepAlive()}
+		rd = &reader{ctx: ctx, c: c, cn: cn, d: d, src: d, path: p, ka: cn.startKeepAlive()}
+		if tc.block {
+			rd.src = blockDownload(d, tc.marks, offset, func() int64 { return rd.n })
+		}
 		if tc.ascii {
 			rd.lf = ftp.NewLFWriter(&rd.text)
 		}
@@ -121,6 +134,8 @@ type reader struct {
 	c    *Client
 	cn   *conn // nil once given back
 	d    *dataConn
+	src  io.Reader // d, or the block-mode decoder reading it
+	n    int64     // bytes given to the caller
 	ka   *keepAlive
 	path string
 	err  error // sticky: io.EOF or the failure
@@ -137,7 +152,8 @@ func (r *reader) Read(p []byte) (int, error) {
 	if r.err != nil {
 		return 0, r.err
 	}
-	n, err := r.d.Read(p)
+	n, err := r.src.Read(p)
+	r.n += int64(n)
 	if err != nil {
 		r.end(err)
 		if n == 0 {
@@ -153,7 +169,7 @@ func (r *reader) readText(p []byte) (int, error) {
 		if r.buf == nil {
 			r.buf = make([]byte, 32<<10)
 		}
-		n, err := r.d.Read(r.buf)
+		n, err := r.src.Read(r.buf)
 		r.lf.Write(r.buf[:n]) // into a bytes.Buffer: cannot fail
 		if err != nil {
 			if errors.Is(err, io.EOF) {
@@ -163,7 +179,9 @@ func (r *reader) readText(p []byte) (int, error) {
 		}
 	}
 	if r.text.Len() > 0 {
-		return r.text.Read(p)
+		n, err := r.text.Read(p)
+		r.n += int64(n)
+		return n, err
 	}
 	return 0, r.err
 }
@@ -250,16 +268,36 @@ func (cn *conn) upload(ctx context.Context, verb, p string, r io.Reader, offset 
 	if err := cn.setType(tc.ascii); err != nil {
 		return 0, err
 	}
+	if err := cn.setMode(tc.block); err != nil {
+		return 0, err
+	}
 	d, err := cn.openTransfer(ctx, verb+" "+p, offset, true)
 	if err != nil {
 		return 0, err
 	}
 	ka := cn.startKeepAlive()
 	var dst io.Writer = d
+	var bw *ftp.BlockWriter
+	if tc.block {
+		bw = ftp.NewBlockWriter(d)
+		dst = bw
+	}
 	if tc.ascii {
-		dst = ftp.NewCRLFWriter(d)
+		dst = ftp.NewCRLFWriter(dst)
+	}
+	if bw != nil && tc.marks != nil {
+		// Our markers are offsets in r's data; the server's 110 replies
+		// to them, read with the transfer's other replies, are recorded.
+		dst = bw.MarkEvery(dst, offset, tc.marks.interval())
+		cn.marks = tc.marks
+		defer func() { cn.marks = nil }()
 	}
 	n, readErr, writeErr := copyData(dst, r)
+	if readErr == nil && writeErr == nil && bw != nil {
+		// Only a complete upload gets its EOF block: without it the
+		// server takes the file as cut short, whatever else happens.
+		writeErr = bw.Close()
+	}
 	pending := ka.stop()
 	if readErr != nil || writeErr != nil {
 		abortErr := cn.abortTransfer(d, pending)

@@ -282,15 +282,21 @@ func (bw *BlockWriter) MarkEvery(w io.Writer, offset, interval int64) io.Writer 
 	if interval <= 0 {
 		return w
 	}
-	return &blockMarker{w: w, bw: bw, pos: offset, interval: interval, next: (offset/interval + 1) * interval}
+	return bw.MarkAt(w, offset, func(pos int64) int64 { return (pos/interval + 1) * interval })
+}
+
+// MarkAt is MarkEvery with the marker offsets chosen by next, which
+// returns the offset of the first marker after pos (greater than pos).
+func (bw *BlockWriter) MarkAt(w io.Writer, offset int64, next func(pos int64) int64) io.Writer {
+	return &blockMarker{w: w, bw: bw, pos: offset, nextAfter: next, next: max(next(offset), offset+1)}
 }
 
 type blockMarker struct {
-	w        io.Writer
-	bw       *BlockWriter
-	pos      int64 // file offset of the next byte
-	interval int64
-	next     int64 // file offset of the next marker
+	w         io.Writer
+	bw        *BlockWriter
+	pos       int64 // file offset of the next byte
+	nextAfter func(pos int64) int64
+	next      int64 // file offset of the next marker
 }
 
 func (m *blockMarker) Write(p []byte) (int, error) {
@@ -308,7 +314,7 @@ func (m *blockMarker) Write(p []byte) (int, error) {
 			if err := m.bw.Mark(strconv.FormatInt(m.pos, 10)); err != nil {
 				return written, err
 			}
-			m.next += m.interval
+			m.next = max(m.nextAfter(m.pos), m.pos+1)
 		}
 	}
 	return written, nil

@@ -34,7 +34,11 @@ func BlockMode(marks *Marks) TransferOption {
 // then holds the last marker of the last of them.
 type Marks struct {
 	// Interval is how many bytes an upload sends between two restart
-	// markers; zero means DefaultMarkInterval.
+	// markers at first; zero means DefaultMarkInterval. It doubles after
+	// every marksPerInterval markers of a transfer: the server answers
+	// each marker on the control connection, which the client reads only
+	// after the data, so their number must stay within what the
+	// connection buffers, whatever the size of the file.
 	Interval int64
 
 	mu   sync.Mutex
@@ -84,6 +88,26 @@ func (m *Marks) interval() int64 {
 		return DefaultMarkInterval
 	}
 	return m.Interval
+}
+
+// marksPerInterval is how many markers an upload sends before its
+// interval doubles: a terabyte at 1 MiB then takes some 1,500 markers,
+// whose replies (about 30 bytes each) fit in any control connection's
+// buffers.
+const marksPerInterval = 128
+
+// schedule returns the function that places an upload's markers (see
+// ftp.BlockWriter.MarkAt): on multiples of the interval, which doubles
+// after every marksPerInterval markers.
+func (m *Marks) schedule() func(pos int64) int64 {
+	interval, calls := m.interval(), 0
+	return func(pos int64) int64 {
+		if calls > 0 && calls%marksPerInterval == 0 {
+			interval *= 2
+		}
+		calls++
+		return (pos/interval + 1) * interval
+	}
 }
 
 // markReply records a 110 reply to one of our markers, whose text (yyyy,

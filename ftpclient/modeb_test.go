@@ -80,6 +80,38 @@ func TestBlockModeRoundTrip(t *testing.T) {
 	}
 }
 
+// An upload's markers thin out: the interval doubles after every 128, so
+// the server's replies, read after the data, stay few for any file size.
+func TestBlockModeMarkersThinOut(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	var trace syncBuffer
+	c := dial(t, ts.addr, ftpclient.WithDebug(&trace))
+	data := pattern(300000)
+	marks := &ftpclient.Marks{Interval: 1000}
+	if _, err := c.Store(testCtx(t), "/m.bin", bytes.NewReader(data), 0, ftpclient.BlockMode(marks)); err != nil {
+		t.Fatal(err)
+	}
+	// 128 markers every 1000 bytes up to 128000, then every 2000.
+	if got, want := strings.Count(trace.String(), "110 MARK"), 128+(300000-128000)/2000; got != want {
+		t.Errorf("%d marker replies, want %d", got, want)
+	}
+	for _, want := range []string{"110 MARK 128000 = 128000", "110 MARK 130000 = 130000"} {
+		if !strings.Contains(trace.String(), want) {
+			t.Errorf("trace lacks %q", want)
+		}
+	}
+	if strings.Contains(trace.String(), "110 MARK 129000 ") {
+		t.Error("a marker at 129000 after the interval doubled")
+	}
+	if m, ok := marks.Last(); !ok || m != (ftpclient.Mark{Local: 300000, Server: "300000"}) {
+		t.Fatalf("last mark %+v %v", m, ok)
+	}
+	if got, _ := ts.fs.ReadFile("/m.bin"); !bytes.Equal(got, data) {
+		t.Fatalf("server has %d bytes", len(got))
+	}
+}
+
 // gatedReader gives its data up to cut, then waits for ready and fails.
 type gatedReader struct {
 	data  []byte

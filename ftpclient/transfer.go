@@ -288,7 +288,7 @@ func (cn *conn) upload(ctx context.Context, verb, p string, r io.Reader, offset 
 	if bw != nil && tc.marks != nil {
 		// Our markers are offsets in r's data; the server's 110 replies
 		// to them, read with the transfer's other replies, are recorded.
-		dst = bw.MarkEvery(dst, offset, tc.marks.interval())
+		dst = bw.MarkAt(dst, offset, tc.marks.schedule())
 		cn.marks = tc.marks
 		defer func() { cn.marks = nil }()
 	}

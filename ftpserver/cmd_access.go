@@ -159,6 +159,7 @@ func (s *session) logout() {
 	s.cwd = "/"
 	s.ascii = false
 	s.mode = modeStream
+	s.deflateLevel = ftp.DefaultDeflateLevel
 	s.restOffset = 0
 	s.renameFrom = ""
 	s.epsvAll = false
@@ -256,8 +257,11 @@ func cmdMODE(s *session, arg string) error {
 	case "B":
 		s.mode = modeBlock
 		s.reply(ftp.CodeOK, "Mode set to B.")
-	case "C", "Z":
-		return ftp.Errorf(ftp.CodeParamNotImplemented, "Only MODE S and B are implemented.")
+	case "Z":
+		s.mode = modeDeflate
+		s.reply(ftp.CodeOK, "Mode set to Z (deflate).")
+	case "C":
+		return ftp.Errorf(ftp.CodeParamNotImplemented, "Only MODE S, B and Z are implemented.")
 	default:
 		return ftp.Errorf(ftp.CodeArgumentError, "Bad MODE argument.")
 	}
@@ -323,6 +327,7 @@ func (s *session) features() string {
 		"MDTM",
 		"MFMT",
 		"MLST "+ftp.FeatMLST(ftp.AllFacts, s.mlstFacts),
+		"MODE Z",
 		"PASV",
 		"REST STREAM",
 		"SIZE",
@@ -365,6 +370,8 @@ func cmdOPTS(s *session, arg string) error {
 		}
 		s.hashAlgo = algo
 		s.reply(ftp.CodeOK, algo)
+	case "MODE":
+		return s.optsMode(value)
 	default:
 		return ftp.Errorf(ftp.CodeArgumentError, "Unknown OPTS option.")
 	}

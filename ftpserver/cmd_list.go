@@ -369,7 +369,7 @@ func (s *session) statSession() error {
 	} else {
 		b.WriteString("Not logged in\n")
 	}
-	fmt.Fprintf(&b, "TYPE: %s, STRUcture: File, MODE: Stream\n", s.describeMode())
+	fmt.Fprintf(&b, "TYPE: %s, STRUcture: File, MODE: %s\n", s.describeMode(), modeName(s.mode))
 	if s.data.ready() {
 		b.WriteString("Data connection prepared\n")
 	} else {

@@ -11,9 +11,22 @@ import (
 // Transmission modes (RFC 959 §3.4 and its extensions), the value of
 // session.mode.
 const (
-	modeStream byte = 'S'
-	modeBlock  byte = 'B' // RFC 959 §3.4.2 (modeb.go)
+	modeStream  byte = 'S'
+	modeBlock   byte = 'B' // RFC 959 §3.4.2 (modeb.go)
+	modeDeflate byte = 'Z' // draft-preston-ftpext-deflate; ftp/deflate.go
 )
+
+// modeName names a transmission mode for STAT.
+func modeName(mode byte) string {
+	switch mode {
+	case modeBlock:
+		return "Block"
+	case modeDeflate:
+		return "Deflate"
+	default:
+		return "Stream"
+	}
+}
 
 // coding is how one transfer's bytes are represented on the data
 // connection: the representation type (TYPE, applied next to the file)
@@ -27,6 +40,7 @@ const (
 type coding struct {
 	ascii bool // TYPE A
 	mode  byte // modeStream, ...
+	level int  // MODE Z's compression level (OPTS MODE Z LEVEL)
 	// offset is where in the file the transfer starts (REST; the end of
 	// the file for APPE): MODE B's restart markers are file offsets.
 	offset int64
@@ -37,7 +51,7 @@ type coding struct {
 
 // coding snapshots the session's TYPE and MODE for one transfer.
 func (s *session) coding() coding {
-	return coding{ascii: s.ascii, mode: s.mode, marked: s.restartMarked}
+	return coding{ascii: s.ascii, mode: s.mode, level: s.deflateLevel, marked: s.restartMarked}
 }
 
 // stages collects what the encoders and decoders of one transfer must do
@@ -52,6 +66,7 @@ type stages struct {
 }
 
 func (st *stages) onFinish(f func() error) { st.finishers = append(st.finishers, f) }
+func (st *stages) onRelease(f func())      { st.releasers = append(st.releasers, f) }
 
 func (st *stages) finish() error {
 	for i := len(st.finishers) - 1; i >= 0; i-- {
@@ -76,6 +91,13 @@ func (c coding) modeEncoder(conn io.Writer, st *stages) io.Writer {
 		bw := ftp.NewBlockWriter(conn)
 		st.onFinish(bw.Close)
 		return bw
+	case modeDeflate:
+		// The compressor is taken here, for this transfer only, and
+		// given back at its end: an idle session holds none.
+		dw := ftp.NewDeflateWriter(conn, c.level)
+		st.onFinish(dw.Close)
+		st.onRelease(dw.Release)
+		return dw
 	default: // modeStream: the bytes themselves, ended by closing.
 		return conn
 	}
@@ -85,6 +107,12 @@ func (c coding) modeEncoder(conn io.Writer, st *stages) io.Writer {
 // it returns ends (io.EOF) where the mode says the file ends.
 func (c coding) modeDecoder(conn io.Reader, st *stages) io.Reader {
 	switch c.mode {
+	case modeDeflate:
+		// A decompression bomb is only bytes through the normal writer:
+		// quota and disk limits apply to what it expands to.
+		dr := ftp.NewDeflateReader(conn)
+		st.onRelease(dr.Release)
+		return dr
 	default:
 		return conn
 	}

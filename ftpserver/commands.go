@@ -57,7 +57,7 @@ func init() {
 		// Transfer parameters (§4.1.2, RFC 2428).
 		"TYPE": {handler: cmdTYPE, needArg: true, syntax: "TYPE <A|I|L 8>"},
 		"STRU": {handler: cmdSTRU, needArg: true, syntax: "STRU <F|R>"},
-		"MODE": {handler: cmdMODE, needArg: true, syntax: "MODE <S|B>"},
+		"MODE": {handler: cmdMODE, needArg: true, syntax: "MODE <S|B|Z>"},
 		"PASV": loggedIn(cmdPASV, "PASV (passive mode, IPv4)"),
 		"EPSV": loggedIn(cmdEPSV, "EPSV [1|2|ALL]"),
 		"PORT": {handler: cmdPORT, needLogin: true, needArg: true, syntax: "PORT h1,h2,h3,h4,p1,p2"},

@@ -119,6 +119,9 @@ func TestModeCommand(t *testing.T) {
 	if got := c.cmd(200, "MODE B"); got != "Mode set to B." {
 		t.Errorf("MODE B: %q", got)
 	}
+	if stat := c.cmd(211, "STAT"); !strings.Contains(stat, "MODE: Block") {
+		t.Errorf("STAT in MODE B: %q", stat)
+	}
 	c.cmd(200, "mode s")
 	c.cmd(504, "MODE C")
 	c.cmd(501, "MODE X")

@@ -43,18 +43,20 @@ type session struct {
 
 	// Only the control-loop goroutine touches the fields below, except
 	// where noted.
-	userName   string   // from USER, waiting for PASS
-	acct       *Account // nil until logged in
-	cwd        string
-	ascii      bool  // TYPE A; binary (TYPE I) is the default
-	mode       byte  // MODE: modeStream, ... (coding.go)
-	restOffset int64 // from REST, for the next transfer
-	renameFrom string
-	epsvAll    bool
-	mlstFacts  ftp.Facts
-	hashAlgo   string
-	badCount   int
-	quitting   bool
+	userName string   // from USER, waiting for PASS
+	acct     *Account // nil until logged in
+	cwd      string
+	ascii    bool // TYPE A; binary (TYPE I) is the default
+	mode     byte // MODE: modeStream, ... (coding.go)
+	// deflateLevel is MODE Z's compression level (OPTS MODE Z LEVEL).
+	deflateLevel int
+	restOffset   int64 // from REST, for the next transfer
+	renameFrom   string
+	epsvAll      bool
+	mlstFacts    ftp.Facts
+	hashAlgo     string
+	badCount     int
+	quitting     bool
 
 	data dataChannel // the prepared (not yet used) data connection
 
@@ -102,19 +104,20 @@ func newSession(srv *Server, conn net.Conn, n uint64, opts ListenerOptions) *ses
 	id := strconv.FormatUint(n, 36)
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &session{
-		srv:       srv,
-		id:        id,
-		conn:      conn,
-		base:      conn,
-		ctx:       ctx,
-		cancel:    cancel,
-		cwd:       "/",
-		mlstFacts: ftp.AllFacts,
-		hashAlgo:  "SHA-256",
-		mode:      modeStream,
-		listener:  opts,
-		remote:    addrIP(conn.RemoteAddr()),
-		loginFrom: time.Now(),
+		srv:          srv,
+		id:           id,
+		conn:         conn,
+		base:         conn,
+		ctx:          ctx,
+		cancel:       cancel,
+		cwd:          "/",
+		mlstFacts:    ftp.AllFacts,
+		hashAlgo:     "SHA-256",
+		mode:         modeStream,
+		deflateLevel: ftp.DefaultDeflateLevel,
+		listener:     opts,
+		remote:       addrIP(conn.RemoteAddr()),
+		loginFrom:    time.Now(),
 	}
 	s.started = s.loginFrom
 	s.log = srv.logger().With("session", id, "remote", conn.RemoteAddr().String())
@@ -178,6 +181,8 @@ func (s *session) replyError(err error) {
 		s.reply(ftp.CodeExceededStorage, "Storage quota exceeded.")
 	case errors.Is(err, ErrInvalidName):
 		s.reply(ftp.CodeBadFileName, "File name not allowed.")
+	case errors.Is(err, ftp.ErrBadDeflate): // the client's upload in MODE Z
+		s.reply(ftp.CodeTransferAborted, "Transfer aborted: the compressed (MODE Z) data is corrupt.")
 	case errors.Is(err, ErrBusy): // another upload writes the file in place
 		s.reply(ftp.CodeFileUnavailable, "File busy.")
 	case errors.Is(err, ErrUnavailable):

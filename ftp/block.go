@@ -42,9 +42,10 @@ var (
 	ErrBadBlock = errors.New("ftp: malformed block-mode data")
 )
 
-// ValidMarker reports whether m can be a restart marker: RFC 959 §3.5 wants
-// printable characters; spaces are refused too, as the 110 reply separates
-// the two markers with spaces and would become ambiguous.
+// ValidMarker reports whether m can be a restart marker: RFC 959 §5.3.2
+// makes it a <pr string>, ASCII 33 through 126 (no space, which also keeps
+// the 110 reply, whose markers are separated by spaces, unambiguous), and
+// MaxMarker bounds it.
 func ValidMarker(m []byte) bool {
 	if len(m) == 0 || len(m) > MaxMarker {
 		return false

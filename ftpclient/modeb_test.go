@@ -2,8 +2,10 @@ package ftpclient_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
+	"log"
 	"os"
 	"path/filepath"
 	"strings"
@@ -214,5 +216,34 @@ func TestBlockModeDownloadWithoutEOFBlock(t *testing.T) {
 	_, err := c.Retrieve(testCtx(t), "/f", 0, &buf, ftpclient.BlockMode(nil))
 	if !errors.Is(err, ftp.ErrBlockIncomplete) {
 		t.Fatalf("Retrieve of a cut-short block stream: %v (got %q)", err, buf.String())
+	}
+}
+
+// Upload a file in block mode and, if the upload fails, resume it from
+// the last restart marker the server confirmed.
+func ExampleBlockMode() {
+	ctx := context.Background()
+	c, err := ftpclient.Dial(ctx, "ftp.example.com:21", ftpclient.WithLogin("alice", "secret"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	f, err := os.Open("backup.tar")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+
+	marks := &ftpclient.Marks{Interval: 8 << 20}
+	_, err = c.Store(ctx, "/backup.tar", f, 0, ftpclient.BlockMode(marks))
+	if m, ok := marks.Last(); err != nil && ok {
+		// The server has everything before m: send the rest.
+		offset, isOffset := m.Offset()
+		if _, serr := f.Seek(m.Local, io.SeekStart); serr == nil && isOffset {
+			_, err = c.Store(ctx, "/backup.tar", f, offset, ftpclient.BlockMode(marks))
+		}
+	}
+	if err != nil {
+		log.Fatal(err)
 	}
 }

@@ -27,29 +27,6 @@ func (c *Client) useModeZ(want bool) bool {
 	return want && c.feats.Has("MODE Z") && !c.noModeZ.Load()
 }
 
-// setMode switches the transmission mode if needed and reports whether
-// the transfer goes in MODE Z. A server that announced MODE Z but refuses
-// it is not asked again.
-func (cn *conn) setMode(compress bool) (bool, error) {
-	want := byte('S')
-	if cn.c.useModeZ(compress) {
-		want = 'Z'
-	}
-	if cn.mode == want || cn.mode == 0 && want == 'S' {
-		return want == 'Z', nil
-	}
-	if _, err := cn.ok("MODE %c", want); err != nil {
-		if want == 'Z' && isUnsupported(err) {
-			cn.c.log.Info("server announces MODE Z but refuses it; transferring uncompressed", "err", err)
-			cn.c.noModeZ.Store(true)
-			return cn.setMode(false)
-		}
-		return false, err
-	}
-	cn.mode = want
-	return want == 'Z', nil
-}
-
 // inflater reads a transfer's data from d: d itself, or in MODE Z its
 // decompression. release gives back the decompressor.
 func inflater(d io.Reader, z bool) (src io.Reader, release func()) {

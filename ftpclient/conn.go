@@ -32,8 +32,11 @@ type conn struct {
 	tlsConf *tls.Config // this connection's own TLS config and session cache
 	protP   bool        // data connections are protected
 
-	typ       byte   // current TYPE: 'A', 'I', or 0 when not yet sent
-	mode      byte   // current MODE: 'S', 'Z', or 0 when not yet sent (stream)
+	typ  byte // current TYPE: 'A', 'I', or 0 when not yet sent
+	mode byte // current MODE: 'S', 'B', 'Z', or 0 when not yet sent (stream)
+	// marks records the 110 replies to the restart markers of the
+	// block-mode upload running (modeb.go), nil otherwise.
+	marks     *Marks
 	hashAlgo  string // algorithm HASH uses on this connection
 	lastUsed  time.Time
 	committed bool // the current operation has sent a command that changes something
@@ -173,6 +176,9 @@ func (cn *conn) readReply() (reply, error) {
 		return r, fmt.Errorf("ftpclient: reading reply: %w", err)
 	}
 	cn.c.trace.reply(cn.id, r)
+	if r.code == ftp.CodeRestartMarker && cn.marks != nil {
+		cn.marks.markReply(r.msg)
+	}
 	if r.code == ftp.CodeServiceNotAvailable {
 		cn.broken.Store(true) // 421: the server is closing this connection
 	}

@@ -46,4 +46,10 @@
 // FTPS is explicit (WithTLS: AUTH TLS, PBSZ 0, PROT P) or implicit
 // (WithImplicitTLS); data connections resume the TLS session of their
 // control connection, as servers that check session reuse require.
+//
+// # Transfer modes
+//
+// Transfers use stream mode unless a [TransferOption] says otherwise:
+// [BlockMode] (MODE B) frames the data so its end is explicit and records
+// restart markers in [Marks], from which a failed transfer resumes.
 package ftpclient

@@ -139,7 +139,7 @@ func (c *Client) NameList(ctx context.Context, dir string) ([]string, error) {
 // listing runs a listing command and returns its lines, and separately
 // (cut to maxListLine) the lines that were too long to keep.
 func (cn *conn) listing(ctx context.Context, verb, p string) (lines, long []string, err error) {
-	z, err := cn.setMode(cn.c.cfg.compress)
+	mode, err := cn.setMode(false, cn.c.cfg.compress)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -147,7 +147,7 @@ func (cn *conn) listing(ctx context.Context, verb, p string) (lines, long []stri
 	if err != nil {
 		return nil, nil, err
 	}
-	src, release := inflater(d, z)
+	src, release := inflater(d, mode == 'Z')
 	defer release()
 	ka := cn.startKeepAlive()
 	lines, long, readErr := readListing(src)

@@ -6,20 +6,28 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/ferry-ftp/ferry/ftpserver"
 	"github.com/ferry-ftp/ferry/storage/localfs"
 )
 
-// TestLocalDisk checks the bytes that end up on disk through a server over
-// a real directory, with uploads resumed and appended.
-func TestLocalDisk(t *testing.T) {
-	t.Parallel()
+// startDiskServer serves a temporary directory through localfs to alice;
+// it returns the server and the directory.
+func startDiskServer(t *testing.T, mutate ...func(*ftpserver.Server)) (*testServer, string) {
+	t.Helper()
 	dir := t.TempDir()
 	lfs, err := localfs.New(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { lfs.Close() })
-	ts := (&testServer{}).start(t, aliceOnly(lfs))
+	return (&testServer{}).start(t, aliceOnly(lfs), mutate...), dir
+}
+
+// TestLocalDisk checks the bytes that end up on disk through a server over
+// a real directory, with uploads resumed and appended.
+func TestLocalDisk(t *testing.T) {
+	t.Parallel()
+	ts, dir := startDiskServer(t)
 	c := dial(t, ts.addr)
 	ctx := testCtx(t)
 	data := pattern(5<<20 + 99)

@@ -167,7 +167,9 @@ type TransferOption func(*transferConfig)
 
 type transferConfig struct {
 	ascii    bool
-	compress bool // MODE Z when offered (compress.go)
+	compress bool   // MODE Z when offered (compress.go)
+	block    bool   // MODE B (modeb.go); it wins over compress
+	marks    *Marks // where MODE B records restart markers, or nil
 }
 
 // ASCII transfers in TYPE A: text whose line ends are CRLF on the wire.

@@ -43,7 +43,7 @@ func (cn *conn) retrieve(ctx context.Context, p string, offset int64, w io.Write
 	if err := cn.setType(tc.ascii); err != nil {
 		return 0, err
 	}
-	z, err := cn.setMode(tc.compress)
+	mode, err := cn.setMode(tc.block, tc.compress)
 	if err != nil {
 		return 0, err
 	}
@@ -51,7 +51,7 @@ func (cn *conn) retrieve(ctx context.Context, p string, offset int64, w io.Write
 	if err != nil {
 		return 0, err
 	}
-	src, release := inflater(d, z)
+	src, release := inflater(d, mode == 'Z')
 	defer release()
 	ka := cn.startKeepAlive()
 	cw := &countWriter{w: w}
@@ -60,6 +60,9 @@ func (cn *conn) retrieve(ctx context.Context, p string, offset int64, w io.Write
 	if tc.ascii {
 		lf = ftp.NewLFWriter(cw)
 		dst = lf
+	}
+	if mode == 'B' {
+		src = blockDownload(d, tc.marks, offset, func() int64 { return cw.n })
 	}
 	_, readErr, writeErr := copyData(dst, src)
 	if readErr == nil && writeErr == nil && lf != nil {
@@ -105,7 +108,7 @@ func (c *Client) Open(ctx context.Context, path string, offset int64, opts ...Tr
 		if err := cn.setType(tc.ascii); err != nil {
 			return false, err
 		}
-		z, err := cn.setMode(tc.compress)
+		mode, err := cn.setMode(tc.block, tc.compress)
 		if err != nil {
 			return false, err
 		}
@@ -114,7 +117,10 @@ func (c *Client) Open(ctx context.Context, path string, offset int64, opts ...Tr
 			return false, err
 		}
 		rd = &reader{ctx: ctx, c: c, cn: cn, d: d, path: p, ka: cn.startKeepAlive()}
-		rd.src, rd.release = inflater(d, z)
+		rd.src, rd.release = inflater(d, mode == 'Z')
+		if mode == 'B' {
+			rd.src = blockDownload(d, tc.marks, offset, func() int64 { return rd.n })
+		}
 		if tc.ascii {
 			rd.lf = ftp.NewLFWriter(&rd.text)
 		}
@@ -132,11 +138,12 @@ type reader struct {
 	c    *Client
 	cn   *conn // nil once given back
 	d    *dataConn
+	n    int64 // bytes given to the caller
 	ka   *keepAlive
 	path string
 	err  error // sticky: io.EOF or the failure
 
-	src     io.Reader // d, or in MODE Z its decompression
+	src     io.Reader // d, or its MODE Z or MODE B decoder
 	release func()    // gives back what src holds
 
 	lf   *ftp.LFWriter // ASCII: converts into text
@@ -152,6 +159,7 @@ func (r *reader) Read(p []byte) (int, error) {
 		return 0, r.err
 	}
 	n, err := r.src.Read(p)
+	r.n += int64(n)
 	if err != nil {
 		r.end(err)
 		if n == 0 {
@@ -177,7 +185,9 @@ func (r *reader) readText(p []byte) (int, error) {
 		}
 	}
 	if r.text.Len() > 0 {
-		return r.text.Read(p)
+		n, err := r.text.Read(p)
+		r.n += int64(n)
+		return n, err
 	}
 	return 0, r.err
 }
@@ -266,7 +276,7 @@ func (cn *conn) upload(ctx context.Context, verb, p string, r io.Reader, offset 
 	if err := cn.setType(tc.ascii); err != nil {
 		return 0, err
 	}
-	z, err := cn.setMode(tc.compress)
+	mode, err := cn.setMode(tc.block, tc.compress)
 	if err != nil {
 		return 0, err
 	}
@@ -275,13 +285,27 @@ func (cn *conn) upload(ctx context.Context, verb, p string, r io.Reader, offset 
 		return 0, err
 	}
 	ka := cn.startKeepAlive()
-	dst, finish, release := deflater(d, z)
+	dst, finish, release := deflater(d, mode == 'Z')
 	defer release()
+	var bw *ftp.BlockWriter
+	if mode == 'B' {
+		bw = ftp.NewBlockWriter(d)
+		dst, finish = bw, bw.Close
+	}
 	if tc.ascii {
 		dst = ftp.NewCRLFWriter(dst)
 	}
+	if bw != nil && tc.marks != nil {
+		// Our markers are offsets in r's data; the server's 110 replies
+		// to them, read with the transfer's other replies, are recorded.
+		dst = bw.MarkAt(dst, offset, tc.marks.schedule())
+		cn.marks = tc.marks
+		defer func() { cn.marks = nil }()
+	}
 	n, readErr, writeErr := copyData(dst, r)
 	if readErr == nil && writeErr == nil {
+		// Only a complete upload gets its end (MODE B's EOF block: without
+		// it the server takes the file as cut short, whatever else happens).
 		writeErr = finish()
 	}
 	pending := ka.stop()

@@ -266,11 +266,14 @@ func cmdMODE(s *session, arg string) error {
 	case "S":
 		s.mode = modeStream
 		s.reply(ftp.CodeOK, "Mode set to S.")
+	case "B":
+		s.mode = modeBlock
+		s.reply(ftp.CodeOK, "Mode set to B.")
 	case "Z":
 		s.mode = modeDeflate
 		s.reply(ftp.CodeOK, "Mode set to Z (deflate).")
-	case "B", "C":
-		return ftp.Errorf(ftp.CodeParamNotImplemented, "Only MODE S and Z are implemented.")
+	case "C":
+		return ftp.Errorf(ftp.CodeParamNotImplemented, "Only MODE S, B and Z are implemented.")
 	default:
 		return ftp.Errorf(ftp.CodeArgumentError, "Bad MODE argument.")
 	}

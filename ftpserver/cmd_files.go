@@ -62,6 +62,7 @@ func cmdRETR(s *session, arg string) error {
 		return err
 	}
 	c := s.coding()
+	c.offset = offset
 	open := s.trf("Opening %s mode data connection for %s (%d bytes).", s.describeMode(), quoteName(path.Base(p)), fi.Size()-offset)
 	return s.startTransfer("RETR", p, fi.Size()-offset, offset, open, "Transfer complete.",
 		func(t *transfer, conn net.Conn) error {
@@ -164,6 +165,10 @@ func (s *session) store(verb, p string, mode WriteMode, exclusive bool) error {
 		return err
 	}
 	c := s.coding()
+	c.offset = offset
+	if mode == WriteAppend && statErr == nil {
+		c.offset = existing.Size()
+	}
 	open := s.trf("Ok to send data for %s.", quoteName(path.Base(p)))
 	done := "Transfer complete."
 	if verb == "STOU" {
@@ -189,7 +194,8 @@ func (s *session) store(verb, p string, mode WriteMode, exclusive bool) error {
 	return s.startTransfer(verb, p, -1, offset, open, done,
 		func(t *transfer, conn net.Conn) error {
 			err := s.upload(t, conn, c, w)
-			if err == nil {
+			if err == nil && c.mode != modeBlock {
+				// In MODE B the EOF block has said the file is whole.
 				err = s.uploadComplete(t)
 			}
 			if err != nil {

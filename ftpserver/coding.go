@@ -13,12 +13,15 @@ import (
 // session.mode.
 const (
 	modeStream  byte = 'S'
+	modeBlock   byte = 'B' // RFC 959 §3.4.2 (modeb.go)
 	modeDeflate byte = 'Z' // draft-preston-ftpext-deflate; ftp/deflate.go
 )
 
 // modeName names a transmission mode for STAT.
 func modeName(mode byte) string {
 	switch mode {
+	case modeBlock:
+		return "Block"
 	case modeDeflate:
 		return "Deflate"
 	default:
@@ -40,11 +43,17 @@ type coding struct {
 	ebcdic bool // TYPE E
 	mode   byte // modeStream, ...
 	level  int  // MODE Z's compression level (OPTS MODE Z LEVEL)
+	// offset is where in the file the transfer starts (REST; the end of
+	// the file for APPE): MODE B's restart markers are file offsets.
+	offset int64
+	// marked answers a client's restart marker (MODE B uploads): marker
+	// is the client's, at is the file offset every byte before it reached.
+	marked func(marker []byte, at int64)
 }
 
 // coding snapshots the session's TYPE and MODE for one transfer.
 func (s *session) coding() coding {
-	return coding{ascii: s.ascii, ebcdic: s.ebcdic, mode: s.mode, level: s.deflateLevel}
+	return coding{ascii: s.ascii, ebcdic: s.ebcdic, mode: s.mode, level: s.deflateLevel, marked: s.restartMarked}
 }
 
 // stages collects what the encoders and decoders of one transfer must do
@@ -80,6 +89,10 @@ func (st *stages) release() {
 // modeEncoder wraps conn in the transmission mode's encoder.
 func (c coding) modeEncoder(conn io.Writer, st *stages) io.Writer {
 	switch c.mode {
+	case modeBlock:
+		bw := ftp.NewBlockWriter(conn)
+		st.onFinish(bw.Close)
+		return bw
 	case modeDeflate:
 		// The compressor is taken here, for this transfer only, and
 		// given back at its end: an idle session holds none.
@@ -141,7 +154,13 @@ func (c coding) typeDecoder(file io.Writer, st *stages) io.Writer {
 // likewise upload's reader is conn itself, for splice.
 func (c coding) download(wire io.Writer) (io.Writer, *stages) {
 	st := &stages{}
-	return c.typeEncoder(c.modeEncoder(wire, st), st), st
+	mode := c.modeEncoder(wire, st)
+	w := c.typeEncoder(mode, st)
+	if bw, ok := mode.(*ftp.BlockWriter); ok {
+		// Markers count file bytes, so they go in front of the type.
+		w = bw.MarkEvery(w, c.offset, markInterval)
+	}
+	return w, st
 }
 
 // listing returns the writer a listing's lines go to. Listings are
@@ -164,6 +183,12 @@ func (c coding) listing(conn net.Conn) (io.Writer, *stages) {
 // stages.
 func (c coding) upload(wire io.Reader, file io.Writer) (io.Reader, io.Writer, *stages) {
 	st := &stages{}
+	if c.mode == modeBlock {
+		// The server's markers count what reached the file, so the
+		// counter sits behind the type decoder.
+		stored := &fileCounter{w: file}
+		return c.blockDecoder(wire, stored), c.typeDecoder(stored, st), st
+	}
 	dst := c.typeDecoder(file, st)
 	return c.modeDecoder(wire, st), dst, st
 }

@@ -91,8 +91,9 @@ func TestParameters(t *testing.T) {
 	c.cmd(200, "STRU R")
 	c.cmd(504, "STRU P")
 	c.cmd(200, "MODE S")
-	c.cmd(504, "MODE B")
+	c.cmd(200, "MODE B") // modeb_test.go
 	c.cmd(504, "MODE C")
+	c.cmd(200, "MODE S")
 	c.cmd(202, "ALLO 1000")
 	c.cmd(350, "REST 10")
 	c.cmd(501, "REST -1")

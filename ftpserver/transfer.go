@@ -168,11 +168,14 @@ func (s *session) startTransfer(verb, path string, size, offset int64, openMsg, 
 		}
 		err := s.runTransfer(ch, t, body)
 		s.logTransfer(t, err)
+		var badStream blockStreamError
 		switch {
 		case err == nil:
 			s.reply(ftp.CodeClosingData, doneMsg)
 		case t.interrupted() || errors.Is(err, errAborted):
 			s.reply(ftp.CodeTransferAborted, "Connection closed; transfer aborted.")
+		case errors.As(err, &badStream):
+			s.reply(ftp.CodeTransferAborted, badStream.reply())
 		case isNetError(err):
 			s.reply(ftp.CodeTransferAborted, "Data connection lost; transfer aborted.")
 		default:

@@ -55,6 +55,7 @@ func FuzzSession(f *testing.F) {
 		"\xff\xf4\xff\xf2ABOR\r\n\xff\xff\xfb\r\n",
 		"REIN\r\nUSER \x00\r\nPASS\r\nQUIT\r\n",
 		"AUTH TLS\r\nPBSZ 0\r\nPROT P\r\nCCC\r\n",
+		"SSCN\r\nSSCN ON\r\nCPSV\r\nSSCN OFF\r\nREIN\r\n",
 	} {
 		f.Add([]byte(seed))
 	}

@@ -235,6 +235,9 @@ func fxp(scn *conn, sp string, dcn *conn, dp string, opts FXPOptions) error {
 		}
 		if sscn != nil {
 			defer func() {
+				if sscn.cn.broken.Load() {
+					return // dropped from the pool anyway
+				}
 				if _, err := sscn.cn.ok("SSCN OFF"); err != nil {
 					// Its next data connection would be in the wrong role.
 					sscn.cn.broken.Store(true)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferry-ftp/ferry/ftpclient"
 	"github.com/ferry-ftp/ferry/ftpserver"
 	"github.com/ferry-ftp/ferry/internal/testcert"
 )
@@ -67,4 +68,30 @@ func TestLftpFXPOverTLS(t *testing.T) {
 	if n := strings.Count(res.stderr, "<--- 226 "); n != 2 {
 		t.Errorf("%d replies 226, want 2 (one per server):\n%s", n, res.stderr)
 	}
+}
+
+// TestPeersFXP has each peer and a ferry server send a file to each other
+// by FXP (ftpclient.FXP, which never streams): the peer as the source
+// with the ferry server listening, then the ferry server as the source
+// with the peer listening. All are on 127.0.0.1 with the client, so no
+// server needs to admit third parties.
+func TestPeersFXP(t *testing.T) {
+	t.Parallel()
+	ferrySrv := startFerryPeer(t)
+	fc := ferrySrv.dial(t)
+	forEachPeer(t, func(t *testing.T, p *peer) {
+		data := testData(43, 2<<20+3)
+		p.writeFile(t, "fxp.bin", data)
+		pc := p.dial(t)
+		ctx := peerContext(t)
+		dst := "fxp-from-" + p.name + ".bin"
+		if err := ftpclient.FXP(ctx, pc, "fxp.bin", fc, dst, ftpclient.FXPOptions{}); err != nil {
+			t.Fatalf("FXP from %s: %v", p.name, err)
+		}
+		wantFileSum(t, ferrySrv.local(dst), data)
+		if err := ftpclient.FXP(ctx, fc, dst, pc, "fxp-back.bin", ftpclient.FXPOptions{SourcePassive: true}); err != nil {
+			t.Fatalf("FXP to %s: %v", p.name, err)
+		}
+		wantFileSum(t, p.local("fxp-back.bin"), data)
+	})
 }

@@ -46,4 +46,14 @@
 // FTPS is explicit (WithTLS: AUTH TLS, PBSZ 0, PROT P) or implicit
 // (WithImplicitTLS); data connections resume the TLS session of their
 // control connection, as servers that check session reuse require.
+//
+// # Between servers
+//
+// [FXP] has one server send a file straight to another (PASV on one, PORT
+// on the other), each driven through a connection of its Client; with TLS
+// on both, one server takes the TLS client role of the data connection
+// (CPSV or SSCN). [Transfer] does the same and, when the servers refuse
+// (an error wrapping [ErrFXPRefused]) or cannot reach each other, streams
+// the file through the client instead. Their errors are [*TransferError],
+// naming the server that failed.
 package ftpclient

@@ -141,8 +141,9 @@ func (s sourceReader) Read(p []byte) (int, error) {
 //
 // Servers refuse data connections with third parties unless configured to
 // allow FXP (ferry's AllowFXP); such a refusal is an error wrapping
-// ErrFXPRefused. When src and dst are the same Client, its pool must hold
-// two connections.
+// ErrFXPRefused. A connection of each Client is held for the whole
+// transfer (the source's is taken first); when src and dst are the same
+// Client, its pool must hold two connections.
 func FXP(ctx context.Context, src *Client, srcPath string, dst *Client, dstPath string, opts FXPOptions) error {
 	sp, err := src.resolve("fxp", srcPath)
 	if err != nil {

@@ -170,6 +170,11 @@ func (cn *conn) writeLine(line string) error {
 // readReply reads the next reply, whatever its code.
 func (cn *conn) readReply() (reply, error) {
 	cn.arm(cn.raw, armRead)
+	return cn.readArmed()
+}
+
+// readArmed is readReply with the read deadline already set.
+func (cn *conn) readArmed() (reply, error) {
 	r, err := readReply(cn.br)
 	if err != nil {
 		cn.broken.Store(true)

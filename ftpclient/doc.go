@@ -52,4 +52,14 @@
 // Transfers use stream mode unless a [TransferOption] says otherwise:
 // [BlockMode] (MODE B) frames the data so its end is explicit and records
 // restart markers in [Marks], from which a failed transfer resumes.
+//
+// # Between servers
+//
+// [FXP] has one server send a file straight to another (PASV on one, PORT
+// on the other), each driven through a connection of its Client; with TLS
+// on both, one server takes the TLS client role of the data connection
+// (CPSV or SSCN). [Transfer] does the same and, when the servers refuse
+// (an error wrapping [ErrFXPRefused]) or cannot reach each other, streams
+// the file through the client instead. Their errors are [*TransferError],
+// naming the server that failed.
 package ftpclient

@@ -125,3 +125,58 @@ func Example_resumeOverTLS() {
 		fmt.Println(e.Name, e.Size, e.ModTime)
 	}
 }
+
+// Copying a file from one server to another. Transfer asks the servers
+// to send it to each other (FXP); had they refused, as servers do by
+// default when the other server's address is not the client's, it would
+// have streamed the file through the client and said so in OnFallback.
+func ExampleTransfer() {
+	var servers []*ftpserver.Server
+	defer func() {
+		for _, srv := range servers {
+			srv.Close()
+		}
+	}()
+	start := func(files *memfs.FS) string {
+		srv := &ftpserver.Server{
+			Auth: ftpserver.AuthFunc(func(ctx context.Context, conn ftpserver.ConnInfo, user, pass string) (*ftpserver.Account, error) {
+				return &ftpserver.Account{User: user, FS: files, Write: true}, nil
+			}),
+			Logger: slog.New(slog.DiscardHandler),
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			log.Fatal(err)
+		}
+		go srv.Serve(ln)
+		servers = append(servers, srv)
+		return ln.Addr().String()
+	}
+	srcFiles, dstFiles := memfs.New(), memfs.New()
+	srcFiles.WriteFile("/report.txt", []byte("quarterly numbers\n"))
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	src, err := ftpclient.Dial(ctx, start(srcFiles), ftpclient.WithLogin("alice", "secret"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer src.Close()
+	dst, err := ftpclient.Dial(ctx, start(dstFiles), ftpclient.WithLogin("bob", "secret"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer dst.Close()
+
+	err = ftpclient.Transfer(ctx, src, "/report.txt", dst, "/copy.txt", ftpclient.FXPOptions{
+		OnFallback: func(err error) { fmt.Println("streaming through the client:", err) },
+	})
+	var te *ftpclient.TransferError
+	if errors.As(err, &te) {
+		log.Fatalf("the %s server failed: %v", te.Side, te.Err)
+	}
+	copied, _ := dstFiles.ReadFile("/copy.txt")
+	fmt.Printf("%q\n", copied)
+	// Output:
+	// "quarterly numbers\n"
+}

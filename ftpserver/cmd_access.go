@@ -169,13 +169,25 @@ func (s *session) logout() {
 	s.data.close()
 }
 
+// cmdREIN forgets the login and the transfer parameters (RFC 959). On a
+// control connection secured with AUTH TLS it also ends TLS (RFC 4217 §11:
+// the connection returns to its state before AUTH, and the client may send
+// AUTH again): the 220 goes over TLS, then close_notify both ways as for
+// CCC. Implicit TLS stays: that listener speaks nothing else.
 func cmdREIN(s *session, _ string) error {
 	s.logout()
 	// REIN returns the session to its state at connection (RFC 959
 	// §4.1.1): before any HOST, in the default reply language.
 	s.setHost(nil)
 	s.setLanguage(langEN)
-	s.reply(ftp.CodeServiceReady, "Service ready for new user.")
+	s.tls.sscn = false
+	if !s.secure() || s.listener.ImplicitTLS {
+		s.reply(ftp.CodeServiceReady, "Service ready for new user.")
+		return nil
+	}
+	s.reply(ftp.CodeServiceReady, "Service ready for new user; TLS ends, AUTH may be sent again.")
+	s.clearTLS()
+	s.tls = tlsState{}
 	return nil
 }
 
@@ -326,7 +338,7 @@ func cmdHELP(s *session, arg string) error {
 func (s *session) features() string {
 	lines := []string{s.tr("Features:")}
 	if s.srv.TLSConfig != nil {
-		lines = append(lines, "AUTH TLS", "PBSZ", "PROT")
+		lines = append(lines, "AUTH TLS", "PBSZ", "PROT", "CPSV", "SSCN")
 		if s.listener.TLS.AllowCCC {
 			lines = append(lines, "CCC")
 		}

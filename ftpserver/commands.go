@@ -54,6 +54,8 @@ func init() {
 		"PBSZ": {handler: cmdPBSZ, needArg: true, syntax: "PBSZ 0"},
 		"PROT": {handler: cmdPROT, needArg: true, syntax: "PROT <P|C>"},
 		"CCC":  {handler: cmdCCC, needLogin: true, syntax: "CCC (clear command channel)"},
+		"SSCN": {handler: cmdSSCN, syntax: "SSCN [ON|OFF] (TLS client role on data connections, for FXP)"},
+		"CPSV": loggedIn(cmdCPSV, "CPSV (PASV with this server as the TLS client, for FXP)"),
 
 		// Transfer parameters (§4.1.2, RFC 2428).
 		"TYPE": {handler: cmdTYPE, needArg: true, syntax: "TYPE <A|E|I|L 8>"},

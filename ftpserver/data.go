@@ -20,6 +20,8 @@ type dataChannel struct {
 	ln      net.Listener
 	active  netip.AddrPort
 	secured *securedData // PROT P: ln's connection, accepted and secured early
+	// tlsClient: this server is the TLS client of the connection (CPSV).
+	tlsClient bool
 }
 
 func (d *dataChannel) ready() bool { return d.ln != nil || d.active.IsValid() }
@@ -191,8 +193,12 @@ func (s *session) refuseAfterEPSVAll(verb string) error {
 	return nil
 }
 
-func cmdPASV(s *session, _ string) error {
-	if err := s.refuseAfterEPSVAll("PASV"); err != nil {
+func cmdPASV(s *session, _ string) error { return s.passive4("PASV", false) }
+
+// passive4 opens an IPv4 passive channel and answers 227 (PASV, CPSV);
+// tlsClient makes this server the TLS client of its connection.
+func (s *session) passive4(verb string, tlsClient bool) error {
+	if err := s.refuseAfterEPSVAll(verb); err != nil {
 		return err
 	}
 	announce := addrIP(s.conn.LocalAddr())
@@ -211,7 +217,7 @@ func cmdPASV(s *session, _ string) error {
 	}
 	if !announce.Is4() {
 		// A permanent refusal: PASV cannot describe an IPv6 address.
-		return ftp.Errorf(ftp.CodeNetProtoUnsupported, "PASV is IPv4 only; use EPSV.")
+		return ftp.Errorf(ftp.CodeNetProtoUnsupported, "%s is IPv4 only; use EPSV.", verb)
 	}
 	// The previous listener goes first: it counts against the
 	// client's share of passive listeners.
@@ -221,6 +227,7 @@ func cmdPASV(s *session, _ string) error {
 		return err
 	}
 	s.setPassive(ln)
+	s.data.tlsClient = tlsClient
 	s.secureEarly()
 	port := uint16(ln.Addr().(*net.TCPAddr).Port)
 	s.replyf(ftp.CodePassive, "Entering Passive Mode (%s).", ftp.FormatPORT(netip.AddrPortFrom(announce, port)))

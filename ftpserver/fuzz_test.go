@@ -57,6 +57,7 @@ func FuzzSession(f *testing.F) {
 		"AUTH TLS\r\nPBSZ 0\r\nPROT P\r\nCCC\r\n",
 		"LANG zh\r\nFEAT\r\nHELP\r\nSTAT\r\nLANG x-\r\nLANG\r\n",
 		"TYPE E\r\nLIST\r\nSTOR e\r\nTYPE E T\r\nREST 3\r\nRETR e\r\n",
+		"SSCN\r\nSSCN ON\r\nCPSV\r\nSSCN OFF\r\nREIN\r\n",
 	} {
 		f.Add([]byte(seed))
 	}

@@ -569,11 +569,11 @@ func (s *session) awaitTransfer() {
 				s.queued.found(aheadQuit)
 			}
 			s.pending = append(s.pending, pendingLine{line, err})
-			if isVerb(line, "AUTH") || isVerb(line, "CCC") {
+			if isVerb(line, "AUTH") || isVerb(line, "CCC") || isVerb(line, "REIN") {
 				// What follows belongs to the connection's next
 				// security state: it must stay unread, where AUTH
 				// finds (and refuses) commands sent before the
-				// handshake, and CCC reads up to the close_notify.
+				// handshake, and CCC and REIN read up to the close_notify.
 				s.queued.found(aheadParked)
 				<-t.done
 				return

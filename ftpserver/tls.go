@@ -36,6 +36,9 @@ type tlsState struct {
 	config *tls.Config // this session's config: tickets carry its token
 	pbsz   bool
 	protP  bool
+	// sscn: the server takes the TLS client role on data connections
+	// (SSCN ON; see sscn.go).
+	sscn bool
 }
 
 func (s *session) secure() bool { return s.tls.raw != nil }
@@ -71,7 +74,7 @@ func (s *session) sessionConfig() *tls.Config {
 // and switches the session's reader and writer to it.
 func (s *session) startTLS() error {
 	raw := s.conn
-	tc := tls.Server(raw, s.sessionConfig())
+	tc := tls.Server(&recordConn{Conn: raw}, s.sessionConfig())
 	tc.SetDeadline(time.Now().Add(durationOr(s.srv.LoginTimeout, DefaultLoginTimeout)))
 	if err := tc.Handshake(); err != nil {
 		return err
@@ -161,10 +164,18 @@ func cmdCCC(s *session, _ string) error {
 	if !s.listener.TLS.AllowCCC {
 		return ftp.Errorf(ftp.CodeDeniedPolicy, "CCC is not allowed on this server.")
 	}
-	tc := s.conn.(*tls.Conn)
 	s.reply(ftp.CodeOK, "Clearing the control connection.")
+	s.clearTLS()
+	return nil
+}
+
+// clearTLS ends TLS on the control connection (CCC, REIN) and goes back to
+// the TCP connection under it.
+func (s *session) clearTLS() {
+	tc := s.conn.(*tls.Conn)
 	// Close our direction of TLS and wait for the client's close_notify;
-	// what follows is clear text on the same TCP connection.
+	// what follows is clear text on the same TCP connection (recordConn
+	// keeps crypto/tls from reading any of it).
 	tc.CloseWrite()
 	tc.SetReadDeadline(time.Now().Add(durationOr(s.srv.DataTimeout, DefaultDataTimeout)))
 	var buf [256]byte
@@ -180,7 +191,6 @@ func cmdCCC(s *session, _ string) error {
 	s.conn.SetReadDeadline(time.Time{})
 	s.newLineReader()
 	s.tls.raw = nil
-	return nil
 }
 
 // requireDataTLS reports whether this session's data must be protected.
@@ -286,7 +296,7 @@ func (s *session) secureData(conn net.Conn) (net.Conn, error) {
 		return nil, ftp.Errorf(ftp.CodeCantOpenData, "TLS handshake on the data connection failed.")
 	}
 	tc.SetDeadline(time.Time{})
-	if !tc.ConnectionState().DidResume && !s.listener.TLS.AllowUnresumedData {
+	if !tc.ConnectionState().DidResume && !s.listener.TLS.AllowUnresumedData && !s.fxpPeer(conn) {
 		s.log.Warn("refused data connection: it did not resume this session's TLS session "+
 			"(client shares one session cache across connections? see allow_unresumed_data)",
 			"from", conn.RemoteAddr().String())
@@ -338,8 +348,8 @@ func (c startedConn) Read(p []byte) (int, error) {
 // secureEarly starts accepting and securing the passive channel's
 // connection in the background when data connections are protected.
 func (s *session) secureEarly() {
-	if !s.tls.protP || s.data.ln == nil {
-		return
+	if !s.tls.protP || s.data.ln == nil || s.tlsClientRole(&s.data) {
+		return // in the client role the handshake waits for the transfer
 	}
 	s.sessionConfig() // made here: the goroutine below only reads it
 	sd := &securedData{

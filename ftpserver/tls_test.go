@@ -219,26 +219,8 @@ func TestImplicitTLS(t *testing.T) {
 	t.Parallel()
 	ts := startTLSServer(t)
 	ts.fs.WriteFile("/f", []byte("implicit"))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- ts.srv.ServeTLS(ln) }()
-	t.Cleanup(func() {
-		ln.Close()
-		if err := <-done; err == nil {
-			t.Error("ServeTLS returned nil")
-		}
-	})
 	conf := ts.clientConfig(0)
-	tc, err := tls.Dial("tcp", ln.Addr().String(), conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &client{t: t, conn: tc, tp: textproto.NewConn(tc)}
-	t.Cleanup(func() { tc.Close() })
-	c.expect(220)
+	c := ts.dialImplicit(t, conf)
 	c.cmd(331, "USER alice")
 	c.cmd(230, "PASS secret")
 	// Data is protected from the start on an implicit listener.

@@ -261,7 +261,7 @@ func (s *session) runTransfer(ch dataChannel, t *transfer, body transferBody) (e
 		if !t.setConn(conn) {
 			return errAborted
 		}
-		if conn, err = s.secureData(conn); err != nil {
+		if conn, err = s.secureChannel(&ch, conn); err != nil {
 			return err
 		}
 		defer conn.Close()

@@ -22,12 +22,13 @@ func TestCpFXPSameHost(t *testing.T) {
 	// needs AllowFXP, and the servers talk to each other.
 	_, stderr := mustFerry(t, "cp", "--debug", src.url("pub/file.bin"), dst.url("in"))
 	sameContent(t, dst.file("in/file.bin"), data)
-	for _, want := range []string{"fxp[dst] > PASV", "fxp[src] > PORT 127,0,0,1,", "fxp[dst] > STOR in/file.bin", "fxp[src] > RETR pub/file.bin", "fxp[src] < 226", "fxp[dst] < 226"} {
+	for _, want := range []string{"> PASV", "> PORT 127,0,0,1,", "> STOR /in/file.bin", "> RETR /pub/file.bin", "* FXP: sending /pub/file.bin", "< 226"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("no %q in the trace:\n%s", want, clipText(stderr))
 		}
 	}
-	if strings.Contains(stderr, fallbackNotice) || strings.Contains(stderr, "ftp[1] > RETR") {
+	// Streaming would open data connections of the client's own (EPSV).
+	if strings.Contains(stderr, fallbackNotice) || strings.Contains(stderr, "> EPSV") {
 		t.Errorf("FXP fell back to streaming:\n%s", clipText(stderr))
 	}
 	fi, _ := os.Stat(dst.file("in/file.bin"))
@@ -50,13 +51,14 @@ func TestCpFXPForeignAddress(t *testing.T) {
 		src.put(t, "f.bin", data)
 		_, stderr := mustFerry(t, "cp", "--debug", src.url("f.bin"), dst.url("copy.bin"))
 		sameContent(t, dst.file("copy.bin"), data)
-		if !strings.Contains(stderr, "fxp[src] < 500 Illegal PORT command") || !strings.Contains(stderr, fallbackNotice) {
+		if !strings.Contains(stderr, "< 500 Illegal PORT command") || !strings.Contains(stderr, fallbackNotice) {
 			t.Errorf("no refused PORT and fallback in the output:\n%s", clipText(stderr))
 		}
 		if !strings.Contains(src.logs.String(), "refused active data address") {
 			t.Errorf("the source server did not log the refusal:\n%s", src.logs.String())
 		}
-		if strings.Contains(stderr, "fxp[src] > RETR") {
+		// The first RETR is the stream's, after its EPSV.
+		if retr, epsv := strings.Index(stderr, "> RETR"), strings.Index(stderr, "> EPSV"); retr < epsv || epsv < 0 {
 			t.Errorf("RETR sent after a refused PORT:\n%s", clipText(stderr))
 		}
 	})
@@ -66,7 +68,7 @@ func TestCpFXPForeignAddress(t *testing.T) {
 		src.put(t, "f.bin", data)
 		_, stderr := mustFerry(t, "cp", "--debug", src.url("f.bin"), dst.url("copy.bin"))
 		sameContent(t, dst.file("copy.bin"), data)
-		if !strings.Contains(stderr, "fxp[src] > PORT 127,0,0,2,") || !strings.Contains(stderr, "fxp[dst] < 226") || strings.Contains(stderr, fallbackNotice) {
+		if !strings.Contains(stderr, "> PORT 127,0,0,2,") || !strings.Contains(stderr, "* FXP: sending") || strings.Contains(stderr, fallbackNotice) || strings.Contains(stderr, "> EPSV") {
 			t.Errorf("no FXP transfer in the trace:\n%s", clipText(stderr))
 		}
 	})
@@ -79,7 +81,7 @@ func TestCpStreaming(t *testing.T) {
 	src.put(t, "f.bin", data)
 	_, stderr := mustFerry(t, "cp", "--no-fxp", "--debug", src.url("f.bin"), dst.url("g.bin"))
 	sameContent(t, dst.file("g.bin"), data)
-	if strings.Contains(stderr, "fxp[") {
+	if strings.Contains(stderr, "> PORT") || strings.Contains(stderr, "* FXP") {
 		t.Errorf("--no-fxp used FXP:\n%s", clipText(stderr))
 	}
 
@@ -97,7 +99,33 @@ func TestCpStreaming(t *testing.T) {
 	// A destination that refuses the file (anonymous users may not
 	// write) fails the copy: streaming would be refused the same way.
 	_, stderr, err := ferry(t, "cp", "--debug", src.url("f.bin"), "ftp://"+dst.addr+"/x")
-	if err == nil || strings.Contains(stderr, fallbackNotice) || !strings.Contains(stderr, "fxp[dst] < 550") {
+	if err == nil || strings.Contains(stderr, fallbackNotice) || !strings.Contains(stderr, "< 550") {
 		t.Errorf("cp to a read-only account: %v\n%s", err, clipText(stderr))
+	}
+}
+
+// FXP over TLS: servers on 127.0.0.2 and 127.0.0.3 with AllowFXP (each is
+// a foreign address to the other, the client being at 127.0.0.1); the
+// destination takes the TLS client role of the data connection (CPSV).
+func TestCpFXPOverTLS(t *testing.T) {
+	t.Parallel()
+	src := startFTP(t, withTLS(), withFXP(), onHost("127.0.0.2"))
+	dst := startFTP(t, withTLS(), withFXP(), onHost("127.0.0.3"))
+	data := randomData(2<<20+9, 24)
+	src.put(t, "f.bin", data)
+	// The test certificates name 127.0.0.1 only: -k.
+	_, stderr := mustFerry(t, "cp", "-k", "--debug",
+		"ftps://alice:secret@"+src.implicit+"/f.bin", "ftpes://alice:secret@"+dst.addr+"/copy.bin")
+	sameContent(t, dst.file("copy.bin"), data)
+	for _, want := range []string{"> PROT P", "> CPSV", "> PORT 127,0,0,3,", "* FXP: sending /f.bin", "> STOR /copy.bin"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("no %q in the trace:\n%s", want, clipText(stderr))
+		}
+	}
+	if strings.Contains(stderr, fallbackNotice) || strings.Contains(stderr, "> EPSV") {
+		t.Errorf("FXP over TLS fell back to streaming:\n%s", clipText(stderr))
+	}
+	if countLines(stderr, "> HASH ") != 2 {
+		t.Errorf("the servers' digests were not compared:\n%s", clipText(stderr))
 	}
 }

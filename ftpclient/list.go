@@ -20,7 +20,9 @@ import (
 // It uses MLSD when the server offers MLST (RFC 3659: exact sizes, UTC
 // times, types), else LIST, whose lines are parsed as Unix, DOS or EPLF
 // listings. Lines that cannot be parsed are not dropped: List then returns
-// the entries it did parse together with a *ListError holding those lines.
+// the entries it did parse together with a *ListError holding those lines;
+// so are the lines of entries whose name is not one path element ("a/b",
+// "../x"), which no path in the directory can name.
 func (c *Client) List(ctx context.Context, dir string) ([]ftp.Entry, error) {
 	p, err := c.resolve("list", dir)
 	if err != nil {
@@ -103,6 +105,13 @@ func parseListing(lines []string, parse func(line string) (ftp.Entry, error)) (e
 			continue
 		}
 		if e.Type == "cdir" || e.Type == "pdir" || e.Name == "." || e.Name == ".." {
+			continue
+		}
+		if e.Name == "" || strings.ContainsAny(e.Name, "/\x00") {
+			// Not a name in the directory: joined to its path, "../x" or
+			// "a/b" would name another file, and a walk could climb back
+			// into the directory it is listing, for ever.
+			bad = append(bad, line)
 			continue
 		}
 		entries = append(entries, e)

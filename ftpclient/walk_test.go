@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"path"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -269,5 +270,57 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met in 10s")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestWalkNamesThatClimb: a server that lists a directory named "../w"
+// inside /w must not make a walk list /w again and again (path.Join makes
+// "/w/../w" "/w"), nor hand fn a path that names another file: such a
+// name is a listing line not understood.
+func TestWalkNamesThatClimb(t *testing.T) {
+	t.Parallel()
+	fake := startFake(t)
+	var lists atomic.Int64
+	fake.handle("LIST", func(s *fakeSession, arg string) {
+		if arg == "/" {
+			s.sendData([]byte("drwxr-xr-x 1 u g 0 Jan 01 2024 w\r\n"))
+			return
+		}
+		lists.Add(1)
+		s.sendData([]byte("drwxr-xr-x 1 u g 0 Jan 01 2024 ../w\r\n" +
+			"drwxr-xr-x 1 u g 0 Jan 01 2024 a/b\r\n" +
+			"-rw-r--r-- 1 u g 3 Jan 01 2024 f\r\n"))
+	})
+	for name, walk := range map[string]func(*ftpclient.Client, context.Context, string, ftpclient.WalkFunc) error{
+		"Walk": (*ftpclient.Client).Walk,
+		"WalkConcurrent": func(c *ftpclient.Client, ctx context.Context, root string, fn ftpclient.WalkFunc) error {
+			return c.WalkConcurrent(ctx, root, 2, fn)
+		},
+	} {
+		lists.Store(0)
+		c := dial(t, fake.addr)
+		var (
+			rec     walkRecorder
+			listErr *ftpclient.ListError
+		)
+		err := walk(c, testCtx(t), "/w", func(p string, e ftp.Entry, err error) error {
+			if errors.As(err, &listErr) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			rec.add(p)
+			if len(rec.seen) > 20 {
+				return errors.New("walking in circles")
+			}
+			return nil
+		})
+		if err != nil || !slices.Equal(rec.seen, []string{"/w", "/w/f"}) || lists.Load() != 1 {
+			t.Errorf("%s: %v; saw %q in %d listings of /w, want /w and /w/f in one", name, err, rec.seen, lists.Load())
+		}
+		if listErr == nil || len(listErr.Lines) != 2 || !strings.HasSuffix(listErr.Lines[0], " ../w") {
+			t.Errorf("%s: the names that climb are not reported: %v", name, listErr)
+		}
 	}
 }

@@ -31,7 +31,7 @@ func (j *job) execute(ctx context.Context, p *Plan) {
 		j.removeTree(ctx, p.target, rel)
 	}
 	mkdirs := slices.Clone(p.Mkdirs)
-	slices.SortStableFunc(mkdirs, func(a, b string) int { return Depth(a) - Depth(b) })
+	slices.SortStableFunc(mkdirs, func(a, b string) int { return depth(a) - depth(b) })
 	j.byDepth(ctx, mkdirs, func(rel string) { j.mkdir(ctx, rel) })
 	j.each(ctx, len(p.Copies), func(i int) { j.copy(ctx, p.Copies[i]) })
 	j.each(ctx, len(p.Removes), func(i int) { j.remove(ctx, p.Removes[i], false) })
@@ -66,9 +66,9 @@ func (j *job) each(ctx context.Context, n int, fn func(i int)) {
 // first appear in rels), in parallel within a depth.
 func (j *job) byDepth(ctx context.Context, rels []string, fn func(rel string)) {
 	for len(rels) > 0 && ctx.Err() == nil {
-		depth := Depth(rels[0])
+		d := depth(rels[0])
 		end := 1
-		for end < len(rels) && Depth(rels[end]) == depth {
+		for end < len(rels) && depth(rels[end]) == d {
 			end++
 		}
 		group := rels[:end]

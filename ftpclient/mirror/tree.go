@@ -151,8 +151,8 @@ func parent(rel string) string {
 	return ""
 }
 
-// Depth is the number of path elements of the relative path rel.
-func Depth(rel string) int {
+// depth is the number of path elements of the relative path rel.
+func depth(rel string) int {
 	if rel == "" {
 		return 0
 	}
@@ -163,7 +163,7 @@ func Depth(rel string) int {
 // depth: the order in which directories can be removed.
 func DeepestFirst(rels []string) {
 	sort.Slice(rels, func(i, j int) bool {
-		di, dj := Depth(rels[i]), Depth(rels[j])
+		di, dj := depth(rels[i]), depth(rels[j])
 		if di != dj {
 			return di > dj
 		}

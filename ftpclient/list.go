@@ -10,6 +10,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ferry-ftp/ferry/ftp"
@@ -19,7 +20,9 @@ import (
 // It uses MLSD when the server offers MLST (RFC 3659: exact sizes, UTC
 // times, types), else LIST, whose lines are parsed as Unix, DOS or EPLF
 // listings. Lines that cannot be parsed are not dropped: List then returns
-// the entries it did parse together with a *ListError holding those lines.
+// the entries it did parse together with a *ListError holding those lines;
+// so are the lines of entries whose name is not one path element ("a/b",
+// "../x"), which no path in the directory can name.
 func (c *Client) List(ctx context.Context, dir string) ([]ftp.Entry, error) {
 	p, err := c.resolve("list", dir)
 	if err != nil {
@@ -102,6 +105,13 @@ func parseListing(lines []string, parse func(line string) (ftp.Entry, error)) (e
 			continue
 		}
 		if e.Type == "cdir" || e.Type == "pdir" || e.Name == "." || e.Name == ".." {
+			continue
+		}
+		if e.Name == "" || strings.ContainsAny(e.Name, "/\x00") {
+			// Not a name in the directory: joined to its path, "../x" or
+			// "a/b" would name another file, and a walk could climb back
+			// into the directory it is listing, for ever.
+			bad = append(bad, line)
 			continue
 		}
 		entries = append(entries, e)
@@ -310,7 +320,8 @@ func parseMLST(r reply, p string) (ftp.Entry, error) {
 type WalkFunc func(path string, e ftp.Entry, err error) error
 
 // Walk walks the tree rooted at root depth first, in lexical order within
-// each directory. It does not follow symbolic links.
+// each directory, one directory at a time. It does not follow symbolic
+// links. [Client.WalkConcurrent] lists several directories at once.
 func (c *Client) Walk(ctx context.Context, root string, fn WalkFunc) error {
 	p, err := c.resolve("walk", root)
 	if err != nil {
@@ -354,6 +365,179 @@ func (c *Client) walk(ctx context.Context, p string, e ftp.Entry, fn WalkFunc) e
 		}
 	}
 	return nil
+}
+
+// WalkConcurrent walks the tree rooted at root as [Client.Walk] does, but
+// lists up to parallel directories at once (at least one), each over a
+// connection of the pool, which should hold as many (WithPoolSize). It
+// does not follow symbolic links.
+//
+// Order and concurrency: fn is called for a directory before its entries,
+// and for the entries of one directory one after the other, in lexical
+// order, on one goroutine. The entries of different directories are passed
+// to fn from several goroutines at the same time, so fn must be safe for
+// concurrent use; at most parallel calls of fn run at once, so what fn
+// does in its turn (a Stat of a link, say) is bounded too. Apart from
+// that, directories are taken in no set order.
+//
+// fn's results mean what they mean for Walk: fs.SkipDir returned for a
+// directory skips it, returned for a file the rest of its directory's
+// entries; fs.SkipAll or another error stops the walk. Then no listing
+// starts and fn is called no more, except by calls already under way on
+// other goroutines, and WalkConcurrent returns the error (nil for
+// fs.SkipAll). When ctx is done the walk stops likewise and returns
+// ctx.Err().
+func (c *Client) WalkConcurrent(ctx context.Context, root string, parallel int, fn WalkFunc) error {
+	p, err := c.resolve("walk", root)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	e, err := c.Stat(ctx, p)
+	if err != nil {
+		err = fn(p, e, err)
+	} else {
+		err = fn(p, e, nil)
+	}
+	if err != nil || !e.IsDir() {
+		if errors.Is(err, fs.SkipDir) || errors.Is(err, fs.SkipAll) {
+			return nil
+		}
+		return err
+	}
+	w := &walker{c: c, fn: fn, cancel: cancel, queue: []walkDir{{p, e}}}
+	w.wake = sync.NewCond(&w.mu)
+	var wg sync.WaitGroup
+	for range max(parallel, 1) {
+		wg.Go(func() { w.work(ctx) })
+	}
+	wg.Wait()
+	if w.stopped {
+		if errors.Is(w.err, fs.SkipAll) {
+			return nil
+		}
+		return w.err
+	}
+	return ctx.Err()
+}
+
+// walkDir is a directory WalkConcurrent has yet to list.
+type walkDir struct {
+	path  string
+	entry ftp.Entry
+}
+
+// walker is the state of one WalkConcurrent: a stack of directories to
+// list, shared by a fixed set of workers, so that a wide tree costs memory
+// for its pending paths, not a goroutine for each.
+type walker struct {
+	c      *Client
+	fn     WalkFunc
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	wake    *sync.Cond // a directory was queued, or the walk ended
+	queue   []walkDir
+	busy    int  // workers listing a directory or calling fn for it
+	stopped bool // fn returned an error: no more listings or calls
+	err     error
+}
+
+func (w *walker) work(ctx context.Context) {
+	for {
+		w.mu.Lock()
+		for len(w.queue) == 0 && w.busy > 0 && !w.stopped && ctx.Err() == nil {
+			w.wake.Wait()
+		}
+		if len(w.queue) == 0 || w.stopped || ctx.Err() != nil {
+			// Nothing left, and nobody who could queue more: the others
+			// waiting must hear it too.
+			w.wake.Broadcast()
+			w.mu.Unlock()
+			return
+		}
+		d := w.queue[len(w.queue)-1]
+		w.queue = w.queue[:len(w.queue)-1]
+		w.busy++
+		w.mu.Unlock()
+
+		children := w.list(ctx, d)
+
+		w.mu.Lock()
+		w.busy--
+		// Pushed last first, so that they are taken in lexical order.
+		for _, child := range slices.Backward(children) {
+			w.queue = append(w.queue, child)
+		}
+		w.wake.Broadcast()
+		w.mu.Unlock()
+	}
+}
+
+// list lists the directory d, passes its entries to fn and returns the
+// subdirectories to walk.
+func (w *walker) list(ctx context.Context, d walkDir) []walkDir {
+	entries, err := w.c.List(ctx, d.path)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		if !w.call(d.path, d.entry, err) {
+			return nil
+		}
+	}
+	slices.SortFunc(entries, func(a, b ftp.Entry) int { return strings.Compare(a.Name, b.Name) })
+	var dirs []walkDir
+	for _, child := range entries {
+		p := joinRemote(d.path, child.Name)
+		err := w.result(w.fn(p, child, nil))
+		if w.isStopped() {
+			return nil
+		}
+		if errors.Is(err, fs.SkipDir) {
+			if child.IsDir() {
+				continue
+			}
+			break
+		}
+		if child.IsDir() {
+			dirs = append(dirs, walkDir{p, child})
+		}
+	}
+	return dirs
+}
+
+// call passes a listing error to fn and reports whether to go on with the
+// entries that came with it.
+func (w *walker) call(p string, e ftp.Entry, listErr error) bool {
+	if w.isStopped() {
+		return false
+	}
+	err := w.result(w.fn(p, e, listErr))
+	return err == nil
+}
+
+// result stops the walk when fn returned an error other than fs.SkipDir,
+// and returns that error.
+func (w *walker) result(err error) error {
+	if err == nil || errors.Is(err, fs.SkipDir) {
+		return err
+	}
+	w.mu.Lock()
+	if !w.stopped {
+		w.stopped, w.err = true, err
+		w.wake.Broadcast()
+	}
+	w.mu.Unlock()
+	w.cancel()
+	return err
+}
+
+func (w *walker) isStopped() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.stopped
 }
 
 func joinRemote(dir, name string) string {

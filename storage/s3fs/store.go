@@ -209,6 +209,9 @@ func (s *Store) FS(ctx context.Context, bucket, prefix string) (*FS, error) {
 	if prefix = strings.Trim(prefix, "/"); prefix != "" {
 		f.prefix = prefix + "/"
 	}
+	if len(f.prefix) >= maxKeyLen {
+		return nil, fmt.Errorf("s3: the prefix of s3://%s/%s is %d bytes long and leaves no room for object keys (S3 allows %d)", bucket, prefix, len(f.prefix), maxKeyLen)
+	}
 	if err := f.check(ctx); err != nil {
 		return nil, err
 	}
@@ -258,12 +261,11 @@ func (f *FS) key(name string) (string, error) {
 	if !validName(name) {
 		return "", &fs.PathError{Op: "s3", Path: name, Err: ftpserver.ErrInvalidName}
 	}
-	if name == "/" {
-		return f.prefix, nil
-	}
 	k := f.prefix + name[1:]
 	// Refused here, before any request: a HEAD of such a key fails with
-	// a bare 400 that mapErr cannot tell from other bad requests.
+	// a bare 400 that mapErr cannot tell from other bad requests. The
+	// root is the prefix itself, which FS keeps short enough; an FS made
+	// otherwise still gets no key S3 would refuse.
 	if len(k) > maxKeyLen || backslashDots(name) {
 		return "", &fs.PathError{Op: "s3", Path: name, Err: ftpserver.ErrInvalidName}
 	}

@@ -8,18 +8,20 @@ import (
 )
 
 // tracer writes the protocol trace of WithDebug. Lines of concurrent
-// connections are kept whole.
+// connections are kept whole, also across Clients that share a writer
+// (the two of an FXP copy): every tracer writes under traceMu.
 type tracer struct {
-	mu sync.Mutex
-	w  io.Writer
+	w io.Writer
 }
+
+var traceMu sync.Mutex
 
 func (t *tracer) command(id uint64, line string) {
 	if t == nil {
 		return
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	traceMu.Lock()
+	defer traceMu.Unlock()
 	fmt.Fprintf(t.w, "ftp[%d] > %s\n", id, maskSecret(line))
 }
 
@@ -27,8 +29,8 @@ func (t *tracer) reply(id uint64, r reply) {
 	if t == nil {
 		return
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	traceMu.Lock()
+	defer traceMu.Unlock()
 	lines := strings.Split(r.msg, "\n")
 	for i, line := range lines {
 		sep := "-"
@@ -47,8 +49,8 @@ func (t *tracer) note(id uint64, format string, args ...any) {
 	if t == nil {
 		return
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	traceMu.Lock()
+	defer traceMu.Unlock()
 	fmt.Fprintf(t.w, "ftp[%d] * %s\n", id, fmt.Sprintf(format, args...))
 }
 

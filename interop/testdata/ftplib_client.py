@@ -505,12 +505,13 @@ def commands(ftp, workdir):
 
     # Parameters and housekeeping.
     for cmd, code in [("ALLO 1000", "202"), ("ACCT x", "202"), ("STRU R", "200"),
-                      ("STRU F", "200"), ("MODE S", "200"), ("TYPE L 8", "200"),
+                      ("STRU F", "200"), ("MODE B", "200"), ("MODE Z", "200"),
+                      ("MODE S", "200"), ("TYPE L 8", "200"),
                       ("TYPE I", "200"), ("SYST", "215"), ("NOOP", "200")]:
         resp = ftp.sendcmd(cmd)
         check(resp.startswith(code), "%s: %r" % (cmd, resp))
     expect_error("502", ftp.sendcmd, "SMNT /")
-    expect_error("504", ftp.sendcmd, "MODE B")
+    expect_error("504", ftp.sendcmd, "MODE C")
 
     # The RFC 775 aliases Windows ftp.exe sends.
     check(ftp.sendcmd("XMKD xdir").startswith("257"), "XMKD")

@@ -83,6 +83,7 @@ var catalogZHCN = map[string]string{
 	"Bad STRU argument.":                                    "STRU 参数错误。",
 	"Mode set to S.":                                        "传输模式已设置为 S。",
 	"Only MODE S, B and Z are implemented.":                 "只实现了 MODE S、B 和 Z。",
+	"MODE Z is turned off on this server.":                  "本服务器已关闭 MODE Z。",
 	"Mode set to B.":                                        "传输模式已设置为 B。",
 	// RFC 959 fixes the text of 110: clients parse it.
 	"MARK %s = %d":                                                "MARK %s = %d",

@@ -282,6 +282,9 @@ func cmdMODE(s *session, arg string) error {
 		s.mode = modeBlock
 		s.reply(ftp.CodeOK, "Mode set to B.")
 	case "Z":
+		if s.srv.DisableModeZ {
+			return errModeZOff()
+		}
 		s.mode = modeDeflate
 		s.reply(ftp.CodeOK, "Mode set to Z (deflate).")
 	case "C":
@@ -357,7 +360,11 @@ func (s *session) features() string {
 		"MDTM",
 		"MFMT",
 		"MLST "+ftp.FeatMLST(ftp.AllFacts, s.mlstFacts),
-		"MODE Z",
+	)
+	if !s.srv.DisableModeZ {
+		lines = append(lines, "MODE Z")
+	}
+	lines = append(lines,
 		"PASV",
 		"REST STREAM",
 		"SIZE",

@@ -12,6 +12,9 @@ import (
 // the transfers the server sends, 0 (none) to 9 (best). No option, or
 // several, is refused rather than half applied.
 func (s *session) optsMode(value string) error {
+	if s.srv.DisableModeZ {
+		return errModeZOff()
+	}
 	f := strings.Fields(strings.ToUpper(value))
 	if len(f) == 0 || f[0] != "Z" {
 		return ftp.Errorf(ftp.CodeArgumentError, "OPTS MODE takes Z LEVEL n.")
@@ -26,4 +29,9 @@ func (s *session) optsMode(value string) error {
 	s.deflateLevel = n
 	s.replyf(ftp.CodeOK, "MODE Z LEVEL set to %d.", n)
 	return nil
+}
+
+// errModeZOff answers MODE Z and its OPTS where Server.DisableModeZ is set.
+func errModeZOff() error {
+	return ftp.Errorf(ftp.CodeParamNotImplemented, "MODE Z is turned off on this server.")
 }

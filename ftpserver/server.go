@@ -42,6 +42,13 @@ type Server struct {
 	// (server-to-server transfers). Off by default, as RFC 2577 advises.
 	AllowFXP bool
 
+	// DisableModeZ refuses MODE Z (deflate) and leaves it out of FEAT.
+	// A client that finds it in FEAT may compress every transfer (lftp
+	// does by default), which spends server CPU to save bytes on the
+	// wire: worth it on slow links, not for incompressible files on fast
+	// ones.
+	DisableModeZ bool
+
 	// Upload chooses what an interrupted upload leaves behind.
 	Upload UploadMode
 

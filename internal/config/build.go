@@ -122,6 +122,7 @@ func (c *Config) Build(logger *slog.Logger) (*Instance, error) {
 		PassivePorts:     ports,
 		PublicHost:       c.PublicHost,
 		AllowFXP:         c.AllowFXP,
+		DisableModeZ:     !c.ModeZ,
 		Upload:           upload,
 		Banner:           c.Banner,
 		IdleTimeout:      c.IdleTimeout.Duration,

@@ -45,6 +45,7 @@ type Config struct {
 	PassivePorts     string   `toml:"passive_ports"`
 	PublicHost       string   `toml:"public_host"`
 	AllowFXP         bool     `toml:"allow_fxp"`
+	ModeZ            bool     `toml:"mode_z"`
 	UploadMode       string   `toml:"upload_mode"`
 	Banner           string   `toml:"banner"`
 	IdleTimeout      Duration `toml:"idle_timeout"`

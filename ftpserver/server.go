@@ -61,7 +61,7 @@ type Server struct {
 	// does not serve (504). It is also asked, to choose a certificate,
 	// for the name a TLS handshake's SNI gives, so it must be safe for
 	// concurrent use. A session that sends no HOST uses the server's own
-	// settings. Nil: HOST is not implemented (502).
+	// settings. Nil: the server has no virtual hosts and answers HOST 502.
 	Hosts func(name string) (*VirtualHost, bool)
 
 	// IdleTimeout closes a logged-in session that sends no command for this

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferry-ftp/ferry/internal/testwait"
 	"github.com/ferry-ftp/ferry/internal/xferlog"
 )
 
@@ -50,10 +51,8 @@ func TestServeSFTP(t *testing.T) {
 		t.Fatalf("host key next to the config: %v, %v", fi, err)
 	}
 	// The log is written in batches: poll.
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), fingerprint); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the log does not name the new key's fingerprint %s:\n%s", fingerprint, logs.String())
-		}
+	if !testwait.Poll(func() bool { return strings.Contains(logs.String(), fingerprint) }) {
+		t.Fatalf("the log does not name the new key's fingerprint %s:\n%s", fingerprint, logs.String())
 	}
 	cmd := exec.Command("sshpass", "-e", "sftp", "-F", "/dev/null", "-o", "StrictHostKeyChecking=no",
 		"-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=no", "-o", "PubkeyAuthentication=no",

@@ -12,9 +12,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
 
 	"github.com/ferry-ftp/ferry/ftpserver"
 	"github.com/ferry-ftp/ferry/storage/localfs"
@@ -31,6 +35,7 @@ type countingFS struct {
 	gatedName string  // "": every upload's writes
 	syncs     []int64 // bytes the upload had written at each Sync
 	maxWrite  int
+	cancelled int // gated calls ended by their context
 }
 
 // startCounting runs a server whose accounts have a countingFS over a
@@ -55,7 +60,9 @@ func (c *countingFS) Create(ctx context.Context, name string, opts ftpserver.Cre
 }
 
 func (c *countingFS) Open(ctx context.Context, name string, offset int64) (io.ReadCloser, error) {
-	c.wait(name)
+	if err := c.wait(ctx, name); err != nil {
+		return nil, err
+	}
 	return c.FileSystem.Open(ctx, name, offset)
 }
 
@@ -73,12 +80,23 @@ func (c *countingFS) hold(name string) (release func()) {
 	return func() { close(gate) }
 }
 
-func (c *countingFS) wait(name string) {
+// wait holds a call on name while it is gated, or until ctx ends (then
+// counted in cancelled).
+func (c *countingFS) wait(ctx context.Context, name string) error {
 	c.mu.Lock()
 	gate, gated := c.gate, c.gatedName
 	c.mu.Unlock()
-	if gate != nil && name == gated {
-		<-gate
+	if gate == nil || name != gated {
+		return nil
+	}
+	select {
+	case <-gate:
+		return nil
+	case <-ctx.Done():
+		c.mu.Lock()
+		c.cancelled++
+		c.mu.Unlock()
+		return ctx.Err()
 	}
 }
 
@@ -95,7 +113,7 @@ type countingWriter struct {
 }
 
 func (w *countingWriter) Write(p []byte) (int, error) {
-	w.fs.wait("")
+	w.fs.wait(context.Background(), "")
 	n, err := w.FileWriter.Write(p)
 	w.written += int64(n)
 	w.fs.mu.Lock()
@@ -111,24 +129,31 @@ func (w *countingWriter) Sync(ctx context.Context) error {
 	return w.FileWriter.(ftpserver.Syncer).Sync(ctx)
 }
 
-// TestOpenSSHPutFsync: OpenSSH's "put -f" asks for fsync@openssh.com
-// after the last write; the backend's upload is synced once, with all
-// of the file written, and the file arrives whole.
+// TestOpenSSHPutFsync: OpenSSH's "put -f" and "reput -f" ask for
+// fsync@openssh.com after the last write; each upload is synced once,
+// with all of its data written, and the files arrive whole.
 func TestOpenSSHPutFsync(t *testing.T) {
 	t.Parallel()
 	f, cfs, home := startCounting(t)
 	local := t.TempDir()
 	data := randomFile(t, filepath.Join(local, "up.bin"), 1<<20+33)
-	r := f.sftpBatch(t, local, "alice", password, "", "put -f up.bin")
+	re := randomFile(t, filepath.Join(local, "re.bin"), 1<<20+7)
+	const had = 300_000
+	if err := os.WriteFile(filepath.Join(home, "re.bin"), re[:had], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := f.sftpBatch(t, local, "alice", password, "", "put -f up.bin\nreput -f re.bin")
 	if r.code != 0 || strings.Contains(r.out, "fsync") {
-		t.Fatalf("sftp put -f: %v", r)
+		t.Fatalf("sftp put -f, reput -f: %v", r)
 	}
-	if got := cfs.syncsSeen(); len(got) != 1 || got[0] != int64(len(data)) {
-		t.Errorf("syncs with bytes written %v, want one at %d", got, len(data))
+	if got, want := cfs.syncsSeen(), []int64{int64(len(data)), int64(len(re) - had)}; !slices.Equal(got, want) {
+		t.Errorf("syncs with bytes written %v, want %v", got, want)
 	}
-	onDisk, err := os.ReadFile(filepath.Join(home, "up.bin"))
-	if err != nil || !bytes.Equal(onDisk, data) {
-		t.Errorf("uploaded file differs (err %v, %d bytes of %d)", err, len(onDisk), len(data))
+	for name, want := range map[string][]byte{"up.bin": data, "re.bin": re} {
+		onDisk, err := os.ReadFile(filepath.Join(home, name))
+		if err != nil || !bytes.Equal(onDisk, want) {
+			t.Errorf("%s differs (err %v, %d bytes of %d)", name, err, len(onDisk), len(want))
+		}
 	}
 }
 
@@ -381,5 +406,112 @@ func TestCheckFile(t *testing.T) {
 	release()
 	if p := c.await(id)[id]; p.typ != typExtendedReply {
 		t.Errorf("hash after its file was released: reply of type %d", p.typ)
+	}
+}
+
+// TestCheckFileCancelled: a hash still waiting on its file when the
+// client goes is cancelled with the session.
+func TestCheckFileCancelled(t *testing.T) {
+	t.Parallel()
+	f, cfs, home := startCounting(t)
+	randomFile(t, filepath.Join(home, "big.bin"), 1000)
+	c := f.dialRaw(t)
+	cfs.hold("/big.bin")
+	c.send(200, "check-file-name", "/big.bin", "sha256", uint64(0), uint64(0), uint32(0))
+	c.call(200, "limits@openssh.com") // the check-file was read
+	c.conn.Close()
+	waitFor(t, "the waiting hash to be cancelled", func() bool {
+		cfs.mu.Lock()
+		defer cfs.mu.Unlock()
+		return cfs.cancelled == 1
+	})
+}
+
+// TestOversizePacket: a packet longer than the server takes ends the
+// session, as pkg/sftp does, without a reply; so does one of length 0.
+func TestOversizePacket(t *testing.T) {
+	t.Parallel()
+	f := start(t, nil)
+	for _, length := range []uint32{256<<10 + 1, 0} {
+		c := f.dialRaw(t)
+		if _, err := c.w.Write(binary.BigEndian.AppendUint32(nil, length)); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case p, ok := <-c.replies:
+			if ok {
+				t.Errorf("length %d: a reply of type %d, want the session closed", length, p.typ)
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("length %d: the session is still open after a minute", length)
+		}
+	}
+}
+
+// TestClientSyncLink: pkg/sftp's client syncs an upload (File.Sync sends
+// fsync@openssh.com) and makes a hard link.
+func TestClientSyncLink(t *testing.T) {
+	t.Parallel()
+	f, cfs, home := startCounting(t)
+	c := f.dial(t, "alice", ssh.Password(password))
+	w, err := c.Create("/s.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Sync(); err != nil {
+		t.Fatalf("File.Sync: %v", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := cfs.syncsSeen(); len(got) != 1 || got[0] != 5 {
+		t.Errorf("syncs with bytes written %v, want one at 5", got)
+	}
+	if err := c.Link("/s.bin", "/t.bin"); err != nil {
+		t.Fatalf("Link: %v", err)
+	}
+	a, _ := os.Stat(filepath.Join(home, "s.bin"))
+	b, err := os.Stat(filepath.Join(home, "t.bin"))
+	if err != nil || !os.SameFile(a, b) {
+		t.Errorf("t.bin is not s.bin: %v", err)
+	}
+}
+
+// hasherFS is local disk whose ftpserver.Hasher knows a whole file's
+// SHA-256 (as an object store's stored checksum) and nothing else.
+type hasherFS struct {
+	ftpserver.FileSystem
+	sum []byte
+}
+
+func (h hasherFS) Hash(_ context.Context, name, algo string, start, end int64) ([]byte, error) {
+	if algo != "SHA-256" || start != 0 {
+		return nil, ftpserver.ErrNotSupported
+	}
+	return h.sum, nil
+}
+
+// TestCheckFileHasher: a backend's own checksum answers check-file when
+// it covers the request; otherwise the server reads the file.
+func TestCheckFileHasher(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	fsys, err := localfs.New(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := bytes.Repeat([]byte{0xab}, 32) // not the content's: shows where it came from
+	f := startFS(t, hasherFS{fsys, stored}, nil)
+	data := randomFile(t, filepath.Join(home, "o.bin"), 5000)
+	c := f.dialRaw(t)
+	if algo, sum := checkFile(t, c, "check-file-name", "/o.bin", "sha256", 0, 0, 0); algo != "sha256" || !bytes.Equal(sum, stored) {
+		t.Errorf("sha256 of a whole file: %s %x, want the backend's %x", algo, sum, stored)
+	}
+	want := md5.Sum(data)
+	if algo, sum := checkFile(t, c, "check-file-name", "/o.bin", "md5", 0, 0, 0); algo != "md5" || !bytes.Equal(sum, want[:]) {
+		t.Errorf("md5 the backend does not know: %s %x, want %x", algo, sum, want)
 	}
 }

@@ -401,6 +401,9 @@ func (f *filter) inspectReply(head []byte) ([]byte, bool) {
 	}
 	typ := head[4]
 	if typ == fxpVersion {
+		if len(head) != 4+int(binary.BigEndian.Uint32(head)) {
+			return head, false // too long to be pkg/sftp's: passed on as it is
+		}
 		return appendExtensions(head), true
 	}
 	if len(head) < 9 {

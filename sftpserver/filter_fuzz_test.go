@@ -149,3 +149,54 @@ func FuzzFilter(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFilterReplies writes a stream of reply packets (built from the
+// input: a type byte, then a length byte scaled up, then that many
+// payload bytes, repeated) through the filter's Write in pieces cut at
+// the points cuts names: what reaches the channel is the same stream,
+// VERSION packets aside, which gain the filter's extensions.
+func FuzzFilterReplies(f *testing.F) {
+	f.Add([]byte{fxpVersion, 1, 0, 0, 0, 3}, []byte{1, 2, 3})
+	f.Add([]byte{fxpStatus, 2, 0, 0, 0, 7, 0, 0, 0, 0, 103, 200}, []byte{4, 9})
+	f.Add([]byte{fxpHandle, 3, 0, 0, 0, 1, 0, 0, 0, 1, '1', 103, 255}, []byte{0, 5, 13})
+	f.Fuzz(func(t *testing.T, spec, cuts []byte) {
+		var stream, want []byte
+		for len(spec) >= 2 && len(stream) < 1<<20 {
+			typ, n := spec[0], int(spec[1])*37
+			spec = spec[2:]
+			payload := make([]byte, n)
+			copy(payload, spec)
+			spec = spec[min(n, len(spec)):]
+			pkt := binary.BigEndian.AppendUint32(nil, uint32(1+n))
+			pkt = append(append(pkt, typ), payload...)
+			stream = append(stream, pkt...)
+			if typ == fxpVersion && len(pkt) <= maxVersionPacket {
+				pkt = appendExtensions(pkt)
+			}
+			want = append(want, pkt...)
+		}
+		ch := &fuzzChannel{in: bytes.NewReader(nil)}
+		flt := newFilter(ch, nil)
+		rest := stream
+		for i := 0; len(rest) > 0; i++ {
+			n := len(rest)
+			if i < len(cuts) {
+				n = min(n, int(cuts[i])+1)
+			}
+			m, err := flt.Write(rest[:n])
+			if err != nil || m != n {
+				t.Fatalf("Write of %d bytes: %d, %v", n, m, err)
+			}
+			rest = rest[n:]
+		}
+		if got := ch.out.Bytes(); !bytes.Equal(got, want) {
+			t.Fatalf("the channel got %x, want %x", got, want)
+		}
+		// Every packet was whole: the write lock is free.
+		select {
+		case flt.wlock <- struct{}{}:
+		default:
+			t.Fatal("the write lock is still held after whole packets")
+		}
+	})
+}

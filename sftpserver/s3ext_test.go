@@ -22,23 +22,7 @@ import (
 // still uploads; hard links are refused; check-file hashes objects.
 func TestS3Extensions(t *testing.T) {
 	t.Parallel()
-	srv := miniotest.Shared(t)
-	bucket := miniotest.NewBucket(t, srv)
-	store, err := s3fs.Connect(s3fs.Options{
-		Endpoint:    srv.URL(),
-		PathStyle:   true,
-		Credentials: credentials.NewStaticV4(srv.AccessKey, srv.SecretKey, ""),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	fsys, err := store.FS(ctx, bucket, "home")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := startFS(t, fsys, nil)
+	f, _, _ := startS3(t, 0)
 	local := t.TempDir()
 	data := randomFile(t, filepath.Join(local, "up.bin"), 300_000)
 	r := f.sftpBatch(t, local, "alice", password, "", "put -f up.bin\n-ln up.bin linked.bin\nget up.bin down.bin")
@@ -73,4 +57,29 @@ func TestS3Extensions(t *testing.T) {
 	if algo, sum := checkFile(t, c, "check-file-name", "/up.bin", "sha256", 1000, 1000, 0); algo != "sha256" || !bytes.Equal(sum, wantSHA[:]) {
 		t.Errorf("sha256 of a range of the object: %s %x, want %x", algo, sum, wantSHA)
 	}
+}
+
+// startS3 runs a server whose accounts have the S3 back end over a new
+// bucket of the shared MinIO (home/ in it), with uploads in parts of
+// partSize (0: the default); it returns the bucket and MinIO too.
+func startS3(t *testing.T, partSize int64) (*fixture, string, *miniotest.Server) {
+	t.Helper()
+	srv := miniotest.Shared(t)
+	bucket := miniotest.NewBucket(t, srv)
+	store, err := s3fs.Connect(s3fs.Options{
+		Endpoint:    srv.URL(),
+		PathStyle:   true,
+		Credentials: credentials.NewStaticV4(srv.AccessKey, srv.SecretKey, ""),
+		PartSize:    partSize,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	fsys, err := store.FS(ctx, bucket, "home")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startFS(t, fsys, nil), bucket, srv
 }

@@ -83,6 +83,15 @@ type handleInfo struct {
 	file openedFile
 }
 
+// noteOpen remembers an OPEN or OPENDIR until its reply; f.mu is held.
+// The maps are made on first use: an idle session keeps none.
+func (f *filter) noteOpen(id uint32, r openRequest) {
+	if f.opens == nil {
+		f.opens = map[uint32]openRequest{}
+	}
+	f.opens[id] = r
+}
+
 // openRequest is an OPEN (file, with the path as pkg/sftp cleans it) or
 // OPENDIR request.
 type openRequest struct {
@@ -108,13 +117,10 @@ type openedFile struct {
 
 func newFilter(ch io.ReadWriter, ext *extensions) *filter {
 	f := &filter{
-		ch:      ch,
-		ext:     ext,
-		done:    make(chan struct{}),
-		wlock:   make(chan struct{}, 1),
-		handles: map[string]*handleInfo{},
-		opens:   map[uint32]openRequest{},
-		writes:  map[uint32]*handleInfo{},
+		ch:    ch,
+		ext:   ext,
+		done:  make(chan struct{}),
+		wlock: make(chan struct{}, 1),
 	}
 	f.cond = sync.NewCond(&f.mu)
 	return f
@@ -259,11 +265,11 @@ func (f *filter) inspectRequest(body []byte) bool {
 			return false
 		}
 		f.mu.Lock()
-		f.opens[id] = openRequest{file: true, path: cleanRequestPath(string(name))}
+		f.noteOpen(id, openRequest{file: true, path: cleanRequestPath(string(name))})
 		f.mu.Unlock()
 	case fxpOpendir:
 		f.mu.Lock()
-		f.opens[id] = openRequest{}
+		f.noteOpen(id, openRequest{})
 		f.mu.Unlock()
 	case fxpWrite:
 		handle, _, ok := sshString(rest)
@@ -272,6 +278,9 @@ func (f *filter) inspectRequest(body []byte) bool {
 		}
 		f.mu.Lock()
 		if h := f.handles[string(handle)]; h != nil {
+			if f.writes == nil {
+				f.writes = map[uint32]*handleInfo{}
+			}
 			f.writes[id] = h
 		}
 		f.mu.Unlock()
@@ -441,6 +450,9 @@ func (f *filter) inspectReply(head []byte) ([]byte, bool) {
 		}
 		info.file = f.opened[0]
 		f.opened = f.opened[1:]
+	}
+	if f.handles == nil {
+		f.handles = map[string]*handleInfo{}
 	}
 	f.handles[string(handle)] = info
 	return head, false

@@ -70,6 +70,11 @@ type Server struct {
 	// (IPv6). Zero means ftpserver.DefaultMaxSessionsPerIP; negative, no
 	// limit.
 	MaxSessionsPerIP int
+	// Counter, when set, counts the sessions that MaxSessions,
+	// MaxSessionsPerIP and the accounts' MaxSessions bound; give the FTP
+	// server's (ftpserver.Server.Counter) so that the limits count FTP
+	// and SFTP sessions together. Nil: SFTP sessions are counted alone.
+	Counter *ftpserver.SessionCounter
 	// MaxLoginChecksPerIP bounds the credential checks running at once
 	// for one client address; a failed check keeps its slot for
 	// LoginFailDelay, so a guesser gets at most this many guesses per
@@ -92,8 +97,8 @@ type Server struct {
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
-	perIP     map[netip.Addr]int
-	perUser   map[string]int
+	counter   *ftpserver.SessionCounter // Counter, or the server's own
+	refusing  chan struct{}             // a slot per refusal being written
 	closed    bool
 	drained   chan struct{} // closed when the last connection ends after Shutdown
 	nextID    uint64
@@ -222,8 +227,7 @@ func remoteAddr(a net.Addr) netip.AddrPort {
 }
 
 // admit makes a conn of nc, or closes nc when its address is banned or
-// a session limit is reached (SSH has no way to say why before its
-// handshake; the close is logged).
+// a session limit is reached, saying why first (refuse).
 func (srv *Server) admit(nc net.Conn) *conn {
 	remote := remoteAddr(nc.RemoteAddr())
 	if srv.Defender.Banned(remote.Addr()) {
@@ -238,19 +242,26 @@ func (srv *Server) admit(nc net.Conn) *conn {
 	src := ftpserver.ClientSource(remote.Addr())
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
-	switch {
-	case srv.closed:
-		nc.Close()
-		return nil
-	case srv.MaxSessions > 0 && len(srv.conns) >= srv.MaxSessions,
-		perIPLimit > 0 && srv.perIP[src] >= perIPLimit:
-		srv.logger().Warn("connection refused: too many sessions", "remote", remote.String())
+	if srv.closed {
 		nc.Close()
 		return nil
 	}
 	if srv.conns == nil {
 		srv.conns = map[*conn]struct{}{}
-		srv.perIP = map[netip.Addr]int{}
+		srv.counter = srv.Counter
+		if srv.counter == nil {
+			srv.counter = &ftpserver.SessionCounter{}
+		}
+		srv.refusing = make(chan struct{}, maxRefusing)
+	}
+	if err := srv.counter.Admit(remote.Addr(), srv.MaxSessions, perIPLimit); err != nil {
+		msg := "Too many connections from your address."
+		if errors.Is(err, ftpserver.ErrTooManySessions) {
+			msg = "Too many users, please try again later."
+		}
+		srv.logger().Warn("connection refused: "+msg, "remote", remote.String())
+		srv.refuse(nc, msg)
+		return nil
 	}
 	srv.nextID++
 	ctx, cancel := context.WithCancel(context.Background())
@@ -266,8 +277,35 @@ func (srv *Server) admit(nc net.Conn) *conn {
 	}
 	c.log = srv.logger().With("session", c.id, "remote", remote.String(), "protocol", "sftp")
 	srv.conns[c] = struct{}{}
-	srv.perIP[src]++
 	return c
+}
+
+// maxRefusing bounds the refusals being written at once, and
+// refuseTimeout the wait for each, as ftpserver's: past it a refused
+// connection is closed without a word.
+const (
+	maxRefusing   = 256
+	refuseTimeout = 2 * time.Second
+)
+
+// refuse tells a client turned away before its SSH handshake why, in a
+// line sent before the version string (RFC 4253 section 4.2 lets a
+// server send other lines first; OpenSSH's ssh shows them with -v,
+// Go's x/crypto/ssh skips them), then closes nc. It runs on its own
+// goroutine, so that the accept loop never waits on the peer.
+func (srv *Server) refuse(nc net.Conn, msg string) {
+	select {
+	case srv.refusing <- struct{}{}:
+	default:
+		nc.Close()
+		return
+	}
+	go func() {
+		defer func() { <-srv.refusing }()
+		nc.SetWriteDeadline(time.Now().Add(refuseTimeout))
+		nc.Write([]byte("ferry: " + msg + "\r\n"))
+		nc.Close()
+	}()
 }
 
 // forget removes c from the server's books.
@@ -275,9 +313,7 @@ func (srv *Server) forget(c *conn) {
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
 	delete(srv.conns, c)
-	if srv.perIP[c.source]--; srv.perIP[c.source] <= 0 {
-		delete(srv.perIP, c.source)
-	}
+	srv.counter.Leave(c.remote.Addr())
 	if len(srv.conns) == 0 && srv.drained != nil {
 		close(srv.drained)
 		srv.drained = nil
@@ -427,7 +463,7 @@ func (c *conn) serve() {
 		}
 		c.close()
 		if c.heldUser {
-			srv.releaseUser(c.acct)
+			srv.counter.ReleaseUser(c.acct)
 		}
 		if o := srv.Observer; o != nil {
 			o.SessionEnded(c.info())

@@ -61,6 +61,14 @@ func startSFTP(cfg *config.Config, inst *config.Instance, logger *slog.Logger, c
 		return nil, err
 	}
 	srv.Observer = inst.Server.Observer
+	// One count of sessions for both servers, so that max_sessions, the
+	// per-address limit and an account's max_sessions hold for FTP and
+	// SFTP together: a user or an address is bounded, whatever protocol
+	// it uses. Set before the FTP server serves (it reads it then).
+	if inst.Server.Counter == nil {
+		inst.Server.Counter = &ftpserver.SessionCounter{}
+	}
+	srv.Counter = inst.Server.Counter
 	ln, err := net.Listen("tcp", cfg.SFTP.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("SFTP listener: %w", err)

@@ -18,6 +18,7 @@
 package sftpserver
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -25,6 +26,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -268,7 +270,7 @@ func (srv *Server) admit(nc net.Conn) *conn {
 	c := &conn{
 		srv:     srv,
 		nc:      &idleConn{Conn: nc},
-		id:      "s" + strconv.FormatUint(srv.nextID, 36),
+		id:      sessionIDPrefix + strconv.FormatUint(srv.nextID, 36),
 		remote:  remote,
 		source:  src,
 		started: time.Now(),
@@ -430,7 +432,12 @@ type conn struct {
 	ioSeq, lastRead, lastWrite atomic.Uint64
 	acct                       *ftpserver.Account
 	heldUser                   bool // acct counted against its MaxSessions
-	closeOnce                  sync.Once
+	// shown is acct for info, which other goroutines call.
+	shown atomic.Pointer[ftpserver.Account]
+	// transfers are the files open now, oldest first, for info.
+	transfersMu sync.Mutex
+	transfers   []*liveTransfer
+	closeOnce   sync.Once
 
 	// Set during authentication.
 	loginMu       sync.Mutex
@@ -446,12 +453,106 @@ func (c *conn) close() {
 	})
 }
 
+// info describes the connection now; any goroutine may call it. Its
+// Transfer is the oldest of the files open (an SFTP client may have
+// several), so that it stays the same while that file moves.
 func (c *conn) info() ftpserver.SessionInfo {
 	info := ftpserver.SessionInfo{ID: c.id, Remote: c.remote, Started: c.started, Protocol: "sftp"}
-	if c.acct != nil {
-		info.User, info.Anonymous = c.acct.User, c.acct.Anonymous
+	if acct := c.shown.Load(); acct != nil {
+		info.User, info.Anonymous = acct.User, acct.Anonymous
 	}
+	c.transfersMu.Lock()
+	if len(c.transfers) > 0 {
+		t := c.transfers[0]
+		info.Transfer = &ftpserver.TransferInfo{Verb: t.verb, Path: t.path, Size: t.size, Bytes: t.bytes.Load(), Started: t.started}
+	}
+	c.transfersMu.Unlock()
 	return info
+}
+
+// liveTransfer is an open file as Sessions shows it.
+type liveTransfer struct {
+	verb    string // RETR or STOR, as TransferRecord's
+	path    string
+	size    int64 // -1 when unknown (uploads)
+	started time.Time
+	bytes   atomic.Int64
+}
+
+// startTransfer notes a file opened for verb; endTransfer forgets it.
+func (c *conn) startTransfer(verb, path string, size int64) *liveTransfer {
+	t := &liveTransfer{verb: verb, path: path, size: size, started: time.Now()}
+	c.transfersMu.Lock()
+	c.transfers = append(c.transfers, t)
+	c.transfersMu.Unlock()
+	return t
+}
+
+func (c *conn) endTransfer(t *liveTransfer) {
+	if t == nil {
+		return
+	}
+	c.transfersMu.Lock()
+	if i := slices.Index(c.transfers, t); i >= 0 {
+		c.transfers = slices.Delete(c.transfers, i, i+1)
+	}
+	c.transfersMu.Unlock()
+}
+
+// sessionIDPrefix starts every SFTP session ID, so that none is the ID
+// of an FTP session (a base-36 number) in the admin API's one list.
+const sessionIDPrefix = "sftp-"
+
+// Sessions describes the live connections, oldest first, with Protocol
+// "sftp"; User is empty until login.
+func (srv *Server) Sessions() []ftpserver.SessionInfo {
+	srv.mu.Lock()
+	conns := make([]*conn, 0, len(srv.conns))
+	for c := range srv.conns {
+		conns = append(conns, c)
+	}
+	srv.mu.Unlock()
+	infos := make([]ftpserver.SessionInfo, len(conns))
+	for i, c := range conns {
+		infos[i] = c.info()
+	}
+	slices.SortFunc(infos, func(a, b ftpserver.SessionInfo) int {
+		return cmp.Or(cmp.Compare(len(a.ID), len(b.ID)), cmp.Compare(a.ID, b.ID))
+	})
+	return infos
+}
+
+// SessionCount reports how many connections are open.
+func (srv *Server) SessionCount() int {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	return len(srv.conns)
+}
+
+// Disconnect closes the connection with the given ID, its transfers
+// cut as by a lost connection (an upload is aborted as an interrupted
+// one). SSH gives no way to tell the client why (msg is logged), so the
+// client sees its connection closed. It returns
+// ftpserver.ErrNoSuchSession for an ID that names no live connection.
+func (srv *Server) Disconnect(id, msg string) error {
+	srv.mu.Lock()
+	var found *conn
+	for c := range srv.conns {
+		if c.id == id {
+			found = c
+			break
+		}
+	}
+	srv.mu.Unlock()
+	if found == nil {
+		return ftpserver.ErrNoSuchSession
+	}
+	if msg == "" {
+		msg = "Disconnected by the administrator."
+	}
+	found.log.Info("disconnected by the administrator", "message", msg)
+	found.close()
+	return nil
 }
 
 // serve runs the connection: handshake and login, then its channels.
@@ -484,6 +585,7 @@ func (c *conn) serve() {
 	if c.acct == nil {
 		return
 	}
+	c.shown.Store(c.acct)
 	c.nc.SetDeadline(time.Time{})
 	c.nc.idle.Store(int64(durationOr(srv.IdleTimeout, DefaultIdleTimeout)))
 	c.log = c.log.With("user", c.acct.User)

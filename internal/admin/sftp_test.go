@@ -1,8 +1,6 @@
 package admin
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
 	"io"
 	"log/slog"
 	"math"
@@ -23,11 +21,7 @@ import (
 // address.
 func startSFTPBeside(t *testing.T, e *testEnv) (*sftpserver.Server, string) {
 	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := ssh.NewSignerFromKey(priv)
+	key, _, err := sftpserver.NewHostKey()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,6 +55,7 @@ func TestAPIListsAndDisconnectsSFTPSessions(t *testing.T) {
 	e := startEnvOn(t, nil, func(e *testEnv, o *Options) {
 		sftpSrv, sftpAddr = startSFTPBeside(t, e)
 		o.Sessions = []SessionSource{o.Server, sftpSrv}
+		o.Metrics = NewMetrics(e.ftp, "v-test", sftpSrv)
 	})
 	const size = 1 << 20
 	const gate = 256 << 10
@@ -120,6 +121,10 @@ func TestAPIListsAndDisconnectsSFTPSessions(t *testing.T) {
 	e.do(t, "GET", "/api/v1/stats", testToken, "").decodeJSON(t, &stats)
 	if n, _ := stats["sessions"].(float64); n != 2 {
 		t.Errorf("stats count %v sessions, want 2 (FTP and SFTP)", stats["sessions"])
+	}
+
+	if got := e.scrape(t, testToken)["ferry_sessions_active"].GetMetric()[0].GetGauge().GetValue(); got != 2 {
+		t.Errorf("ferry_sessions_active = %v, want 2 (FTP and SFTP)", got)
 	}
 
 	if r := e.do(t, "DELETE", "/api/v1/sessions/"+s.ID, testToken, ""); r.status != 204 {

@@ -72,7 +72,7 @@ func startAdmin(ctx context.Context, cfg *config.Config, srv *ftpserver.Server, 
 		sessions = append(sessions, sftp.srv)
 	}
 	a := &adminServer{stats: admin.NewStats(context.WithoutCancel(ctx), sessions...), users: users}
-	metrics := admin.NewMetrics(srv, "")
+	metrics := admin.NewMetrics(srv, "", sessions[1:]...)
 	opts := admin.Options{
 		Server:      srv,
 		Sessions:    sessions,

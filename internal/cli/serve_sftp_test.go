@@ -106,12 +106,7 @@ func TestCertSSHHostKey(t *testing.T) {
 func TestServeSFTPAuthorizedKey(t *testing.T) {
 	t.Parallel()
 	for _, name := range []string{"sftp", "ssh-keygen"} {
-		if _, err := exec.LookPath(name); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s is not installed; scripts/test installs it", name)
-			}
-			t.Skipf("%s is not installed", name)
-		}
+		testtool.Need(t, name)
 	}
 	dir, root := t.TempDir(), t.TempDir()
 	for _, k := range []string{"id1", "id2"} {

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/ferry-ftp/ferry/ftpserver"
+	"github.com/ferry-ftp/ferry/internal/testtool"
 	"github.com/ferry-ftp/ferry/internal/testwait"
 	"github.com/ferry-ftp/ferry/sftpserver"
 )
@@ -270,5 +271,43 @@ func TestConnectionLimitsAcrossProtocols(t *testing.T) {
 			}
 			client.Close()
 		})
+	}
+}
+
+// TestSessionLimitsToldToOpenSSH: OpenSSH's sftp shows why it was
+// refused: the account limit's banner at its default log level, the
+// per-address refusal's line with -v (OpenSSH logs lines before the
+// version as debug).
+func TestSessionLimitsToldToOpenSSH(t *testing.T) {
+	t.Parallel()
+	counter := &ftpserver.SessionCounter{}
+	f := start(t, func(srv *sftpserver.Server) {
+		srv.Counter = counter
+		srv.Auth = limitedAuth{srv.Auth.(*testAuth)}
+	})
+	ftpAddr := ftpBeside(t, f, counter, nil)
+	if _, code, msg := ftpLogin(t, ftpAddr); code != 230 {
+		t.Fatalf("FTP login: %d %s", code, msg)
+	}
+	sftpPath, sshpass := testtool.Need(t, "sftp"), testtool.Need(t, "sshpass")
+	argv := func(port string, more ...string) []string {
+		return append([]string{sshpass, "-e", sftpPath, "-F", "/dev/null",
+			"-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+			"-o", "BatchMode=no", "-o", "PubkeyAuthentication=no", "-o", "NumberOfPasswordPrompts=1",
+			"-P", port}, append(more, "-b", "-", "alice@127.0.0.1")...)
+	}
+	r := f.run(t, t.TempDir(), password, "ls\n", argv(f.port))
+	if r.code == 0 || !strings.Contains(r.out, "Too many sessions for this account; try again later.") {
+		t.Errorf("sftp as an account at its limit: %v\nwant a failure showing the reason", r)
+	}
+
+	perAddr := start(t, func(srv *sftpserver.Server) {
+		srv.Counter = counter // holding the FTP session
+		srv.MaxSessionsPerIP = 1
+	})
+	r = perAddr.run(t, t.TempDir(), password, "ls\n", argv(perAddr.port, "-v"))
+	if r.code == 0 || !strings.Contains(r.out, "ferry: Too many connections from your address.") ||
+		!strings.Contains(r.out, "Connection closed by remote host") {
+		t.Errorf("sftp -v from an address at its limit: %v\nwant the reason and a clean close", r)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -304,9 +305,17 @@ func (srv *Server) refuse(nc net.Conn, msg string) {
 	}
 	go func() {
 		defer func() { <-srv.refusing }()
-		nc.SetWriteDeadline(time.Now().Add(refuseTimeout))
-		nc.Write([]byte("ferry: " + msg + "\r\n"))
-		nc.Close()
+		defer nc.Close()
+		nc.SetDeadline(time.Now().Add(refuseTimeout))
+		if _, err := nc.Write([]byte("ferry: " + msg + "\r\n")); err != nil {
+			return
+		}
+		// Closing with the client's version string unread would reset
+		// the connection, and the client could lose the line: end our
+		// side, then read what it sent until it closes too (bounded).
+		if tc, ok := nc.(interface{ CloseWrite() error }); ok && tc.CloseWrite() == nil {
+			io.Copy(io.Discard, io.LimitReader(nc, 64<<10))
+		}
 	}()
 }
 

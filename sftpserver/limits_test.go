@@ -148,6 +148,18 @@ func sshLogin(t *testing.T, addr string) (*ssh.Client, string, error) {
 	return client, banners.String(), err
 }
 
+// startLimited runs an SFTP and an FTP server on the same accounts, each
+// with MaxSessions 1, counted by one counter.
+func startLimited(t *testing.T) (*fixture, string, *ftpserver.SessionCounter) {
+	t.Helper()
+	counter := &ftpserver.SessionCounter{}
+	f := start(t, func(srv *sftpserver.Server) {
+		srv.Counter = counter
+		srv.Auth = limitedAuth{srv.Auth.(*testAuth)}
+	})
+	return f, ftpBeside(t, f, counter, nil), counter
+}
+
 // TestAccountSessionLimitAcrossProtocols: an account with MaxSessions 1
 // logged in over FTP is refused over SFTP, with a banner saying why
 // (OpenSSH prints it), and once that session ends SFTP may log in; an
@@ -155,12 +167,7 @@ func sshLogin(t *testing.T, addr string) (*ssh.Client, string, error) {
 // 530 saying why.
 func TestAccountSessionLimitAcrossProtocols(t *testing.T) {
 	t.Parallel()
-	counter := &ftpserver.SessionCounter{}
-	f := start(t, func(srv *sftpserver.Server) {
-		srv.Counter = counter
-		srv.Auth = limitedAuth{srv.Auth.(*testAuth)}
-	})
-	ftpAddr := ftpBeside(t, f, counter, nil)
+	f, ftpAddr, _ := startLimited(t)
 
 	ftpc, code, msg := ftpLogin(t, ftpAddr)
 	if code != 230 {
@@ -280,12 +287,7 @@ func TestConnectionLimitsAcrossProtocols(t *testing.T) {
 // version as debug).
 func TestSessionLimitsToldToOpenSSH(t *testing.T) {
 	t.Parallel()
-	counter := &ftpserver.SessionCounter{}
-	f := start(t, func(srv *sftpserver.Server) {
-		srv.Counter = counter
-		srv.Auth = limitedAuth{srv.Auth.(*testAuth)}
-	})
-	ftpAddr := ftpBeside(t, f, counter, nil)
+	f, ftpAddr, counter := startLimited(t)
 	if _, code, msg := ftpLogin(t, ftpAddr); code != 230 {
 		t.Fatalf("FTP login: %d %s", code, msg)
 	}

@@ -169,21 +169,9 @@ func (a *Account) allowsFrom(addr netip.Addr) bool {
 // holdUser counts a login to acct, or reports false when the account is
 // at its MaxSessions. releaseUser gives the count back at logout.
 func (srv *Server) holdUser(acct *Account) bool {
-	st := srv.state()
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if acct.MaxSessions > 0 && st.perUser[acct.User] >= acct.MaxSessions {
-		return false
-	}
-	st.perUser[acct.User]++
-	return true
+	return srv.state().counter.HoldUser(acct) == nil
 }
 
 func (srv *Server) releaseUser(acct *Account) {
-	st := srv.state()
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.perUser[acct.User]--; st.perUser[acct.User] <= 0 {
-		delete(st.perUser, acct.User)
-	}
+	srv.state().counter.ReleaseUser(acct)
 }

@@ -85,6 +85,12 @@ type Server struct {
 	// address in the same way, so one address cannot take every session.
 	// Zero means DefaultMaxSessionsPerIP; negative, no limit.
 	MaxSessionsPerIP int
+	// Counter, when set, counts the sessions that MaxSessions,
+	// MaxSessionsPerIP and the accounts' MaxSessions bound, shared with
+	// the other servers given it (an SFTP server of the same accounts),
+	// so that the limits hold across protocols. Nil: the server counts
+	// its own sessions alone.
+	Counter *SessionCounter
 	// MaxPassivePerIP bounds the passive listeners open at once for the
 	// sessions of one client address; PASV/EPSV beyond it get 425 and
 	// the session goes on. Zero means DefaultMaxPassivePerIP, and no more
@@ -172,9 +178,9 @@ type serverState struct {
 	// pending are connections from trusted proxies still sending their
 	// PROXY header, so Close and Shutdown can end them too.
 	pending map[net.Conn]struct{}
-	perIP   map[netip.Addr]int
-	// perUser counts the logged-in sessions of each account name.
-	perUser map[string]int
+	// counter counts the sessions for the limits: Server.Counter, or
+	// one of the server's own.
+	counter *SessionCounter
 	// passiveIP counts open passive listeners per client address, under
 	// its own lock: a listener is closed (and uncounted) while mu is held,
 	// by Close aborting transfers.
@@ -313,11 +319,13 @@ func (srv *Server) state() *serverState {
 			listeners: make(map[net.Listener]struct{}),
 			sessions:  make(map[*session]struct{}),
 			pending:   make(map[net.Conn]struct{}),
-			perIP:     make(map[netip.Addr]int),
-			perUser:   make(map[string]int),
+			counter:   srv.Counter,
 			logins:    newLoginLimiter(srv.MaxLoginChecks, srv.MaxLoginChecksPerIP),
 			passiveIP: make(map[netip.Addr]int),
 			refusing:  make(chan struct{}, maxRefusing),
+		}
+		if srv.st.counter == nil {
+			srv.st.counter = &SessionCounter{}
 		}
 		if srv.Defender != nil {
 			srv.Defender.attach(srv)
@@ -335,16 +343,14 @@ func (srv *Server) startSession(conn net.Conn, opts ListenerOptions) {
 		srv.refuse(conn, banMessage)
 		return
 	}
-	ip := clientSource(remote)
 	perIPLimit := limitOr(srv.MaxSessionsPerIP, DefaultMaxSessionsPerIP)
 	st.mu.Lock()
 	var refuse string
-	switch {
-	case st.closing:
+	if st.closing {
 		refuse = "Server is shutting down."
-	case srv.MaxSessions > 0 && len(st.sessions) >= srv.MaxSessions:
+	} else if err := st.counter.Admit(remote, srv.MaxSessions, perIPLimit); errors.Is(err, ErrTooManySessions) {
 		refuse = "Too many users, please try again later."
-	case perIPLimit > 0 && st.perIP[ip] >= perIPLimit:
+	} else if err != nil {
 		refuse = "Too many connections from your address."
 	}
 	if refuse != "" {
@@ -355,7 +361,6 @@ func (srv *Server) startSession(conn net.Conn, opts ListenerOptions) {
 	st.nextID++
 	s := newSession(srv, conn, st.nextID, opts)
 	st.sessions[s] = struct{}{}
-	st.perIP[ip]++
 	st.mu.Unlock()
 
 	go s.serve() // the session ends with srv.endSession
@@ -391,14 +396,11 @@ func (srv *Server) refuse(conn net.Conn, msg string) {
 }
 
 func (srv *Server) endSession(s *session, ip netip.Addr) {
-	ip = clientSource(ip)
 	st := srv.state()
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	delete(st.sessions, s)
-	if st.perIP[ip]--; st.perIP[ip] <= 0 {
-		delete(st.perIP, ip)
-	}
+	st.counter.Leave(ip)
 	if st.closing && len(st.sessions) == 0 && st.drained != nil {
 		close(st.drained)
 		st.drained = nil

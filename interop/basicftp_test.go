@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ferry-ftp/ferry/ftpserver"
+	"github.com/ferry-ftp/ferry/internal/testtool"
 )
 
 // basicFTPResult is what interop/node/basicftp.mjs prints.
@@ -25,16 +26,16 @@ type basicFTPResult struct {
 // needBasicFTP returns the path of the script that drives Node's basic-ftp,
 // whose pinned version scripts/test installs with npm ci into
 // interop/node/node_modules. Missing, the test is skipped on a developer
-// machine and fails in CI, as needClient does for programs.
+// machine and fails in CI, as testtool.Need does for programs.
 func needBasicFTP(t *testing.T) (node, script string) {
 	t.Helper()
-	node = needClient(t, "node")
+	node = testtool.Need(t, "node")
 	dir, err := filepath.Abs("node")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "basic-ftp", "package.json")); err != nil {
-		if os.Getenv("CI") != "" {
+		if testtool.InCI() {
 			t.Fatalf("basic-ftp is not installed in %s; CI must have it (scripts/test runs npm ci there)", dir)
 		}
 		t.Skipf("basic-ftp is not installed; run scripts/test or npm ci --prefix %s", dir)

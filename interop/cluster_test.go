@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
+
+	"github.com/ferry-ftp/ferry/internal/testtool"
 )
 
 // TestCluster runs real "ferry serve" nodes that share one PostgreSQL
@@ -85,7 +87,7 @@ func testClusterNodeKilled(t *testing.T, c *cluster, b *node) {
 
 	dir := t.TempDir()
 	local := filepath.Join(dir, "big.bin")
-	cmd := exec.Command(needClient(t, "curl"), "-sS", "--limit-rate", "4M", "-o", local, doomed.url("bob", "bob-pw", "/big.bin"))
+	cmd := exec.Command(testtool.Need(t, "curl"), "-sS", "--limit-rate", "4M", "-o", local, doomed.url("bob", "bob-pw", "/big.bin"))
 	var stderr lockedBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferry-ftp/ferry/internal/testtool"
 	"github.com/ferry-ftp/ferry/internal/testwait"
 )
 
@@ -26,7 +27,7 @@ const (
 // curl runs curl with a time limit, no progress meter and errors shown.
 func curl(t *testing.T, dir string, args ...string) result {
 	t.Helper()
-	bin := needClient(t, "curl")
+	bin := testtool.Need(t, "curl")
 	return run(t, 90*time.Second, "", dir, bin, append([]string{"-sS", "--max-time", "60"}, args...)...)
 }
 
@@ -376,7 +377,7 @@ func TestCurlASCII(t *testing.T) {
 // curl -C - then completes it.
 func TestCurlKilledUploadResumes(t *testing.T) {
 	t.Parallel()
-	bin := needClient(t, "curl")
+	bin := testtool.Need(t, "curl")
 	ts := startServer(t)
 	dir := t.TempDir()
 	data := testData(8, 4<<20+3)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ferry-ftp/ferry/internal/testtool"
 )
 
 // TestDebianFTP drives Debian's ftp command (tnftp) with a script on its
@@ -29,7 +31,7 @@ func TestDebianFTP(t *testing.T) {
 	}
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
-			bin := needClient(t, "ftp")
+			bin := testtool.Need(t, "ftp")
 			ts := startServer(t)
 			work := t.TempDir()
 			up := testData(40, 700001)
@@ -129,7 +131,7 @@ type terminal struct {
 
 func startTerminal(t *testing.T, dir string, command string) *terminal {
 	t.Helper()
-	term := &terminal{t: t, tmux: needClient(t, "tmux"), socket: "ferry-interop-" + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)}
+	term := &terminal{t: t, tmux: testtool.Need(t, "tmux"), socket: "ferry-interop-" + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)}
 	// The shell keeps the pane (and the tmux server) alive after the
 	// program exits, so its last words can still be read.
 	term.run("new-session", "-d", "-x", "200", "-y", "50", "-c", dir, command+`; echo "[exit status $?]"; sleep 300`)
@@ -191,7 +193,7 @@ func (term *terminal) waitFor(wants ...string) {
 // sequences, the server answers 426 and 226, and the session goes on.
 func TestDebianFTPInterrupt(t *testing.T) {
 	t.Parallel()
-	bin := needClient(t, "ftp")
+	bin := testtool.Need(t, "ftp")
 	ts := startServer(t)
 	work := t.TempDir()
 	big := testData(42, 64<<20)

@@ -10,6 +10,7 @@ import (
 	"github.com/ferry-ftp/ferry/ftpclient"
 	"github.com/ferry-ftp/ferry/ftpserver"
 	"github.com/ferry-ftp/ferry/internal/testcert"
+	"github.com/ferry-ftp/ferry/internal/testtool"
 )
 
 // fxpPeer starts a ferry server with FTPS and AllowFXP, listening on host
@@ -34,7 +35,7 @@ func fxpPeer(t *testing.T, pair *testcert.Pair, host string) (*testServer, strin
 // 127.0.0.1: each server sees the other as a third party (AllowFXP).
 func TestLftpFXPOverTLS(t *testing.T) {
 	t.Parallel()
-	bin := needClient(t, "lftp")
+	bin := testtool.Need(t, "lftp")
 	pair := testcert.New(t)
 	src, srcAddr := fxpPeer(t, pair, "127.0.0.2")
 	dst, dstAddr := fxpPeer(t, pair, "127.0.0.3")

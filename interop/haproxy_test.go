@@ -16,6 +16,7 @@ import (
 	goftp "github.com/jlaffaye/ftp"
 
 	"github.com/ferry-ftp/ferry/ftpserver"
+	"github.com/ferry-ftp/ferry/internal/testtool"
 	"github.com/ferry-ftp/ferry/internal/testwait"
 )
 
@@ -28,7 +29,7 @@ func startHAProxy(t *testing.T, ts *testServer) string {
 	// PATH); otherwise PATH, skipping (failing in CI) without it.
 	bin := os.Getenv("FERRY_HAPROXY")
 	if bin == "" {
-		bin = needClient(t, "haproxy")
+		bin = testtool.Need(t, "haproxy")
 	}
 	// A free port for HAProxy: taken and released, then bound by it;
 	// another process taking it in between makes HAProxy fail to start,

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ferry-ftp/ferry/ftpserver"
 	"github.com/ferry-ftp/ferry/internal/testcert"
+	"github.com/ferry-ftp/ferry/internal/testtool"
 	"github.com/ferry-ftp/ferry/storage/localfs"
 )
 
@@ -58,7 +59,7 @@ func startHostServer(t *testing.T) *hostServer {
 func TestPythonFtplibHost(t *testing.T) {
 	t.Parallel()
 	ts := startHostServer(t)
-	bin := needClient(t, "python3")
+	bin := testtool.Need(t, "python3")
 	script, err := filepath.Abs(filepath.Join("testdata", "ftplib_host.py"))
 	if err != nil {
 		t.Fatal(err)
@@ -75,7 +76,7 @@ func TestPythonFtplibHost(t *testing.T) {
 func TestDebianFTPHost(t *testing.T) {
 	t.Parallel()
 	ts := startHostServer(t)
-	bin := needClient(t, "ftp")
+	bin := testtool.Need(t, "ftp")
 	work := t.TempDir()
 	script := strings.Join([]string{"quote HOST b.example", "user carol pb", "get b-only.txt got.txt", "quote HOST b.example", "quit", ""}, "\n")
 	res := run(t, 2*time.Minute, script, work, bin, "-n", "-v", ts.host, strconv.Itoa(ts.port))

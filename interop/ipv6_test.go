@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ferry-ftp/ferry/internal/testtool"
 )
 
 // TestCurlIPv6 uses the server over [::1]: EPSV and EPRT carry IPv6, and
@@ -59,7 +61,7 @@ func TestPythonIPv6(t *testing.T) {
 // which the server refuses with 500 as not the client's address.
 func TestLftpIPv6(t *testing.T) {
 	t.Parallel()
-	bin := needClient(t, "lftp")
+	bin := testtool.Need(t, "lftp")
 	ts := startServer(t)
 	port := ts.listen6(t)
 	work := t.TempDir()

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ferry-ftp/ferry/internal/testtool"
 )
 
 // langScript drives Python's ftplib through LANG (RFC 2640): FEAT, the
@@ -55,7 +57,7 @@ func TestLangFtplib(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
 	writeFile(t, ts.local("/hello.txt"), []byte("hello\n"))
-	bin := needClient(t, "python3")
+	bin := testtool.Need(t, "python3")
 	res := run(t, time.Minute, "", t.TempDir(), bin, "-c", langScript, "127.0.0.1", strconv.Itoa(ts.port), t.TempDir())
 	if res.exitCode != 0 || strings.TrimSpace(res.stdout) != "ok" {
 		t.Fatalf("ftplib LANG script failed: %s", res)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ferry-ftp/ferry/internal/testtool"
 )
 
 // lftp runs an lftp script non-interactively against ts as alice, with
@@ -15,7 +17,7 @@ import (
 // every command of the script succeeded.
 func lftp(t *testing.T, ts *testServer, dir string, passive bool, script string) result {
 	t.Helper()
-	bin := needClient(t, "lftp")
+	bin := testtool.Need(t, "lftp")
 	mode := "on"
 	if !passive {
 		mode = "off"
@@ -210,7 +212,7 @@ func TestLftpResume(t *testing.T) {
 // /incoming, the rest can be read, and nothing existing can be changed.
 func TestLftpAnonymous(t *testing.T) {
 	t.Parallel()
-	bin := needClient(t, "lftp")
+	bin := testtool.Need(t, "lftp")
 	ts := startServer(t)
 	work := t.TempDir()
 	want := makeTree(t, filepath.Join(work, "src"), 15)

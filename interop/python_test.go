@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ferry-ftp/ferry/internal/testtool"
 )
 
 // ftplib runs one scenario of testdata/ftplib_client.py against ts. The
@@ -21,7 +23,7 @@ func ftplib(t *testing.T, ts *testServer, scenario, workdir string) {
 // which takes the same arguments as ftplib_client.py.
 func ftplibScript(t *testing.T, ts *testServer, name, scenario, workdir string) {
 	t.Helper()
-	bin := needClient(t, "python3")
+	bin := testtool.Need(t, "python3")
 	script, err := filepath.Abs(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)

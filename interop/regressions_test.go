@@ -15,6 +15,8 @@ import (
 	"time"
 
 	goftp "github.com/jlaffaye/ftp"
+
+	"github.com/ferry-ftp/ferry/internal/testtool"
 )
 
 // lftp 4.9 in active mode over IPv6 sends "EPRT |2|::|port|": the
@@ -23,7 +25,7 @@ import (
 // then sends RETR with no data connection and retries until its timeout.
 func TestLftpActiveIPv6Unspecified(t *testing.T) {
 	t.Parallel()
-	bin := needClient(t, "lftp")
+	bin := testtool.Need(t, "lftp")
 	ts := startServer(t)
 	port := ts.listen6(t)
 	work := t.TempDir()

@@ -17,6 +17,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/ferry-ftp/ferry/internal/miniotest"
+	"github.com/ferry-ftp/ferry/internal/testtool"
 	"github.com/ferry-ftp/ferry/internal/testwait"
 	"github.com/ferry-ftp/ferry/storage/s3fs"
 )
@@ -104,7 +105,7 @@ func TestS3Curl(t *testing.T) {
 // (a ranged GET) and the result is byte-identical.
 func TestS3CurlKilledDownloadResumes(t *testing.T) {
 	t.Parallel()
-	bin := needClient(t, "curl")
+	bin := testtool.Need(t, "curl")
 	ss := startS3Server(t, miniotest.Shared(t), s3fs.Options{})
 	big := testData(202, 16<<20+9)
 	ss.putObject(t, "/big.bin", big)
@@ -133,7 +134,7 @@ func TestS3CurlKilledDownloadResumes(t *testing.T) {
 // object, and curl -C - then completes it with APPE.
 func TestS3CurlKilledUploadResumes(t *testing.T) {
 	t.Parallel()
-	bin := needClient(t, "curl")
+	bin := testtool.Need(t, "curl")
 	ss := startS3Server(t, miniotest.Shared(t), s3SmallParts)
 	dir := t.TempDir()
 	data := testData(213, 12<<20+3)

@@ -186,22 +186,6 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
-// needClient returns the path of an FTP client program. When it is not
-// installed the test is skipped on a developer machine, but fails in CI,
-// where scripts/test installs every client.
-func needClient(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s is not installed; CI must have it (scripts/test installs it)", name)
-	}
-	t.Skipf("%s is not installed; run scripts/test to install it", name)
-	return ""
-}
-
 // result is what a client program did.
 type result struct {
 	stdout, stderr string

@@ -43,6 +43,7 @@ func (h *handlers) Fileread(r *sftp.Request) (_ io.ReaderAt, err error) {
 		return nil, h.status("open", p, err)
 	}
 	fr := &fileReader{openFile: h.open(p), size: fi.Size(), rc: rc}
+	fr.live = h.c.startTransfer("RETR", p, fi.Size())
 	fr.ra, _ = rc.(io.ReaderAt)
 	return fr, nil
 }
@@ -79,6 +80,7 @@ func (f *fileReader) ReadAt(b []byte, off int64) (_ int, err error) {
 		n, err = f.streamReadAt(b, off)
 	}
 	f.bytes += int64(n)
+	f.live.bytes.Add(int64(n))
 	f.end = max(f.end, off+int64(n))
 	if werr := wait(f.h.ctx(), f.h.acct.DownloadLimit, n); werr != nil && err == nil {
 		err = werr
@@ -174,6 +176,7 @@ type openFile struct {
 	h     *handlers
 	path  string
 	start time.Time
+	live  *liveTransfer // what Sessions shows of it
 
 	mu          sync.Mutex
 	interrupted bool
@@ -202,6 +205,7 @@ func (f *openFile) close() bool {
 	}
 	f.closed = true
 	f.h.c.openFiles.Add(-1)
+	f.h.c.endTransfer(f.live)
 	return true
 }
 
@@ -279,6 +283,7 @@ func (h *handlers) Filewrite(r *sftp.Request) (_ io.WriterAt, err error) {
 		return nil, h.status("open", p, err)
 	}
 	h.c.openFiles.Add(1)
+	fw.live = h.c.startTransfer("STOR", p, -1)
 	return fw, nil
 }
 
@@ -373,6 +378,7 @@ func (f *fileWriter) write(b []byte) error {
 	n, err := f.w.Write(b)
 	f.next += int64(n)
 	f.bytes += int64(n)
+	f.live.bytes.Add(int64(n))
 	if err != nil {
 		f.failed = err
 		return f.h.status("write", f.path, err)

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/ferry-ftp/ferry/ftpserver"
+	"github.com/ferry-ftp/ferry/internal/testtool"
 	"github.com/ferry-ftp/ferry/internal/testwait"
 	"github.com/ferry-ftp/ferry/sftpserver"
 	"github.com/ferry-ftp/ferry/storage/localfs"
@@ -240,21 +241,6 @@ func randomFile(t testing.TB, path string, n int) []byte {
 	return data
 }
 
-// needTool finds a program, skipping without it on a developer machine
-// and failing in CI, where scripts/test installs it.
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s is not installed; CI must have it (scripts/test installs it)", name)
-	}
-	t.Skipf("%s is not installed; run scripts/test to install it", name)
-	return ""
-}
-
 // sshOptions are the options every OpenSSH run gets: a throw-away host
 // key, no configuration or agent of the user running the tests.
 func (f *fixture) sshOptions() []string {
@@ -278,14 +264,14 @@ type runResult struct {
 // cwd is the local directory.
 func (f *fixture) sftpBatch(t *testing.T, cwd, user, pass, keyFile, batch string) runResult {
 	t.Helper()
-	sftpPath := needTool(t, "sftp")
+	sftpPath := testtool.Need(t, "sftp")
 	args := f.sshOptions()
 	var argv []string
 	if pass != "" {
 		// sftp -b adds BatchMode=yes, which forbids passwords; the first
 		// value given wins, so this one, before -b, keeps them allowed.
 		args = append(args, "-o", "BatchMode=no", "-o", "PubkeyAuthentication=no", "-o", "NumberOfPasswordPrompts=1")
-		argv = append(argv, needTool(t, "sshpass"), "-e", sftpPath)
+		argv = append(argv, testtool.Need(t, "sshpass"), "-e", sftpPath)
 	} else {
 		args = append(args, "-o", "PasswordAuthentication=no", "-o", "IdentitiesOnly=yes", "-i", keyFile)
 		argv = append(argv, sftpPath)

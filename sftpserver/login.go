@@ -84,8 +84,20 @@ func (c *conn) login(user string, password bool, check func(context.Context) (*f
 	case !allowsFrom(acct, c.remote.Addr()):
 		result = ftpserver.LoginFailed
 	}
+	// An account at its session limit is refused with the reason, as
+	// FTP's 530 gives it; the credentials were right, so it is not
+	// scored. loggedIn counts the session once the handshake is over.
+	atLimit := result == ftpserver.LoginOK && srv.counter.UserAtLimit(acct)
+	if atLimit {
+		result = ftpserver.LoginFailed
+	}
 	if o := srv.Observer; o != nil {
 		o.LoginAttempted(ftpserver.LoginEvent{SessionID: c.id, Remote: c.remote, User: truncate(user, 64), Anonymous: acct != nil && acct.Anonymous, Result: result})
+	}
+	if atLimit {
+		release()
+		c.log.Info("login refused: account at its session limit", "user", acct.User, "max_sessions", acct.MaxSessions)
+		return nil, &ssh.BannerError{Err: errLoginFailed, Message: sessionLimitMessage}
 	}
 	if result == ftpserver.LoginOK {
 		release()
@@ -149,6 +161,10 @@ func (c *conn) remember(acct *ftpserver.Account) *ssh.Permissions {
 	return &ssh.Permissions{Extensions: map[string]string{loginKey: key}}
 }
 
+// sessionLimitMessage is the banner a client refused for its account's
+// MaxSessions is shown (OpenSSH prints it).
+const sessionLimitMessage = "Too many sessions for this account; try again later.\r\n"
+
 // loggedIn returns the account sconn authenticated as, once the
 // account's own session limit allows it; nil otherwise (the connection
 // is then closed).
@@ -160,35 +176,14 @@ func (c *conn) loggedIn(sconn *ssh.ServerConn) *ftpserver.Account {
 	if acct == nil {
 		return nil
 	}
-	if !c.srv.holdUser(acct) {
-		c.log.Warn("login refused: account at its session limit", "user", acct.User)
+	// Another session may have taken the last one since the check at
+	// login; the client then sees its connection closed.
+	if err := c.srv.counter.HoldUser(acct); err != nil {
+		c.log.Warn("login refused: account at its session limit", "user", acct.User, "max_sessions", acct.MaxSessions)
 		return nil
 	}
 	c.heldUser = true
 	return acct
-}
-
-// holdUser counts a session of acct, or reports false when the account
-// is at its MaxSessions (SFTP sessions are counted apart from FTP's).
-func (srv *Server) holdUser(acct *ftpserver.Account) bool {
-	srv.mu.Lock()
-	defer srv.mu.Unlock()
-	if srv.perUser == nil {
-		srv.perUser = map[string]int{}
-	}
-	if acct.MaxSessions > 0 && srv.perUser[acct.User] >= acct.MaxSessions {
-		return false
-	}
-	srv.perUser[acct.User]++
-	return true
-}
-
-func (srv *Server) releaseUser(acct *ftpserver.Account) {
-	srv.mu.Lock()
-	defer srv.mu.Unlock()
-	if srv.perUser[acct.User]--; srv.perUser[acct.User] <= 0 {
-		delete(srv.perUser, acct.User)
-	}
 }
 
 // handshakeFailed logs a connection that ended before login, and scores

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/ferry-ftp/ferry/ftpserver"
+	"github.com/ferry-ftp/ferry/internal/testtool"
 	"github.com/ferry-ftp/ferry/sftpserver"
 )
 
@@ -177,8 +178,8 @@ func TestOpenSSHLogins(t *testing.T) {
 func TestOpenSSHExecRefused(t *testing.T) {
 	t.Parallel()
 	f := start(t, nil)
-	ssh := needTool(t, "ssh")
-	sshpass := needTool(t, "sshpass")
+	ssh := testtool.Need(t, "ssh")
+	sshpass := testtool.Need(t, "sshpass")
 	marker := filepath.Join(t.TempDir(), "ran")
 	base := append([]string{sshpass, "-e", ssh}, f.sshOptions()...)
 	base = append(base, "-o", "PubkeyAuthentication=no", "-p", f.port)

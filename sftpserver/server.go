@@ -18,13 +18,16 @@
 package sftpserver
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -70,6 +73,11 @@ type Server struct {
 	// (IPv6). Zero means ftpserver.DefaultMaxSessionsPerIP; negative, no
 	// limit.
 	MaxSessionsPerIP int
+	// Counter, when set, counts the sessions that MaxSessions,
+	// MaxSessionsPerIP and the accounts' MaxSessions bound; give the FTP
+	// server's (ftpserver.Server.Counter) so that the limits count FTP
+	// and SFTP sessions together. Nil: SFTP sessions are counted alone.
+	Counter *ftpserver.SessionCounter
 	// MaxLoginChecksPerIP bounds the credential checks running at once
 	// for one client address; a failed check keeps its slot for
 	// LoginFailDelay, so a guesser gets at most this many guesses per
@@ -92,8 +100,8 @@ type Server struct {
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
-	perIP     map[netip.Addr]int
-	perUser   map[string]int
+	counter   *ftpserver.SessionCounter // Counter, or the server's own
+	refusing  chan struct{}             // a slot per refusal being written
 	closed    bool
 	drained   chan struct{} // closed when the last connection ends after Shutdown
 	nextID    uint64
@@ -222,8 +230,7 @@ func remoteAddr(a net.Addr) netip.AddrPort {
 }
 
 // admit makes a conn of nc, or closes nc when its address is banned or
-// a session limit is reached (SSH has no way to say why before its
-// handshake; the close is logged).
+// a session limit is reached, saying why first (refuse).
 func (srv *Server) admit(nc net.Conn) *conn {
 	remote := remoteAddr(nc.RemoteAddr())
 	if srv.Defender.Banned(remote.Addr()) {
@@ -238,26 +245,33 @@ func (srv *Server) admit(nc net.Conn) *conn {
 	src := ftpserver.ClientSource(remote.Addr())
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
-	switch {
-	case srv.closed:
-		nc.Close()
-		return nil
-	case srv.MaxSessions > 0 && len(srv.conns) >= srv.MaxSessions,
-		perIPLimit > 0 && srv.perIP[src] >= perIPLimit:
-		srv.logger().Warn("connection refused: too many sessions", "remote", remote.String())
+	if srv.closed {
 		nc.Close()
 		return nil
 	}
 	if srv.conns == nil {
 		srv.conns = map[*conn]struct{}{}
-		srv.perIP = map[netip.Addr]int{}
+		srv.counter = srv.Counter
+		if srv.counter == nil {
+			srv.counter = &ftpserver.SessionCounter{}
+		}
+		srv.refusing = make(chan struct{}, maxRefusing)
+	}
+	if err := srv.counter.Admit(remote.Addr(), srv.MaxSessions, perIPLimit); err != nil {
+		msg := "Too many connections from your address."
+		if errors.Is(err, ftpserver.ErrTooManySessions) {
+			msg = "Too many users, please try again later."
+		}
+		srv.logger().Warn("connection refused: "+msg, "remote", remote.String())
+		srv.refuse(nc, msg)
+		return nil
 	}
 	srv.nextID++
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &conn{
 		srv:     srv,
 		nc:      &idleConn{Conn: nc},
-		id:      "s" + strconv.FormatUint(srv.nextID, 36),
+		id:      sessionIDPrefix + strconv.FormatUint(srv.nextID, 36),
 		remote:  remote,
 		source:  src,
 		started: time.Now(),
@@ -266,8 +280,43 @@ func (srv *Server) admit(nc net.Conn) *conn {
 	}
 	c.log = srv.logger().With("session", c.id, "remote", remote.String(), "protocol", "sftp")
 	srv.conns[c] = struct{}{}
-	srv.perIP[src]++
 	return c
+}
+
+// maxRefusing bounds the refusals being written at once, and
+// refuseTimeout the wait for each, as ftpserver's: past it a refused
+// connection is closed without a word.
+const (
+	maxRefusing   = 256
+	refuseTimeout = 2 * time.Second
+)
+
+// refuse tells a client turned away before its SSH handshake why, in a
+// line sent before the version string (RFC 4253 section 4.2 lets a
+// server send other lines first; OpenSSH's ssh shows them with -v,
+// Go's x/crypto/ssh skips them), then closes nc. It runs on its own
+// goroutine, so that the accept loop never waits on the peer.
+func (srv *Server) refuse(nc net.Conn, msg string) {
+	select {
+	case srv.refusing <- struct{}{}:
+	default:
+		nc.Close()
+		return
+	}
+	go func() {
+		defer func() { <-srv.refusing }()
+		defer nc.Close()
+		nc.SetDeadline(time.Now().Add(refuseTimeout))
+		if _, err := nc.Write([]byte("ferry: " + msg + "\r\n")); err != nil {
+			return
+		}
+		// Closing with the client's version string unread would reset
+		// the connection, and the client could lose the line: end our
+		// side, then read what it sent until it closes too (bounded).
+		if tc, ok := nc.(interface{ CloseWrite() error }); ok && tc.CloseWrite() == nil {
+			io.Copy(io.Discard, io.LimitReader(nc, 64<<10))
+		}
+	}()
 }
 
 // forget removes c from the server's books.
@@ -275,9 +324,7 @@ func (srv *Server) forget(c *conn) {
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
 	delete(srv.conns, c)
-	if srv.perIP[c.source]--; srv.perIP[c.source] <= 0 {
-		delete(srv.perIP, c.source)
-	}
+	srv.counter.Leave(c.remote.Addr())
 	if len(srv.conns) == 0 && srv.drained != nil {
 		close(srv.drained)
 		srv.drained = nil
@@ -394,7 +441,12 @@ type conn struct {
 	ioSeq, lastRead, lastWrite atomic.Uint64
 	acct                       *ftpserver.Account
 	heldUser                   bool // acct counted against its MaxSessions
-	closeOnce                  sync.Once
+	// shown is acct for info, which other goroutines call.
+	shown atomic.Pointer[ftpserver.Account]
+	// transfers are the files open now, oldest first, for info.
+	transfersMu sync.Mutex
+	transfers   []*liveTransfer
+	closeOnce   sync.Once
 
 	// Set during authentication.
 	loginMu       sync.Mutex
@@ -410,12 +462,106 @@ func (c *conn) close() {
 	})
 }
 
+// info describes the connection now; any goroutine may call it. Its
+// Transfer is the oldest of the files open (an SFTP client may have
+// several), so that it stays the same while that file moves.
 func (c *conn) info() ftpserver.SessionInfo {
 	info := ftpserver.SessionInfo{ID: c.id, Remote: c.remote, Started: c.started, Protocol: "sftp"}
-	if c.acct != nil {
-		info.User, info.Anonymous = c.acct.User, c.acct.Anonymous
+	if acct := c.shown.Load(); acct != nil {
+		info.User, info.Anonymous = acct.User, acct.Anonymous
 	}
+	c.transfersMu.Lock()
+	if len(c.transfers) > 0 {
+		t := c.transfers[0]
+		info.Transfer = &ftpserver.TransferInfo{Verb: t.verb, Path: t.path, Size: t.size, Bytes: t.bytes.Load(), Started: t.started}
+	}
+	c.transfersMu.Unlock()
 	return info
+}
+
+// liveTransfer is an open file as Sessions shows it.
+type liveTransfer struct {
+	verb    string // RETR or STOR, as TransferRecord's
+	path    string
+	size    int64 // -1 when unknown (uploads)
+	started time.Time
+	bytes   atomic.Int64
+}
+
+// startTransfer notes a file opened for verb; endTransfer forgets it.
+func (c *conn) startTransfer(verb, path string, size int64) *liveTransfer {
+	t := &liveTransfer{verb: verb, path: path, size: size, started: time.Now()}
+	c.transfersMu.Lock()
+	c.transfers = append(c.transfers, t)
+	c.transfersMu.Unlock()
+	return t
+}
+
+func (c *conn) endTransfer(t *liveTransfer) {
+	if t == nil {
+		return
+	}
+	c.transfersMu.Lock()
+	if i := slices.Index(c.transfers, t); i >= 0 {
+		c.transfers = slices.Delete(c.transfers, i, i+1)
+	}
+	c.transfersMu.Unlock()
+}
+
+// sessionIDPrefix starts every SFTP session ID, so that none is the ID
+// of an FTP session (a base-36 number) in the admin API's one list.
+const sessionIDPrefix = "sftp-"
+
+// Sessions describes the live connections, oldest first, with Protocol
+// "sftp"; User is empty until login.
+func (srv *Server) Sessions() []ftpserver.SessionInfo {
+	srv.mu.Lock()
+	conns := make([]*conn, 0, len(srv.conns))
+	for c := range srv.conns {
+		conns = append(conns, c)
+	}
+	srv.mu.Unlock()
+	infos := make([]ftpserver.SessionInfo, len(conns))
+	for i, c := range conns {
+		infos[i] = c.info()
+	}
+	slices.SortFunc(infos, func(a, b ftpserver.SessionInfo) int {
+		return cmp.Or(cmp.Compare(len(a.ID), len(b.ID)), cmp.Compare(a.ID, b.ID))
+	})
+	return infos
+}
+
+// SessionCount reports how many connections are open.
+func (srv *Server) SessionCount() int {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	return len(srv.conns)
+}
+
+// Disconnect closes the connection with the given ID, its transfers
+// cut as by a lost connection (an upload is aborted as an interrupted
+// one). SSH gives no way to tell the client why (msg is logged), so the
+// client sees its connection closed. It returns
+// ftpserver.ErrNoSuchSession for an ID that names no live connection.
+func (srv *Server) Disconnect(id, msg string) error {
+	srv.mu.Lock()
+	var found *conn
+	for c := range srv.conns {
+		if c.id == id {
+			found = c
+			break
+		}
+	}
+	srv.mu.Unlock()
+	if found == nil {
+		return ftpserver.ErrNoSuchSession
+	}
+	if msg == "" {
+		msg = "Disconnected by the administrator."
+	}
+	found.log.Info("disconnected by the administrator", "message", msg)
+	found.close()
+	return nil
 }
 
 // serve runs the connection: handshake and login, then its channels.
@@ -427,7 +573,7 @@ func (c *conn) serve() {
 		}
 		c.close()
 		if c.heldUser {
-			srv.releaseUser(c.acct)
+			srv.counter.ReleaseUser(c.acct)
 		}
 		if o := srv.Observer; o != nil {
 			o.SessionEnded(c.info())
@@ -448,6 +594,7 @@ func (c *conn) serve() {
 	if c.acct == nil {
 		return
 	}
+	c.shown.Store(c.acct)
 	c.nc.SetDeadline(time.Time{})
 	c.nc.idle.Store(int64(durationOr(srv.IdleTimeout, DefaultIdleTimeout)))
 	c.log = c.log.With("user", c.acct.User)

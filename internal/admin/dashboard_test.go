@@ -27,6 +27,7 @@ import (
 
 	"github.com/ferry-ftp/ferry/ftpserver"
 	"github.com/ferry-ftp/ferry/internal/admin"
+	"github.com/ferry-ftp/ferry/internal/testtool"
 	"github.com/ferry-ftp/ferry/internal/testwait"
 	"github.com/ferry-ftp/ferry/storage/memfs"
 )
@@ -513,13 +514,7 @@ type clientResult struct {
 // move steadily.
 func startLftp(t *testing.T, dir, user, pass, addr string, commands ...string) *clientProc {
 	t.Helper()
-	bin, err := exec.LookPath("lftp")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("lftp is not installed; CI must have it (scripts/test installs it)")
-		}
-		t.Skip("lftp is not installed")
-	}
+	bin := testtool.Need(t, "lftp")
 	script := strings.Join(append([]string{
 		"set cmd:fail-exit yes",
 		"set net:max-retries 1", // one try: a disconnect ends it
@@ -591,16 +586,7 @@ func chromium(t *testing.T) string {
 	if p := os.Getenv("FERRY_CHROMIUM"); p != "" {
 		return p
 	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium is not installed; CI must have it (scripts/test installs it)")
-	}
-	t.Skip("chromium is not installed (set FERRY_CHROMIUM to use another browser)")
-	return ""
+	return testtool.NeedAny(t, "chromium", "chromium-browser", "google-chrome")
 }
 
 type browser struct {

@@ -112,6 +112,17 @@ func startEnv(t *testing.T, change func(*Options)) *testEnv {
 // startEnvWith is startEnv with ftpChange adjusting the FTP server first.
 func startEnvWith(t *testing.T, ftpChange func(*ftpserver.Server), change func(*Options)) *testEnv {
 	t.Helper()
+	return startEnvOn(t, ftpChange, func(_ *testEnv, o *Options) {
+		if change != nil {
+			change(o)
+		}
+	})
+}
+
+// startEnvOn is startEnvWith whose change also sees the environment, to
+// start servers beside the FTP one (SFTP) before the admin server.
+func startEnvOn(t *testing.T, ftpChange func(*ftpserver.Server), change func(*testEnv, *Options)) *testEnv {
+	t.Helper()
 	e := &testEnv{fs: newGatedFS()}
 	e.clock.Store(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).UnixNano())
 	e.ftp = &ftpserver.Server{
@@ -146,9 +157,7 @@ func startEnvWith(t *testing.T, ftpChange func(*ftpserver.Server), change func(*
 	e.ftpAddr = ln.Addr().String()
 
 	opts := Options{Server: e.ftp, Token: testToken, Metrics: e.metrics, Stats: e.stats, FailDelay: -1}
-	if change != nil {
-		change(&opts)
-	}
+	change(e, &opts)
 	hln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -47,12 +47,14 @@ var transferResults = []ftpserver.TransferResult{ftpserver.TransferOK, ftpserver
 // the replies an operator alerts on (refusals, failed logins, aborts).
 var knownReplies = []int{220, 221, 226, 230, 421, 425, 426, 451, 530, 550, 552}
 
-// NewMetrics returns the metrics of srv, whose session count it reads at
-// each scrape. version is the ferry version ferry_build_info reports;
-// empty means the module version Go recorded in the binary.
+// NewMetrics returns the metrics of srv and of the servers in more (an
+// SFTP server beside it), whose session counts it reads at each scrape.
+// version is the ferry version ferry_build_info reports; empty means the
+// module version Go recorded in the binary.
 // With a Defender on srv it also counts bans, through the defender's OnBan:
 // call it before srv serves.
-func NewMetrics(srv *ftpserver.Server, version string) *Metrics {
+func NewMetrics(srv *ftpserver.Server, version string, more ...SessionSource) *Metrics {
+	servers := append(sources{srv}, more...)
 	if version == "" {
 		version = Version()
 	}
@@ -60,7 +62,7 @@ func NewMetrics(srv *ftpserver.Server, version string) *Metrics {
 		reg: prometheus.NewRegistry(),
 		sessions: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ferry_sessions_total",
-			Help: "FTP sessions started (connections accepted as sessions).",
+			Help: "Sessions started (connections accepted as sessions), FTP and SFTP.",
 		}),
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ferry_logins_total",
@@ -92,8 +94,8 @@ func NewMetrics(srv *ftpserver.Server, version string) *Metrics {
 	}
 	active := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "ferry_sessions_active",
-		Help: "FTP sessions open now.",
-	}, func() float64 { return float64(srv.SessionCount()) })
+		Help: "Sessions open now, FTP and SFTP.",
+	}, func() float64 { return float64(servers.SessionCount()) })
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "ferry_build_info",
 		Help:        "Always 1; the labels say which ferry and Go built the binary.",

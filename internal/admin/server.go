@@ -24,8 +24,12 @@ const maxBody = 64 << 10
 
 // Options configure the admin HTTP handler.
 type Options struct {
-	// Server is the FTP server whose sessions the API shows; required.
+	// Server is the FTP server, whose Defender the API's bans are;
+	// required.
 	Server *ftpserver.Server
+	// Sessions are the servers whose sessions the API lists and ends;
+	// nil means Server alone. ferry serve gives its FTP and SFTP servers.
+	Sessions []SessionSource
 	// Token is the bearer token the API requires; required.
 	Token string
 	// Metrics is served at /metrics; nil serves no metrics.
@@ -59,10 +63,11 @@ type Options struct {
 }
 
 type handler struct {
-	opts  Options
-	check *tokenCheck
-	log   *slog.Logger
-	api   *http.ServeMux
+	opts    Options
+	servers sources
+	check   *tokenCheck
+	log     *slog.Logger
+	api     *http.ServeMux
 }
 
 // Handler returns the admin server's HTTP handler.
@@ -100,6 +105,10 @@ func newHandler(opts Options) *handler {
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
+	}
+	h.servers = opts.Sessions
+	if h.servers == nil {
+		h.servers = sources{opts.Server}
 	}
 	return h
 }
@@ -254,7 +263,9 @@ func (h *handler) version(w http.ResponseWriter, r *http.Request) {
 
 // Session is one live session as GET /api/v1/sessions shows it.
 type Session struct {
-	ID        string    `json:"id"`
+	ID string `json:"id"`
+	// Protocol is "ftp" (TLS says whether it is FTPS) or "sftp".
+	Protocol  string    `json:"protocol"`
 	User      string    `json:"user"`
 	Anonymous bool      `json:"anonymous"`
 	Remote    string    `json:"remote"`
@@ -277,12 +288,13 @@ type Transfer struct {
 }
 
 func (h *handler) sessions(w http.ResponseWriter, r *http.Request) {
-	infos := h.opts.Server.Sessions()
+	infos := h.servers.Sessions()
 	list := make([]Session, len(infos))
 	now := time.Now()
 	for i, info := range infos {
 		s := Session{
 			ID:        info.ID,
+			Protocol:  protocol(info),
 			User:      info.User,
 			Anonymous: info.Anonymous,
 			Remote:    info.Remote.String(),
@@ -317,7 +329,7 @@ func (h *handler) rate(id string, t *ftpserver.TransferInfo, now time.Time) floa
 }
 
 func (h *handler) disconnect(w http.ResponseWriter, r *http.Request) {
-	err := h.opts.Server.Disconnect(r.PathValue("id"), "")
+	err := h.servers.Disconnect(r.PathValue("id"), "")
 	switch {
 	case errors.Is(err, ftpserver.ErrNoSuchSession):
 		writeError(w, http.StatusNotFound, "no such session")
@@ -338,7 +350,7 @@ func (h *handler) stats(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"uptime_seconds": h.uptime(),
-		"sessions":       h.opts.Server.SessionCount(),
+		"sessions":       h.servers.SessionCount(),
 		"throughput":     throughput,
 		"users":          users,
 	})

@@ -48,7 +48,7 @@ type UserUsage struct {
 // reads the server's running transfers once a second, so that a long
 // transfer shows in the throughput while it moves, not only when it ends.
 type Stats struct {
-	srv  *ftpserver.Server
+	srv  SessionSource
 	now  func() time.Time
 	stop context.CancelFunc
 	done chan struct{}
@@ -91,13 +91,14 @@ type rateSample struct {
 	bytes int64
 }
 
-// NewStats starts watching srv; the sampler runs until ctx is done or
-// Close is called.
-func NewStats(ctx context.Context, srv *ftpserver.Server) *Stats {
-	return newStats(ctx, srv, time.Now, time.Second)
+// NewStats starts watching the servers' transfers (those of an FTP and
+// an SFTP server, say); the sampler runs until ctx is done or Close is
+// called.
+func NewStats(ctx context.Context, servers ...SessionSource) *Stats {
+	return newStats(ctx, sources(servers), time.Now, time.Second)
 }
 
-func newStats(ctx context.Context, srv *ftpserver.Server, now func() time.Time, interval time.Duration) *Stats {
+func newStats(ctx context.Context, srv SessionSource, now func() time.Time, interval time.Duration) *Stats {
 	ctx, cancel := context.WithCancel(ctx)
 	s := &Stats{
 		srv:      srv,

@@ -208,7 +208,13 @@ func runServe(cmd *cobra.Command, env Env, f *serveFlags) error {
 		defer transferLog.Close() // after Shutdown: the last transfers' lines
 		observers = append(observers, transferLog)
 	}
-	adm, err := startAdmin(cmd.Context(), cfg, srv, logger, &observers)
+	// Before the admin server, which lists the SFTP sessions too.
+	sftpSvc, err := startSFTP(cfg, inst, logger, f.configFile)
+	if err != nil {
+		return err
+	}
+	defer sftpSvc.close()
+	adm, err := startAdmin(cmd.Context(), cfg, srv, sftpSvc, logger, &observers)
 	if err != nil {
 		return err
 	}
@@ -216,6 +222,7 @@ func runServe(cmd *cobra.Command, env Env, f *serveFlags) error {
 	if len(observers) > 0 {
 		srv.Observer = ftpserver.MultiObserver(observers...)
 	}
+	sftpSvc.observe(srv.Observer)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -228,15 +235,6 @@ func runServe(cmd *cobra.Command, env Env, f *serveFlags) error {
 			return fmt.Errorf("implicit FTPS listener: %w", err)
 		}
 	}
-	sftpSvc, err := startSFTP(cfg, inst, logger, f.configFile)
-	if err != nil {
-		ln.Close()
-		if implicitLn != nil {
-			implicitLn.Close()
-		}
-		return err
-	}
-	defer sftpSvc.close()
 	// Before the welcome text, so that a SIGHUP sent once the server
 	// says it is up reloads rather than kills it.
 	hup := make(chan os.Signal, 1)

@@ -53,8 +53,9 @@ type adminServer struct {
 
 // startAdmin starts the admin server the configuration asks for, and adds
 // its observers to observers: set the FTP server's Observer from them
-// before it serves.
-func startAdmin(ctx context.Context, cfg *config.Config, srv *ftpserver.Server, logger *slog.Logger, observers *[]ftpserver.Observer) (*adminServer, error) {
+// before it serves. Its session list shows the sessions of srv and of
+// sftp (nil when SFTP is off).
+func startAdmin(ctx context.Context, cfg *config.Config, srv *ftpserver.Server, sftp *sftpService, logger *slog.Logger, observers *[]ftpserver.Observer) (*adminServer, error) {
 	if cfg.Admin.Listen == "" {
 		return nil, nil
 	}
@@ -66,10 +67,15 @@ func startAdmin(ctx context.Context, cfg *config.Config, srv *ftpserver.Server, 
 	if err != nil {
 		return nil, err
 	}
-	a := &adminServer{stats: admin.NewStats(context.WithoutCancel(ctx), srv), users: users}
-	metrics := admin.NewMetrics(srv, "")
+	sessions := []admin.SessionSource{srv}
+	if sftp != nil {
+		sessions = append(sessions, sftp.srv)
+	}
+	a := &adminServer{stats: admin.NewStats(context.WithoutCancel(ctx), sessions...), users: users}
+	metrics := admin.NewMetrics(srv, "", sessions[1:]...)
 	opts := admin.Options{
 		Server:      srv,
+		Sessions:    sessions,
 		Token:       token,
 		Metrics:     metrics,
 		MetricsAuth: cfg.Admin.MetricsAuth,

@@ -227,11 +227,11 @@ func TestStatusShowsLiveSession(t *testing.T) {
 		return strings.Contains(table, "RETR big.bin") && regexp.MustCompile(`RETR /big.bin [0-9.]+[KM]iB/256.0MiB`).MatchString(table)
 	})
 	lines := strings.Split(strings.TrimSpace(table), "\n")
-	if len(lines) != 2 || !regexp.MustCompile(`^ID +USER +REMOTE +SINCE +COMMAND +TRANSFER$`).MatchString(lines[0]) {
+	if len(lines) != 2 || !regexp.MustCompile(`^ID +PROTO +USER +REMOTE +SINCE +COMMAND +TRANSFER$`).MatchString(lines[0]) {
 		t.Fatalf("status table:\n%s", table)
 	}
-	if f := strings.Fields(lines[1]); f[1] != "anonymous" || f[2] != raw.LocalAddr().String() {
-		t.Errorf("session line %q: want user anonymous, remote %s", lines[1], raw.LocalAddr())
+	if f := strings.Fields(lines[1]); f[1] != "ftp" || f[2] != "anonymous" || f[3] != raw.LocalAddr().String() {
+		t.Errorf("session line %q: want protocol ftp, user anonymous, remote %s", lines[1], raw.LocalAddr())
 	}
 
 	var list struct {

@@ -60,7 +60,14 @@ func startSFTP(cfg *config.Config, inst *config.Instance, logger *slog.Logger, c
 	if err != nil {
 		return nil, err
 	}
-	srv.Observer = inst.Server.Observer
+	// One count of sessions for both servers, so that max_sessions, the
+	// per-address limit and an account's max_sessions hold for FTP and
+	// SFTP together: a user or an address is bounded, whatever protocol
+	// it uses. Set before the FTP server serves (it reads it then).
+	if inst.Server.Counter == nil {
+		inst.Server.Counter = &ftpserver.SessionCounter{}
+	}
+	srv.Counter = inst.Server.Counter
 	ln, err := net.Listen("tcp", cfg.SFTP.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("SFTP listener: %w", err)
@@ -89,6 +96,15 @@ func (s *sftpService) shutdown(ctx context.Context) error {
 func (s *sftpService) close() {
 	if s != nil {
 		s.srv.Close()
+		s.ln.Close() // when it was never served
+	}
+}
+
+// observe sets the observers of the FTP server (xferlog, metrics, the
+// admin API's statistics) on the SFTP server too; before it serves.
+func (s *sftpService) observe(o ftpserver.Observer) {
+	if s != nil {
+		s.srv.Observer = o
 	}
 }
 

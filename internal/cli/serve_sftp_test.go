@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferry-ftp/ferry/internal/testtool"
 	"github.com/ferry-ftp/ferry/internal/testwait"
 	"github.com/ferry-ftp/ferry/internal/xferlog"
 )
@@ -24,12 +25,7 @@ var sftpLine = regexp.MustCompile(`SFTP at 127\.0\.0\.1:(\d+) \(host key (SHA256
 func TestServeSFTP(t *testing.T) {
 	t.Parallel()
 	for _, name := range []string{"sftp", "sshpass"} {
-		if _, err := exec.LookPath(name); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s is not installed; scripts/test installs it", name)
-			}
-			t.Skipf("%s is not installed", name)
-		}
+		testtool.Need(t, name)
 	}
 	root, work, confDir := t.TempDir(), t.TempDir(), t.TempDir()
 	logPath := filepath.Join(t.TempDir(), "xferlog")
@@ -110,12 +106,7 @@ func TestCertSSHHostKey(t *testing.T) {
 func TestServeSFTPAuthorizedKey(t *testing.T) {
 	t.Parallel()
 	for _, name := range []string{"sftp", "ssh-keygen"} {
-		if _, err := exec.LookPath(name); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s is not installed; scripts/test installs it", name)
-			}
-			t.Skipf("%s is not installed", name)
-		}
+		testtool.Need(t, name)
 	}
 	dir, root := t.TempDir(), t.TempDir()
 	for _, k := range []string{"id1", "id2"} {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferry-ftp/ferry/internal/testtool"
 	"github.com/ferry-ftp/ferry/internal/testwait"
 	"github.com/ferry-ftp/ferry/internal/xferlog"
 )
@@ -21,10 +22,7 @@ import (
 // tool runs a client program, failing the test if it is missing or fails.
 func tool(t *testing.T, dir, name string, args ...string) string {
 	t.Helper()
-	bin, err := exec.LookPath(name)
-	if err != nil {
-		t.Skipf("%s is not installed", name)
-	}
+	bin := testtool.Need(t, name)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)

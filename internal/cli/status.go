@@ -118,13 +118,17 @@ func adminGet(cmd *cobra.Command, url, token string) ([]byte, error) {
 func writeSessions(w io.Writer, sessions []admin.Session, now time.Time) error {
 	var buf bytes.Buffer
 	tw := tabwriter.NewWriter(&buf, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tUSER\tREMOTE\tSINCE\tCOMMAND\tTRANSFER")
+	fmt.Fprintln(tw, "ID\tPROTO\tUSER\tREMOTE\tSINCE\tCOMMAND\tTRANSFER")
 	for _, s := range sessions {
 		user := s.User
 		if user == "" {
 			user = "-" // not logged in yet
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, printable(user), s.Remote, since(s.Started, now), printable(s.Command), transferText(s.Transfer))
+		command := printable(s.Command)
+		if command == "" {
+			command = "-" // SFTP requests are not shown
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, protocolText(s), printable(user), s.Remote, since(s.Started, now), command, transferText(s.Transfer))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -134,6 +138,17 @@ func writeSessions(w io.Writer, sessions []admin.Session, now time.Time) error {
 	}
 	_, err := w.Write(buf.Bytes())
 	return err
+}
+
+// protocolText is ftp, ftps (TLS on the control connection) or sftp.
+func protocolText(s admin.Session) string {
+	switch {
+	case s.Protocol == "":
+		return "?" // an older server
+	case s.Protocol == "ftp" && s.TLS:
+		return "ftps"
+	}
+	return printable(s.Protocol)
 }
 
 // printable keeps a client-chosen string (a command's argument, a user

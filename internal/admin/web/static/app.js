@@ -365,10 +365,12 @@ function fillRow(row, s) {
   if (!s.user && !s.anonymous) {
     row.user.title = "not logged in yet";
   }
-  if (s.tls) {
+  // The protocol as a tag: TLS for FTPS, SFTP for SFTP, none for FTP.
+  const proto = s.protocol === "sftp" ? "SFTP" : s.tls ? "TLS" : "";
+  if (proto) {
     const tag = document.createElement("span");
     tag.className = "tag";
-    tag.textContent = "TLS";
+    tag.textContent = proto;
     row.user.append(tag);
   }
   row.remote.textContent = s.remote;

@@ -95,7 +95,7 @@ func pickAlgorithm(names []string) int {
 // checkFile serves check-file-handle and check-file-name: the hash of a
 // range of a file, or one per block of it, checked as a download is (the
 // download permission; o+r for world-readable-only accounts). A range
-// larger than ftpserver.DefaultMaxHashSize is refused, as FTP's HASH
+// larger than the server's MaxHashSize is refused, as FTP's HASH
 // refuses it: each byte costs the server a read.
 func (e *extensions) checkFile(f *filter, id uint32, req checkFileRequest) []byte {
 	h := e.h
@@ -163,8 +163,8 @@ func (e *extensions) hashFile(p string, algo int, req checkFileRequest) (_ []byt
 		end = req.start + req.length
 	}
 	n := end - req.start
-	if n > ftpserver.DefaultMaxHashSize {
-		return nil, &codeError{sftp.ErrSSHFxOpUnsupported, fmt.Sprintf("Too large to hash: at most %d bytes at a time", int64(ftpserver.DefaultMaxHashSize))}
+	if limit := h.c.srv.maxHashSize(); n > uint64(limit) {
+		return nil, &codeError{sftp.ErrSSHFxOpUnsupported, fmt.Sprintf("Too large to hash: at most %d bytes at a time", limit)}
 	}
 	a := checkFileAlgorithms[algo]
 	sumSize := newHash(algo).Size()

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/ferry-ftp/ferry/ftpserver"
+	"github.com/ferry-ftp/ferry/internal/testtool"
 	"github.com/ferry-ftp/ferry/storage/localfs"
 )
 
@@ -256,7 +257,7 @@ func TestOpenSSHLimits(t *testing.T) {
 	f, cfs, home := startCounting(t)
 	local := t.TempDir()
 	data := randomFile(t, filepath.Join(local, "up.bin"), 2<<20+1)
-	argv := []string{needTool(t, "sshpass"), "-e", needTool(t, "sftp"), "-vvv"}
+	argv := []string{testtool.Need(t, "sshpass"), "-e", testtool.Need(t, "sftp"), "-vvv"}
 	argv = append(argv, f.sshOptions()...)
 	argv = append(argv, "-o", "BatchMode=no", "-o", "PubkeyAuthentication=no", "-o", "NumberOfPasswordPrompts=1",
 		"-P", f.port, "-b", "-", "alice@127.0.0.1")

@@ -84,6 +84,10 @@ type Server struct {
 	// delay. Zero means ftpserver.DefaultMaxLoginChecksPerIP; negative,
 	// no limit.
 	MaxLoginChecksPerIP int
+	// MaxHashSize caps the bytes one check-file request may hash, as
+	// ftpserver.Server.MaxHashSize caps HASH. Zero means
+	// ftpserver.DefaultMaxHashSize.
+	MaxHashSize int64
 	// MaxAuthTries bounds the authentication attempts of one connection.
 	// Default 6, as OpenSSH's.
 	MaxAuthTries int
@@ -131,6 +135,13 @@ func durationOr(d, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+func (srv *Server) maxHashSize() int64 {
+	if srv.MaxHashSize <= 0 {
+		return ftpserver.DefaultMaxHashSize
+	}
+	return srv.MaxHashSize
 }
 
 func (srv *Server) failDelay() time.Duration {

@@ -92,6 +92,7 @@ func (c *Config) BuildSFTP(inst *Instance, logger *slog.Logger, defaultKey strin
 		MaxSessions:         c.MaxSessions,
 		MaxSessionsPerIP:    ftp.MaxSessionsPerIP,
 		MaxLoginChecksPerIP: ftp.MaxLoginChecksPerIP,
+		MaxHashSize:         ftp.MaxHashSize,
 		Logger:              logger,
 		Defender:            ftp.Defender,
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pkg/sftp"
@@ -231,8 +232,15 @@ func (f *fileReader) Close() (err error) {
 var errIncomplete = errors.New("transfer not completed by the client")
 
 // maxPending bounds the out-of-order upload data held while waiting for
-// the write that fills the gap before it.
+// the write that fills the gap before it. A write ahead that would pass
+// it waits for the stream to move instead (see WriteAt), which holds the
+// client back as a full window does.
 const maxPending = 4 << 20
+
+// gapWait bounds how long a write ahead waits without the stream moving
+// before it fails: far longer than a backend write of the gap takes, so
+// only a client that never sends the gap pays it.
+const gapWait = time.Minute
 
 // Filewrite opens a file for upload. The file is created through the
 // backend's Create with the server's upload mode, as FTP's STOR does:
@@ -293,6 +301,9 @@ func (h *handlers) Filewrite(r *sftp.Request) (_ io.WriterAt, err error) {
 type fileWriter struct {
 	openFile
 	exclusive bool
+	// moved is closed (and replaced) when the stream moves on, fails or
+	// the file is closed: what writes waiting for a gap wait for.
+	moved chan struct{}
 
 	w            ftpserver.FileWriter // nil until created
 	offset       int64                // where the upload started
@@ -317,10 +328,20 @@ func (f *fileWriter) create(mode ftpserver.WriteMode, at int64) error {
 	return nil
 }
 
+// WriteAt writes b at off. pkg/sftp's workers call it out of order, even
+// for a client that sends its writes in order, and with OpenSSH's 64
+// requests of up to 255 KiB in flight, writes can run further ahead of
+// the stream than maxPending. Such a write waits for the stream to move:
+// the write that fills the gap was sent before it, so it is in another
+// worker already. A client that really sends out of order could have
+// every worker wait for a gap that is still queued behind them: one
+// worker of the session never waits (waitSlots), and its write ahead
+// fails instead, as does one that waits gapWait in vain.
 func (f *fileWriter) WriteAt(b []byte, off int64) (_ int, err error) {
 	defer f.h.c.recoverPanic(&err)
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.awaitRoom(off, len(b))
 	switch {
 	case f.closed:
 		return 0, sftp.ErrSSHFxFailure
@@ -328,7 +349,7 @@ func (f *fileWriter) WriteAt(b []byte, off int64) (_ int, err error) {
 		return 0, f.h.status("write", f.path, f.failed)
 	case f.w == nil:
 		if err := f.create(ftpserver.WriteAt, off); err != nil {
-			f.failed = err
+			f.fail(err)
 			return 0, f.h.status("open", f.path, err)
 		}
 	}
@@ -348,6 +369,7 @@ func (f *fileWriter) WriteAt(b []byte, off int64) (_ int, err error) {
 				return 0, err
 			}
 		}
+		f.wake()
 		return len(b), nil
 	case off > f.next && f.pendingBytes+len(b) <= maxPending:
 		if f.pending == nil {
@@ -360,21 +382,86 @@ func (f *fileWriter) WriteAt(b []byte, off int64) (_ int, err error) {
 		f.pendingBytes += len(b)
 		return len(b), nil
 	}
-	f.failed = fmt.Errorf("%w: write at %d, upload at %d", ftpserver.ErrNotSupported, off, f.next)
+	f.fail(fmt.Errorf("%w: write at %d, upload at %d", ftpserver.ErrNotSupported, off, f.next))
 	return 0, &codeError{sftp.ErrSSHFxOpUnsupported, "Writes must go forward: rewriting uploaded data is not supported"}
 }
+
+// awaitRoom waits, f.mu held (released meanwhile), while a write of n
+// bytes at off is ahead of the stream and would pass maxPending: until
+// the stream moves, the upload fails or ends, gapWait passes, or the
+// connection ends. It returns at once when the session's other workers
+// could all be waiting (see WriteAt).
+func (f *fileWriter) awaitRoom(off int64, n int) {
+	var deadline <-chan time.Time
+	for f.w != nil && !f.closed && f.failed == nil && off > f.next && f.pendingBytes+n > maxPending {
+		if deadline == nil {
+			t := time.NewTimer(gapWait)
+			defer t.Stop()
+			deadline = t.C
+		}
+		if !f.h.waiting.acquire() {
+			return
+		}
+		if f.moved == nil {
+			f.moved = make(chan struct{})
+		}
+		moved := f.moved
+		f.mu.Unlock()
+		woke := false
+		select {
+		case <-moved:
+			woke = true
+		case <-deadline:
+		case <-f.h.ctx().Done():
+		}
+		f.h.waiting.release()
+		f.mu.Lock()
+		if !woke {
+			return
+		}
+	}
+}
+
+// wake lets the writes waiting in awaitRoom look again; f.mu is held.
+func (f *fileWriter) wake() {
+	if f.moved != nil {
+		close(f.moved)
+		f.moved = nil
+	}
+}
+
+// fail ends the upload with err; f.mu is held.
+func (f *fileWriter) fail(err error) {
+	f.failed = err
+	f.wake()
+}
+
+// waitSlots counts a session's writes waiting in awaitRoom: fewer than
+// pkg/sftp's workers for reads and writes, so that one is always free to
+// take the next request (the gap, when a client sends out of order).
+type waitSlots struct{ n atomic.Int32 }
+
+func (w *waitSlots) acquire() bool {
+	if w.n.Add(1) > int32(sftp.SftpServerWorkerCount-1) {
+		w.n.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (w *waitSlots) release() { w.n.Add(-1) }
 
 // write sends b to the backend at f.next, paced by the upload limit.
 func (f *fileWriter) write(b []byte) error {
 	if err := wait(f.h.ctx(), f.h.acct.UploadLimit, len(b)); err != nil {
-		f.failed = err
+		f.fail(err)
 		return f.h.status("write", f.path, err)
 	}
 	n, err := f.w.Write(b)
 	f.next += int64(n)
 	f.bytes += int64(n)
 	if err != nil {
-		f.failed = err
+		f.fail(err)
 		return f.h.status("write", f.path, err)
 	}
 	return nil
@@ -391,6 +478,7 @@ func (f *fileWriter) Close() (err error) {
 	if !f.close() || f.w == nil {
 		return nil
 	}
+	f.wake()
 	// Ending an upload outlives the connection, as in ftpserver.
 	ctx := context.WithoutCancel(f.h.ctx())
 	var result ftpserver.TransferResult

@@ -73,6 +73,7 @@ func cmdSFTPXfer(ctx context.Context, args []string) error {
 	work := fl.String("work", "", "host directory for the downloaded copies (same disk as -home)")
 	rounds := fl.Int("rounds", 3, "rounds; the median is recorded")
 	sftpBin := fl.String("sftp", "sftp", "OpenSSH's sftp client")
+	sftpArgs := fl.String("sftp-args", "", "more options for every sftp run, space-separated (such as \"-c aes128-gcm@openssh.com\")")
 	fl.Parse(args)
 	targets, err := parseSFTPTargets(*targetList)
 	if err != nil {
@@ -94,7 +95,8 @@ func cmdSFTPXfer(ctx context.Context, args []string) error {
 	run := func(t sftpTarget, batch string) (time.Duration, map[string]any, error) {
 		argv := []string{"-b", "-", "-P", strconv.Itoa(t.port), "-i", *key,
 			"-o", "UserKnownHostsFile=" + *knownHosts, "-o", "StrictHostKeyChecking=yes",
-			"-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", *user + "@" + *host}
+			"-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes"}
+		argv = append(append(argv, strings.Fields(*sftpArgs)...), *user+"@"+*host)
 		cmd := exec.CommandContext(ctx, *sftpBin, argv...)
 		cmd.Stdin = strings.NewReader(batch)
 		var out bytes.Buffer

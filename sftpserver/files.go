@@ -302,8 +302,10 @@ type fileWriter struct {
 	openFile
 	exclusive bool
 	// moved is closed (and replaced) when the stream moves on, fails or
-	// the file is closed: what writes waiting for a gap wait for.
-	moved chan struct{}
+	// the file is closed: what the waiters, writes waiting for a gap,
+	// wait for.
+	moved   chan struct{}
+	waiters int
 
 	w            ftpserver.FileWriter // nil until created
 	offset       int64                // where the upload started
@@ -406,27 +408,34 @@ func (f *fileWriter) awaitRoom(off int64, n int) {
 			f.moved = make(chan struct{})
 		}
 		moved := f.moved
+		f.waiters++
 		f.mu.Unlock()
-		woke := false
 		select {
 		case <-moved:
-			woke = true
 		case <-deadline:
 		case <-f.h.ctx().Done():
 		}
-		f.h.waiting.release()
 		f.mu.Lock()
-		if !woke {
+		select {
+		case <-moved: // wake gave the slot back
+		default:
+			f.waiters--
+			f.h.waiting.release(1)
 			return
 		}
 	}
 }
 
 // wake lets the writes waiting in awaitRoom look again; f.mu is held.
+// Their slots are given back here, not when each of them runs again: the
+// worker that filled the gap may take the next write ahead before they
+// do, and must find a slot free.
 func (f *fileWriter) wake() {
 	if f.moved != nil {
 		close(f.moved)
 		f.moved = nil
+		f.h.waiting.release(f.waiters)
+		f.waiters = 0
 	}
 }
 
@@ -449,7 +458,7 @@ func (w *waitSlots) acquire() bool {
 	return true
 }
 
-func (w *waitSlots) release() { w.n.Add(-1) }
+func (w *waitSlots) release(n int) { w.n.Add(-int32(n)) }
 
 // write sends b to the backend at f.next, paced by the upload limit.
 func (f *fileWriter) write(b []byte) error {

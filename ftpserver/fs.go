@@ -181,6 +181,26 @@ type SpaceReporter interface {
 	AvailableSpace(ctx context.Context, name string) (int64, error)
 }
 
+// Syncer is an optional capability of a FileWriter: Sync makes the data
+// written so far durable before the upload ends, as fsync(2) does (SFTP's
+// fsync@openssh.com, which OpenSSH's "put -f" sends before closing). It
+// publishes nothing: the upload still becomes visible only at Commit. A
+// backend whose data is durable only once committed (an object store's
+// upload) does not implement it, or returns ErrNotSupported.
+type Syncer interface {
+	Sync(ctx context.Context) error
+}
+
+// Linker makes newname a hard link of the file oldname: a second name
+// for the same data (SFTP's hardlink@openssh.com; FTP has no command for
+// it). Both names are confined to the backend's root like every other
+// name, newname must not exist (fs.ErrExist), and only regular files are
+// linked. A backend without hard links (an object store) does not
+// implement it.
+type Linker interface {
+	Link(ctx context.Context, oldname, newname string) error
+}
+
 // Hasher computes a content hash without streaming the file through the
 // server (an object store's stored checksum, say). algo is one of
 // "SHA-256", "SHA-1", "MD5", "CRC32"; the range is [start, end), end < 0

@@ -101,9 +101,13 @@ func TestClientStatusCodes(t *testing.T) {
 	if err != nil || vfs.Bavail == 0 || vfs.Frsize != 4096 {
 		t.Errorf("statvfs: %+v, %v", vfs, err)
 	}
-	// No hard links on localfs, no symlinks anywhere.
-	if err := c.Link("/b", "/c"); err == nil {
-		t.Error("hardlink succeeded on a backend without links")
+	// Hard links where the backend has them (localfs); no symlinks
+	// anywhere.
+	if err := c.Link("/b", "/c"); err != nil {
+		t.Errorf("hardlink: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(f.dir, "c")); string(b) != "a" {
+		t.Errorf("after hardlink c holds %q", b)
 	}
 	if err := c.Symlink("/b", "/s"); err == nil {
 		t.Error("symlink succeeded")

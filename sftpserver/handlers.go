@@ -16,12 +16,10 @@ import (
 	"github.com/ferry-ftp/ferry/ftpserver"
 )
 
-// Linker is an optional capability of an ftpserver.FileSystem: a hard
-// link of oldname at newname (OpenSSH's hardlink@openssh.com). Without
-// it a link request is answered "operation unsupported".
-type Linker interface {
-	Link(ctx context.Context, oldname, newname string) error
-}
+// Linker is the optional capability of an ftpserver.FileSystem that
+// hardlink@openssh.com uses. Without it a link request is answered
+// "operation unsupported".
+type Linker = ftpserver.Linker
 
 // handlers serve one SFTP session's requests on its account's
 // FileSystem, with the account's permissions checked first as FTP's

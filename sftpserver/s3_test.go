@@ -10,10 +10,6 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
-
-	"github.com/ferry-ftp/ferry/internal/miniotest"
-	"github.com/ferry-ftp/ferry/storage/s3fs"
 )
 
 // TestOpenSSHS3: OpenSSH's sftp over the S3 back end (MinIO): a
@@ -21,24 +17,7 @@ import (
 // identical, rename, mkdir and rmdir; the object lands in the bucket.
 func TestOpenSSHS3(t *testing.T) {
 	t.Parallel()
-	srv := miniotest.Shared(t)
-	bucket := miniotest.NewBucket(t, srv)
-	store, err := s3fs.Connect(s3fs.Options{
-		Endpoint:    srv.URL(),
-		PathStyle:   true,
-		Credentials: credentials.NewStaticV4(srv.AccessKey, srv.SecretKey, ""),
-		PartSize:    5 << 20,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	fsys, err := store.FS(ctx, bucket, "home")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := startFS(t, fsys, nil)
+	f, bucket, srv := startS3(t, 5<<20)
 	local := t.TempDir()
 	data := randomFile(t, filepath.Join(local, "up.bin"), 12<<20+11)
 	if err := os.WriteFile(filepath.Join(local, "partial.bin"), data[:3<<20], 0o644); err != nil {
@@ -53,6 +32,8 @@ func TestOpenSSHS3(t *testing.T) {
 			t.Errorf("%s differs at %d (%d of %d bytes)", name, firstDiff(got, data), len(got), len(data))
 		}
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	obj, err := srv.Client(t).GetObject(ctx, bucket, "home/dir/moved.bin", minio.GetObjectOptions{})
 	if err != nil {
 		t.Fatal(err)

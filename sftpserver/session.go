@@ -70,15 +70,30 @@ func subsystemName(payload []byte) string {
 }
 
 // serveSFTP runs pkg/sftp's request server over ch with handlers on the
-// account's FileSystem.
+// account's FileSystem, behind the filter that serves the extensions
+// pkg/sftp does not (fsync, limits, check-file; see filter.go, ext.go).
+// The extensions still running when the session ends are cancelled and
+// waited for.
 func (c *conn) serveSFTP(ch ssh.Channel) {
 	h := &handlers{c: c, acct: c.acct}
-	rs := sftp.NewRequestServer(&trackedChannel{ch, c}, sftp.Handlers{FileGet: h, FilePut: h, FileCmd: h, FileList: h})
+	ext := newExtensions(h)
+	f := newFilter(&trackedChannel{ch, c}, ext)
+	files := openTracker{h, f}
+	rs := sftp.NewRequestServer(readWriteCloser{f, ch}, sftp.Handlers{FileGet: files, FilePut: files, FileCmd: h, FileList: h},
+		sftp.WithRSMaxTxPacket(maxReadLength))
 	err := rs.Serve()
 	rs.Close()
+	f.end()
+	ext.stop()
 	if err != nil && !errors.Is(err, io.EOF) && c.ctx.Err() == nil {
 		c.log.Debug("sftp ended", "err", err)
 	}
+}
+
+// readWriteCloser is the filter over a channel, as pkg/sftp takes it.
+type readWriteCloser struct {
+	*filter
+	io.Closer
 }
 
 // trackedChannel notes the order of a session's reads and writes, so

@@ -49,5 +49,6 @@ func TestConformance(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T) ftpserver.FileSystem {
 		fsys, _ := newFS(t)
 		return fsys
-	}, storagetest.WithSymlink(symlink), storagetest.WithCapabilities(storagetest.AllCapabilities()...))
+	}, storagetest.WithSymlink(symlink), storagetest.WithCapabilities(storagetest.AllCapabilities()...),
+		storagetest.WithCapabilities(storagetest.HardLink, storagetest.Sync))
 }

@@ -13,5 +13,5 @@ import (
 func TestConformance(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T) ftpserver.FileSystem {
 		return quotafs.New(memfs.New(), quotafs.NewMemLedger(quotafs.Limits{Bytes: 1 << 40}, quotafs.Usage{}))
-	}, storagetest.WithCapabilities(storagetest.AllCapabilities()...))
+	}, storagetest.WithCapabilities(storagetest.AllCapabilities()...), storagetest.WithCapabilities(storagetest.Sync))
 }

@@ -64,7 +64,8 @@ type FS struct {
 // New wraps inner so that uploads, deletes and renames keep ledger's usage
 // exact and uploads past its limits are refused with ftpserver.ErrQuota.
 // It passes Chmoder and Hasher through and reports the remaining quota as
-// AVBL (ftpserver.SpaceReporter).
+// AVBL (ftpserver.SpaceReporter). Uploads keep the backend's
+// ftpserver.Syncer; hard links are not offered (see sync.go).
 func New(inner ftpserver.FileSystem, ledger Ledger) *FS {
 	return &FS{inner: inner, ledger: ledger}
 }

@@ -100,6 +100,12 @@ const (
 	// which refuses such keys) may refuse them, with
 	// ftpserver.ErrInvalidName from Create and Stat alike.
 	BackslashDots Capability = "backslash-dots"
+	// HardLink: the FileSystem is an ftpserver.Linker (SFTP's
+	// hardlink@openssh.com). Not in AllCapabilities: memfs has none.
+	HardLink Capability = "hard-link"
+	// Sync: uploads are ftpserver.Syncers (SFTP's fsync@openssh.com).
+	// Not in AllCapabilities: a wrapper must forward it.
+	Sync Capability = "sync"
 )
 
 // AllCapabilities lists every Capability: what memfs and localfs declare.
@@ -195,6 +201,8 @@ func Run(t *testing.T, newFS func(t *testing.T) ftpserver.FileSystem, opts ...Op
 	t.Run("Chmod", s.testChmod)
 	t.Run("AvailableSpace", s.testAvailableSpace)
 	t.Run("Symlinks", s.testSymlinks)
+	t.Run("Link", s.testLink)
+	t.Run("Sync", s.testSync)
 }
 
 var (
@@ -1657,4 +1665,83 @@ func (s *suite) testAvailableSpace(t *testing.T) {
 	}
 	_, err := r.AvailableSpace(ctx, "/missing")
 	wantErr(t, "AvailableSpace(/missing)", err, fs.ErrNotExist)
+}
+
+// testLink: a hard link is a second name for the same data, never
+// replaces a name, and refuses directories and missing files.
+func (s *suite) testLink(t *testing.T) {
+	s.need(t, HardLink)
+	fsys := s.newFS(t)
+	l, ok := fsys.(ftpserver.Linker)
+	if !ok {
+		t.Fatalf("capability %q declared, but the backend is not a Linker", HardLink)
+	}
+	ctx := t.Context()
+	put(t, fsys, "/f", oldContent)
+	mkdir(t, fsys, "/dir")
+	if err := l.Link(ctx, "/f", "/dir/g"); err != nil {
+		t.Fatalf("Link(/f, /dir/g): %v", err)
+	}
+	if got := get(t, fsys, "/dir/g"); !bytes.Equal(got, oldContent) {
+		t.Errorf("/dir/g holds %q, want %q", got, oldContent)
+	}
+	for _, k := range []struct {
+		old, new string
+		want     error
+	}{
+		{"/f", "/dir/g", fs.ErrExist},
+		{"/dir", "/d2", ftpserver.ErrIsDir},
+		{"/missing", "/m", fs.ErrNotExist},
+		{"/f", "/missing/g", fs.ErrNotExist},
+		{"f", "/h", ftpserver.ErrInvalidName},
+	} {
+		if err := l.Link(ctx, k.old, k.new); !errors.Is(err, k.want) {
+			t.Errorf("Link(%s, %s) = %v, want %v", k.old, k.new, err, k.want)
+		}
+	}
+	// Removing one name leaves the other.
+	if err := fsys.Remove(ctx, "/f"); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(t, fsys, "/dir/g"); !bytes.Equal(got, oldContent) {
+		t.Errorf("after removing /f, /dir/g holds %q", got)
+	}
+}
+
+// testSync: Sync of an upload in progress succeeds, publishes nothing
+// (an atomic upload's name appears at Commit), and the upload goes on.
+func (s *suite) testSync(t *testing.T) {
+	s.need(t, Sync)
+	fsys := s.newFS(t)
+	ctx := t.Context()
+	w, err := fsys.Create(ctx, "/f", ftpserver.CreateOptions{Upload: ftpserver.UploadAtomic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sy, ok := w.(ftpserver.Syncer)
+	if !ok {
+		w.Abort(ctx, ftpserver.AbortFailed)
+		t.Fatalf("capability %q declared, but the upload is not a Syncer", Sync)
+	}
+	if _, err := w.Write(oldContent); err != nil {
+		t.Fatal(err)
+	}
+	if err := sy.Sync(ctx); err != nil {
+		t.Fatalf("Sync: %v", err)
+	}
+	if _, err := fsys.Stat(ctx, "/f"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("after Sync, before Commit, Stat(/f) = %v, want not-exist", err)
+	}
+	if _, err := w.Write(newContent); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := get(t, fsys, "/f"), append(bytes.Clone(oldContent), newContent...); !bytes.Equal(got, want) {
+		t.Errorf("/f holds %q, want %q", got, want)
+	}
+	if err := sy.Sync(ctx); err == nil {
+		t.Error("Sync after Commit succeeded")
+	}
 }

@@ -3,15 +3,9 @@ package sftpserver_test
 import (
 	"bytes"
 	"crypto/rand"
-	"encoding/binary"
-	"io"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
-	"time"
-
-	"golang.org/x/crypto/ssh"
 )
 
 // TestOpenSSHPutLargeRequests: OpenSSH's sftp uploading with large write
@@ -55,151 +49,26 @@ func TestUploadWritesAheadWait(t *testing.T) {
 	data := make([]byte, chunk*(ahead+1))
 	rand.Read(data)
 
-	raw := dialRawSFTP(t, f)
-	handle := raw.open(t, "/ahead.bin")
-	// The requests are written by one goroutine while this one reads
-	// the replies, as a client with requests in flight does.
-	ids := make(chan error, 1)
-	go func() {
-		var err error
-		for i := 1; i <= ahead && err == nil; i++ {
-			err = raw.write(uint32(100+i), handle, uint64(i*chunk), data[i*chunk:(i+1)*chunk])
-		}
-		if err == nil {
-			err = raw.write(100, handle, 0, data[:chunk])
-		}
-		ids <- err
-	}()
-	for range ahead + 1 {
-		id, code := raw.status(t)
-		if code != 0 {
-			t.Errorf("write %d: status %d, want 0 (OK)", id-100, code)
+	raw := f.dialRaw(t)
+	const pflags = uint32(0x02 | 0x08 | 0x10)                        // WRITE | CREAT | TRUNC
+	handle := raw.call(3, "/ahead.bin", pflags, uint32(0)).handle(t) // SSH_FXP_OPEN, no attributes
+	var ids []uint32
+	for i := 1; i <= ahead; i++ {
+		ids = append(ids, raw.send(6, handle, uint64(i*chunk), data[i*chunk:(i+1)*chunk])) // SSH_FXP_WRITE
+	}
+	ids = append(ids, raw.send(6, handle, uint64(0), data[:chunk]))
+	replies := raw.await(ids...)
+	for i, id := range ids {
+		if code, msg := replies[id].status(); code != 0 {
+			t.Errorf("write %d of %d: status %d %q, want 0 (OK)", i+1, len(ids), code, msg)
 		}
 	}
-	if err := <-ids; err != nil {
-		t.Fatal(err)
-	}
-	raw.send(t, 4, 999, sshString(handle)) // SSH_FXP_CLOSE
-	if id, code := raw.status(t); id != 999 || code != 0 {
-		t.Fatalf("close: id %d status %d, want 999 and 0 (OK)", id, code)
+	if code, msg := raw.call(4, handle).status(); code != 0 { // SSH_FXP_CLOSE
+		t.Fatalf("close: status %d %q, want 0 (OK)", code, msg)
 	}
 	onDisk, err := os.ReadFile(filepath.Join(f.dir, "ahead.bin"))
 	if err != nil || !bytes.Equal(onDisk, data) {
 		t.Fatalf("uploaded file differs (err %v, %d bytes of %d, first difference at %d)",
 			err, len(onDisk), len(data), firstDiff(onDisk, data))
 	}
-}
-
-// rawSFTP speaks SFTP v3 packets (draft-ietf-secsh-filexfer-02) over an
-// SSH session channel, for requests in an order pkg/sftp's client would
-// not send.
-type rawSFTP struct {
-	in  io.Writer
-	out io.Reader
-	mu  sync.Mutex // one packet written at a time
-}
-
-func dialRawSFTP(t *testing.T, f *fixture) *rawSFTP {
-	t.Helper()
-	conn, err := ssh.Dial("tcp", f.addr, &ssh.ClientConfig{
-		User:            "alice",
-		Auth:            []ssh.AuthMethod{ssh.PublicKeys(f.clientKey)},
-		HostKeyCallback: ssh.InsecureIgnoreHostKey(),
-		Timeout:         10 * time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	sess, err := conn.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := sess.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := sess.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sess.RequestSubsystem("sftp"); err != nil {
-		t.Fatal(err)
-	}
-	r := &rawSFTP{in: in, out: out}
-	r.send(t, 1, 3) // SSH_FXP_INIT, version 3 (in the id's place)
-	if typ, _ := r.recv(t); typ != 2 {
-		t.Fatalf("reply to INIT: type %d, want 2 (VERSION)", typ)
-	}
-	return r
-}
-
-func sshString(s []byte) []byte {
-	return append(binary.BigEndian.AppendUint32(nil, uint32(len(s))), s...)
-}
-
-// packet frames a request: length, type, id, then fields.
-func (r *rawSFTP) packet(typ byte, id uint32, fields ...[]byte) error {
-	body := binary.BigEndian.AppendUint32([]byte{typ}, id)
-	for _, f := range fields {
-		body = append(body, f...)
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	_, err := r.in.Write(append(binary.BigEndian.AppendUint32(nil, uint32(len(body))), body...))
-	return err
-}
-
-func (r *rawSFTP) send(t *testing.T, typ byte, id uint32, fields ...[]byte) {
-	t.Helper()
-	if err := r.packet(typ, id, fields...); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func (r *rawSFTP) write(id uint32, handle []byte, off uint64, data []byte) error {
-	return r.packet(6, id, sshString(handle), binary.BigEndian.AppendUint64(nil, off), sshString(data)) // SSH_FXP_WRITE
-}
-
-// recv reads one reply: its type and what follows the type.
-func (r *rawSFTP) recv(t *testing.T) (byte, []byte) {
-	t.Helper()
-	var n uint32
-	if err := binary.Read(r.out, binary.BigEndian, &n); err != nil {
-		t.Fatalf("reading a reply: %v", err)
-	}
-	if n == 0 || n > 1<<20 {
-		t.Fatalf("reply of %d bytes", n)
-	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(r.out, b); err != nil {
-		t.Fatalf("reading a reply: %v", err)
-	}
-	return b[0], b[1:]
-}
-
-// status reads an SSH_FXP_STATUS reply: its id and code.
-func (r *rawSFTP) status(t *testing.T) (uint32, uint32) {
-	t.Helper()
-	typ, b := r.recv(t)
-	if typ != 101 || len(b) < 8 {
-		t.Fatalf("reply type %d (%d bytes), want 101 (STATUS)", typ, len(b))
-	}
-	return binary.BigEndian.Uint32(b), binary.BigEndian.Uint32(b[4:])
-}
-
-// open opens path for writing (created, truncated) and returns its handle.
-func (r *rawSFTP) open(t *testing.T, path string) []byte {
-	t.Helper()
-	const pflags = 0x02 | 0x08 | 0x10                                                                     // WRITE | CREAT | TRUNC
-	r.send(t, 3, 1, sshString([]byte(path)), binary.BigEndian.AppendUint32(nil, pflags), make([]byte, 4)) // SSH_FXP_OPEN, no attributes
-	typ, b := r.recv(t)
-	if typ != 102 || len(b) < 8 {
-		t.Fatalf("reply to OPEN: type %d, want 102 (HANDLE)", typ)
-	}
-	n := binary.BigEndian.Uint32(b[4:])
-	if int(n) > len(b)-8 {
-		t.Fatalf("HANDLE reply with a handle of %d bytes in %d", n, len(b)-8)
-	}
-	return b[8 : 8+n]
 }

@@ -96,10 +96,10 @@ func (f *fileReader) ReadAt(b []byte, off int64) (_ int, err error) {
 }
 
 // maxHistory is how far behind or ahead of a streamed download a read
-// may be and still be served from the stream: pkg/sftp's workers hand
-// reads over out of order, and OpenSSH keeps up to 64 reads of 32 KiB
-// in flight.
-const maxHistory = 2 << 20
+// may be and still be served from the stream: pkg/sftp's workers (8)
+// hand reads over out of order, so the reads served at once span up to
+// 8 of the largest (maxReadLength, just under 256 KiB).
+const maxHistory = 8 * maxPacket
 
 // streamReadAt serves a read of a backend stream that cannot seek: from
 // the bytes already read when off is a little behind the stream, by

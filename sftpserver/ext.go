@@ -30,15 +30,14 @@ const (
 const (
 	// maxReadLength is the most data one READ reply carries
 	// (sftp.WithRSMaxTxPacket); a client asking for more gets a short
-	// read.
-	maxReadLength = 32 << 10
-	// maxWriteLength is the WRITE size clients are asked to use. The
-	// server takes up to maxPacket, but an upload holds the writes
-	// pkg/sftp's workers hand over ahead of a gap, up to maxPending
-	// bytes (files.go): how many writes run ahead depends on the workers'
-	// scheduling, not their size, so larger writes overflow that window
-	// sooner and fail the upload. Raise the two together.
-	maxWriteLength = 32 << 10
+	// read. As OpenSSH's sftp-server: a packet less room for its head.
+	maxReadLength = maxPacket - 1024
+	// maxWriteLength is the WRITE size clients are asked to use, as
+	// OpenSSH's sftp-server asks. pkg/sftp's workers hand an upload's
+	// writes over out of order, and the larger they are the sooner those
+	// ahead of a gap pass what an upload holds (maxPending, files.go):
+	// such writes wait for the gap there rather than failing.
+	maxWriteLength = maxPacket - 1024
 )
 
 // serverExtensions are the extensions the filter adds to pkg/sftp's

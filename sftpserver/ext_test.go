@@ -240,7 +240,7 @@ func TestLimits(t *testing.T) {
 	for i := range got {
 		got[i] = binary.BigEndian.Uint64(p.body[8*i:])
 	}
-	if want := [4]uint64{256 << 10, 32 << 10, 32 << 10, 0}; got != want {
+	if want := [4]uint64{256 << 10, 255 << 10, 255 << 10, 0}; got != want {
 		t.Errorf("limits %v, want %v", got, want)
 	}
 	// An extension nobody serves is still pkg/sftp's to refuse.
@@ -265,14 +265,14 @@ func TestOpenSSHLimits(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("sftp put: %v", r)
 	}
-	if !strings.Contains(r.out, "server upload/download buffer sizes 32768 / 32768; using 32768 / 32768") {
+	if !strings.Contains(r.out, "server upload/download buffer sizes 261120 / 261120; using 261120 / 261120") {
 		t.Errorf("sftp -vvv does not show the server's limits in use:\n%s", r.out)
 	}
 	cfs.mu.Lock()
 	maxWrite := cfs.maxWrite
 	cfs.mu.Unlock()
-	if maxWrite != 32<<10 {
-		t.Errorf("largest WRITE %d bytes, want %d (max-write-length)", maxWrite, 32<<10)
+	if maxWrite != 255<<10 {
+		t.Errorf("largest WRITE %d bytes, want %d (max-write-length)", maxWrite, 255<<10)
 	}
 	if onDisk, err := os.ReadFile(filepath.Join(home, "up.bin")); err != nil || !bytes.Equal(onDisk, data) {
 		t.Errorf("uploaded file differs (err %v, %d bytes of %d)", err, len(onDisk), len(data))

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pkg/sftp"
@@ -97,10 +98,10 @@ func (f *fileReader) ReadAt(b []byte, off int64) (_ int, err error) {
 }
 
 // maxHistory is how far behind or ahead of a streamed download a read
-// may be and still be served from the stream: pkg/sftp's workers hand
-// reads over out of order, and OpenSSH keeps up to 64 reads of 32 KiB
-// in flight.
-const maxHistory = 2 << 20
+// may be and still be served from the stream: pkg/sftp's workers (8)
+// hand reads over out of order, so the reads served at once span up to
+// 8 of the largest (maxReadLength, just under 256 KiB).
+const maxHistory = 8 * maxPacket
 
 // streamReadAt serves a read of a backend stream that cannot seek: from
 // the bytes already read when off is a little behind the stream, by
@@ -235,8 +236,15 @@ func (f *fileReader) Close() (err error) {
 var errIncomplete = errors.New("transfer not completed by the client")
 
 // maxPending bounds the out-of-order upload data held while waiting for
-// the write that fills the gap before it.
+// the write that fills the gap before it. A write ahead that would pass
+// it waits for the stream to move instead (see WriteAt), which holds the
+// client back as a full window does.
 const maxPending = 4 << 20
+
+// gapWait bounds how long a write ahead waits without the stream moving
+// before it fails: far longer than a backend write of the gap takes, so
+// only a client that never sends the gap pays it.
+const gapWait = time.Minute
 
 // Filewrite opens a file for upload. The file is created through the
 // backend's Create with the server's upload mode, as FTP's STOR does:
@@ -298,6 +306,11 @@ func (h *handlers) Filewrite(r *sftp.Request) (_ io.WriterAt, err error) {
 type fileWriter struct {
 	openFile
 	exclusive bool
+	// moved is closed (and replaced) when the stream moves on, fails or
+	// the file is closed: what the waiters, writes waiting for a gap,
+	// wait for.
+	moved   chan struct{}
+	waiters int
 
 	w            ftpserver.FileWriter // nil until created
 	offset       int64                // where the upload started
@@ -322,10 +335,20 @@ func (f *fileWriter) create(mode ftpserver.WriteMode, at int64) error {
 	return nil
 }
 
+// WriteAt writes b at off. pkg/sftp's workers call it out of order, even
+// for a client that sends its writes in order, and with OpenSSH's 64
+// requests of up to 255 KiB in flight, writes can run further ahead of
+// the stream than maxPending. Such a write waits for the stream to move:
+// the write that fills the gap was sent before it, so it is in another
+// worker already. A client that really sends out of order could have
+// every worker wait for a gap that is still queued behind them: one
+// worker of the session never waits (waitSlots), and its write ahead
+// fails instead, as does one that waits gapWait in vain.
 func (f *fileWriter) WriteAt(b []byte, off int64) (_ int, err error) {
 	defer f.h.c.recoverPanic(&err)
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.awaitRoom(off, len(b))
 	switch {
 	case f.closed:
 		return 0, sftp.ErrSSHFxFailure
@@ -333,7 +356,7 @@ func (f *fileWriter) WriteAt(b []byte, off int64) (_ int, err error) {
 		return 0, f.h.status("write", f.path, f.failed)
 	case f.w == nil:
 		if err := f.create(ftpserver.WriteAt, off); err != nil {
-			f.failed = err
+			f.fail(err)
 			return 0, f.h.status("open", f.path, err)
 		}
 	}
@@ -353,6 +376,7 @@ func (f *fileWriter) WriteAt(b []byte, off int64) (_ int, err error) {
 				return 0, err
 			}
 		}
+		f.wake()
 		return len(b), nil
 	case off > f.next && f.pendingBytes+len(b) <= maxPending:
 		if f.pending == nil {
@@ -365,14 +389,86 @@ func (f *fileWriter) WriteAt(b []byte, off int64) (_ int, err error) {
 		f.pendingBytes += len(b)
 		return len(b), nil
 	}
-	f.failed = fmt.Errorf("%w: write at %d, upload at %d", ftpserver.ErrNotSupported, off, f.next)
+	f.fail(fmt.Errorf("%w: write at %d, upload at %d", ftpserver.ErrNotSupported, off, f.next))
 	return 0, &codeError{sftp.ErrSSHFxOpUnsupported, "Writes must go forward: rewriting uploaded data is not supported"}
 }
+
+// awaitRoom waits, f.mu held (released meanwhile), while a write of n
+// bytes at off is ahead of the stream and would pass maxPending: until
+// the stream moves, the upload fails or ends, gapWait passes, or the
+// connection ends. It returns at once when the session's other workers
+// could all be waiting (see WriteAt).
+func (f *fileWriter) awaitRoom(off int64, n int) {
+	var deadline <-chan time.Time
+	for f.w != nil && !f.closed && f.failed == nil && off > f.next && f.pendingBytes+n > maxPending {
+		if deadline == nil {
+			t := time.NewTimer(gapWait)
+			defer t.Stop()
+			deadline = t.C
+		}
+		if !f.h.waiting.acquire() {
+			return
+		}
+		if f.moved == nil {
+			f.moved = make(chan struct{})
+		}
+		moved := f.moved
+		f.waiters++
+		f.mu.Unlock()
+		select {
+		case <-moved:
+		case <-deadline:
+		case <-f.h.ctx().Done():
+		}
+		f.mu.Lock()
+		select {
+		case <-moved: // wake gave the slot back
+		default:
+			f.waiters--
+			f.h.waiting.release(1)
+			return
+		}
+	}
+}
+
+// wake lets the writes waiting in awaitRoom look again; f.mu is held.
+// Their slots are given back here, not when each of them runs again: the
+// worker that filled the gap may take the next write ahead before they
+// do, and must find a slot free.
+func (f *fileWriter) wake() {
+	if f.moved != nil {
+		close(f.moved)
+		f.moved = nil
+		f.h.waiting.release(f.waiters)
+		f.waiters = 0
+	}
+}
+
+// fail ends the upload with err; f.mu is held.
+func (f *fileWriter) fail(err error) {
+	f.failed = err
+	f.wake()
+}
+
+// waitSlots counts a session's writes waiting in awaitRoom: fewer than
+// pkg/sftp's workers for reads and writes, so that one is always free to
+// take the next request (the gap, when a client sends out of order).
+type waitSlots struct{ n atomic.Int32 }
+
+func (w *waitSlots) acquire() bool {
+	if w.n.Add(1) > int32(sftp.SftpServerWorkerCount-1) {
+		w.n.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (w *waitSlots) release(n int) { w.n.Add(-int32(n)) }
 
 // write sends b to the backend at f.next, paced by the upload limit.
 func (f *fileWriter) write(b []byte) error {
 	if err := wait(f.h.ctx(), f.h.acct.UploadLimit, len(b)); err != nil {
-		f.failed = err
+		f.fail(err)
 		return f.h.status("write", f.path, err)
 	}
 	n, err := f.w.Write(b)
@@ -380,7 +476,7 @@ func (f *fileWriter) write(b []byte) error {
 	f.bytes += int64(n)
 	f.live.bytes.Add(int64(n))
 	if err != nil {
-		f.failed = err
+		f.fail(err)
 		return f.h.status("write", f.path, err)
 	}
 	return nil
@@ -397,6 +493,7 @@ func (f *fileWriter) Close() (err error) {
 	if !f.close() || f.w == nil {
 		return nil
 	}
+	f.wake()
 	// Ending an upload outlives the connection, as in ftpserver.
 	ctx := context.WithoutCancel(f.h.ctx())
 	var result ftpserver.TransferResult

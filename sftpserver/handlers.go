@@ -25,8 +25,9 @@ type Linker = ftpserver.Linker
 // FileSystem, with the account's permissions checked first as FTP's
 // commands check them.
 type handlers struct {
-	c    *conn
-	acct *ftpserver.Account
+	c       *conn
+	acct    *ftpserver.Account
+	waiting waitSlots // uploads' writes waiting for a gap (files.go)
 }
 
 var (

@@ -528,6 +528,16 @@ func cmdList(ctx context.Context, args []string) error {
 // dialMany logs in n sessions, conc at a time; failed ones are nil.
 func dialMany(ctx context.Context, o dialOptions, n, conc int) ([]*client, int, string) {
 	clients := make([]*client, n)
+	errs, first := inParallel(ctx, n, conc, func(i int) (err error) {
+		clients[i], err = dial(ctx, o)
+		return err
+	})
+	return clients, errs, first
+}
+
+// inParallel calls do for 0..n-1, conc calls at once, until ctx ends; it
+// returns how many failed and the first error's text.
+func inParallel(ctx context.Context, n, conc int, do func(i int) error) (int, string) {
 	var next atomic.Int64
 	var errs atomic.Int64
 	var firstErr atomic.Value
@@ -541,19 +551,16 @@ func dialMany(ctx context.Context, o dialOptions, n, conc int) ([]*client, int, 
 				if i >= n || ctx.Err() != nil {
 					return
 				}
-				cl, err := dial(ctx, o)
-				if err != nil {
+				if err := do(i); err != nil {
 					errs.Add(1)
 					firstErr.CompareAndSwap(nil, err.Error())
-					continue
 				}
-				clients[i] = cl
 			}
 		}()
 	}
 	wg.Wait()
 	first, _ := firstErr.Load().(string)
-	return clients, int(errs.Load()), first
+	return int(errs.Load()), first
 }
 
 func closeAll(clients []*client) {

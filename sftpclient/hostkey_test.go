@@ -1,0 +1,194 @@
+package sftpclient_test
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/ferry-ftp/ferry/sftpclient"
+)
+
+func dialErr(t *testing.T, s *server, cfg *sftpclient.Config) error {
+	t.Helper()
+	c, err := sftpclient.Dial(testContext(t), s.addr, cfg)
+	if err == nil {
+		c.Close()
+	}
+	return err
+}
+
+func TestUnknownHostRefused(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	cfg := s.config()
+	cfg.KnownHostsFile = filepath.Join(t.TempDir(), "none")
+	err := dialErr(t, s, cfg)
+	if !errors.Is(err, sftpclient.ErrUnknownHost) {
+		t.Fatalf("Dial: %v, want ErrUnknownHost", err)
+	}
+	fp := ssh.FingerprintSHA256(s.hostKeys[0].PublicKey())
+	if !strings.Contains(err.Error(), fp) || !strings.Contains(err.Error(), "accept-new") {
+		t.Errorf("error %q names neither the fingerprint %s nor how to accept it", err, fp)
+	}
+	if _, serr := os.Stat(cfg.KnownHostsFile); !os.IsNotExist(serr) {
+		t.Errorf("a refused host was written to known_hosts: %v", serr)
+	}
+}
+
+func TestAcceptNewHostKey(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	cfg := s.config()
+	cfg.KnownHostsFile = filepath.Join(t.TempDir(), "ssh", "known_hosts")
+	cfg.HostKeyPolicy = sftpclient.AcceptNew
+	var added []string
+	cfg.HostKeyAdded = func(host string, key ssh.PublicKey, file string) { added = append(added, host) }
+	s.dial(t, cfg).Close()
+	s.dial(t, cfg).Close()
+	_, port, _ := net.SplitHostPort(s.addr)
+	want := "[127.0.0.1]:" + port
+	if len(added) != 1 || added[0] != want {
+		t.Errorf("keys added: %q, want one for %s", added, want)
+	}
+	data, err := os.ReadFile(cfg.KnownHostsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := knownhosts.Line([]string{want}, s.hostKeys[0].PublicKey()) + "\n"
+	if string(data) != line {
+		t.Errorf("known_hosts = %q, want %q", data, line)
+	}
+	// Now a strict client knows it.
+	cfg.HostKeyPolicy = sftpclient.Strict
+	s.dial(t, cfg).Close()
+}
+
+func TestChangedHostKeyRefused(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	other := newSigner(t)
+	cfg := s.config()
+	cfg.HostKeyPolicy = sftpclient.AcceptNew // never for a changed key
+	line := knownhosts.Line([]string{knownhosts.Normalize(s.addr)}, other.PublicKey())
+	if err := os.WriteFile(cfg.KnownHostsFile, []byte("# comment\n"+line+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := dialErr(t, s, cfg)
+	if !errors.Is(err, sftpclient.ErrHostKeyChanged) {
+		t.Fatalf("Dial: %v, want ErrHostKeyChanged", err)
+	}
+	for _, want := range []string{"REMOTE HOST IDENTIFICATION HAS CHANGED", cfg.KnownHostsFile + ":2", ssh.FingerprintSHA256(s.hostKeys[0].PublicKey())} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+}
+
+func TestRevokedHostKeyRefused(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	cfg := s.config()
+	line := "@revoked * " + strings.TrimSpace(string(ssh.MarshalAuthorizedKey(s.hostKeys[0].PublicKey())))
+	data, _ := os.ReadFile(cfg.KnownHostsFile)
+	if err := os.WriteFile(cfg.KnownHostsFile, append(data, line+"\n"...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := dialErr(t, s, cfg); !errors.Is(err, sftpclient.ErrHostKeyChanged) || !strings.Contains(err.Error(), "@revoked") {
+		t.Fatalf("Dial: %v, want a refusal naming @revoked", err)
+	}
+}
+
+// A known_hosts entry hashed by OpenSSH's ssh-keygen -H is found.
+func TestHashedKnownHosts(t *testing.T) {
+	t.Parallel()
+	keygen, err := exec.LookPath("ssh-keygen")
+	if err != nil {
+		t.Skip("ssh-keygen not installed")
+	}
+	s := startServer(t)
+	cfg := s.config()
+	out, err := exec.Command(keygen, "-H", "-f", cfg.KnownHostsFile).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ssh-keygen -H: %v\n%s", err, out)
+	}
+	data, _ := os.ReadFile(cfg.KnownHostsFile)
+	if !strings.HasPrefix(string(data), "|1|") {
+		t.Fatalf("ssh-keygen did not hash: %q", data)
+	}
+	s.dial(t, cfg).Close()
+}
+
+// A server whose first host key type is not the known one is still
+// recognised by the known one (x/crypto would otherwise negotiate the
+// first and call it changed).
+func TestHostKeyAlgorithmsFromKnownHosts(t *testing.T) {
+	t.Parallel()
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsaSigner, err := ssh.NewSignerFromKey(rsaKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ed := newSigner(t)
+	s := startServer(t, rsaSigner, ed)
+	cfg := s.config()
+	line := knownhosts.Line([]string{knownhosts.Normalize(s.addr)}, ed.PublicKey())
+	if err := os.WriteFile(cfg.KnownHostsFile, []byte(line+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.dial(t, cfg).Close()
+}
+
+func TestPublicKeyLogin(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	cfg := s.config()
+	cfg.Password = ""
+	cfg.Signers = []ssh.Signer{newSigner(t), s.userKey}
+	c := s.dial(t, cfg)
+	if _, err := c.Stat(testContext(t), "/"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWrongPassword(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	cfg := s.config()
+	cfg.Password = "wrong"
+	err := dialErr(t, s, cfg)
+	if !errors.Is(err, sftpclient.ErrAuthFailed) || !strings.Contains(err.Error(), "alice@") {
+		t.Fatalf("Dial: %v, want ErrAuthFailed naming alice", err)
+	}
+}
+
+func TestEncryptedIdentitySkipped(t *testing.T) {
+	t.Parallel()
+	keygen, err := exec.LookPath("ssh-keygen")
+	if err != nil {
+		t.Skip("ssh-keygen not installed")
+	}
+	file := filepath.Join(t.TempDir(), "id_ed25519")
+	if out, err := exec.Command(keygen, "-q", "-t", "ed25519", "-N", "pass phrase", "-f", file).CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if _, err := sftpclient.LoadIdentity(file, nil); !errors.Is(err, sftpclient.ErrEncryptedKey) {
+		t.Fatalf("LoadIdentity without passphrase: %v", err)
+	}
+	sig, err := sftpclient.LoadIdentity(file, func(string) ([]byte, error) { return []byte("pass phrase"), nil })
+	if err != nil || sig.PublicKey().Type() != ssh.KeyAlgoED25519 {
+		t.Fatalf("LoadIdentity with passphrase: %v", err)
+	}
+}
+

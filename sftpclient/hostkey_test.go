@@ -191,4 +191,3 @@ func TestEncryptedIdentitySkipped(t *testing.T) {
 		t.Fatalf("LoadIdentity with passphrase: %v", err)
 	}
 }
-

@@ -16,7 +16,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ferry-ftp/ferry/ftp"
-	"github.com/ferry-ftp/ferry/ftpclient"
 )
 
 func init() { register(newGetCommand) }
@@ -148,7 +147,7 @@ func localTarget(dst, base string) string {
 
 // download is one file being fetched.
 type download struct {
-	c          *ftpclient.Client
+	c          remoteClient
 	remotePath string
 	display    string
 	size       int64

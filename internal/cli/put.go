@@ -116,7 +116,7 @@ func runPut(ctx context.Context, env Env, o *putOptions, local, raw string) erro
 
 // upload is one file being sent.
 type upload struct {
-	c          *ftpclient.Client
+	c          remoteClient
 	remotePath string
 	display    string
 	limit      *rateLimit

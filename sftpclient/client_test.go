@@ -30,7 +30,7 @@ func TestStoreRetrieve(t *testing.T) {
 	if err != nil || n != int64(len(data)) {
 		t.Fatalf("Store: %d, %v", n, err)
 	}
-	got, err := os.ReadFile(filepath.Join(s.home, "big.bin"))
+	got, err := os.ReadFile(filepath.Join(s.Root, "big.bin"))
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("the file on disk differs from what was stored (%d bytes, %v)", len(got), err)
 	}
@@ -55,7 +55,7 @@ func TestStoreRetrieve(t *testing.T) {
 	if _, err := c.Store(ctx, "resumed.bin", bytes.NewReader(data[half:]), half); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := os.ReadFile(filepath.Join(s.home, "resumed.bin")); !bytes.Equal(got, data) {
+	if got, _ := os.ReadFile(filepath.Join(s.Root, "resumed.bin")); !bytes.Equal(got, data) {
 		t.Fatalf("resumed upload differs (%d bytes)", len(got))
 	}
 	if _, err := c.Append(ctx, "resumed.bin", strings.NewReader("tail")); err != nil {
@@ -119,7 +119,7 @@ func TestOperations(t *testing.T) {
 	if err := c.Remove(ctx, "b.txt"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(s.home, "b.txt")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(s.Root, "b.txt")); !os.IsNotExist(err) {
 		t.Errorf("b.txt still there: %v", err)
 	}
 	if err := c.Remove(ctx, "b.txt"); !ftpclient.IsNotExist(err) {
@@ -135,12 +135,12 @@ func TestWalkConcurrent(t *testing.T) {
 	t.Parallel()
 	s := startServer(t)
 	for _, d := range []string{"a/b/c", "a/x", "z"} {
-		if err := os.MkdirAll(filepath.Join(s.home, d), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(s.Root, d), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, f := range []string{"a/1", "a/b/2", "a/b/c/3", "z/4", "top"} {
-		if err := os.WriteFile(filepath.Join(s.home, f), []byte(f), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(s.Root, f), []byte(f), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -180,7 +180,7 @@ func TestCancelTransfer(t *testing.T) {
 	t.Parallel()
 	s := startServer(t)
 	data := randomBytes(t, 8<<20)
-	if err := os.WriteFile(filepath.Join(s.home, "f"), data, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(s.Root, "f"), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	c := s.dial(t, s.config())

@@ -19,7 +19,7 @@ import (
 
 func dialErr(t *testing.T, s *server, cfg *sftpclient.Config) error {
 	t.Helper()
-	c, err := sftpclient.Dial(testContext(t), s.addr, cfg)
+	c, err := sftpclient.Dial(testContext(t), s.Addr, cfg)
 	if err == nil {
 		c.Close()
 	}
@@ -35,7 +35,7 @@ func TestUnknownHostRefused(t *testing.T) {
 	if !errors.Is(err, sftpclient.ErrUnknownHost) {
 		t.Fatalf("Dial: %v, want ErrUnknownHost", err)
 	}
-	fp := ssh.FingerprintSHA256(s.hostKeys[0].PublicKey())
+	fp := ssh.FingerprintSHA256(s.HostKeys[0].PublicKey())
 	if !strings.Contains(err.Error(), fp) || !strings.Contains(err.Error(), "accept-new") {
 		t.Errorf("error %q names neither the fingerprint %s nor how to accept it", err, fp)
 	}
@@ -54,7 +54,7 @@ func TestAcceptNewHostKey(t *testing.T) {
 	cfg.HostKeyAdded = func(host string, key ssh.PublicKey, file string) { added = append(added, host) }
 	s.dial(t, cfg).Close()
 	s.dial(t, cfg).Close()
-	_, port, _ := net.SplitHostPort(s.addr)
+	_, port, _ := net.SplitHostPort(s.Addr)
 	want := "[127.0.0.1]:" + port
 	if len(added) != 1 || added[0] != want {
 		t.Errorf("keys added: %q, want one for %s", added, want)
@@ -63,7 +63,7 @@ func TestAcceptNewHostKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	line := knownhosts.Line([]string{want}, s.hostKeys[0].PublicKey()) + "\n"
+	line := knownhosts.Line([]string{want}, s.HostKeys[0].PublicKey()) + "\n"
 	if string(data) != line {
 		t.Errorf("known_hosts = %q, want %q", data, line)
 	}
@@ -78,7 +78,7 @@ func TestChangedHostKeyRefused(t *testing.T) {
 	other := newSigner(t)
 	cfg := s.config()
 	cfg.HostKeyPolicy = sftpclient.AcceptNew // never for a changed key
-	line := knownhosts.Line([]string{knownhosts.Normalize(s.addr)}, other.PublicKey())
+	line := knownhosts.Line([]string{knownhosts.Normalize(s.Addr)}, other.PublicKey())
 	if err := os.WriteFile(cfg.KnownHostsFile, []byte("# comment\n"+line+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestChangedHostKeyRefused(t *testing.T) {
 	if !errors.Is(err, sftpclient.ErrHostKeyChanged) {
 		t.Fatalf("Dial: %v, want ErrHostKeyChanged", err)
 	}
-	for _, want := range []string{"REMOTE HOST IDENTIFICATION HAS CHANGED", cfg.KnownHostsFile + ":2", ssh.FingerprintSHA256(s.hostKeys[0].PublicKey())} {
+	for _, want := range []string{"REMOTE HOST IDENTIFICATION HAS CHANGED", cfg.KnownHostsFile + ":2", ssh.FingerprintSHA256(s.HostKeys[0].PublicKey())} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
@@ -97,7 +97,7 @@ func TestRevokedHostKeyRefused(t *testing.T) {
 	t.Parallel()
 	s := startServer(t)
 	cfg := s.config()
-	line := "@revoked * " + strings.TrimSpace(string(ssh.MarshalAuthorizedKey(s.hostKeys[0].PublicKey())))
+	line := "@revoked * " + strings.TrimSpace(string(ssh.MarshalAuthorizedKey(s.HostKeys[0].PublicKey())))
 	data, _ := os.ReadFile(cfg.KnownHostsFile)
 	if err := os.WriteFile(cfg.KnownHostsFile, append(data, line+"\n"...), 0o600); err != nil {
 		t.Fatal(err)
@@ -143,10 +143,7 @@ func TestHostKeyAlgorithmsFromKnownHosts(t *testing.T) {
 	ed := newSigner(t)
 	s := startServer(t, rsaSigner, ed)
 	cfg := s.config()
-	line := knownhosts.Line([]string{knownhosts.Normalize(s.addr)}, ed.PublicKey())
-	if err := os.WriteFile(cfg.KnownHostsFile, []byte(line+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	s.TrustOnly(t, ed.PublicKey())
 	s.dial(t, cfg).Close()
 }
 
@@ -155,7 +152,7 @@ func TestPublicKeyLogin(t *testing.T) {
 	s := startServer(t)
 	cfg := s.config()
 	cfg.Password = ""
-	cfg.Signers = []ssh.Signer{newSigner(t), s.userKey}
+	cfg.Signers = []ssh.Signer{newSigner(t), s.UserKey}
 	c := s.dial(t, cfg)
 	if _, err := c.Stat(testContext(t), "/"); err != nil {
 		t.Fatal(err)

@@ -41,7 +41,7 @@ func TestMirrorBothWays(t *testing.T) {
 		t.Fatalf("upload: %+v, %v", res, err)
 	}
 	for name, text := range files {
-		p := filepath.Join(s.home, "up", name)
+		p := filepath.Join(s.Root, "up", name)
 		got, err := os.ReadFile(p)
 		if err != nil || string(got) != text {
 			t.Errorf("%s on the server: %q, %v", name, got, err)

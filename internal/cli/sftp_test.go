@@ -2,12 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/pem"
-	"errors"
-	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -17,108 +11,29 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/knownhosts"
 
-	"github.com/ferry-ftp/ferry/ftpserver"
-	"github.com/ferry-ftp/ferry/sftpserver"
-	"github.com/ferry-ftp/ferry/storage/localfs"
+	"github.com/ferry-ftp/ferry/internal/sftptest"
 )
 
-// sftpTestServer is ferry's SFTP server on 127.0.0.1 over a temporary
-// directory: alice logs in with the password "secret" or her key.
+// sftpTestServer is ferry's SFTP server on 127.0.0.1 (sftptest): alice
+// logs in with the password "secret" or her key.
 type sftpTestServer struct {
-	root    string
-	addr    string
-	hostKey ssh.Signer
-	known   string // a known_hosts file with the host key
-	keyFile string // alice's private key, OpenSSH format
-}
-
-func newTestSigner(t *testing.T) (ssh.Signer, ed25519.PrivateKey) {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, priv
-}
-
-type sftpTestAuth struct {
-	fsys ftpserver.FileSystem
-	key  ssh.PublicKey
-}
-
-func (a *sftpTestAuth) Authenticate(_ context.Context, _ ftpserver.ConnInfo, user, pass string) (*ftpserver.Account, error) {
-	if user != "alice" || pass != "secret" {
-		return nil, ftpserver.ErrAuthFailed
-	}
-	return &ftpserver.Account{User: user, FS: a.fsys, Write: true}, nil
-}
-
-func (a *sftpTestAuth) AuthenticatePublicKey(_ context.Context, _ ftpserver.ConnInfo, user string, key []byte) (*ftpserver.Account, error) {
-	if user != "alice" || !bytes.Equal(key, a.key.Marshal()) {
-		return nil, ftpserver.ErrAuthFailed
-	}
-	return &ftpserver.Account{User: user, FS: a.fsys, Write: true}, nil
+	*sftptest.Server
+	known string // a known_hosts file with the host key
 }
 
 func startSFTPServer(t *testing.T) *sftpTestServer {
 	t.Helper()
-	ts := &sftpTestServer{root: t.TempDir()}
-	fsys, err := localfs.New(ts.root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts.hostKey, _ = newTestSigner(t)
-	userKey, userPriv := newTestSigner(t)
-	dir := t.TempDir()
-	block, err := ssh.MarshalPrivateKey(userPriv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts.keyFile = filepath.Join(dir, "id_ed25519")
-	if err := os.WriteFile(ts.keyFile, pem.EncodeToMemory(block), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	srv := &sftpserver.Server{
-		Auth:           &sftpTestAuth{fsys: fsys, key: userKey.PublicKey()},
-		HostKeys:       []ssh.Signer{ts.hostKey},
-		LoginFailDelay: -1,
-		Logger:         slog.New(slog.DiscardHandler),
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts.addr = ln.Addr().String()
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		srv.Close()
-		if err := <-done; !errors.Is(err, sftpserver.ErrServerClosed) {
-			t.Errorf("Serve returned %v", err)
-		}
-	})
-	ts.known = filepath.Join(dir, "known_hosts")
-	line := knownhosts.Line([]string{knownhosts.Normalize(ts.addr)}, ts.hostKey.PublicKey())
-	if err := os.WriteFile(ts.known, []byte(line+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return ts
+	s := sftptest.Start(t)
+	return &sftpTestServer{Server: s, known: s.KnownHosts}
 }
 
 // url is an sftp:// URL for alice (with her password) to the absolute p.
 func (ts *sftpTestServer) url(p string) string {
-	return "sftp://alice:secret@" + ts.addr + "/" + strings.TrimPrefix(p, "/")
+	return "sftp://" + sftptest.User + ":" + sftptest.Password + "@" + ts.Addr + "/" + strings.TrimPrefix(p, "/")
 }
 
-func (ts *sftpTestServer) file(p string) string {
-	return filepath.Join(ts.root, filepath.FromSlash(p))
-}
+func (ts *sftpTestServer) file(p string) string { return ts.File(p) }
 
 // run runs ferry with args and --known-hosts naming ts.known.
 func (ts *sftpTestServer) run(t *testing.T, args ...string) (stdout, stderr string, err error) {
@@ -170,7 +85,7 @@ func TestSFTPPutGet(t *testing.T) {
 	sameContent(t, seg, data)
 
 	// cat, and a path below the login directory.
-	out, _ := ts.mustRun(t, "cat", "sftp://alice:secret@"+ts.addr+"/~/in/up.bin")
+	out, _ := ts.mustRun(t, "cat", "sftp://alice:secret@"+ts.Addr+"/~/in/up.bin")
 	if out != string(data) {
 		t.Errorf("cat gave %d bytes, want the file's %d", len(out), len(data))
 	}
@@ -298,7 +213,7 @@ func TestSFTPUnknownHost(t *testing.T) {
 	ts := startSFTPServer(t)
 	known := filepath.Join(t.TempDir(), "ssh", "known_hosts")
 	_, _, err := ferry(t, "ls", ts.url("/"), "--known-hosts", known)
-	fp := ssh.FingerprintSHA256(ts.hostKey.PublicKey())
+	fp := ssh.FingerprintSHA256(ts.HostKeys[0].PublicKey())
 	if err == nil || !strings.Contains(err.Error(), fp) || !strings.Contains(err.Error(), "--accept-new-host-key") {
 		t.Fatalf("ls of an unknown host: %v; want a refusal with %s and how to accept", err, fp)
 	}
@@ -311,7 +226,7 @@ func TestSFTPUnknownHost(t *testing.T) {
 		t.Errorf("no note of the added key: %q", stderr)
 	}
 	data, err := os.ReadFile(known)
-	_, port, _ := net.SplitHostPort(ts.addr)
+	_, port, _ := net.SplitHostPort(ts.Addr)
 	if err != nil || !strings.HasPrefix(string(data), "[127.0.0.1]:"+port+" ssh-ed25519 ") {
 		t.Fatalf("known_hosts = %q, %v", data, err)
 	}
@@ -327,14 +242,13 @@ func TestSFTPUnknownHost(t *testing.T) {
 func TestSFTPChangedHostKey(t *testing.T) {
 	t.Parallel()
 	ts := startSFTPServer(t)
-	other, _ := newTestSigner(t)
-	line := knownhosts.Line([]string{knownhosts.Normalize(ts.addr)}, other.PublicKey())
-	os.WriteFile(ts.known, []byte(line+"\n"), 0o600)
+	ts.TrustOnly(t, sftptest.NewSigner(t).PublicKey())
+	line, _ := os.ReadFile(ts.known)
 	_, _, err := ts.run(t, "ls", "--accept-new-host-key", ts.url("/"))
 	if err == nil || !strings.Contains(err.Error(), "REMOTE HOST IDENTIFICATION HAS CHANGED") || !strings.Contains(err.Error(), ts.known+":1") {
 		t.Fatalf("ls with a changed host key: %v", err)
 	}
-	if data, _ := os.ReadFile(ts.known); string(data) != line+"\n" {
+	if data, _ := os.ReadFile(ts.known); !bytes.Equal(data, line) {
 		t.Errorf("known_hosts changed: %q", data)
 	}
 }
@@ -368,11 +282,11 @@ func needSSHKeygen(t *testing.T) string {
 func TestSFTPLogins(t *testing.T) {
 	t.Parallel()
 	ts := startSFTPServer(t)
-	noPass := "sftp://alice@" + ts.addr + "/"
-	ts.mustRun(t, "ls", "-i", ts.keyFile, noPass)
-	ts.mustRun(t, "ls", "--user", "alice:secret", "sftp://"+ts.addr+"/")
+	noPass := "sftp://alice@" + ts.Addr + "/"
+	ts.mustRun(t, "ls", "-i", ts.KeyFile, noPass)
+	ts.mustRun(t, "ls", "--user", "alice:secret", "sftp://"+ts.Addr+"/")
 
-	_, _, err := ts.run(t, "ls", "sftp://alice:wrong@"+ts.addr+"/")
+	_, _, err := ts.run(t, "ls", "sftp://alice:wrong@"+ts.Addr+"/")
 	if err == nil || !strings.Contains(err.Error(), "login refused") || !strings.Contains(err.Error(), "alice@") {
 		t.Errorf("wrong password: %v", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pkg/sftp"
@@ -84,12 +85,16 @@ type Client struct {
 
 // session is one SSH connection with its SFTP channel.
 type session struct {
-	ssh  *ssh.Client
-	sftp *sftp.Client
-	done chan struct{} // closed when the SSH connection is gone
+	ssh    *ssh.Client
+	sftp   *sftp.Client
+	done   chan struct{} // closed when the SSH connection is gone
+	broken atomic.Bool   // closed, or a request found the connection lost
 }
 
 func (s *session) dead() bool {
+	if s.broken.Load() {
+		return true
+	}
 	select {
 	case <-s.done:
 		return true
@@ -99,8 +104,18 @@ func (s *session) dead() bool {
 }
 
 func (s *session) close() {
+	s.broken.Store(true)
 	s.sftp.Close()
 	s.ssh.Close()
+}
+
+// check closes s when err says its connection is lost, so that the next
+// call dials at once instead of failing on it too.
+func (s *session) check(err error) error {
+	if errors.Is(err, sftp.ErrSSHFxConnectionLost) || errors.Is(err, sftp.ErrSSHFxNoConnection) {
+		s.close()
+	}
+	return err
 }
 
 // Dial connects to the SFTP server at addr (host:port), checks its host
@@ -337,7 +352,7 @@ func (c *Client) call(ctx context.Context, op, p string, fn func(*sftp.Client) e
 		return err
 	}
 	done := make(chan error, 1)
-	go func() { done <- fn(s.sftp) }()
+	go func() { done <- s.check(fn(s.sftp)) }()
 	select {
 	case err := <-done:
 		return wrapErr(op, p, err)
@@ -477,6 +492,7 @@ func (c *Client) Rename(ctx context.Context, from, to string) error {
 func transfer(ctx context.Context, s *session, fn func() (int64, error)) (int64, error) {
 	stop := context.AfterFunc(ctx, s.close)
 	n, err := fn()
+	s.check(err)
 	if !stop() {
 		return n, ctx.Err()
 	}
@@ -615,10 +631,11 @@ func (c *Client) Open(ctx context.Context, p string, offset int64, _ ...ftpclien
 	if err != nil {
 		return nil, err
 	}
-	return &reader{f: f, p: p, ctx: ctx, stop: context.AfterFunc(ctx, s.close)}, nil
+	return &reader{s: s, f: f, p: p, ctx: ctx, stop: context.AfterFunc(ctx, s.close)}, nil
 }
 
 type reader struct {
+	s    *session
 	f    *sftp.File
 	p    string
 	ctx  context.Context
@@ -631,7 +648,7 @@ func (r *reader) Read(b []byte) (int, error) {
 		if cerr := r.ctx.Err(); cerr != nil {
 			return n, cerr
 		}
-		err = wrapErr("read", r.p, err)
+		err = wrapErr("read", r.p, r.s.check(err))
 	}
 	return n, err
 }

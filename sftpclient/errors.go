@@ -3,6 +3,7 @@ package sftpclient
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 
 	"github.com/pkg/sftp"
@@ -33,7 +34,18 @@ var (
 	// ErrAuthFailed is wrapped by the error of a login the server
 	// refused with every method offered.
 	ErrAuthFailed = errors.New("sftpclient: login refused")
+
+	// ErrConnectionLost is wrapped by the error of a request whose
+	// connection broke; the next call dials a new one. It also answers
+	// errors.Is for io.ErrUnexpectedEOF, what a stream cut short gives,
+	// so that retry logic written for streams takes it as temporary.
+	ErrConnectionLost error = connectionLost{}
 )
+
+type connectionLost struct{}
+
+func (connectionLost) Error() string        { return "sftpclient: connection lost" }
+func (connectionLost) Is(target error) bool { return target == io.ErrUnexpectedEOF }
 
 // The SFTP v3 status codes (draft-ietf-secsh-filexfer-02, 7) that map to
 // the sentinels callers test.
@@ -49,6 +61,9 @@ const (
 func wrapErr(op, p string, err error) error {
 	if err == nil {
 		return nil
+	}
+	if errors.Is(err, sftp.ErrSSHFxConnectionLost) || errors.Is(err, sftp.ErrSSHFxNoConnection) {
+		return fmt.Errorf("sftp %s %s: %w", op, p, ErrConnectionLost)
 	}
 	var se *sftp.StatusError
 	if errors.As(err, &se) {

@@ -7,10 +7,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/ferry-ftp/ferry/internal/sftptest"
 )
@@ -357,4 +359,98 @@ func FuzzParseSFTPURL(f *testing.F) {
 			t.Fatalf("%q shows as %q, which names %s %q, not %s %q", raw, r.String(), again.Addr(), again.resolve(), r.Addr(), r.resolve())
 		}
 	})
+}
+
+// cutProxy forwards connections to target; the first one is cut once
+// more than cut bytes have gone either way through it.
+type cutProxy struct {
+	addr   string
+	conns  atomic.Int32
+	cutOne atomic.Bool
+}
+
+func startCutProxy(t *testing.T, target string, cut int64) *cutProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{addr: ln.Addr().String()}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			first := p.conns.Add(1) == 1
+			go p.serve(c, target, first, cut)
+		}
+	}()
+	return p
+}
+
+func (p *cutProxy) serve(c net.Conn, target string, first bool, cut int64) {
+	defer c.Close()
+	s, err := net.Dial("tcp", target)
+	if err != nil {
+		return
+	}
+	defer s.Close()
+	var moved atomic.Int64
+	pipe := func(dst, src net.Conn) {
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := src.Read(buf)
+			if n > 0 {
+				if first && moved.Add(int64(n)) > cut {
+					p.cutOne.Store(true)
+					c.Close()
+					s.Close()
+					return
+				}
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
+			if err != nil {
+				dst.Close()
+				return
+			}
+		}
+	}
+	done := make(chan struct{})
+	go func() { pipe(s, c); close(done) }()
+	pipe(c, s)
+	<-done
+}
+
+// A transfer whose connection is cut is resumed on a new one, from where
+// it stopped, as an FTP transfer is.
+func TestSFTPResumeAfterCut(t *testing.T) {
+	t.Parallel()
+	ts := startSFTPServer(t)
+	data := randomData(6<<20+1, 15)
+	os.WriteFile(ts.file("down.bin"), data, 0o644)
+	local := filepath.Join(t.TempDir(), "down.bin")
+
+	for _, dir := range []string{"get", "put"} {
+		proxy := startCutProxy(t, ts.Addr, 2<<20)
+		// known_hosts names the proxy's address, which the client dials.
+		known := filepath.Join(t.TempDir(), "known_hosts")
+		line := knownhosts.Line([]string{knownhosts.Normalize(proxy.addr)}, ts.HostKeys[0].PublicKey())
+		os.WriteFile(known, []byte(line+"\n"), 0o600)
+		url := "sftp://alice:secret@" + proxy.addr
+		var stderr string
+		if dir == "get" {
+			_, stderr = mustFerry(t, "get", "--retry-wait", "1ms", "--known-hosts", known, url+"/down.bin", local)
+			sameContent(t, local, data)
+		} else {
+			_, stderr = mustFerry(t, "put", "--retry-wait", "1ms", "--known-hosts", known, local, url+"/up.bin")
+			sameContent(t, ts.file("up.bin"), data)
+		}
+		if !proxy.cutOne.Load() || proxy.conns.Load() < 2 || !strings.Contains(stderr, "retrying") {
+			t.Errorf("%s: cut %v, %d connections, stderr %q: the transfer was not cut and resumed", dir, proxy.cutOne.Load(), proxy.conns.Load(), stderr)
+		}
+	}
 }

@@ -27,19 +27,20 @@ func newCpCommand(env Env) *cobra.Command {
 	var o cpOptions
 	cmd := &cobra.Command{
 		Use:   "cp SRC-URL DST-URL",
-		Short: "Copy a file from one FTP server to another",
+		Short: "Copy a file from one server (FTP or SFTP) to another",
 		Long: `Copy the file SRC-URL names to DST-URL (a directory there receives it under its
 base name). The servers are asked to send the file to each other directly
 (FXP: PASV on the destination, PORT on the source; with ftps:// on both, one
 server takes the TLS client role of the data connection through CPSV or SSCN).
 When either refuses, as servers do by default for the sake of RFC 2577, or
 only one URL uses TLS, the file streams through this client instead, resuming
-on temporary errors.
+on temporary errors; so it does when either URL is sftp://.
 
 The copy gets the source's modification time when the destination offers
 MFMT, and is checked when both servers offer the same digest (HASH, XSHA256).`,
-		Example: `  ferry cp ftp://a.example.com/pub/file.iso ftp://alice@b.example.com/mirror/`,
-		Args:    cobra.ExactArgs(2),
+		Example: `  ferry cp ftp://a.example.com/pub/file.iso ftp://alice@b.example.com/mirror/
+  ferry cp sftp://alice@a.example.com/srv/data.csv ftp://alice@b.example.com/in/`,
+		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runCp(cmd.Context(), env, &o, args[0], args[1])
 		},

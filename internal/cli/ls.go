@@ -38,7 +38,8 @@ name); with --json as a JSON array of objects with name, type, size, modify
 bits), each present when the server told it.`,
 		Example: `  ferry ls ftp://ftp.example.com/pub/
   ferry ls -l ftpes://alice@example.com/
-  ferry ls --json ftp://127.0.0.1:2121/ | jq '.[].name'`,
+  ferry ls --json ftp://127.0.0.1:2121/ | jq '.[].name'
+  ferry ls -l sftp://alice@example.com/~/`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runLs(cmd.Context(), env, &o, args[0])

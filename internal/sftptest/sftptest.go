@@ -61,6 +61,21 @@ func newKey(t testing.TB) (ssh.Signer, ed25519.PrivateKey) {
 	return s, priv
 }
 
+// WriteKey makes an Ed25519 key and writes it to file, in OpenSSH's
+// format, as ssh-keygen does.
+func WriteKey(t testing.TB, file string) ssh.Signer {
+	t.Helper()
+	s, priv := newKey(t)
+	block, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 type auth struct {
 	fsys ftpserver.FileSystem
 	key  []byte
@@ -92,17 +107,9 @@ func Start(t testing.TB, hostKeys ...ssh.Signer) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var priv ed25519.PrivateKey
-	s.UserKey, priv = newKey(t)
 	dir := t.TempDir()
-	block, err := ssh.MarshalPrivateKey(priv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
 	s.KeyFile = filepath.Join(dir, "id_ed25519")
-	if err := os.WriteFile(s.KeyFile, pem.EncodeToMemory(block), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	s.UserKey = WriteKey(t, s.KeyFile)
 	srv := &sftpserver.Server{
 		Auth:           &auth{fsys: fsys, key: s.UserKey.PublicKey().Marshal()},
 		HostKeys:       hostKeys,

@@ -73,6 +73,7 @@ func runCp(ctx context.Context, env Env, o *cpOptions, srcRaw, dstRaw string) er
 	if err != nil {
 		return err
 	}
+	o.remote.withFTP = src.Scheme != "sftp" || dst.Scheme != "sftp"
 	pg, rt := o.transferProgress(env)
 	sc, err := connect(ctx, env, &o.remote, rt, src, 1)
 	if err != nil {

@@ -32,6 +32,7 @@ type remoteFlags struct {
 	vhost    string
 	compress bool // MODE Z when offered (compress.go)
 	ssh      sshFlags
+	withFTP  bool // an FTP server takes part too: its flags are no mistake
 }
 
 func (f *remoteFlags) register(fl *pflag.FlagSet) {

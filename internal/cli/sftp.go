@@ -56,8 +56,12 @@ func sftpURLPath(p string) string {
 	return "/~/" + p
 }
 
-// sftpUnsupported names the flags that mean nothing over SSH.
+// sftpUnsupported names the flags that mean nothing over SSH, unless
+// they are for the FTP side of a copy (withFTP).
 func (f *remoteFlags) sftpUnsupported() error {
+	if f.withFTP {
+		return nil
+	}
 	var bad []string
 	if f.active {
 		bad = append(bad, "--active")

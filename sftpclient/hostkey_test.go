@@ -170,21 +170,60 @@ func TestWrongPassword(t *testing.T) {
 	}
 }
 
-func TestEncryptedIdentitySkipped(t *testing.T) {
+// An encrypted key is skipped without a passphrase callback; with one,
+// the passphrase is asked only for a key the server accepts, as ssh does.
+func TestEncryptedIdentity(t *testing.T) {
 	t.Parallel()
 	keygen, err := exec.LookPath("ssh-keygen")
 	if err != nil {
 		t.Skip("ssh-keygen not installed")
 	}
-	file := filepath.Join(t.TempDir(), "id_ed25519")
-	if out, err := exec.Command(keygen, "-q", "-t", "ed25519", "-N", "pass phrase", "-f", file).CombinedOutput(); err != nil {
-		t.Fatalf("%v\n%s", err, out)
+	run := func(args ...string) []byte {
+		t.Helper()
+		out, err := exec.Command(keygen, args...).Output()
+		if err != nil {
+			t.Fatalf("ssh-keygen %q: %v", args, err)
+		}
+		return out
 	}
-	if _, err := sftpclient.LoadIdentity(file, nil); !errors.Is(err, sftpclient.ErrEncryptedKey) {
+	s := startServer(t)
+	const phrase = "pass phrase"
+	// The server's accepted key, encrypted now, with its public half.
+	run("-q", "-p", "-P", "", "-N", phrase, "-f", s.KeyFile)
+	if err := os.WriteFile(s.KeyFile+".pub", run("-y", "-P", phrase, "-f", s.KeyFile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A key the server does not know.
+	other := filepath.Join(t.TempDir(), "id_other")
+	run("-q", "-t", "ed25519", "-N", phrase, "-f", other)
+
+	if _, err := sftpclient.LoadIdentity(s.KeyFile, nil); !errors.Is(err, sftpclient.ErrEncryptedKey) {
 		t.Fatalf("LoadIdentity without passphrase: %v", err)
 	}
-	sig, err := sftpclient.LoadIdentity(file, func(string) ([]byte, error) { return []byte("pass phrase"), nil })
-	if err != nil || sig.PublicKey().Type() != ssh.KeyAlgoED25519 {
-		t.Fatalf("LoadIdentity with passphrase: %v", err)
+	var asked []string
+	passphrase := func(file string) ([]byte, error) {
+		asked = append(asked, file)
+		return []byte(phrase), nil
+	}
+	var signers []ssh.Signer
+	for _, f := range []string{other, s.KeyFile} {
+		sig, err := sftpclient.LoadIdentity(f, passphrase)
+		if err != nil {
+			t.Fatal(err)
+		}
+		signers = append(signers, sig)
+	}
+	if len(asked) != 0 {
+		t.Fatalf("passphrases asked before any login: %q", asked)
+	}
+	cfg := s.config()
+	cfg.Password = ""
+	cfg.Signers = signers
+	c := s.dial(t, cfg)
+	if _, err := c.Stat(testContext(t), "/"); err != nil {
+		t.Fatal(err)
+	}
+	if len(asked) != 1 || asked[0] != s.KeyFile {
+		t.Errorf("passphrases asked for %q, want only the accepted key's %s", asked, s.KeyFile)
 	}
 }

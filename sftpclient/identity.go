@@ -1,12 +1,15 @@
 package sftpclient
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
@@ -36,7 +39,9 @@ func DefaultIdentityFiles() []string {
 
 // LoadIdentity reads the private key in file (OpenSSH or PEM format).
 // An encrypted key needs passphrase; without one the error wraps
-// ErrEncryptedKey.
+// ErrEncryptedKey. As ssh does, when the public key is beside it (file
+// + ".pub") the passphrase is asked for only once a server accepts the
+// key, not for keys it turns down.
 func LoadIdentity(file string, passphrase PassphraseFunc) (ssh.Signer, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
@@ -53,15 +58,73 @@ func LoadIdentity(file string, passphrase PassphraseFunc) (ssh.Signer, error) {
 	if passphrase == nil {
 		return nil, fmt.Errorf("%s: %w", file, ErrEncryptedKey)
 	}
+	if pubData, err := os.ReadFile(file + ".pub"); err == nil {
+		if pub, _, _, _, err := ssh.ParseAuthorizedKey(pubData); err == nil {
+			return &lazySigner{pub: pub, load: func() (ssh.Signer, error) { return decrypt(file, data, passphrase) }}, nil
+		}
+	}
+	return decrypt(file, data, passphrase)
+}
+
+// decrypt parses the encrypted key data of file with the passphrase.
+func decrypt(file string, data []byte, passphrase PassphraseFunc) (ssh.Signer, error) {
 	pass, err := passphrase(file)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
-	s, err = ssh.ParsePrivateKeyWithPassphrase(data, pass)
+	s, err := ssh.ParsePrivateKeyWithPassphrase(data, pass)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	return s, nil
+}
+
+// lazySigner is an encrypted key known by its public half until a
+// signature is needed.
+type lazySigner struct {
+	pub  ssh.PublicKey
+	load func() (ssh.Signer, error)
+
+	once   sync.Once
+	signer ssh.AlgorithmSigner
+	err    error
+}
+
+func (l *lazySigner) PublicKey() ssh.PublicKey { return l.pub }
+
+func (l *lazySigner) key() (ssh.AlgorithmSigner, error) {
+	l.once.Do(func() {
+		s, err := l.load()
+		switch {
+		case err != nil:
+			l.err = err
+		case !bytes.Equal(s.PublicKey().Marshal(), l.pub.Marshal()):
+			l.err = errors.New("the private key does not match the public key beside it")
+		default:
+			as, ok := s.(ssh.AlgorithmSigner)
+			if !ok {
+				l.err = fmt.Errorf("cannot sign with a %s key", s.PublicKey().Type())
+			}
+			l.signer = as
+		}
+	})
+	return l.signer, l.err
+}
+
+func (l *lazySigner) Sign(rand io.Reader, data []byte) (*ssh.Signature, error) {
+	s, err := l.key()
+	if err != nil {
+		return nil, err
+	}
+	return s.Sign(rand, data)
+}
+
+func (l *lazySigner) SignWithAlgorithm(rand io.Reader, data []byte, algorithm string) (*ssh.Signature, error) {
+	s, err := l.key()
+	if err != nil {
+		return nil, err
+	}
+	return s.SignWithAlgorithm(rand, data, algorithm)
 }
 
 // LoadDefaultIdentities loads those of DefaultIdentityFiles that exist.

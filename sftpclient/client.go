@@ -141,7 +141,9 @@ func Dial(ctx context.Context, addr string, cfg *Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	stop := context.AfterFunc(ctx, s.close)
 	home, err := s.sftp.Getwd()
+	stop()
 	if err != nil {
 		s.close()
 		return nil, fmt.Errorf("sftpclient: %s: asking for the login directory: %w", addr, err)

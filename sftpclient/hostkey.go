@@ -1,6 +1,7 @@
 package sftpclient
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
@@ -111,7 +112,8 @@ type hostKeys struct {
 	policy   HostKeyPolicy
 	added    func(host string, key ssh.PublicKey, file string)
 
-	mu sync.Mutex // serialises appending to userFile
+	mu       sync.Mutex        // serialises appending to userFile
+	accepted map[string][]byte // keys added since the files were read
 }
 
 // database reads the known_hosts files that exist. A nil callback means
@@ -181,6 +183,10 @@ func algorithmsFor(keyType string) []string {
 // callback is the ssh.HostKeyCallback of a connection checked against db.
 func (h *hostKeys) callback(db ssh.HostKeyCallback) ssh.HostKeyCallback {
 	return func(hostport string, remote net.Addr, key ssh.PublicKey) error {
+		host := knownhosts.Normalize(hostport)
+		if h.wasAccepted(host, key) {
+			return nil // by add, on an earlier connection of this client
+		}
 		var err error = &knownhosts.KeyError{}
 		if db != nil {
 			err = db(hostport, remote, key)
@@ -188,7 +194,6 @@ func (h *hostKeys) callback(db ssh.HostKeyCallback) ssh.HostKeyCallback {
 		if err == nil {
 			return nil
 		}
-		host := knownhosts.Normalize(hostport)
 		var (
 			ke *knownhosts.KeyError
 			re *knownhosts.RevokedError
@@ -234,10 +239,21 @@ func (h *hostKeys) add(host string, key ssh.PublicKey) error {
 	if err != nil {
 		return fmt.Errorf("sftpclient: adding the host key of %s: %w", host, err)
 	}
+	if h.accepted == nil {
+		h.accepted = map[string][]byte{}
+	}
+	h.accepted[host] = key.Marshal()
 	if h.added != nil {
 		h.added(host, key, h.userFile)
 	}
 	return nil
+}
+
+func (h *hostKeys) wasAccepted(host string, key ssh.PublicKey) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	k, ok := h.accepted[host]
+	return ok && bytes.Equal(k, key.Marshal())
 }
 
 func lastByte(name string) (byte, error) {

@@ -1,6 +1,7 @@
 package sftpclient_test
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"errors"
@@ -52,7 +53,20 @@ func TestAcceptNewHostKey(t *testing.T) {
 	cfg.HostKeyPolicy = sftpclient.AcceptNew
 	var added []string
 	cfg.HostKeyAdded = func(host string, key ssh.PublicKey, file string) { added = append(added, host) }
-	s.dial(t, cfg).Close()
+	c := s.dial(t, cfg)
+	// A cancelled transfer closes the connection: the client dials again,
+	// and must not add the key a second time.
+	if err := os.WriteFile(s.File("f"), randomBytes(t, 1<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(testContext(t))
+	if _, err := c.Retrieve(ctx, "f", 0, &cancelWriter{cancel: cancel}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Retrieve: %v", err)
+	}
+	if _, err := c.Stat(testContext(t), "f"); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
 	s.dial(t, cfg).Close()
 	_, port, _ := net.SplitHostPort(s.Addr)
 	want := "[127.0.0.1]:" + port

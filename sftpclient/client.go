@@ -1,6 +1,7 @@
 package sftpclient
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -60,7 +61,9 @@ type Config struct {
 	// HostKeyCallback, when set, replaces the known_hosts checks.
 	HostKeyCallback ssh.HostKeyCallback
 
-	// Timeout bounds connecting and logging in; 0 means DefaultTimeout.
+	// Timeout bounds connecting and logging in, not counting the time
+	// PasswordCallback and the passphrase callbacks of LoadIdentity's
+	// keys take (a person typing); 0 means DefaultTimeout.
 	Timeout time.Duration
 	// MaxConcurrentRequests is how many reads or writes of one file are
 	// in flight at once; 0 means 64.
@@ -76,7 +79,10 @@ type Client struct {
 	cfg   Config
 	ssh   *ssh.ClientConfig
 	agent func() ([]ssh.Signer, error)
-	home  string
+	// asking runs a callback that asks a person, with the login's
+	// timeout paused; set while a dial runs.
+	asking func(func())
+	home   string
 
 	mu     sync.Mutex
 	cur    *session
@@ -189,7 +195,7 @@ func (c *Client) clientConfig() (*ssh.ClientConfig, error) {
 			once.Do(func() {
 				pass = c.cfg.Password
 				if pass == "" {
-					pass, perr = c.cfg.PasswordCallback()
+					c.ask(func() { pass, perr = c.cfg.PasswordCallback() })
 				}
 			})
 			return pass, perr
@@ -226,7 +232,11 @@ func (c *Client) signers() ([]ssh.Signer, error) {
 		}
 	}
 	var unique []ssh.Signer
-	for _, s := range out {
+	for i, s := range out {
+		if l, ok := s.(*lazySigner); ok {
+			out[i] = &askingSigner{l, c}
+			s = out[i]
+		}
 		blob := s.PublicKey().Marshal()
 		if !slices.ContainsFunc(unique, func(u ssh.Signer) bool { return bytes.Equal(u.PublicKey().Marshal(), blob) }) {
 			unique = append(unique, s)
@@ -235,19 +245,65 @@ func (c *Client) signers() ([]ssh.Signer, error) {
 	return unique, nil
 }
 
+// ask runs fn, which waits for a person, outside the login's timeout.
+func (c *Client) ask(fn func()) {
+	if c.asking == nil {
+		fn()
+		return
+	}
+	c.asking(fn)
+}
+
+// askingSigner is an encrypted key whose passphrase is asked outside the
+// login's timeout.
+type askingSigner struct {
+	*lazySigner
+	c *Client
+}
+
+func (a *askingSigner) unlock() (err error) {
+	a.c.ask(func() { _, err = a.key() })
+	return err
+}
+
+func (a *askingSigner) Sign(rand io.Reader, data []byte) (*ssh.Signature, error) {
+	if err := a.unlock(); err != nil {
+		return nil, err
+	}
+	return a.lazySigner.Sign(rand, data)
+}
+
+func (a *askingSigner) SignWithAlgorithm(rand io.Reader, data []byte, algorithm string) (*ssh.Signature, error) {
+	if err := a.unlock(); err != nil {
+		return nil, err
+	}
+	return a.lazySigner.SignWithAlgorithm(rand, data, algorithm)
+}
+
 // dial makes a new session.
 func (c *Client) dial(ctx context.Context) (*session, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	defer cancel()
+	var timedOut atomic.Bool
+	dctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	d := net.Dialer{}
-	conn, err := d.DialContext(ctx, "tcp", c.addr)
+	conn, err := d.DialContext(dctx, "tcp", c.addr)
+	cancel()
 	if err != nil {
 		return nil, fmt.Errorf("sftpclient: %w", err)
 	}
 	// The handshake has no context of its own: closing the connection
-	// ends it when ctx does.
+	// ends it when ctx does, or the timeout, which stops while a person
+	// is asked for a password.
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
+	timer := time.AfterFunc(c.cfg.Timeout, func() { timedOut.Store(true); conn.Close() })
+	defer timer.Stop()
+	c.asking = func(fn func()) {
+		if timer.Stop() {
+			defer timer.Reset(c.cfg.Timeout)
+		}
+		fn()
+	}
+	defer func() { c.asking = nil }()
 	if c.cfg.Agent {
 		signers, agentConn := agentSigners()
 		if agentConn != nil {
@@ -261,6 +317,9 @@ func (c *Client) dial(ctx context.Context) (*session, error) {
 		conn.Close()
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("sftpclient: %s: %w", c.addr, ctx.Err())
+		}
+		if timedOut.Load() {
+			return nil, fmt.Errorf("sftpclient: %s: no login within %v: %w", c.addr, c.cfg.Timeout, context.DeadlineExceeded)
 		}
 		var hke *HostKeyError
 		if errors.As(err, &hke) {
@@ -633,19 +692,26 @@ func (c *Client) Open(ctx context.Context, p string, offset int64, _ ...ftpclien
 	if err != nil {
 		return nil, err
 	}
-	return &reader{s: s, f: f, p: p, ctx: ctx, stop: context.AfterFunc(ctx, s.close)}, nil
+	return &reader{s: s, f: f, buf: bufio.NewReaderSize(f, readAhead), p: p, ctx: ctx, stop: context.AfterFunc(ctx, s.close)}, nil
 }
+
+// readAhead is what Open's reader asks for at once: pkg/sftp splits a
+// large read into requests that are in flight together, so however small
+// the caller's reads (io.Copy's 32 KiB), the link stays busy instead of
+// waiting a round trip per packet.
+const readAhead = 1 << 20
 
 type reader struct {
 	s    *session
 	f    *sftp.File
+	buf  *bufio.Reader
 	p    string
 	ctx  context.Context
 	stop func() bool
 }
 
 func (r *reader) Read(b []byte) (int, error) {
-	n, err := r.f.Read(b)
+	n, err := r.buf.Read(b)
 	if err != nil && !errors.Is(err, io.EOF) {
 		if cerr := r.ctx.Err(); cerr != nil {
 			return n, cerr

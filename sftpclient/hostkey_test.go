@@ -11,10 +11,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
+	"github.com/ferry-ftp/ferry/internal/sftptest"
 	"github.com/ferry-ftp/ferry/sftpclient"
 )
 
@@ -203,13 +205,14 @@ func TestEncryptedIdentity(t *testing.T) {
 	s := startServer(t)
 	const phrase = "pass phrase"
 	// The server's accepted key, encrypted now, with its public half.
-	run("-q", "-p", "-P", "", "-N", phrase, "-f", s.KeyFile)
+	// Few KDF rounds (-a): decrypting stays quick under the race detector.
+	run("-q", "-p", "-a", "2", "-P", "", "-N", phrase, "-f", s.KeyFile)
 	if err := os.WriteFile(s.KeyFile+".pub", run("-y", "-P", phrase, "-f", s.KeyFile), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	// A key the server does not know.
 	other := filepath.Join(t.TempDir(), "id_other")
-	run("-q", "-t", "ed25519", "-N", phrase, "-f", other)
+	run("-q", "-t", "ed25519", "-a", "2", "-N", phrase, "-f", other)
 
 	if _, err := sftpclient.LoadIdentity(s.KeyFile, nil); !errors.Is(err, sftpclient.ErrEncryptedKey) {
 		t.Fatalf("LoadIdentity without passphrase: %v", err)
@@ -239,5 +242,26 @@ func TestEncryptedIdentity(t *testing.T) {
 	}
 	if len(asked) != 1 || asked[0] != s.KeyFile {
 		t.Errorf("passphrases asked for %q, want only the accepted key's %s", asked, s.KeyFile)
+	}
+}
+
+// The time a person takes to type a password does not count against the
+// login's timeout.
+func TestPasswordPromptOutsideTimeout(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	cfg := s.config()
+	cfg.Password = ""
+	cfg.Timeout = 500 * time.Millisecond
+	asked := 0
+	cfg.PasswordCallback = func() (string, error) {
+		asked++
+		// The person is slow: more than the whole timeout passes.
+		<-time.After(2 * cfg.Timeout)
+		return sftptest.Password, nil
+	}
+	c := s.dial(t, cfg)
+	if _, err := c.Stat(testContext(t), "/"); err != nil || asked != 1 {
+		t.Fatalf("Stat: %v; password asked %d times, want 1", err, asked)
 	}
 }

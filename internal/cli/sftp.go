@@ -170,9 +170,8 @@ func (f *remoteFlags) dialSFTP(ctx context.Context, env Env, r *remoteURL) (*sft
 	} else {
 		cfg.Signers, skipped = sftpclient.LoadDefaultIdentities(passphrase)
 	}
-	dctx, cancel := context.WithTimeout(ctx, f.timeout)
-	defer cancel()
-	c, err := sftpclient.Dial(dctx, r.Addr(), cfg)
+	// cfg.Timeout bounds the login, without the time the prompts take.
+	c, err := sftpclient.Dial(ctx, r.Addr(), cfg)
 	if errors.Is(err, sftpclient.ErrUnknownHost) {
 		err = fmt.Errorf("%w\n(with --accept-new-host-key ferry trusts it and adds it to known_hosts)", err)
 	}

@@ -123,7 +123,7 @@ func (j *job) makeRoot(ctx context.Context) error {
 
 // MkdirAll makes the directory p on the server, and its parents, as
 // os.MkdirAll does on the local disk.
-func MkdirAll(ctx context.Context, c *ftpclient.Client, p string) error {
+func MkdirAll(ctx context.Context, c Remote, p string) error {
 	err := c.Mkdir(ctx, p)
 	if err == nil {
 		return nil
@@ -146,7 +146,7 @@ func MkdirAll(ctx context.Context, c *ftpclient.Client, p string) error {
 
 // mkdirExisting makes the directory p on the server; one that is there
 // already (made meanwhile) is no failure.
-func mkdirExisting(ctx context.Context, c *ftpclient.Client, p string) error {
+func mkdirExisting(ctx context.Context, c Remote, p string) error {
 	err := c.Mkdir(ctx, p)
 	if err == nil || ctx.Err() != nil {
 		return err

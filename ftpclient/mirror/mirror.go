@@ -1,15 +1,15 @@
-// Package mirror keeps a directory tree on an FTP server and one on the
-// local disk the same, in either direction, transferring only what
+// Package mirror keeps a directory tree on an FTP or SFTP server and one
+// on the local disk the same, in either direction, transferring only what
 // changed: the engine of `ferry mirror`.
 //
-// [Compare] lists both trees (the server's with
-// [ftpclient.Client.WalkConcurrent], several directories at once) and
+// [Compare] lists both trees (the server's with the [Remote]'s
+// WalkConcurrent, several directories at once) and
 // returns a [Plan] of what a mirror would do, which is all a dry run
 // needs; [Plan.Run] does it, [Run] does both. A file is transferred when
 // the target has none, or when their sizes or modification times differ
 // (with [Options.OnlyNewer]: when the target's copy is older). What is
-// written gets the source's modification time (on the server with MFMT,
-// when it offers it), so that a second run transfers nothing.
+// written gets the source's modification time (on an FTP server with
+// MFMT, when it offers it; on an SFTP server always), so that a second run transfers nothing.
 //
 // Downloads are written to a temporary name beside the target and renamed
 // into place once complete, so an interrupted mirror never leaves a
@@ -18,9 +18,11 @@
 // error wrapping [ErrIncomplete]. The package never prints: progress and
 // events go to the callbacks of [Options].
 //
-// The mirror uses the [ftpclient.Client] it is given, whose settings
-// (TLS, active mode, pool size) apply to every transfer; the pool should
-// hold [Options.Parallel] connections.
+// The mirror uses the [Remote] it is given: an [ftpclient.Client], whose
+// settings (TLS, active mode, pool size) apply to every transfer and
+// whose pool should hold [Options.Parallel] connections, or an SFTP
+// client (package sftpclient), which runs the transfers side by side on
+// one connection.
 package mirror
 
 import (
@@ -28,6 +30,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
@@ -36,8 +39,52 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ferry-ftp/ferry/ftp"
 	"github.com/ferry-ftp/ferry/ftpclient"
 )
+
+// Remote is the server side of a mirror: the operations it needs of a
+// client. *ftpclient.Client and *sftpclient.Client have them.
+type Remote interface {
+	Stat(ctx context.Context, path string) (ftp.Entry, error)
+	WalkConcurrent(ctx context.Context, root string, parallel int, fn ftpclient.WalkFunc) error
+	Retrieve(ctx context.Context, path string, offset int64, w io.Writer, opts ...ftpclient.TransferOption) (int64, error)
+	Store(ctx context.Context, path string, r io.Reader, offset int64, opts ...ftpclient.TransferOption) (int64, error)
+	Mkdir(ctx context.Context, path string) error
+	Remove(ctx context.Context, path string) error
+	RemoveDir(ctx context.Context, path string) error
+	SetModTime(ctx context.Context, path string, t time.Time) error
+	ModTime(ctx context.Context, path string) (time.Time, error)
+}
+
+var _ Remote = (*ftpclient.Client)(nil)
+
+// featureLister is the optional interface of a Remote whose server
+// announces what it can (FTP's FEAT). A Remote without it is taken to set
+// modification times and to list them exactly, as SFTP does (setstat,
+// attributes to the second).
+type featureLister interface {
+	Features() ftpclient.Features
+}
+
+// canSetTimes reports whether the server can set a file's modification
+// time (FTP: MFMT).
+func canSetTimes(c Remote) bool {
+	if f, ok := c.(featureLister); ok {
+		return f.Features().Has("MFMT")
+	}
+	return true
+}
+
+// needsModTimes reports whether listings lack exact times that the server
+// gives file by file (FTP: LIST without MLSD, but MDTM).
+func needsModTimes(c Remote) bool {
+	if f, ok := c.(featureLister); ok {
+		feats := f.Features()
+		return !feats.Has("MLST") && feats.Has("MDTM")
+	}
+	return false
+}
 
 // Direction says which way a mirror copies.
 type Direction int
@@ -226,7 +273,7 @@ type Plan struct {
 // with single entries are reported and counted in Plan.Failed; the error
 // is for what stops the mirror as a whole: the source cannot be listed,
 // the target is not a directory, ctx is done.
-func Compare(ctx context.Context, c *ftpclient.Client, remote, local string, opts Options) (*Plan, error) {
+func Compare(ctx context.Context, c Remote, remote, local string, opts Options) (*Plan, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
@@ -245,7 +292,7 @@ func Compare(ctx context.Context, c *ftpclient.Client, remote, local string, opt
 }
 
 // Run mirrors as Compare and Plan.Run do together.
-func Run(ctx context.Context, c *ftpclient.Client, remote, local string, opts Options) (Result, error) {
+func Run(ctx context.Context, c Remote, remote, local string, opts Options) (Result, error) {
 	p, err := Compare(ctx, c, remote, local, opts)
 	if err != nil {
 		return Result{}, err
@@ -282,7 +329,7 @@ func (p *Plan) Run(ctx context.Context) (Result, error) {
 
 // job is one mirror: its options and what it has done so far.
 type job struct {
-	client *ftpclient.Client
+	client Remote
 	remote string // the server's directory, as the client takes paths
 	local  string // the local directory
 	opts   Options
@@ -384,7 +431,7 @@ func (j *job) plan(ctx context.Context, src, dst *tree) *Plan {
 	blocked := map[string]bool{} // source directories whose target is in the way
 	// The upload of a file whose time the server cannot set leaves the
 	// copy newer than the source, so only a newer source counts then.
-	newerOnly := j.opts.OnlyNewer || (j.upload() && !j.client.Features().Has("MFMT"))
+	newerOnly := j.opts.OnlyNewer || (j.upload() && !canSetTimes(j.client))
 	for _, rel := range slices.Sorted(maps.Keys(src.entries)) {
 		if rel == "" || blocked[parent(rel)] {
 			if rel != "" {
@@ -464,8 +511,7 @@ func (j *job) plan(ctx context.Context, src, dst *tree) *Plan {
 // in the server's time zone. Only files on both sides with the same size
 // need it; the others are copied anyway.
 func (j *job) refineRemoteTimes(ctx context.Context, remote, src, dst *tree) {
-	feats := j.client.Features()
-	if remote == nil || feats.Has("MLST") || !feats.Has("MDTM") {
+	if remote == nil || !needsModTimes(j.client) {
 		return
 	}
 	var rels []string

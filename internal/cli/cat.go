@@ -5,8 +5,6 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
-
-	"github.com/ferry-ftp/ferry/ftpclient"
 )
 
 func init() { register(newCatCommand) }
@@ -42,7 +40,7 @@ other. A broken transfer is resumed where it stopped.`,
 }
 
 func catOne(ctx context.Context, env Env, o *clientOptions, raw string, limit *rateLimit) error {
-	return o.withClient(ctx, env, raw, func(c *ftpclient.Client, r *remoteURL, rt *retrier) error {
+	return o.withClient(ctx, env, raw, func(c remoteClient, r *remoteURL, rt *retrier) error {
 		var written int64
 		out := limit.writer(ctx, &localWriter{w: env.Stdout, n: &written})
 		err := rt.do(ctx, "cat "+r.String(), func(int) error {

@@ -27,19 +27,20 @@ func newCpCommand(env Env) *cobra.Command {
 	var o cpOptions
 	cmd := &cobra.Command{
 		Use:   "cp SRC-URL DST-URL",
-		Short: "Copy a file from one FTP server to another",
+		Short: "Copy a file from one server (FTP or SFTP) to another",
 		Long: `Copy the file SRC-URL names to DST-URL (a directory there receives it under its
 base name). The servers are asked to send the file to each other directly
 (FXP: PASV on the destination, PORT on the source; with ftps:// on both, one
 server takes the TLS client role of the data connection through CPSV or SSCN).
 When either refuses, as servers do by default for the sake of RFC 2577, or
 only one URL uses TLS, the file streams through this client instead, resuming
-on temporary errors.
+on temporary errors; so it does when either URL is sftp://.
 
 The copy gets the source's modification time when the destination offers
 MFMT, and is checked when both servers offer the same digest (HASH, XSHA256).`,
-		Example: `  ferry cp ftp://a.example.com/pub/file.iso ftp://alice@b.example.com/mirror/`,
-		Args:    cobra.ExactArgs(2),
+		Example: `  ferry cp ftp://a.example.com/pub/file.iso ftp://alice@b.example.com/mirror/
+  ferry cp sftp://alice@a.example.com/srv/data.csv ftp://alice@b.example.com/in/`,
+		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runCp(cmd.Context(), env, &o, args[0], args[1])
 		},
@@ -54,7 +55,7 @@ MFMT, and is checked when both servers offer the same digest (HASH, XSHA256).`,
 
 func runCp(ctx context.Context, env Env, o *cpOptions, srcRaw, dstRaw string) error {
 	if !isRemote(srcRaw) || !isRemote(dstRaw) {
-		return fmt.Errorf("cp copies between FTP servers: both arguments are URLs (ferry get and ferry put copy to and from local files)")
+		return fmt.Errorf("cp copies between servers: both arguments are URLs (ferry get and ferry put copy to and from local files)")
 	}
 	src, err := parseRemoteURL(srcRaw)
 	if err != nil {
@@ -72,6 +73,7 @@ func runCp(ctx context.Context, env Env, o *cpOptions, srcRaw, dstRaw string) er
 	if err != nil {
 		return err
 	}
+	o.remote.withFTP = src.Scheme != "sftp" || dst.Scheme != "sftp"
 	pg, rt := o.transferProgress(env)
 	sc, err := connect(ctx, env, &o.remote, rt, src, 1)
 	if err != nil {
@@ -100,8 +102,9 @@ func runCp(ctx context.Context, env Env, o *cpOptions, srcRaw, dstRaw string) er
 	bar := pg.bar(base, st.Size)
 
 	streamed := true
-	if !o.noFXP {
-		err := ftpclient.FXP(ctx, sc, srcPath, dc, dstPath, ftpclient.FXPOptions{})
+	// Server to server only between FTP servers: SFTP has no FXP.
+	if fsc, fdc := ftpOnly(sc), ftpOnly(dc); !o.noFXP && fsc != nil && fdc != nil {
+		err := ftpclient.FXP(ctx, fsc, srcPath, fdc, dstPath, ftpclient.FXPOptions{})
 		var te *ftpclient.TransferError
 		switch {
 		case err == nil:
@@ -142,16 +145,16 @@ func runCp(ctx context.Context, env Env, o *cpOptions, srcRaw, dstRaw string) er
 
 // compareDigests asks both servers for a digest both offer and compares
 // them. It returns "" when they have none in common.
-func compareDigests(ctx context.Context, sc, dc *ftpclient.Client, srcPath, dstPath string) (string, error) {
-	srcAlgo, dstAlgo := serverHashAlgo(sc.Features()), serverHashAlgo(dc.Features())
+func compareDigests(ctx context.Context, sc, dc remoteClient, srcPath, dstPath string) (string, error) {
+	srcAlgo, dstAlgo := hashAlgo(sc), hashAlgo(dc)
 	if srcAlgo == "" || srcAlgo != dstAlgo {
 		return "", nil
 	}
-	a, err := sc.Hash(ctx, srcPath, srcAlgo)
+	a, err := ftpOnly(sc).Hash(ctx, srcPath, srcAlgo)
 	if err != nil {
 		return srcAlgo, fmt.Errorf("cannot verify: %w", err)
 	}
-	b, err := dc.Hash(ctx, dstPath, dstAlgo)
+	b, err := ftpOnly(dc).Hash(ctx, dstPath, dstAlgo)
 	if err != nil {
 		return srcAlgo, fmt.Errorf("cannot verify: %w", err)
 	}
@@ -163,7 +166,7 @@ func compareDigests(ctx context.Context, sc, dc *ftpclient.Client, srcPath, dstP
 
 // streamCopy pipes the source file into an upload on the destination,
 // resuming both at the destination's size after a temporary failure.
-func streamCopy(ctx context.Context, sc, dc *ftpclient.Client, srcPath, dstPath string, size int64, limit *rateLimit, bar *progressBar, rt *retrier) error {
+func streamCopy(ctx context.Context, sc, dc remoteClient, srcPath, dstPath string, size int64, limit *rateLimit, bar *progressBar, rt *retrier) error {
 	var reached int64
 	canResume := hasFeature(sc, "REST") && hasFeature(dc, "REST")
 	return rt.do(ctx, "cp "+srcPath, func(attempt int) error {

@@ -16,7 +16,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ferry-ftp/ferry/ftp"
-	"github.com/ferry-ftp/ferry/ftpclient"
 )
 
 func init() { register(newGetCommand) }
@@ -45,9 +44,16 @@ remembers their progress for -c until the download is complete).
 
 When the server offers a digest (HASH, XSHA256, XMD5, ...) the local copy is
 checked against it, and a mismatch is an error. The local file gets the
-remote modification time.`,
+remote modification time.
+
+sftp:// URLs name files on an SSH server: the path is absolute
+(sftp://host/~/x is x in the login directory), the host key is checked
+against ~/.ssh/known_hosts as ssh does (--known-hosts, --accept-new-host-key),
+and the login uses the URL's or --user's password, -i keys, OpenSSH's
+default keys or ssh-agent.`,
 		Example: `  ferry get ftp://ftp.example.com/pub/file.iso
-  ferry get -c --segments 4 --limit-rate 8M ftpes://alice@example.com/big.tar ~/Downloads/`,
+  ferry get -c --segments 4 --limit-rate 8M ftpes://alice@example.com/big.tar ~/Downloads/
+  ferry get sftp://alice@example.com/~/reports/q3.pdf`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runGet(cmd.Context(), env, &o, args)
@@ -148,7 +154,7 @@ func localTarget(dst, base string) string {
 
 // download is one file being fetched.
 type download struct {
-	c          *ftpclient.Client
+	c          remoteClient
 	remotePath string
 	display    string
 	size       int64

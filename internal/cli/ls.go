@@ -38,7 +38,8 @@ name); with --json as a JSON array of objects with name, type, size, modify
 bits), each present when the server told it.`,
 		Example: `  ferry ls ftp://ftp.example.com/pub/
   ferry ls -l ftpes://alice@example.com/
-  ferry ls --json ftp://127.0.0.1:2121/ | jq '.[].name'`,
+  ferry ls --json ftp://127.0.0.1:2121/ | jq '.[].name'
+  ferry ls -l sftp://alice@example.com/~/`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runLs(cmd.Context(), env, &o, args[0])
@@ -52,7 +53,7 @@ bits), each present when the server told it.`,
 }
 
 func runLs(ctx context.Context, env Env, o *lsOptions, raw string) error {
-	return o.withClient(ctx, env, raw, func(c *ftpclient.Client, r *remoteURL, rt *retrier) error {
+	return o.withClient(ctx, env, raw, func(c remoteClient, r *remoteURL, rt *retrier) error {
 		var entries []ftp.Entry
 		err := rt.do(ctx, "ls "+r.String(), func(int) error {
 			var err error
@@ -83,7 +84,7 @@ func runLs(ctx context.Context, env Env, o *lsOptions, raw string) error {
 
 // listOrStat lists the directory r names, or returns the one entry of the
 // file it names, as ls does.
-func listOrStat(ctx context.Context, c *ftpclient.Client, r *remoteURL) ([]ftp.Entry, error) {
+func listOrStat(ctx context.Context, c remoteClient, r *remoteURL) ([]ftp.Entry, error) {
 	p := r.resolve()
 	if r.Path != "" && !strings.HasSuffix(r.Path, "/") {
 		e, err := c.Stat(ctx, p)

@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/ferry-ftp/ferry/ftpclient"
 	"github.com/ferry-ftp/ferry/ftpclient/mirror"
 )
 
@@ -60,13 +59,13 @@ func newMirrorCommand(env Env) *cobra.Command {
 --reverse the local DIR to URL:
 
   ferry mirror [flags] ftp://host/path DIR
-  ferry mirror --reverse [flags] DIR ftp://host/path
+  ferry mirror --reverse [flags] DIR sftp://host/path
 
 A file is transferred when the target has none, or when their sizes or
 modification times differ (with --only-newer: when the target's is older).
-The modification times of what is written are set from the source (on the
-server with MFMT, when it offers it), so that running the mirror again
-transfers nothing. Each failure is reported and the mirror goes on; the exit
+The modification times of what is written are set from the source (on an
+FTP server with MFMT, when it offers it; on an SFTP server always), so
+that running the mirror again transfers nothing. Each failure is reported and the mirror goes on; the exit
 status is non-zero if anything failed.
 
 --include and --exclude take glob patterns (*, ?, [a-z]) matched against
@@ -97,7 +96,7 @@ names and paths of the directories it is in: --exclude .git leaves out every
 				return err
 			}
 			ctx := cmd.Context()
-			c, err := rf.dial(ctx, env, u, job.opts.parallel)
+			c, err := rf.dialAny(ctx, env, u, job.opts.parallel)
 			if err != nil {
 				return err
 			}
@@ -119,7 +118,7 @@ names and paths of the directories it is in: --exclude .git leaves out every
 // mirrorJob is one run of a mirror between a directory on the server and
 // one on the local disk: the flags and output over package mirror.
 type mirrorJob struct {
-	client *ftpclient.Client
+	client mirror.Remote
 	remote string // the server's directory, as the client takes paths
 	local  string // the local directory
 	opts   mirrorOptions

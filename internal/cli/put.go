@@ -33,10 +33,18 @@ or a path ending in "/") receives the file under LOCAL's base name.
 -c continues an interrupted upload from the size the remote file has (REST and
 STOR, or APPE when the server does not restart uploads). Broken transfers are
 resumed the same way automatically on temporary errors. The remote file gets
-the local modification time when the server offers MFMT, and is checked
-against the server's digest when it offers one (HASH, XSHA256, ...).`,
+the local modification time when the server offers MFMT (an SFTP server
+always can), and is checked against the server's digest when it offers one
+(HASH, XSHA256, ...).
+
+sftp:// URLs name files on an SSH server: the path is absolute
+(sftp://host/~/x is x in the login directory), the host key is checked
+against ~/.ssh/known_hosts as ssh does (--known-hosts, --accept-new-host-key),
+and the login uses the URL's or --user's password, -i keys, OpenSSH's
+default keys or ssh-agent.`,
 		Example: `  ferry put backup.tar ftp://alice@example.com/backups/
-  ferry put -c --limit-rate 2M big.iso ftpes://alice@example.com/big.iso`,
+  ferry put -c --limit-rate 2M big.iso ftpes://alice@example.com/big.iso
+  ferry put -i ~/.ssh/deploy_ed25519 site.tar sftp://deploy@example.com/srv/upload/`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runPut(cmd.Context(), env, &o, args[0], args[1])
@@ -116,7 +124,7 @@ func runPut(ctx context.Context, env Env, o *putOptions, local, raw string) erro
 
 // upload is one file being sent.
 type upload struct {
-	c          *ftpclient.Client
+	c          remoteClient
 	remotePath string
 	display    string
 	limit      *rateLimit

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path"
@@ -30,6 +31,8 @@ type remoteFlags struct {
 	debug    bool
 	vhost    string
 	compress bool // MODE Z when offered (compress.go)
+	ssh      sshFlags
+	withFTP  bool // an FTP server takes part too: its flags are no mistake
 }
 
 func (f *remoteFlags) register(fl *pflag.FlagSet) {
@@ -41,38 +44,45 @@ func (f *remoteFlags) register(fl *pflag.FlagSet) {
 	fl.DurationVar(&f.timeout, "timeout", 30*time.Second, "connect and reply timeout")
 	fl.BoolVar(&f.debug, "debug", false, "print the FTP conversation (passwords masked) on stderr")
 	fl.StringVar(&f.vhost, "vhost", "", "send HOST NAME before login: the virtual host (RFC 7151) of a server that serves several names, such as the URL's host")
+	f.ssh.register(fl)
 }
 
-// remoteURL is a parsed ftp://, ftpes:// or ftps:// URL.
+// remoteURL is a parsed ftp://, ftpes://, ftps:// or sftp:// URL.
 type remoteURL struct {
-	Scheme  string // "ftp", "ftpes" (explicit TLS) or "ftps" (implicit TLS)
+	Scheme  string // "ftp", "ftpes" (explicit TLS), "ftps" (implicit TLS) or "sftp"
 	Host    string // host without port
 	Port    string
 	User    string // "" when the URL names none
 	Pass    string
 	HasPass bool
-	Path    string // as in the URL, decoded; "" for the login directory
+	// Path is the URL's path, decoded, as the client takes it: relative
+	// to the login directory ("" for it), or absolute. See
+	// parseRemoteURL for how each scheme reads a URL's path.
+	Path string
 }
 
-// isRemote reports whether arg is an FTP URL rather than a local path.
+// isRemote reports whether arg is an FTP or SFTP URL rather than a local
+// path.
 func isRemote(arg string) bool {
 	scheme, _, ok := strings.Cut(arg, "://")
 	if !ok {
 		return false
 	}
 	switch strings.ToLower(scheme) {
-	case "ftp", "ftpes", "ftps":
+	case "ftp", "ftpes", "ftps", "sftp":
 		return true
 	}
 	return false
 }
 
-// parseRemoteURL parses an FTP URL. The path is taken relative to the
-// login directory, as RFC 1738 says ("ftp://host/a" names "a" in the home;
-// "ftp://host//srv/a" names the absolute "/srv/a").
+// parseRemoteURL parses an FTP or SFTP URL. An FTP URL's path is taken
+// relative to the login directory, as RFC 1738 says ("ftp://host/a" names
+// "a" in the home; "ftp://host//srv/a" names the absolute "/srv/a"). An
+// SFTP URL's path is absolute, as curl and the secsh URI draft read it,
+// except below "/~/", the login directory (sftpPath).
 func parseRemoteURL(raw string) (*remoteURL, error) {
 	if !isRemote(raw) {
-		return nil, fmt.Errorf("%q is not an ftp://, ftpes:// or ftps:// URL", raw)
+		return nil, fmt.Errorf("%q is not an ftp://, ftpes://, ftps:// or sftp:// URL", raw)
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -82,10 +92,18 @@ func parseRemoteURL(raw string) (*remoteURL, error) {
 	if r.Host == "" {
 		return nil, fmt.Errorf("URL %q has no host", raw)
 	}
+	if _, err := netip.ParseAddr(r.Host); err != nil && strings.Contains(r.Host, ":") {
+		// url.Parse lets "sftp://::" through with the host ":".
+		return nil, fmt.Errorf("URL %q has a malformed host %q", raw, r.Host)
+	}
 	if r.Port == "" {
-		r.Port = "21"
-		if r.Scheme == "ftps" {
+		switch r.Scheme {
+		case "ftps":
 			r.Port = "990"
+		case "sftp":
+			r.Port = "22"
+		default:
+			r.Port = "21"
 		}
 	}
 	if u.User != nil {
@@ -93,6 +111,9 @@ func parseRemoteURL(raw string) (*remoteURL, error) {
 		r.Pass, r.HasPass = u.User.Password()
 	}
 	r.Path = strings.TrimPrefix(u.Path, "/")
+	if r.Scheme == "sftp" {
+		r.Path = sftpPath(u.Path)
+	}
 	return r, nil
 }
 
@@ -110,6 +131,9 @@ func (r *remoteURL) resolve() string {
 
 // String is the URL without the password.
 func (r *remoteURL) String() string {
+	if r.Scheme == "sftp" {
+		return r.sftpString()
+	}
 	u := url.URL{Scheme: r.Scheme, Host: r.Addr(), Path: "/" + r.Path}
 	if r.User != "" {
 		u.User = url.User(r.User)
@@ -198,6 +222,9 @@ func (f *remoteFlags) tlsConfig(host string) (*tls.Config, error) {
 // dial connects and logs in to the server r names, with a pool of up to
 // poolSize control connections.
 func (f *remoteFlags) dial(ctx context.Context, env Env, r *remoteURL, poolSize int) (*ftpclient.Client, error) {
+	if r.Scheme == "sftp" {
+		return nil, fmt.Errorf("%s: this command speaks FTP only, not SFTP", r)
+	}
 	user, pass, err := f.credentials(ctx, env, r)
 	if err != nil {
 		return nil, err

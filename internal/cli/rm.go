@@ -7,8 +7,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-
-	"github.com/ferry-ftp/ferry/ftpclient"
 )
 
 func init() {
@@ -30,7 +28,7 @@ the command fails if any could not be deleted.`,
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			return o.withClient(ctx, env, args[0], func(c *ftpclient.Client, first *remoteURL, rt *retrier) error {
+			return o.withClient(ctx, env, args[0], func(c remoteClient, first *remoteURL, rt *retrier) error {
 				var failed []error
 				for _, arg := range args {
 					r, err := sameServer(first, arg)
@@ -89,7 +87,7 @@ do not fail when the directory exists.`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			return o.withClient(ctx, env, args[0], func(c *ftpclient.Client, r *remoteURL, rt *retrier) error {
+			return o.withClient(ctx, env, args[0], func(c remoteClient, r *remoteURL, rt *retrier) error {
 				p := strings.TrimRight(r.resolve(), "/")
 				if p == "" || p == "." {
 					return fmt.Errorf("mkdir: %s names no directory to create", r)
@@ -131,7 +129,7 @@ func pathPrefixes(p string) []string {
 }
 
 // mkdirExisting creates dir unless it is already a directory.
-func mkdirExisting(ctx context.Context, c *ftpclient.Client, dir string) error {
+func mkdirExisting(ctx context.Context, c remoteClient, dir string) error {
 	err := c.Mkdir(ctx, dir)
 	if err == nil {
 		return nil
@@ -150,7 +148,7 @@ func newRmdirCommand(env Env) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			return o.withClient(ctx, env, args[0], func(c *ftpclient.Client, r *remoteURL, rt *retrier) error {
+			return o.withClient(ctx, env, args[0], func(c remoteClient, r *remoteURL, rt *retrier) error {
 				err := rt.do(ctx, "rmdir "+r.String(), func(int) error { return c.RemoveDir(ctx, r.resolve()) })
 				if err != nil {
 					return fmt.Errorf("rmdir %s: %w", r, err)
@@ -177,7 +175,7 @@ existing directory (or ending in "/") receives the file under its name.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			return o.withClient(ctx, env, args[0], func(c *ftpclient.Client, r *remoteURL, rt *retrier) error {
+			return o.withClient(ctx, env, args[0], func(c remoteClient, r *remoteURL, rt *retrier) error {
 				from := r.resolve()
 				to, err := renameTarget(ctx, c, from, args[1])
 				if err != nil {
@@ -196,7 +194,7 @@ existing directory (or ending in "/") receives the file under its name.`,
 }
 
 // renameTarget resolves NEWPATH for a rename of from.
-func renameTarget(ctx context.Context, c *ftpclient.Client, from, newPath string) (string, error) {
+func renameTarget(ctx context.Context, c remoteClient, from, newPath string) (string, error) {
 	if isRemote(newPath) {
 		return "", fmt.Errorf("mv: NEWPATH is a path on the same server, not a URL (ferry cp copies between servers)")
 	}

@@ -15,9 +15,25 @@ import (
 
 	"github.com/ferry-ftp/ferry/ftp"
 	"github.com/ferry-ftp/ferry/ftpclient"
+	"github.com/ferry-ftp/ferry/ftpclient/mirror"
 )
 
 // Helpers shared by the transfer commands (get, put, cat, cp).
+
+// remoteClient is what the commands need of a client: *ftpclient.Client
+// and *sftpclient.Client (sftp.go) have it. What only FTP has (FEAT,
+// digests, FXP) is reached through ftpOnly.
+type remoteClient interface {
+	mirror.Remote
+	List(ctx context.Context, dir string) ([]ftp.Entry, error)
+	Open(ctx context.Context, path string, offset int64, opts ...ftpclient.TransferOption) (io.ReadCloser, error)
+	Append(ctx context.Context, path string, r io.Reader, opts ...ftpclient.TransferOption) (int64, error)
+	Size(ctx context.Context, path string) (int64, error)
+	Rename(ctx context.Context, from, to string) error
+	Close() error
+}
+
+var _ remoteClient = (*ftpclient.Client)(nil)
 
 // clientOptions are the flags of every command that talks to a server
 // through one client: how to connect and how to retry.
@@ -32,7 +48,7 @@ func (o *clientOptions) register(cmd *cobra.Command) {
 }
 
 // withClient parses raw, connects, and calls fn with the client and URL.
-func (o *clientOptions) withClient(ctx context.Context, env Env, raw string, fn func(c *ftpclient.Client, r *remoteURL, rt *retrier) error) error {
+func (o *clientOptions) withClient(ctx context.Context, env Env, raw string, fn func(c remoteClient, r *remoteURL, rt *retrier) error) error {
 	r, err := parseRemoteURL(raw)
 	if err != nil {
 		return err
@@ -59,11 +75,11 @@ func (o *clientOptions) transferProgress(env Env) (*progressGroup, *retrier) {
 
 // connect dials r, retrying on temporary failures (a refused connection,
 // 421 "too many users").
-func connect(ctx context.Context, env Env, rf *remoteFlags, rt *retrier, r *remoteURL, poolSize int) (*ftpclient.Client, error) {
-	var c *ftpclient.Client
+func connect(ctx context.Context, env Env, rf *remoteFlags, rt *retrier, r *remoteURL, poolSize int) (remoteClient, error) {
+	var c remoteClient
 	err := rt.do(ctx, "connect to "+r.Addr(), func(int) error {
 		var err error
-		c, err = rf.dial(ctx, env, r, poolSize)
+		c, err = rf.dialAny(ctx, env, r, poolSize)
 		return err
 	})
 	return c, err
@@ -99,6 +115,14 @@ var hashPreference = []struct{ algo, xverb string }{
 	{"CRC32", "XCRC"},
 }
 
+// hashAlgo is serverHashAlgo of an FTP server; "" for an SFTP one.
+func hashAlgo(c remoteClient) string {
+	if fc := ftpOnly(c); fc != nil {
+		return serverHashAlgo(fc.Features())
+	}
+	return ""
+}
+
 // serverHashAlgo picks the strongest digest the server announces in FEAT:
 // through HASH (draft-bryan-ftpext-hash) or an X-command. "" when none.
 func serverHashAlgo(f ftpclient.Features) string {
@@ -122,12 +146,12 @@ func serverHashAlgo(f ftpclient.Features) string {
 // "" when the server offers none. A mismatch is an error wrapping
 // errChecksum; a server that fails to compute its digest is reported as
 // a plain error, which callers treat as a warning.
-func verifyRemote(ctx context.Context, c *ftpclient.Client, remotePath string, local io.Reader) (string, error) {
-	algo := serverHashAlgo(c.Features())
+func verifyRemote(ctx context.Context, c remoteClient, remotePath string, local io.Reader) (string, error) {
+	algo := hashAlgo(c)
 	if algo == "" {
 		return "", nil
 	}
-	want, err := c.Hash(ctx, remotePath, algo)
+	want, err := ftpOnly(c).Hash(ctx, remotePath, algo)
 	if err != nil {
 		return algo, fmt.Errorf("cannot verify %s: %w", remotePath, err)
 	}
@@ -144,8 +168,8 @@ func verifyRemote(ctx context.Context, c *ftpclient.Client, remotePath string, l
 }
 
 // verifyLocalFile is verifyRemote for a file on disk.
-func verifyLocalFile(ctx context.Context, c *ftpclient.Client, remotePath, local string) (string, error) {
-	if serverHashAlgo(c.Features()) == "" {
+func verifyLocalFile(ctx context.Context, c remoteClient, remotePath, local string) (string, error) {
+	if hashAlgo(c) == "" {
 		return "", nil
 	}
 	f, err := os.Open(local)
@@ -168,7 +192,7 @@ func remoteBase(r *remoteURL) (string, error) {
 // remoteTarget resolves where an upload of a file named base goes: into
 // the directory dst names (a URL ending in "/", the login directory, or an
 // existing directory), or to dst itself.
-func remoteTarget(ctx context.Context, c *ftpclient.Client, dst *remoteURL, base string) *remoteURL {
+func remoteTarget(ctx context.Context, c remoteClient, dst *remoteURL, base string) *remoteURL {
 	if dst.Path == "" || strings.HasSuffix(dst.Path, "/") {
 		return dst.join(base)
 	}
@@ -178,10 +202,12 @@ func remoteTarget(ctx context.Context, c *ftpclient.Client, dst *remoteURL, base
 	return dst
 }
 
-// hasFeature reports whether the server announced any of names.
-func hasFeature(c *ftpclient.Client, names ...string) bool {
+// hasFeature reports whether the server announced any of names; an SFTP
+// server has what sftpHas says.
+func hasFeature(c remoteClient, names ...string) bool {
+	fc := ftpOnly(c)
 	for _, n := range names {
-		if c.Features().Has(n) {
+		if fc != nil && fc.Features().Has(n) || fc == nil && sftpHas(n) {
 			return true
 		}
 	}

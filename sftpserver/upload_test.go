@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/ferry-ftp/ferry/internal/testtool"
 )
 
 // TestOpenSSHPutLargeRequests: OpenSSH's sftp uploading with large write
@@ -16,7 +18,7 @@ import (
 // waits for the stream to move rather than failing the upload.
 func TestOpenSSHPutLargeRequests(t *testing.T) {
 	t.Parallel()
-	sftpPath := needTool(t, "sftp")
+	sftpPath := testtool.Need(t, "sftp")
 	f := start(t, nil)
 	local := t.TempDir()
 	data := randomFile(t, filepath.Join(local, "up.bin"), 48<<20+123)

@@ -140,3 +140,38 @@ func TestClientCutUpload(t *testing.T) {
 		t.Errorf("atomic-resume left %d bytes (%v), want the %d that arrived", len(got), err, len(data))
 	}
 }
+
+// TestClientResumeWritesOutOfOrder: a client resuming an upload opens
+// the file without truncation and writes from its end; a later write
+// that reaches the server first (pkg/sftp's workers hand requests over
+// in any order) must wait for the ones before it, not start the upload
+// past them and then refuse them.
+func TestClientResumeWritesOutOfOrder(t *testing.T) {
+	t.Parallel()
+	f := start(t, nil)
+	head := bytes.Repeat([]byte("h"), 100<<10)
+	if err := os.WriteFile(filepath.Join(f.dir, "part.bin"), head, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := f.dial(t, "alice", ssh.Password(password))
+	w, err := c.OpenFile("/part.bin", os.O_WRONLY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, second := bytes.Repeat([]byte("1"), 32<<10), bytes.Repeat([]byte("2"), 32<<10)
+	end := int64(len(head))
+	if _, err := w.WriteAt(second, end+int64(len(first))); err != nil {
+		t.Fatalf("write ahead: %v", err)
+	}
+	if _, err := w.WriteAt(first, end); err != nil {
+		t.Fatalf("write at the end, after one ahead of it: %v", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want := append(append(append([]byte(nil), head...), first...), second...)
+	got, err := os.ReadFile(filepath.Join(f.dir, "part.bin"))
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("resumed file: %d bytes, want %d, first difference at %d (%v)", len(got), len(want), firstDiff(got, want), err)
+	}
+}

@@ -251,10 +251,13 @@ const gapWait = time.Minute
 // nothing is visible at the name before Close commits it (except what
 // the mode documents for an interrupted upload). Opened with truncation
 // or as a new file, it is created at once (so errors come at open);
-// opened over an existing file without truncation, the first write's
-// offset decides: the first that many bytes are kept and the upload
-// goes on from there, as REST n + STOR (what OpenSSH's reput does with
-// the append flag).
+// opened over an existing file without truncation, the first write
+// decides where the upload starts, as REST n + STOR: at its offset when
+// that is within the file (the bytes before it are kept), at the file's
+// end when it is past it. A client resuming from the end sends several
+// writes at once and pkg/sftp's workers may hand a later one over first;
+// it waits as pending for the ones before it. (What OpenSSH's reput does
+// with the append flag starts at the end at once.)
 func (h *handlers) Filewrite(r *sftp.Request) (_ io.WriterAt, err error) {
 	defer h.c.recoverPanic(&err)
 	p, err := vpath(r.Filepath)
@@ -281,6 +284,9 @@ func (h *handlers) Filewrite(r *sftp.Request) (_ io.WriterAt, err error) {
 		return nil, h.status("open", p, err)
 	}
 	fw := &fileWriter{openFile: openFile{h: h, path: p, start: time.Now()}, exclusive: flags.Excl}
+	if exists {
+		fw.size = fi.Size()
+	}
 	switch {
 	case flags.Trunc || !exists:
 		err = fw.create(ftpserver.WriteTruncate, 0)
@@ -313,6 +319,7 @@ type fileWriter struct {
 	waiters int
 
 	w            ftpserver.FileWriter // nil until created
+	size         int64                // the existing file's size, where a resume may start
 	offset       int64                // where the upload started
 	next         int64                // the offset the stream is at
 	pending      map[int64][]byte
@@ -355,7 +362,7 @@ func (f *fileWriter) WriteAt(b []byte, off int64) (_ int, err error) {
 	case f.failed != nil:
 		return 0, f.h.status("write", f.path, f.failed)
 	case f.w == nil:
-		if err := f.create(ftpserver.WriteAt, off); err != nil {
+		if err := f.create(ftpserver.WriteAt, min(off, f.size)); err != nil {
 			f.fail(err)
 			return 0, f.h.status("open", f.path, err)
 		}

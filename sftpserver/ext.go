@@ -250,7 +250,8 @@ type openTracker struct {
 func (t openTracker) Fileread(r *sftp.Request) (io.ReaderAt, error) {
 	rd, err := t.handlers.Fileread(r)
 	if err == nil {
-		t.f.fileOpened(r.Filepath, nil)
+		fr, _ := rd.(*fileReader)
+		t.f.fileOpened(r.Filepath, nil, fr)
 	}
 	return rd, err
 }
@@ -259,7 +260,7 @@ func (t openTracker) Filewrite(r *sftp.Request) (io.WriterAt, error) {
 	wr, err := t.handlers.Filewrite(r)
 	if err == nil {
 		fw, _ := wr.(*fileWriter)
-		t.f.fileOpened(r.Filepath, fw)
+		t.f.fileOpened(r.Filepath, fw, nil)
 	}
 	return wr, err
 }

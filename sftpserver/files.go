@@ -351,11 +351,20 @@ func (f *fileWriter) create(mode ftpserver.WriteMode, at int64) error {
 // every worker wait for a gap that is still queued behind them: one
 // worker of the session never waits (waitSlots), and its write ahead
 // fails instead, as does one that waits gapWait in vain.
-func (f *fileWriter) WriteAt(b []byte, off int64) (_ int, err error) {
+func (f *fileWriter) WriteAt(b []byte, off int64) (int, error) {
+	return f.writeAt(b, off, true)
+}
+
+// writeAt is WriteAt; mayWait false never waits for a gap (a write ahead
+// that cannot be held fails), for the filter's writes served in arrival
+// order (inline.go), where the gap could only come after it.
+func (f *fileWriter) writeAt(b []byte, off int64, mayWait bool) (_ int, err error) {
 	defer f.h.c.recoverPanic(&err)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.awaitRoom(off, len(b))
+	if mayWait {
+		f.awaitRoom(off, len(b))
+	}
 	switch {
 	case f.closed:
 		return 0, sftp.ErrSSHFxFailure

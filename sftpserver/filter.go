@@ -15,10 +15,12 @@ const (
 	fxpVersion       = 2
 	fxpOpen          = 3
 	fxpClose         = 4
+	fxpRead          = 5
 	fxpWrite         = 6
 	fxpOpendir       = 11
 	fxpStatus        = 101
 	fxpHandle        = 102
+	fxpData          = 103
 	fxpExtended      = 200
 	fxpExtendedReply = 201
 )
@@ -108,11 +110,12 @@ func cleanRequestPath(p string) string {
 	return path.Join("/", p)
 }
 
-// openedFile is a file the handlers opened: its path, and its upload
-// (nil for a download).
+// openedFile is a file the handlers opened: its path, and its upload or
+// its download.
 type openedFile struct {
 	path string
 	w    *fileWriter
+	r    *fileReader
 }
 
 func newFilter(ch io.ReadWriter, ext *extensions) *filter {
@@ -194,6 +197,10 @@ func (f *filter) nextPacket() error {
 		switch f.buf[4] {
 		case fxpExtended, fxpClose, fxpOpen:
 			need = length
+		case fxpRead:
+			if length <= readLength(maxHandle) {
+				need = length
+			}
 		case fxpWrite:
 			need = min(length, 9)
 			if length >= 9 {
@@ -208,6 +215,19 @@ func (f *filter) nextPacket() error {
 	}
 	if err := f.readHead(need); err != nil {
 		return err
+	}
+	if length >= 5 && (f.buf[4] == fxpWrite || f.buf[4] == fxpRead) {
+		serve := f.serveWrite
+		if f.buf[4] == fxpRead {
+			serve = f.serveRead
+		}
+		served, err := serve(length)
+		if served {
+			f.in, f.inLeft = nil, 0
+		}
+		if served || err != nil {
+			return err
+		}
 	}
 	body := f.buf[4:]
 	f.inLeft = length - len(body)
@@ -460,9 +480,9 @@ func (f *filter) inspectReply(head []byte) ([]byte, bool) {
 
 // fileOpened is told by the handlers, in the order pkg/sftp answers the
 // OPEN requests (it serves them one at a time), of each file they opened.
-func (f *filter) fileOpened(path string, w *fileWriter) {
+func (f *filter) fileOpened(path string, w *fileWriter, r *fileReader) {
 	f.mu.Lock()
-	f.opened = append(f.opened, openedFile{path: path, w: w})
+	f.opened = append(f.opened, openedFile{path: path, w: w, r: r})
 	f.mu.Unlock()
 }
 

@@ -65,6 +65,20 @@ func servedByFilter(body []byte) bool {
 	return false
 }
 
+// fuzzSession is a session's handlers, as the fuzz targets use them: a
+// writable account on a fresh memfs holding /f (1,000 bytes), its
+// context cancelled when t ends.
+func fuzzSession(t *testing.T) *handlers {
+	fsys := memfs.New()
+	if err := fsys.WriteFile("/f", bytes.Repeat([]byte("x"), 1000)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	c := &conn{srv: &Server{}, ctx: ctx, cancel: cancel, log: slog.New(slog.DiscardHandler)}
+	return &handlers{c: c, acct: &ftpserver.Account{User: "u", FS: fsys, Write: true}}
+}
+
 // FuzzFilter feeds a client's byte stream through the filter: it never
 // panics or hangs, hands pkg/sftp exactly the packets it does not serve,
 // byte for byte and in order (a truncated last packet as far as it
@@ -94,14 +108,7 @@ func FuzzFilter(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, input []byte) {
-		fsys := memfs.New()
-		if err := fsys.WriteFile("/f", bytes.Repeat([]byte("x"), 1000)); err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		c := &conn{srv: &Server{}, ctx: ctx, cancel: cancel, log: slog.New(slog.DiscardHandler)}
-		h := &handlers{c: c, acct: &ftpserver.Account{User: "u", FS: fsys, Write: true}}
+		h := fuzzSession(t)
 		ch := &fuzzChannel{in: bytes.NewReader(input)}
 		ext := newExtensions(h)
 		flt := newFilter(ch, ext)

@@ -2,17 +2,12 @@ package sftpserver
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"errors"
 	"io"
-	"log/slog"
 	"testing"
 
 	"github.com/pkg/sftp"
-
-	"github.com/ferry-ftp/ferry/ftpserver"
-	"github.com/ferry-ftp/ferry/storage/memfs"
 )
 
 // FuzzInline feeds a client's byte stream through the filter with an
@@ -35,14 +30,7 @@ func FuzzInline(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, input []byte) {
-		fsys := memfs.New()
-		if err := fsys.WriteFile("/f", bytes.Repeat([]byte("x"), 1000)); err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		c := &conn{srv: &Server{}, ctx: ctx, cancel: cancel, log: slog.New(slog.DiscardHandler)}
-		h := &handlers{c: c, acct: &ftpserver.Account{User: "u", FS: fsys, Write: true}}
+		h := fuzzSession(t)
 		put := sftp.NewRequest("Put", "/up")
 		put.Flags = 0x1a // WRITE | CREAT | TRUNC
 		wa, err := h.Filewrite(put)

@@ -208,7 +208,9 @@ func FuzzBlockReader(f *testing.F) {
 		bw := NewBlockWriter(&out)
 		at := 0
 		for _, m := range marks {
-			text, pos, _ := strings.Cut(m, "@")
+			// "marker@offset"; a marker may hold "@" itself.
+			i := strings.LastIndex(m, "@")
+			text, pos := m[:i], m[i+1:]
 			n, _ := strconv.Atoi(pos)
 			bw.Write([]byte(data[at:n]))
 			at = n

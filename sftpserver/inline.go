@@ -39,18 +39,11 @@ var dataBuffers = sync.Pool{New: func() any {
 // knows; false leaves it to pkg/sftp, the head read so far in f.buf. A
 // malformed WRITE is left to pkg/sftp too, which answers it.
 func (f *filter) serveWrite(length int) (bool, error) {
-	body := f.buf[4:]
-	if len(body) < 9 {
-		return false, nil
-	}
-	id := binary.BigEndian.Uint32(body[1:])
-	handle, _, ok := sshString(body[5:])
+	id, handle, _, ok := requestHandle(f.buf[4:])
 	if !ok {
 		return false, nil
 	}
-	f.mu.Lock()
-	h := f.handles[string(handle)]
-	f.mu.Unlock()
+	h := f.handle(string(handle))
 	if h == nil || h.file.w == nil {
 		return false, nil
 	}
@@ -94,18 +87,14 @@ func (f *filter) serveWrite(length int) (bool, error) {
 // reply of at most maxReadLength bytes (a short read, as SFTP allows) or
 // a STATUS; false leaves it to pkg/sftp.
 func (f *filter) serveRead(length int) (bool, error) {
-	body := f.buf[4:]
-	if len(body) != length || len(body) < 9 {
+	if len(f.buf)-4 != length {
 		return false, nil
 	}
-	id := binary.BigEndian.Uint32(body[1:])
-	handle, rest, ok := sshString(body[5:])
+	id, handle, rest, ok := requestHandle(f.buf[4:])
 	if !ok || len(rest) != 12 {
 		return false, nil
 	}
-	f.mu.Lock()
-	h := f.handles[string(handle)]
-	f.mu.Unlock()
+	h := f.handle(string(handle))
 	if h == nil || h.file.r == nil {
 		return false, nil
 	}
@@ -141,4 +130,14 @@ func (f *fileWriter) canTake(off int64, n int) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.w == nil || off <= f.next || f.pendingBytes+n <= maxPending
+}
+
+// requestHandle splits a request's body (from its type byte) into its id,
+// its handle and what follows; ok is false when it is too short.
+func requestHandle(body []byte) (id uint32, handle, rest []byte, ok bool) {
+	if len(body) < 9 {
+		return 0, nil, nil, false
+	}
+	handle, rest, ok = sshString(body[5:])
+	return binary.BigEndian.Uint32(body[1:]), handle, rest, ok
 }

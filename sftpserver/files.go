@@ -298,6 +298,7 @@ func (h *handlers) Filewrite(r *sftp.Request) (_ io.WriterAt, err error) {
 	}
 	h.c.openFiles.Add(1)
 	fw.live = h.c.startTransfer("STOR", p, -1)
+	fw.releaseHeap = holdHeapRoom(h.c.srv.UploadHeapRoom)
 	return fw, nil
 }
 
@@ -326,6 +327,7 @@ type fileWriter struct {
 	pendingBytes int
 	bytes        int64
 	failed       error
+	releaseHeap  func() // ends this upload's hold of UploadHeapRoom
 }
 
 func (f *fileWriter) create(mode ftpserver.WriteMode, at int64) error {
@@ -506,7 +508,11 @@ func (f *fileWriter) Close() (err error) {
 	defer f.h.c.recoverPanic(&err)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if !f.close() || f.w == nil {
+	if !f.close() {
+		return nil
+	}
+	f.releaseHeap()
+	if f.w == nil {
 		return nil
 	}
 	f.wake()

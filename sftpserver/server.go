@@ -91,6 +91,16 @@ type Server struct {
 	// MaxAuthTries bounds the authentication attempts of one connection.
 	// Default 6, as OpenSSH's.
 	MaxAuthTries int
+	// UploadHeapRoom, when positive, lets the heap hold this many bytes
+	// of garbage beside its live size while uploads run: the garbage
+	// collector's percent (process-wide) is raised to leave that room,
+	// and restored when the last upload ends. Receiving makes garbage
+	// in proportion to the bytes (x/crypto/ssh allocates per packet);
+	// with a small live heap and GOGC=100 the collector would run every
+	// few MiB, and the freed pages are faulted back in. Left alone when
+	// GOGC is set in the environment or collection is off. ferry serve
+	// sets DefaultUploadHeapRoom; zero leaves the collector alone.
+	UploadHeapRoom int64
 
 	// Logger receives session and transfer logs. Default slog.Default().
 	Logger *slog.Logger
@@ -121,6 +131,8 @@ const (
 	DefaultLoginTimeout = time.Minute
 	DefaultIdleTimeout  = 5 * time.Minute
 	DefaultMaxAuthTries = 6
+	// DefaultUploadHeapRoom is the UploadHeapRoom ferry serve sets.
+	DefaultUploadHeapRoom = 32 << 20
 )
 
 func (srv *Server) logger() *slog.Logger {

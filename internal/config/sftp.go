@@ -93,6 +93,7 @@ func (c *Config) BuildSFTP(inst *Instance, logger *slog.Logger, defaultKey strin
 		MaxSessionsPerIP:    ftp.MaxSessionsPerIP,
 		MaxLoginChecksPerIP: ftp.MaxLoginChecksPerIP,
 		MaxHashSize:         ftp.MaxHashSize,
+		UploadHeapRoom:      sftpserver.DefaultUploadHeapRoom,
 		Logger:              logger,
 		Defender:            ftp.Defender,
 	}

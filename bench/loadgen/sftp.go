@@ -219,43 +219,59 @@ func sftpQuote(p string) string {
 // and go: sshd's per-connection monitor exits without waiting for its
 // unprivileged child, which is then reaped by init, so its time never
 // reaches the listener's children's times (what treeCPU adds). Each
-// process's own time is sampled every few milliseconds instead, and its
-// last sample counted (a zombie keeps its times until reaped): what is
-// lost is each process's last few milliseconds.
+// member's own time is sampled every samplePeriod instead, and its last
+// sample counted (a zero-based count for a member found after the start;
+// a zombie keeps its times until reaped): what is lost is each exiting
+// process's last few milliseconds. The sampler must stay light, since it
+// shares the machine with what it measures: /proc is scanned for new
+// members only every rescanEvery samples (a scan reads every process's
+// stat), and a sample reads each member's stat, not its threads'.
 type treeSampler struct {
-	root int
-	base map[int]float64 // at the start
-	last map[int]float64
-	quit chan struct{}
-	done chan struct{}
+	root    int
+	members []int
+	base    map[int]float64 // at the start
+	last    map[int]float64
+	quit    chan struct{}
+	done    chan struct{}
 }
+
+const (
+	samplePeriod = 10 * time.Millisecond
+	rescanEvery  = 10
+)
 
 func sampleTreeCPU(root int) *treeSampler {
 	s := &treeSampler{root: root, base: map[int]float64{}, last: map[int]float64{},
 		quit: make(chan struct{}), done: make(chan struct{})}
-	s.sample()
+	s.sample(true, true)
 	for pid, v := range s.last {
 		s.base[pid] = v
 	}
 	go func() {
 		defer close(s.done)
-		tick := time.NewTicker(5 * time.Millisecond)
+		tick := time.NewTicker(samplePeriod)
 		defer tick.Stop()
-		for {
+		for n := 1; ; n++ {
 			select {
 			case <-s.quit:
 				return
 			case <-tick.C:
-				s.sample()
+				s.sample(n%rescanEvery == 0, false)
 			}
 		}
 	}()
 	return s
 }
 
-func (s *treeSampler) sample() {
-	for _, pid := range processTree(s.root) {
-		if v, ok := ownCPU(pid); ok && v > s.last[pid] {
+// sample reads the members' times; rescan first looks for new members,
+// precise adds up their threads' time on CPU (more files to read, but
+// not truncated to clock ticks).
+func (s *treeSampler) sample(rescan, precise bool) {
+	if rescan {
+		s.members = processTree(s.root)
+	}
+	for _, pid := range s.members {
+		if v, ok := ownCPU(pid, precise); ok && v > s.last[pid] {
 			s.last[pid] = v
 		}
 	}
@@ -266,7 +282,7 @@ func (s *treeSampler) sample() {
 func (s *treeSampler) stop() float64 {
 	close(s.quit)
 	<-s.done
-	s.sample()
+	s.sample(true, true)
 	var sum float64
 	for pid, v := range s.last {
 		sum += v - s.base[pid]
@@ -275,8 +291,9 @@ func (s *treeSampler) stop() float64 {
 }
 
 // ownCPU is a process's own CPU time in seconds (not its children's):
-// from its threads' schedstat, else from the clock ticks of its stat.
-func ownCPU(pid int) (float64, bool) {
+// from the clock ticks of its stat, or with precise from its threads'
+// schedstat when that says more.
+func ownCPU(pid int, precise bool) (float64, bool) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, false
@@ -295,6 +312,9 @@ func ownCPU(pid int) (float64, bool) {
 		ticks += n
 	}
 	v := float64(ticks) / clockTick
+	if !precise {
+		return v, true
+	}
 	if ns, ok := taskRuntime(pid); ok {
 		v = max(v, float64(ns)/1e9)
 	}

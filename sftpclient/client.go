@@ -68,6 +68,13 @@ type Config struct {
 	// MaxConcurrentRequests is how many reads or writes of one file are
 	// in flight at once; 0 means 64.
 	MaxConcurrentRequests int
+
+	// Debug, when set, receives a trace of what the client does, as
+	// ftpclient.WithDebug's of an FTP conversation: each SSH connection
+	// (server version, negotiated algorithms, the host key and what the
+	// check made of it, the login method that succeeded) and each SFTP
+	// operation with its paths and result. Passwords are never written.
+	Debug io.Writer
 }
 
 // Client is a connection to an SFTP server. Its methods are safe for
@@ -83,6 +90,11 @@ type Client struct {
 	// timeout paused; set while a dial runs.
 	asking func(func())
 	home   string
+	trace  *tracer
+	dials  atomic.Uint64
+	// loginMethod is the login method tried last while a dial runs:
+	// once the login succeeds, the one that did (x/crypto does not say).
+	loginMethod string
 
 	mu     sync.Mutex
 	cur    *session
@@ -91,6 +103,7 @@ type Client struct {
 
 // session is one SSH connection with its SFTP channel.
 type session struct {
+	id     uint64 // the trace's connection number
 	ssh    *ssh.Client
 	sftp   *sftp.Client
 	done   chan struct{} // closed when the SSH connection is gone
@@ -138,6 +151,9 @@ func Dial(ctx context.Context, addr string, cfg *Config) (*Client, error) {
 	if c.cfg.MaxConcurrentRequests <= 0 {
 		c.cfg.MaxConcurrentRequests = defaultRequests
 	}
+	if c.cfg.Debug != nil {
+		c.trace = &tracer{w: c.cfg.Debug}
+	}
 	sc, err := c.clientConfig()
 	if err != nil {
 		return nil, err
@@ -148,7 +164,9 @@ func Dial(ctx context.Context, addr string, cfg *Config) (*Client, error) {
 		return nil, err
 	}
 	stop := context.AfterFunc(ctx, s.close)
+	c.trace.request(s.id, "realpath .")
 	home, err := s.sftp.Getwd()
+	c.trace.result(s.id, "realpath .", err, printable(home))
 	stop()
 	if err != nil {
 		s.close()
@@ -192,6 +210,7 @@ func (c *Client) clientConfig() (*ssh.ClientConfig, error) {
 			perr error
 		)
 		password := func() (string, error) {
+			c.loginMethod = "password"
 			once.Do(func() {
 				pass = c.cfg.Password
 				if pass == "" {
@@ -206,6 +225,7 @@ func (c *Client) clientConfig() (*ssh.ClientConfig, error) {
 				// A server asking for the password this way (OpenSSH
 				// with KbdInteractiveAuthentication) gets it; other
 				// questions have no answer here.
+				c.loginMethod = "keyboard-interactive"
 				answers := make([]string, len(questions))
 				for i, q := range questions {
 					if !echos[i] && strings.Contains(strings.ToLower(q), "password") {
@@ -240,6 +260,11 @@ func (c *Client) signers() ([]ssh.Signer, error) {
 		blob := s.PublicKey().Marshal()
 		if !slices.ContainsFunc(unique, func(u ssh.Signer) bool { return bytes.Equal(u.PublicKey().Marshal(), blob) }) {
 			unique = append(unique, s)
+		}
+	}
+	if c.trace != nil {
+		for i, s := range unique {
+			unique[i] = traceSigner(s, func(method string) { c.loginMethod = method })
 		}
 	}
 	return unique, nil
@@ -281,7 +306,14 @@ func (a *askingSigner) SignWithAlgorithm(rand io.Reader, data []byte, algorithm 
 }
 
 // dial makes a new session.
-func (c *Client) dial(ctx context.Context) (*session, error) {
+func (c *Client) dial(ctx context.Context) (s *session, err error) {
+	id := c.dials.Add(1)
+	c.trace.request(id, "connect %s as %s", c.addr, printable(c.cfg.User))
+	defer func() {
+		if err != nil {
+			c.trace.result(id, "connect", err, "")
+		}
+	}()
 	var timedOut atomic.Bool
 	dctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	d := net.Dialer{}
@@ -312,7 +344,12 @@ func (c *Client) dial(ctx context.Context) (*session, error) {
 		c.agent = signers
 		defer func() { c.agent = nil }()
 	}
-	sconn, chans, reqs, err := ssh.NewClientConn(conn, c.addr, c.ssh)
+	sshConfig := c.ssh
+	if c.trace != nil {
+		sshConfig = c.tracedConfig(id)
+	}
+	c.loginMethod = ""
+	sconn, chans, reqs, err := ssh.NewClientConn(conn, c.addr, sshConfig)
 	if err != nil {
 		conn.Close()
 		if ctx.Err() != nil {
@@ -331,7 +368,9 @@ func (c *Client) dial(ctx context.Context) (*session, error) {
 		}
 		return nil, fmt.Errorf("sftpclient: %s: %w", c.addr, err)
 	}
+	c.traceLogin(id, sconn)
 	client := ssh.NewClient(sconn, chans, reqs)
+	c.trace.request(id, "subsystem sftp")
 	sc, err := sftp.NewClient(client,
 		sftp.UseConcurrentReads(true),
 		sftp.UseConcurrentWrites(true),
@@ -341,7 +380,8 @@ func (c *Client) dial(ctx context.Context) (*session, error) {
 		client.Close()
 		return nil, fmt.Errorf("sftpclient: %s: starting SFTP: %w", c.addr, err)
 	}
-	s := &session{ssh: client, sftp: sc, done: make(chan struct{})}
+	c.trace.result(id, "subsystem sftp", nil, "")
+	s = &session{id: id, ssh: client, sftp: sc, done: make(chan struct{})}
 	go func() {
 		client.Wait()
 		close(s.done)
@@ -405,6 +445,11 @@ func (c *Client) abs(p string) string {
 // taken back, so when ctx ends first the call returns and the request
 // finishes unseen.
 func (c *Client) call(ctx context.Context, op, p string, fn func(*sftp.Client) error) error {
+	return c.callAs(ctx, op, p, op+" "+printable(p), fn)
+}
+
+// callAs is call with what for the trace.
+func (c *Client) callAs(ctx context.Context, op, p, what string, fn func(*sftp.Client) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -412,12 +457,15 @@ func (c *Client) call(ctx context.Context, op, p string, fn func(*sftp.Client) e
 	if err != nil {
 		return err
 	}
+	c.trace.request(s.id, "%s", what)
 	done := make(chan error, 1)
 	go func() { done <- s.check(fn(s.sftp)) }()
 	select {
 	case err := <-done:
+		c.trace.result(s.id, what, err, "")
 		return wrapErr(op, p, err)
 	case <-ctx.Done():
+		c.trace.result(s.id, what, ctx.Err(), "")
 		return ctx.Err()
 	}
 }
@@ -540,7 +588,7 @@ func (c *Client) RemoveDir(ctx context.Context, p string) error {
 // offers posix-rename@openssh.com (SFTP v3's own rename never replaces).
 func (c *Client) Rename(ctx context.Context, from, to string) error {
 	from, to = c.abs(from), c.abs(to)
-	return c.call(ctx, "rename", from, func(s *sftp.Client) error {
+	return c.callAs(ctx, "rename", from, "rename "+printable(from)+" "+printable(to), func(s *sftp.Client) error {
 		if _, ok := s.HasExtension("posix-rename@openssh.com"); ok {
 			return s.PosixRename(from, to)
 		}
@@ -569,7 +617,13 @@ func (c *Client) open(ctx context.Context, op, p string, flags int, offset int64
 	if err != nil {
 		return nil, nil, err
 	}
+	what := fmt.Sprintf("open %s (%s)", printable(p), openFlags(flags))
+	if offset > 0 {
+		what += fmt.Sprintf(" at %d", offset)
+	}
+	c.trace.request(s.id, "%s", what)
 	f, err := transferOpen(ctx, s, p, flags, offset)
+	c.trace.result(s.id, what, err, "")
 	if err != nil {
 		return nil, nil, wrapErr(op, p, err)
 	}
@@ -615,6 +669,7 @@ func (c *Client) Retrieve(ctx context.Context, p string, offset int64, w io.Writ
 		}
 		return n, err
 	})
+	c.trace.result(s.id, "read and close "+printable(p), err, fmt.Sprintf("%d bytes", n))
 	return n, wrapErr("retrieve", p, err)
 }
 
@@ -667,6 +722,7 @@ func (c *Client) upload(ctx context.Context, op, p string, flags int, r io.Reade
 		}
 		return n, err
 	})
+	c.trace.result(s.id, "write and close "+printable(p), err, fmt.Sprintf("%d bytes", n))
 	return n, wrapErr(op, p, err)
 }
 
@@ -692,7 +748,7 @@ func (c *Client) Open(ctx context.Context, p string, offset int64, _ ...ftpclien
 	if err != nil {
 		return nil, err
 	}
-	return &reader{s: s, f: f, buf: bufio.NewReaderSize(f, readAhead), p: p, ctx: ctx, stop: context.AfterFunc(ctx, s.close)}, nil
+	return &reader{s: s, f: f, buf: bufio.NewReaderSize(f, readAhead), p: p, ctx: ctx, stop: context.AfterFunc(ctx, s.close), trace: c.trace}, nil
 }
 
 // readAhead is what Open's reader asks for at once: pkg/sftp splits a
@@ -708,10 +764,14 @@ type reader struct {
 	p    string
 	ctx  context.Context
 	stop func() bool
+
+	trace *tracer
+	read  int64 // for the trace
 }
 
 func (r *reader) Read(b []byte) (int, error) {
 	n, err := r.buf.Read(b)
+	r.read += int64(n)
 	if err != nil && !errors.Is(err, io.EOF) {
 		if cerr := r.ctx.Err(); cerr != nil {
 			return n, cerr
@@ -723,5 +783,7 @@ func (r *reader) Read(b []byte) (int, error) {
 
 func (r *reader) Close() error {
 	r.stop()
-	return r.f.Close()
+	err := r.f.Close()
+	r.trace.result(r.s.id, "read and close "+printable(r.p), err, fmt.Sprintf("%d bytes", r.read))
+	return err
 }

@@ -25,7 +25,9 @@ const (
 	// Strict refuses unknown hosts (StrictHostKeyChecking=yes).
 	Strict HostKeyPolicy = iota
 	// AcceptNew adds an unknown host's key to the user's known_hosts file
-	// and connects (StrictHostKeyChecking=accept-new).
+	// and connects (StrictHostKeyChecking=accept-new). The name is
+	// written hashed, as OpenSSH does with HashKnownHosts yes (Debian's
+	// default), so the file does not list the hosts the user reaches.
 	AcceptNew
 )
 
@@ -214,7 +216,8 @@ func (h *hostKeys) callback(db ssh.HostKeyCallback) ssh.HostKeyCallback {
 }
 
 // add appends host's key to the user's known_hosts file, making the file
-// (and its directory) private as OpenSSH does.
+// (and its directory) private and hashing the name (|1|salt|HMAC-SHA1,
+// a new salt per line) as OpenSSH does.
 func (h *hostKeys) add(host string, key ssh.PublicKey) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -225,7 +228,7 @@ func (h *hostKeys) add(host string, key ssh.PublicKey) error {
 	if err != nil {
 		return fmt.Errorf("sftpclient: adding the host key of %s: %w", host, err)
 	}
-	line := knownhosts.Line([]string{host}, key) + "\n"
+	line := knownhosts.Line([]string{knownhosts.HashHostname(host)}, key) + "\n"
 	// A file whose last line lacks its newline would join the two.
 	if fi, err := f.Stat(); err == nil && fi.Size() > 0 {
 		if last, err := lastByte(h.userFile); err == nil && last != '\n' {

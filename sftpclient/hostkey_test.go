@@ -1,9 +1,13 @@
 package sftpclient_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha1"
+	"encoding/base64"
 	"errors"
 	"net"
 	"os"
@@ -79,13 +83,71 @@ func TestAcceptNewHostKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	line := knownhosts.Line([]string{want}, s.HostKeys[0].PublicKey()) + "\n"
-	if string(data) != line {
-		t.Errorf("known_hosts = %q, want %q", data, line)
-	}
+	checkHashedEntry(t, data, want, s.HostKeys[0].PublicKey())
 	// Now a strict client knows it.
 	cfg.HostKeyPolicy = sftpclient.Strict
 	s.dial(t, cfg).Close()
+	checkOpenSSHKnows(t, s, cfg.KnownHostsFile, want)
+}
+
+// checkHashedEntry: data is one known_hosts line for key whose name is
+// host hashed (|1|salt|hash) as OpenSSH's HashKnownHosts writes it.
+func checkHashedEntry(t *testing.T, data []byte, host string, key ssh.PublicKey) {
+	t.Helper()
+	marker, hosts, got, _, rest, err := ssh.ParseKnownHosts(data)
+	if err != nil {
+		t.Fatalf("known_hosts %q: %v", data, err)
+	}
+	if len(rest) != 0 || marker != "" || len(hosts) != 1 || !bytes.Equal(got.Marshal(), key.Marshal()) {
+		t.Fatalf("known_hosts = %q, want one line with the host key", data)
+	}
+	fields := strings.Split(hosts[0], "|")
+	if len(fields) != 4 || fields[0] != "" || fields[1] != "1" || strings.Contains(string(data), "127.0.0.1") {
+		t.Fatalf("known_hosts name %q is not hashed", hosts[0])
+	}
+	salt, err := base64.StdEncoding.DecodeString(fields[2])
+	if err != nil || len(salt) != sha1.Size {
+		t.Fatalf("salt %q: %d bytes, %v; want %d", fields[2], len(salt), err, sha1.Size)
+	}
+	mac := hmac.New(sha1.New, salt)
+	mac.Write([]byte(host))
+	if wantHash := base64.StdEncoding.EncodeToString(mac.Sum(nil)); fields[3] != wantHash {
+		t.Errorf("hash %q, want HMAC-SHA1(salt, %q) = %q", fields[3], host, wantHash)
+	}
+}
+
+// checkOpenSSHKnows: OpenSSH finds host in file (ssh-keygen -F) and its
+// sftp connects to s trusting only file.
+func checkOpenSSHKnows(t *testing.T, s *server, file, host string) {
+	t.Helper()
+	keygen, err := exec.LookPath("ssh-keygen")
+	if err != nil {
+		t.Skip("ssh-keygen not installed")
+	}
+	out, err := exec.Command(keygen, "-F", host, "-f", file).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "# Host "+host+" found: line 1") {
+		t.Errorf("ssh-keygen -F %s: %v\n%s", host, err, out)
+	}
+	sftp, err := exec.LookPath("sftp")
+	if err != nil {
+		t.Skip("OpenSSH sftp not installed")
+	}
+	hostIP, port, _ := net.SplitHostPort(s.Addr)
+	ctx := testContext(t)
+	cmd := exec.CommandContext(ctx, sftp, "-b", "-", "-P", port,
+		"-F", "/dev/null",
+		"-o", "StrictHostKeyChecking=yes",
+		"-o", "UserKnownHostsFile="+file,
+		"-o", "GlobalKnownHostsFile=/dev/null",
+		"-o", "IdentitiesOnly=yes",
+		"-o", "IdentityFile="+s.KeyFile,
+		"-o", "BatchMode=yes",
+		sftptest.User+"@"+hostIP)
+	cmd.Stdin = strings.NewReader("pwd\n")
+	out, err = cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Remote working directory: /") {
+		t.Errorf("OpenSSH sftp with the known_hosts ferry wrote: %v\n%s", err, out)
+	}
 }
 
 func TestChangedHostKeyRefused(t *testing.T) {

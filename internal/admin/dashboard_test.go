@@ -24,11 +24,14 @@ import (
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/pkg/sftp"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/ferry-ftp/ferry/ftpserver"
 	"github.com/ferry-ftp/ferry/internal/admin"
 	"github.com/ferry-ftp/ferry/internal/testtool"
 	"github.com/ferry-ftp/ferry/internal/testwait"
+	"github.com/ferry-ftp/ferry/sftpserver"
 	"github.com/ferry-ftp/ferry/storage/memfs"
 )
 
@@ -252,14 +255,103 @@ func TestDashboard(t *testing.T) {
 	b.checkConsole(t)
 }
 
+// TestDashboardSFTPSession: an SFTP session (pkg/sftp's client, logged
+// in as alice) shows in the dashboard beside an FTP one, with its SFTP
+// tag where the FTP session has none, and the page's Disconnect ends it:
+// the row goes, the server no longer lists it, and the client's SSH
+// connection is closed.
+func TestDashboardSFTPSession(t *testing.T) {
+	t.Parallel()
+	env := startDashEnv(t)
+	b := newBrowser(t)
+
+	ftpConn := dialFTP(t, env.ftpAddr)
+	ftpConn.login(t, "bob", "hunter2")
+	conn, err := ssh.Dial("tcp", env.sftpAddr, &ssh.ClientConfig{
+		User:            "alice",
+		Auth:            []ssh.AuthMethod{ssh.Password("secret")},
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(),
+		Timeout:         10 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	client, err := sftp.NewClient(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	if fi, err := client.Stat(bigFile); err != nil || fi.Size() != bigSize {
+		t.Fatalf("SFTP stat %s: %v, %v", bigFile, fi, err)
+	}
+	var sftpID string
+	testwait.For(t, "alice's SFTP session", func() bool {
+		for _, s := range env.sftp.Sessions() {
+			if s.User == "alice" && s.Protocol == "sftp" {
+				sftpID = s.ID
+				return true
+			}
+		}
+		return false
+	})
+	ftpID := env.sessionWhere(t, "bob's FTP session", func(s ftpserver.SessionInfo) bool { return s.User == "bob" })
+
+	b.run(t, "sign in",
+		chromedp.Navigate(env.url),
+		chromedp.Evaluate[chromedp.Void](`sessionStorage.setItem("ferry.admin-token", "`+dashToken+`")`),
+		chromedp.Reload(),
+		chromedp.WaitVisible(chromedp.CSS("#dashboard")),
+	)
+	sftpRow := fmt.Sprintf(`tr[data-session-id=%q]`, sftpID)
+	ftpRow := fmt.Sprintf(`tr[data-session-id=%q]`, ftpID)
+	b.waitText(t, sftpRow+" td:nth-child(1)", "alice")
+	b.waitText(t, ftpRow+" td:nth-child(1)", "bob")
+	if got := b.text(t, sftpRow+" td:nth-child(1) .tag"); got != "SFTP" {
+		t.Errorf("the SFTP session's tag is %q, want SFTP", got)
+	}
+	if n := b.eval(t, `document.querySelectorAll('`+ftpRow+` .tag').length`); n != 0.0 {
+		t.Errorf("the plain FTP session has %v tags, want none", n)
+	}
+
+	b.run(t, "disconnect the SFTP session",
+		chromedp.Click(chromedp.CSS(sftpRow+" button.disconnect")),
+		chromedp.WaitVisible(chromedp.CSS("#confirm")),
+		chromedp.Click(chromedp.CSS("#confirm-ok")),
+	)
+	b.waitGone(t, sftpRow)
+	closed := make(chan error, 1)
+	go func() { closed <- conn.Wait() }()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the SFTP client's connection is still open after Disconnect")
+	}
+	if _, err := client.Stat(bigFile); err == nil {
+		t.Error("the SFTP client still works after Disconnect")
+	}
+	for _, s := range env.sftp.Sessions() {
+		if s.ID == sftpID {
+			t.Errorf("session %s still runs after its disconnect", sftpID)
+		}
+	}
+	// The FTP session is untouched.
+	ftpConn.cmd(t, "NOOP", 200)
+	b.checkConsole(t)
+}
+
 // --- the servers -------------------------------------------------------------
 
 type dashEnv struct {
 	srv     *ftpserver.Server
 	ftpAddr string
-	handler http.Handler
-	adminLn string // host:port of the admin server, kept across restarts
-	url     string
+	// sftp serves the same accounts and storage over SFTP, as ferry
+	// serve runs it beside the FTP server.
+	sftp     *sftpserver.Server
+	sftpAddr string
+	handler  http.Handler
+	adminLn  string // host:port of the admin server, kept across restarts
+	url      string
 
 	mu    sync.Mutex
 	admin *admin.Server
@@ -298,8 +390,10 @@ func startDashEnv(t *testing.T) *dashEnv {
 	stats := admin.NewStats(ctx, srv)
 	srv.Observer = stats
 	env := &dashEnv{srv: srv, statsAsked: make(chan struct{}, 64)}
+	env.startSFTP(t, auth, stats)
 	env.handler = env.count(admin.Handler(admin.Options{
 		Server:    srv,
+		Sessions:  []admin.SessionSource{srv, env.sftp},
 		Token:     dashToken,
 		Stats:     stats,
 		Version:   "test-1.2.3",
@@ -338,6 +432,35 @@ func startDashEnv(t *testing.T) *dashEnv {
 		env.stopAdmin(t)
 	})
 	return env
+}
+
+// startSFTP runs env.sftp until the test ends.
+func (env *dashEnv) startSFTP(t *testing.T, auth ftpserver.Authenticator, stats *admin.Stats) {
+	t.Helper()
+	key, _, err := sftpserver.NewHostKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.sftp = &sftpserver.Server{
+		Auth:           auth,
+		HostKeys:       []ssh.Signer{key},
+		LoginFailDelay: -1,
+		Observer:       stats,
+		Logger:         slog.New(slog.DiscardHandler),
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.sftpAddr = ln.Addr().String()
+	served := make(chan error, 1)
+	go func() { served <- env.sftp.Serve(ln) }()
+	t.Cleanup(func() {
+		env.sftp.Close()
+		if err := <-served; !errors.Is(err, sftpserver.ErrServerClosed) {
+			t.Errorf("SFTP Serve returned %v, want ErrServerClosed", err)
+		}
+	})
 }
 
 // count notes the API requests the page makes, so that the test can wait

@@ -42,7 +42,7 @@ func (f *remoteFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&f.caFile, "ca", "", "trust the CA certificates in this PEM file for TLS")
 	fl.StringVar(&f.netrc, "netrc-file", "", "netrc file for credentials (default ~/.netrc)")
 	fl.DurationVar(&f.timeout, "timeout", 30*time.Second, "connect and reply timeout")
-	fl.BoolVar(&f.debug, "debug", false, "print the FTP conversation (passwords masked) on stderr")
+	fl.BoolVar(&f.debug, "debug", false, "print the FTP conversation (passwords masked), or for sftp:// the SSH connection and each SFTP operation, on stderr")
 	fl.StringVar(&f.vhost, "vhost", "", "send HOST NAME before login: the virtual host (RFC 7151) of a server that serves several names, such as the URL's host")
 	f.ssh.register(fl)
 }

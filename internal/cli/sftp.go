@@ -119,6 +119,9 @@ func (f *remoteFlags) dialSFTP(ctx context.Context, env Env, r *remoteURL) (*sft
 	if f.ssh.acceptNew {
 		cfg.HostKeyPolicy = sftpclient.AcceptNew
 	}
+	if f.debug {
+		cfg.Debug = env.Stderr
+	}
 	pass, hasPass := r.Pass, r.HasPass
 	if cfg.User == "" && f.user != "" {
 		cfg.User, pass, hasPass = strings.Cut(f.user, ":")

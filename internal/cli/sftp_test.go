@@ -228,10 +228,19 @@ func TestSFTPUnknownHost(t *testing.T) {
 	if !strings.Contains(stderr, fp) {
 		t.Errorf("no note of the added key: %q", stderr)
 	}
+	// Written hashed, as OpenSSH does with HashKnownHosts yes, and found
+	// by OpenSSH under the name it looks up.
 	data, err := os.ReadFile(known)
 	_, port, _ := net.SplitHostPort(ts.Addr)
-	if err != nil || !strings.HasPrefix(string(data), "[127.0.0.1]:"+port+" ssh-ed25519 ") {
-		t.Fatalf("known_hosts = %q, %v", data, err)
+	if err != nil || !strings.HasPrefix(string(data), "|1|") || !strings.Contains(string(data), " ssh-ed25519 ") || strings.Contains(string(data), "127.0.0.1") {
+		t.Fatalf("known_hosts = %q, %v; want one hashed ssh-ed25519 line", data, err)
+	}
+	if keygen, err := exec.LookPath("ssh-keygen"); err == nil {
+		host := "[127.0.0.1]:" + port
+		out, err := exec.Command(keygen, "-F", host, "-f", known).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "# Host "+host+" found: line 1") {
+			t.Errorf("ssh-keygen -F %s: %v\n%s", host, err, out)
+		}
 	}
 	// Known now: silent, with or without the flag.
 	for _, extra := range [][]string{nil, {"--accept-new-host-key"}} {

@@ -43,6 +43,11 @@
 // once it is done; a DirLister also stops when the context of its List call
 // ends. A FileWriter is not bound to the context of Create.
 //
+// Link (ftpserver.Linker) gives a file a second name, as a hard link
+// does: writes in place show under both, an upload installed at one
+// name (Commit of a buffered upload) replaces that name only, and the
+// file's bytes are freed with its last name.
+//
 // After Commit or Abort, Write and Commit fail with fs.ErrClosed and Abort
 // returns nil, so "defer w.Abort(ctx, ftpserver.AbortFailed)" is safe. A failed Commit has already
 // discarded its buffer rather than install it.
@@ -115,6 +120,9 @@ type node struct {
 	// writer is set while an upload writes into the file in place: a
 	// second one is refused with ftpserver.ErrBusy, as localfs's lock.
 	writer bool
+	// extraNames counts the file's hard links beyond its first name
+	// (Link): its bytes stay accounted for until the last name goes.
+	extraNames int
 }
 
 var (
@@ -425,7 +433,7 @@ func (fsys *FS) unlink(ctx context.Context, op, name string, rootErr error, canR
 	if err := canRemove(n); err != nil {
 		return pathErr(op, name, err)
 	}
-	fsys.used -= int64(len(n.data))
+	fsys.dropName(n)
 	delete(dir.children, base)
 	dir.mtime = time.Now()
 	return nil
@@ -440,19 +448,9 @@ func (fsys *FS) Rename(ctx context.Context, from, to string) error {
 	fail := func(err error) error {
 		return &os.LinkError{Op: "rename", Old: from, New: to, Err: err}
 	}
-	if err := ctx.Err(); err != nil {
+	fromParts, toParts, err := resolvePair(ctx, from, to)
+	if err != nil {
 		return fail(err)
-	}
-	fromParts, err := split("rename", from)
-	if err != nil {
-		return fail(ftpserver.ErrInvalidName)
-	}
-	toParts, err := split("rename", to)
-	if err != nil {
-		return fail(ftpserver.ErrInvalidName)
-	}
-	if len(fromParts) == 0 || len(toParts) == 0 {
-		return fail(fs.ErrPermission)
 	}
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
@@ -475,15 +473,17 @@ func (fsys *FS) Rename(ctx context.Context, from, to string) error {
 		return fail(err)
 	}
 	if old, ok := toDir.children[toBase]; ok {
+		if old == n {
+			// Two names of one file (Link): rename(2) leaves both.
+			return nil
+		}
 		if old.dir {
 			return fail(ftpserver.ErrIsDir)
 		}
 		if n.dir {
 			return fail(ftpserver.ErrNotDir)
 		}
-		if old != n {
-			fsys.used -= int64(len(old.data))
-		}
+		fsys.dropName(old)
 	}
 	delete(fromDir.children, fromBase)
 	toDir.children[toBase] = n
@@ -491,6 +491,28 @@ func (fsys *FS) Rename(ctx context.Context, from, to string) error {
 	fromDir.mtime = now
 	toDir.mtime = now
 	return nil
+}
+
+// resolvePair starts the two-name methods (Rename, Link): it fails once
+// ctx is done, then validates both names, neither of which may be the
+// root, and returns their components. The error is the bare cause, for
+// the caller's *os.LinkError.
+func resolvePair(ctx context.Context, from, to string) (fromParts, toParts []string, err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	fromParts, err = split("", from)
+	if err != nil {
+		return nil, nil, ftpserver.ErrInvalidName
+	}
+	toParts, err = split("", to)
+	if err != nil {
+		return nil, nil, ftpserver.ErrInvalidName
+	}
+	if len(fromParts) == 0 || len(toParts) == 0 {
+		return nil, nil, fs.ErrPermission
+	}
+	return fromParts, toParts, nil
 }
 
 // SetModTime implements ftpserver.FileSystem.

@@ -19,7 +19,7 @@ import (
 func TestConformance(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T) ftpserver.FileSystem {
 		return memfs.New()
-	}, storagetest.WithCapabilities(storagetest.AllCapabilities()...), storagetest.WithCapabilities(storagetest.Sync))
+	}, storagetest.WithCapabilities(storagetest.AllCapabilities()...), storagetest.WithCapabilities(storagetest.Sync, storagetest.HardLink))
 }
 
 // objectStore is memfs cut down to what an object store offers: whole

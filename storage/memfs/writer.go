@@ -239,7 +239,7 @@ func (w *writer) install(op string) error {
 			return fail(fs.ErrExist)
 		}
 		perm = old.perm
-		w.fsys.used -= int64(len(old.data))
+		w.fsys.dropName(old)
 	}
 	now := time.Now()
 	dir.children[base] = &node{perm: perm, mtime: now, data: data}

@@ -101,7 +101,8 @@ const (
 	// ftpserver.ErrInvalidName from Create and Stat alike.
 	BackslashDots Capability = "backslash-dots"
 	// HardLink: the FileSystem is an ftpserver.Linker (SFTP's
-	// hardlink@openssh.com). Not in AllCapabilities: memfs has none.
+	// hardlink@openssh.com). Not in AllCapabilities: a wrapper must
+	// forward it (quotafs does not, on purpose).
 	HardLink Capability = "hard-link"
 	// Sync: uploads are ftpserver.Syncers (SFTP's fsync@openssh.com).
 	// Not in AllCapabilities: a wrapper must forward it.
@@ -1668,7 +1669,11 @@ func (s *suite) testAvailableSpace(t *testing.T) {
 }
 
 // testLink: a hard link is a second name for the same data, never
-// replaces a name, and refuses directories and missing files.
+// replaces a name, and refuses directories, the root and missing files.
+// Data written in place through one name shows through the other; a
+// new file installed at one name (an atomic upload, as a rename of a
+// temporary file on disk) replaces that name only; removing one name
+// keeps the other.
 func (s *suite) testLink(t *testing.T) {
 	s.need(t, HardLink)
 	fsys := s.newFS(t)
@@ -1690,21 +1695,84 @@ func (s *suite) testLink(t *testing.T) {
 		want     error
 	}{
 		{"/f", "/dir/g", fs.ErrExist},
+		{"/f", "/f", fs.ErrExist},
+		{"/f", "/dir", fs.ErrExist},
 		{"/dir", "/d2", ftpserver.ErrIsDir},
+		{"/", "/d2", fs.ErrPermission},
+		{"/f", "/", fs.ErrPermission},
 		{"/missing", "/m", fs.ErrNotExist},
 		{"/f", "/missing/g", fs.ErrNotExist},
+		{"/f", "/f/g", fs.ErrNotExist},
 		{"f", "/h", ftpserver.ErrInvalidName},
+		{"/f", "/h/", ftpserver.ErrInvalidName},
 	} {
 		if err := l.Link(ctx, k.old, k.new); !errors.Is(err, k.want) {
 			t.Errorf("Link(%s, %s) = %v, want %v", k.old, k.new, err, k.want)
 		}
 	}
-	// Removing one name leaves the other.
-	if err := fsys.Remove(ctx, "/f"); err != nil {
+	for _, name := range []string{"/d2", "/m", "/h"} {
+		if _, err := fsys.Stat(ctx, name); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("after a refused Link, Stat(%s) = %v, want not-exist", name, err)
+		}
+	}
+	// Renaming one name onto the other is rename(2) between two links
+	// of one file: nothing happens, both names stay.
+	if err := fsys.Rename(ctx, "/f", "/dir/g"); err != nil {
+		t.Errorf("Rename(/f, /dir/g) between links: %v", err)
+	}
+	for _, name := range []string{"/f", "/dir/g"} {
+		if got := get(t, fsys, name); !bytes.Equal(got, oldContent) {
+			t.Errorf("after renaming one link onto the other, %s holds %q", name, got)
+		}
+	}
+	want := oldContent
+	if s.cfg.caps[WriteInPlace] && s.cfg.caps[Append] {
+		w, err := fsys.Create(ctx, "/dir/g", ftpserver.CreateOptions{Mode: ftpserver.WriteAppend, Upload: ftpserver.UploadDirect})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(newContent); err != nil {
+			w.Abort(ctx, ftpserver.AbortFailed)
+			t.Fatal(err)
+		}
+		if err := w.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		want = append(bytes.Clone(oldContent), newContent...)
+		if got := get(t, fsys, "/f"); !bytes.Equal(got, want) {
+			t.Errorf("after appending in place through /dir/g, /f holds %q, want %q", got, want)
+		}
+		if fi, err := fsys.Stat(ctx, "/f"); err != nil || fi.Size() != int64(len(want)) {
+			t.Errorf("Stat(/f) after appending through /dir/g = %v, %v; want size %d", fi, err, len(want))
+		}
+	}
+	// An atomic upload installs a new file at /f: /dir/g keeps the old one.
+	w, err := fsys.Create(ctx, "/f", ftpserver.CreateOptions{Upload: ftpserver.UploadAtomic})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if got := get(t, fsys, "/dir/g"); !bytes.Equal(got, oldContent) {
-		t.Errorf("after removing /f, /dir/g holds %q", got)
+	if _, err := w.Write([]byte("replaced")); err != nil {
+		w.Abort(ctx, ftpserver.AbortFailed)
+		t.Fatal(err)
+	}
+	if err := w.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(t, fsys, "/dir/g"); !bytes.Equal(got, want) {
+		t.Errorf("after an atomic upload to /f, /dir/g holds %q, want %q", got, want)
+	}
+	if err := l.Link(ctx, "/dir/g", "/k"); err != nil {
+		t.Fatalf("Link(/dir/g, /k): %v", err)
+	}
+	// Removing one name leaves the other.
+	if err := fsys.Remove(ctx, "/dir/g"); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(t, fsys, "/k"); !bytes.Equal(got, want) {
+		t.Errorf("after removing /dir/g, /k holds %q, want %q", got, want)
+	}
+	if got := get(t, fsys, "/f"); string(got) != "replaced" {
+		t.Errorf("/f holds %q, want %q", got, "replaced")
 	}
 }
 

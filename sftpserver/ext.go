@@ -80,6 +80,7 @@ func (e *extensions) stop() {
 // only valid during the call) and reports whether it is one of the
 // filter's; other names are left to pkg/sftp.
 func (e *extensions) serve(f *filter, id uint32, name string, args []byte) bool {
+	e.h.c.note(name)
 	switch name {
 	case "limits@openssh.com":
 		e.reply(f, limitsReply(id))

@@ -20,6 +20,7 @@ import (
 // files, the file's o+r bit.
 func (h *handlers) Fileread(r *sftp.Request) (_ io.ReaderAt, err error) {
 	defer h.c.recoverPanic(&err)
+	h.c.note("open(read)", r.Filepath)
 	p, err := vpath(r.Filepath)
 	if err == nil {
 		err = h.allowed(p, ftpserver.PermDownload)
@@ -260,6 +261,7 @@ const gapWait = time.Minute
 // with the append flag starts at the end at once.)
 func (h *handlers) Filewrite(r *sftp.Request) (_ io.WriterAt, err error) {
 	defer h.c.recoverPanic(&err)
+	h.c.note("open(write)", r.Filepath)
 	p, err := vpath(r.Filepath)
 	if err != nil {
 		return nil, h.status("open", r.Filepath, err)

@@ -125,6 +125,7 @@ func (h *handlers) allowed(path string, need ftpserver.Perm) error {
 // directory of every session.
 func (h *handlers) RealPath(p string) (_ string, err error) {
 	defer h.c.recoverPanic(&err)
+	h.c.note("realpath", p)
 	v, err := vpath(p)
 	return v, h.status("realpath", p, err)
 }
@@ -139,6 +140,7 @@ func (h *handlers) Readlink(string) (string, error) {
 // followed, as FTP sees it).
 func (h *handlers) Filelist(r *sftp.Request) (_ sftp.ListerAt, err error) {
 	defer h.c.recoverPanic(&err)
+	h.c.note(r.Method, r.Filepath)
 	p, err := vpath(r.Filepath)
 	if err == nil {
 		err = h.allowed(p, ftpserver.PermList)
@@ -204,6 +206,7 @@ func (l *dirLister) Close() error { return l.dl.Close() }
 // Filecmd serves the commands that change the tree.
 func (h *handlers) Filecmd(r *sftp.Request) (err error) {
 	defer h.c.recoverPanic(&err)
+	h.c.note(r.Method, r.Filepath, r.Target)
 	p, err := vpath(r.Filepath)
 	if err != nil {
 		return h.status(r.Method, r.Filepath, err)
@@ -322,6 +325,7 @@ const statvfsBlock = 4096
 // free are reported as that too.
 func (h *handlers) StatVFS(r *sftp.Request) (_ *sftp.StatVFS, err error) {
 	defer h.c.recoverPanic(&err)
+	h.c.note("statvfs", r.Filepath)
 	p, err := vpath(r.Filepath)
 	if err == nil {
 		err = h.allowed(p, ftpserver.PermList)

@@ -29,6 +29,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -466,6 +467,8 @@ type conn struct {
 	heldUser                   bool // acct counted against its MaxSessions
 	// shown is acct for info, which other goroutines call.
 	shown atomic.Pointer[ftpserver.Account]
+	// command is the request being served or last served, for info.
+	command atomic.Pointer[noted]
 	// transfers are the files open now, oldest first, for info.
 	transfersMu sync.Mutex
 	transfers   []*liveTransfer
@@ -493,6 +496,9 @@ func (c *conn) info() ftpserver.SessionInfo {
 	if acct := c.shown.Load(); acct != nil {
 		info.User, info.Anonymous = acct.User, acct.Anonymous
 	}
+	if n := c.command.Load(); n != nil {
+		info.Command, info.CommandAt = n.text, n.at
+	}
 	c.transfersMu.Lock()
 	if len(c.transfers) > 0 {
 		t := c.transfers[0]
@@ -500,6 +506,31 @@ func (c *conn) info() ftpserver.SessionInfo {
 	}
 	c.transfersMu.Unlock()
 	return info
+}
+
+// maxNoted bounds the text of a noted request, in bytes.
+const maxNoted = 256
+
+// noted is a request as Sessions shows it: "STAT /a", "RENAME /a /b".
+type noted struct {
+	text string
+	at   time.Time
+}
+
+// note records a request (an SFTP method or extension name, upper-cased,
+// and the paths it names) as the session's command.
+func (c *conn) note(method string, paths ...string) {
+	text := strings.ToUpper(method)
+	for _, p := range paths {
+		if p != "" {
+			text += " " + p
+		}
+	}
+	if len(text) > maxNoted {
+		// Names come from the client: a session's listing stays small.
+		text = strings.ToValidUTF8(text[:maxNoted], "") + "…"
+	}
+	c.command.Store(&noted{text: text, at: time.Now()})
 }
 
 // liveTransfer is an open file as Sessions shows it.

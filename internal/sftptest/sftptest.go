@@ -99,13 +99,25 @@ func (a *auth) AuthenticatePublicKey(_ context.Context, _ ftpserver.ConnInfo, us
 // key when none are given).
 func Start(t testing.TB, hostKeys ...ssh.Signer) *Server {
 	t.Helper()
+	return StartWrapped(t, nil, hostKeys...)
+}
+
+// StartWrapped is Start with the account's file system (a localfs over
+// Root) wrapped by wrap, for a test that needs a server to list or fail
+// in ways a disk does not.
+func StartWrapped(t testing.TB, wrap func(ftpserver.FileSystem) ftpserver.FileSystem, hostKeys ...ssh.Signer) *Server {
+	t.Helper()
 	if len(hostKeys) == 0 {
 		hostKeys = []ssh.Signer{NewSigner(t)}
 	}
 	s := &Server{Root: t.TempDir(), HostKeys: hostKeys}
-	fsys, err := localfs.New(s.Root)
+	disk, err := localfs.New(s.Root)
 	if err != nil {
 		t.Fatal(err)
+	}
+	var fsys ftpserver.FileSystem = disk
+	if wrap != nil {
+		fsys = wrap(disk)
 	}
 	dir := t.TempDir()
 	s.KeyFile = filepath.Join(dir, "id_ed25519")

@@ -162,19 +162,21 @@ func (w *walker) dir(ctx context.Context, d dir) []dir {
 	slices.SortFunc(entries, func(a, b ftp.Entry) int { return strings.Compare(a.Name, b.Name) })
 	var dirs []dir
 	for _, child := range entries {
-		p := Join(d.path, child.Name)
-		err := w.result(w.fn(p, child, nil))
-		if w.isStopped() {
+		// Checked before each call, not after: a walk that ends, by fn's
+		// error or by ctx, ends for the rest of this directory too.
+		if w.isStopped() || ctx.Err() != nil {
 			return nil
 		}
-		if errors.Is(err, fs.SkipDir) {
+		p := Join(d.path, child.Name)
+		switch err := w.result(w.fn(p, child, nil)); {
+		case err == nil:
 			if child.IsDir() {
-				continue
+				dirs = append(dirs, dir{p, child})
 			}
-			break
-		}
-		if child.IsDir() {
-			dirs = append(dirs, dir{p, child})
+		case !errors.Is(err, fs.SkipDir):
+			return nil // the walk stopped
+		case !child.IsDir():
+			return dirs // the rest of this directory is skipped
 		}
 	}
 	return dirs

@@ -10,10 +10,10 @@ import (
 	"path"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ferry-ftp/ferry/ftp"
+	"github.com/ferry-ftp/ferry/internal/walk"
 )
 
 // List returns the entries of the directory dir, without "." and "..".
@@ -357,7 +357,7 @@ func (c *Client) walk(ctx context.Context, p string, e ftp.Entry, fn WalkFunc) e
 	}
 	slices.SortFunc(entries, func(a, b ftp.Entry) int { return strings.Compare(a.Name, b.Name) })
 	for _, child := range entries {
-		if err := c.walk(ctx, joinRemote(p, child.Name), child, fn); err != nil {
+		if err := c.walk(ctx, walk.Join(p, child.Name), child, fn); err != nil {
 			if errors.Is(err, fs.SkipDir) {
 				break
 			}
@@ -392,160 +392,5 @@ func (c *Client) WalkConcurrent(ctx context.Context, root string, parallel int, 
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	e, err := c.Stat(ctx, p)
-	if err != nil {
-		err = fn(p, e, err)
-	} else {
-		err = fn(p, e, nil)
-	}
-	if err != nil || !e.IsDir() {
-		if errors.Is(err, fs.SkipDir) || errors.Is(err, fs.SkipAll) {
-			return nil
-		}
-		return err
-	}
-	w := &walker{c: c, fn: fn, cancel: cancel, queue: []walkDir{{p, e}}}
-	w.wake = sync.NewCond(&w.mu)
-	var wg sync.WaitGroup
-	for range max(parallel, 1) {
-		wg.Go(func() { w.work(ctx) })
-	}
-	wg.Wait()
-	if w.stopped {
-		if errors.Is(w.err, fs.SkipAll) {
-			return nil
-		}
-		return w.err
-	}
-	return ctx.Err()
-}
-
-// walkDir is a directory WalkConcurrent has yet to list.
-type walkDir struct {
-	path  string
-	entry ftp.Entry
-}
-
-// walker is the state of one WalkConcurrent: a stack of directories to
-// list, shared by a fixed set of workers, so that a wide tree costs memory
-// for its pending paths, not a goroutine for each.
-type walker struct {
-	c      *Client
-	fn     WalkFunc
-	cancel context.CancelFunc
-
-	mu      sync.Mutex
-	wake    *sync.Cond // a directory was queued, or the walk ended
-	queue   []walkDir
-	busy    int  // workers listing a directory or calling fn for it
-	stopped bool // fn returned an error: no more listings or calls
-	err     error
-}
-
-func (w *walker) work(ctx context.Context) {
-	for {
-		w.mu.Lock()
-		for len(w.queue) == 0 && w.busy > 0 && !w.stopped && ctx.Err() == nil {
-			w.wake.Wait()
-		}
-		if len(w.queue) == 0 || w.stopped || ctx.Err() != nil {
-			// Nothing left, and nobody who could queue more: the others
-			// waiting must hear it too.
-			w.wake.Broadcast()
-			w.mu.Unlock()
-			return
-		}
-		d := w.queue[len(w.queue)-1]
-		w.queue = w.queue[:len(w.queue)-1]
-		w.busy++
-		w.mu.Unlock()
-
-		children := w.list(ctx, d)
-
-		w.mu.Lock()
-		w.busy--
-		// Pushed last first, so that they are taken in lexical order.
-		for _, child := range slices.Backward(children) {
-			w.queue = append(w.queue, child)
-		}
-		w.wake.Broadcast()
-		w.mu.Unlock()
-	}
-}
-
-// list lists the directory d, passes its entries to fn and returns the
-// subdirectories to walk.
-func (w *walker) list(ctx context.Context, d walkDir) []walkDir {
-	entries, err := w.c.List(ctx, d.path)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		if !w.call(d.path, d.entry, err) {
-			return nil
-		}
-	}
-	slices.SortFunc(entries, func(a, b ftp.Entry) int { return strings.Compare(a.Name, b.Name) })
-	var dirs []walkDir
-	for _, child := range entries {
-		p := joinRemote(d.path, child.Name)
-		err := w.result(w.fn(p, child, nil))
-		if w.isStopped() {
-			return nil
-		}
-		if errors.Is(err, fs.SkipDir) {
-			if child.IsDir() {
-				continue
-			}
-			break
-		}
-		if child.IsDir() {
-			dirs = append(dirs, walkDir{p, child})
-		}
-	}
-	return dirs
-}
-
-// call passes a listing error to fn and reports whether to go on with the
-// entries that came with it.
-func (w *walker) call(p string, e ftp.Entry, listErr error) bool {
-	if w.isStopped() {
-		return false
-	}
-	err := w.result(w.fn(p, e, listErr))
-	return err == nil
-}
-
-// result stops the walk when fn returned an error other than fs.SkipDir,
-// and returns that error.
-func (w *walker) result(err error) error {
-	if err == nil || errors.Is(err, fs.SkipDir) {
-		return err
-	}
-	w.mu.Lock()
-	if !w.stopped {
-		w.stopped, w.err = true, err
-		w.wake.Broadcast()
-	}
-	w.mu.Unlock()
-	w.cancel()
-	return err
-}
-
-func (w *walker) isStopped() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.stopped
-}
-
-func joinRemote(dir, name string) string {
-	if strings.HasPrefix(dir, "/") {
-		return path.Join(dir, name)
-	}
-	if dir == "" {
-		return name
-	}
-	return strings.TrimSuffix(dir, "/") + "/" + name
+	return walk.Concurrent(ctx, p, parallel, c.Stat, c.List, fn)
 }

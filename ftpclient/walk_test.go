@@ -318,3 +318,31 @@ func TestWalkNamesThatClimb(t *testing.T) {
 		}
 	}
 }
+
+// TestWalkConcurrentCancelDuringEntries: once ctx is done, fn is called no
+// more, even for the rest of the directory whose entries are being passed.
+func TestWalkConcurrentCancelDuringEntries(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	walkTree(t, ts.fs, "/w", 6)
+	c := dial(t, ts.addr, ftpclient.WithPoolSize(2))
+	ctx, cancel := context.WithCancel(testCtx(t))
+	defer cancel()
+
+	var rec walkRecorder
+	err := c.WalkConcurrent(ctx, "/w", 2, func(p string, e ftp.Entry, err error) error {
+		rec.add(p)
+		if p == "/w/d01" {
+			cancel()
+		}
+		return err
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("a walk cancelled by fn returned %v", err)
+	}
+	// The root's entries come in order on one goroutine, and nothing
+	// below them is listed before they are all passed.
+	if want := []string{"/w", "/w/d00", "/w/d01"}; !slices.Equal(rec.seen, want) {
+		t.Errorf("fn saw %q, want %q", rec.seen, want)
+	}
+}

@@ -87,9 +87,15 @@ func (ts *testServer) dial(t *testing.T) *client {
 func (ts *testServer) login(t *testing.T) *client {
 	t.Helper()
 	c := ts.dial(t)
-	c.cmd(331, "USER alice")
-	c.cmd(230, "PASS secret")
+	c.loginAs("alice", "secret")
 	return c
+}
+
+// loginAs logs in as user with pass.
+func (c *client) loginAs(user, pass string) {
+	c.t.Helper()
+	c.cmd(331, "USER %s", user)
+	c.cmd(230, "PASS %s", pass)
 }
 
 func (c *client) send(format string, args ...any) {
@@ -147,6 +153,15 @@ func (c *client) pasv() net.Conn {
 	return conn
 }
 
+// transfer starts a transfer command (150) over a fresh passive data
+// connection and returns that connection.
+func (c *client) transfer(format string, args ...any) net.Conn {
+	c.t.Helper()
+	data := c.pasv()
+	c.cmd(150, format, args...)
+	return data
+}
+
 // pasv4 sends PASV and returns the announced address.
 func (c *client) pasv4() netip.AddrPort {
 	c.t.Helper()
@@ -161,8 +176,7 @@ func (c *client) pasv4() netip.AddrPort {
 // retr downloads name over a fresh passive connection.
 func (c *client) retr(name string) []byte {
 	c.t.Helper()
-	data := c.pasv()
-	c.cmd(150, "RETR %s", name)
+	data := c.transfer("RETR %s", name)
 	b, err := io.ReadAll(data)
 	if err != nil {
 		c.t.Fatal(err)
@@ -174,8 +188,7 @@ func (c *client) retr(name string) []byte {
 // stor uploads content as name over a fresh passive connection.
 func (c *client) stor(verb, name string, content []byte) string {
 	c.t.Helper()
-	data := c.pasv()
-	c.cmd(150, "%s %s", verb, name)
+	data := c.transfer("%s %s", verb, name)
 	if _, err := data.Write(content); err != nil {
 		c.t.Fatal(err)
 	}
@@ -186,8 +199,7 @@ func (c *client) stor(verb, name string, content []byte) string {
 // listing runs a data-connection listing command and returns its lines.
 func (c *client) listing(command string) []string {
 	c.t.Helper()
-	data := c.pasv()
-	c.cmd(150, "%s", command)
+	data := c.transfer("%s", command)
 	var lines []string
 	sc := bufio.NewScanner(data)
 	for sc.Scan() {

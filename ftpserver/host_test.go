@@ -72,8 +72,7 @@ func TestHostChoosesAccountsAndTree(t *testing.T) {
 	if msg := c.cmd(220, "HOST b.example"); msg != "Welcome to B." {
 		t.Errorf("HOST reply %q, want the host's banner", msg)
 	}
-	c.cmd(331, "USER carol")
-	c.cmd(230, "PASS pb")
+	c.loginAs("carol", "pb")
 	if got := c.listing("NLST"); !slices.Equal(got, []string{"b-only.txt"}) {
 		t.Errorf("NLST on b.example = %q, want B's tree", got)
 	}
@@ -83,8 +82,7 @@ func TestHostChoosesAccountsAndTree(t *testing.T) {
 	c.cmd(220, "HOST a.example")
 	c.cmd(331, "USER carol")
 	c.cmd(530, "PASS pb")
-	c.cmd(331, "USER carol")
-	c.cmd(230, "PASS pa")
+	c.loginAs("carol", "pa")
 	if got := c.listing("NLST"); !slices.Equal(got, []string{"a-only.txt"}) {
 		t.Errorf("NLST on a.example = %q, want A's tree", got)
 	}
@@ -93,14 +91,12 @@ func TestHostChoosesAccountsAndTree(t *testing.T) {
 	c = f.dial(t)
 	c.cmd(331, "USER carol")
 	c.cmd(530, "PASS pb")
-	c.cmd(331, "USER alice")
-	c.cmd(230, "PASS secret")
+	c.loginAs("alice", "secret")
 
 	// A host without its own Authenticator uses the server's.
 	c = f.dial(t)
 	c.cmd(220, "HOST 192.0.2.7")
-	c.cmd(331, "USER alice")
-	c.cmd(230, "PASS secret")
+	c.loginAs("alice", "secret")
 }
 
 func TestHostCommandRules(t *testing.T) {
@@ -145,8 +141,7 @@ func TestHostCommandRules(t *testing.T) {
 		c := f.dial(t)
 		c.cmd(220, "HOST a.example")
 		c.cmd(220, "HOST b.example")
-		c.cmd(331, "USER carol")
-		c.cmd(230, "PASS pb")
+		c.loginAs("carol", "pb")
 	})
 	t.Run("HOST after USER starts the login again", func(t *testing.T) {
 		t.Parallel()
@@ -154,20 +149,17 @@ func TestHostCommandRules(t *testing.T) {
 		c.cmd(331, "USER carol")
 		c.cmd(220, "HOST b.example")
 		c.cmd(503, "PASS pb")
-		c.cmd(331, "USER carol")
-		c.cmd(230, "PASS pb")
+		c.loginAs("carol", "pb")
 	})
 	t.Run("REIN forgets the host", func(t *testing.T) {
 		t.Parallel()
 		c := f.dial(t)
 		c.cmd(220, "HOST b.example")
-		c.cmd(331, "USER carol")
-		c.cmd(230, "PASS pb")
+		c.loginAs("carol", "pb")
 		c.cmd(220, "REIN")
 		c.cmd(331, "USER carol")
 		c.cmd(530, "PASS pb")
-		c.cmd(331, "USER alice")
-		c.cmd(230, "PASS secret")
+		c.loginAs("alice", "secret")
 		c.cmd(503, "HOST b.example")
 		c.cmd(220, "REIN")
 		c.cmd(220, "HOST b.example")
@@ -204,8 +196,7 @@ func TestHostNotConfigured(t *testing.T) {
 	if feat := c.cmd(211, "FEAT"); strings.Contains(feat, "HOST") {
 		t.Errorf("FEAT lists HOST without virtual hosts:\n%s", feat)
 	}
-	c.cmd(331, "USER alice")
-	c.cmd(230, "PASS secret")
+	c.loginAs("alice", "secret")
 }
 
 // tlsHostServer is startHostServer with TLS whose own certificate is for
@@ -248,8 +239,7 @@ func TestHostCertificate(t *testing.T) {
 		if got := peerName(t, c); got != "b.example" {
 			t.Errorf("certificate for %q, want b.example", got)
 		}
-		c.cmd(331, "USER carol")
-		c.cmd(230, "PASS pb")
+		c.loginAs("carol", "pb")
 		c.cmd(200, "PBSZ 0")
 		c.cmd(200, "PROT P")
 		// The PROT P data connection presents the same certificate.
@@ -283,8 +273,7 @@ func TestHostCertificate(t *testing.T) {
 		// HOST must then name the host the handshake named.
 		c.cmd(504, "HOST a.example")
 		c.cmd(220, "HOST B.EXAMPLE")
-		c.cmd(331, "USER carol")
-		c.cmd(230, "PASS pb")
+		c.loginAs("carol", "pb")
 	})
 	t.Run("other names get the server's certificate", func(t *testing.T) {
 		t.Parallel()
@@ -300,8 +289,7 @@ func TestHostCertificate(t *testing.T) {
 		if got := peerName(t, c); got != "localhost" {
 			t.Errorf("certificate for %q, want localhost", got)
 		}
-		c.cmd(331, "USER carol")
-		c.cmd(230, "PASS pa")
+		c.loginAs("carol", "pa")
 	})
 }
 

@@ -107,8 +107,7 @@ func blockTransfer(t *testing.T, ts *testServer, command string) (*client, net.C
 	t.Helper()
 	c := ts.login(t)
 	c.cmd(200, "MODE B")
-	data := c.pasv()
-	c.cmd(150, "%s", command)
+	data := c.transfer("%s", command)
 	return c, data
 }
 
@@ -139,8 +138,7 @@ func TestModeBRetrMarkers(t *testing.T) {
 	c.cmd(200, "TYPE I")
 	c.cmd(200, "MODE B")
 
-	data := c.pasv()
-	c.cmd(150, "RETR big.bin")
+	data := c.transfer("RETR big.bin")
 	got, marks := readRawBlocks(t, data)
 	c.expect(226)
 	if !bytes.Equal(got, content) {
@@ -153,8 +151,7 @@ func TestModeBRetrMarkers(t *testing.T) {
 
 	// A server marker is a REST argument: the download resumes there.
 	c.cmd(350, "REST %s", marks[1].marker)
-	data = c.pasv()
-	c.cmd(150, "RETR big.bin")
+	data = c.transfer("RETR big.bin")
 	got, marks = readRawBlocks(t, data)
 	c.expect(226)
 	if !bytes.Equal(got, content[2<<20:]) || len(marks) != 0 {
@@ -175,16 +172,14 @@ func TestModeBRetrEmptyAndASCII(t *testing.T) {
 	putFile(t, ts, "/text", []byte("one\ntwo\n"))
 	c := ts.login(t)
 	c.cmd(200, "MODE B")
-	data := c.pasv()
-	c.cmd(150, "RETR empty")
+	data := c.transfer("RETR empty")
 	if got, marks := readRawBlocks(t, data); len(got) != 0 || len(marks) != 0 {
 		t.Fatalf("empty file: %q %v", got, marks)
 	}
 	c.expect(226)
 
 	c.cmd(200, "TYPE A")
-	data = c.pasv()
-	c.cmd(150, "RETR text")
+	data = c.transfer("RETR text")
 	if got, _ := readRawBlocks(t, data); string(got) != "one\r\ntwo\r\n" {
 		t.Fatalf("TYPE A in MODE B: %q", got)
 	}
@@ -245,8 +240,7 @@ func TestModeBInterruptedStorResumes(t *testing.T) {
 
 	mmmm := strings.TrimPrefix(got, "MARK 3000 = ")
 	c.cmd(350, "REST %s", mmmm)
-	data = c.pasv()
-	c.cmd(150, "STOR resume.bin")
+	data = c.transfer("STOR resume.bin")
 	if _, err := data.Write(append(rawBlock(0, content[3000:]), rawBlock(64, nil)...)); err != nil {
 		t.Fatal(err)
 	}
@@ -319,8 +313,7 @@ func TestModeBListings(t *testing.T) {
 	c := ts.login(t)
 	c.cmd(200, "MODE B")
 	for _, cmd := range []string{"LIST", "NLST", "MLSD"} {
-		data := c.pasv()
-		c.cmd(150, "%s", cmd)
+		data := c.transfer("%s", cmd)
 		got, _ := readRawBlocks(t, data)
 		c.expect(226)
 		if !strings.Contains(string(got), "listed.txt\r\n") {
@@ -373,8 +366,7 @@ func TestModeBOverTLS(t *testing.T) {
 	c.cmd(200, "MODE B")
 
 	secure := func(command string) *tls.Conn {
-		raw := c.pasv()
-		c.cmd(150, "%s", command)
+		raw := c.transfer("%s", command)
 		tc := tls.Client(raw, conf)
 		tc.SetDeadline(time.Now().Add(5 * time.Second))
 		if err := tc.Handshake(); err != nil {

@@ -187,8 +187,7 @@ func TestModeZStorCorrupt(t *testing.T) {
 			c.stor("STOR", "old", []byte("previous version\n"))
 			c.cmd(200, "MODE Z")
 			for _, target := range []string{"new", "old"} {
-				data := c.pasv()
-				c.cmd(150, "STOR %s", target)
+				data := c.transfer("STOR %s", target)
 				data.Write(wire)
 				data.Close()
 				code, msg := c.read()
@@ -218,16 +217,14 @@ func TestModeZListings(t *testing.T) {
 	}
 	plain := map[string][]byte{}
 	for _, cmd := range []string{"LIST", "NLST", "MLSD"} {
-		data := c.pasv()
-		c.cmd(150, "%s", cmd)
+		data := c.transfer("%s", cmd)
 		b, _ := io.ReadAll(data)
 		c.expect(226)
 		plain[cmd] = b
 	}
 	c.cmd(200, "MODE Z")
 	for _, cmd := range []string{"LIST", "NLST", "MLSD"} {
-		data := c.pasv()
-		c.cmd(150, "%s", cmd)
+		data := c.transfer("%s", cmd)
 		wire, _ := io.ReadAll(data)
 		c.expect(226)
 		got := inflate(t, wire)
@@ -275,8 +272,7 @@ func TestModeZReset(t *testing.T) {
 	c.cmd(200, "MODE Z")
 	c.cmd(200, "OPTS MODE Z LEVEL 0")
 	c.cmd(220, "REIN")
-	c.cmd(331, "USER alice")
-	c.cmd(230, "PASS secret")
+	c.loginAs("alice", "secret")
 	if got := c.retr("f"); !bytes.Equal(got, content) {
 		t.Fatal("after REIN the download is not plain")
 	}
@@ -295,8 +291,7 @@ func TestModeZChangedDuringTransfer(t *testing.T) {
 	content := texttest.Lines(1 << 20)
 	c.stor("STOR", "big", content)
 	c.cmd(200, "MODE Z")
-	data := c.pasv()
-	c.cmd(150, "RETR big")
+	data := c.transfer("RETR big")
 	c.send("MODE S") // answered after the transfer's reply
 	wire, err := io.ReadAll(data)
 	if err != nil {
@@ -320,14 +315,12 @@ func TestModeZUnderTLS(t *testing.T) {
 	c.authTLS(conf)
 	c.cmd(200, "PBSZ 0")
 	c.cmd(200, "PROT P")
-	c.cmd(331, "USER alice")
-	c.cmd(230, "PASS secret")
+	c.loginAs("alice", "secret")
 	content := texttest.Lines(500 << 10)
 	c.cmd(200, "MODE Z")
 
 	// Upload.
-	raw := c.pasv()
-	c.cmd(150, "STOR tls.txt")
+	raw := c.transfer("STOR tls.txt")
 	tc := tls.Client(raw, conf)
 	tc.SetDeadline(time.Now().Add(10 * time.Second))
 	if _, err := tc.Write(zlibBytes(t, content, 6)); err != nil {
@@ -390,8 +383,7 @@ func TestModeZAbortWhileRateLimited(t *testing.T) {
 	}
 	c := loginCarol(t, ts, "")
 	c.cmd(200, "MODE Z")
-	data := c.pasv()
-	c.cmd(150, "RETR /f")
+	data := c.transfer("RETR /f")
 	<-lim.waiting
 	c.send("ABOR")
 	c.expect(426)

@@ -23,8 +23,7 @@ func (ts *tlsServer) secureLogin(t *testing.T, ip string) *client {
 	t.Helper()
 	c := ts.dialFrom(t, ip)
 	c.authTLS(ts.clientConfig(0))
-	c.cmd(331, "USER alice")
-	c.cmd(230, "PASS secret")
+	c.loginAs("alice", "secret")
 	c.cmd(200, "PBSZ 0")
 	c.cmd(200, "PROT P")
 	c.cmd(200, "TYPE I")
@@ -95,8 +94,7 @@ func TestCPSV(t *testing.T) {
 	c := ts.dial(t)
 	conf := ts.clientConfig(0)
 	c.authTLS(conf)
-	c.cmd(331, "USER alice")
-	c.cmd(230, "PASS secret")
+	c.loginAs("alice", "secret")
 	c.cmd(503, "CPSV") // no PROT P yet
 	c.cmd(200, "PBSZ 0")
 	c.cmd(200, "PROT P")
@@ -133,8 +131,7 @@ func TestSSCNClientRoleActiveAndPassive(t *testing.T) {
 	c.cmd(200, "SSCN ON")
 
 	// Passive: the server waits for our ClientHello... as a client.
-	data := c.pasv()
-	c.cmd(150, "STOR up.bin")
+	data := c.transfer("STOR up.bin")
 	tc := dataServer(t, data)
 	tc.Write([]byte("uploaded over SSCN"))
 	tc.Close()
@@ -290,8 +287,7 @@ func TestREINEndsTLS(t *testing.T) {
 	ts.fs.WriteFile("/f.txt", []byte("hello after REIN\n"))
 	c := ts.dialHeld(t)
 	c.authTLS(ts.clientConfig(0))
-	c.cmd(331, "USER alice")
-	c.cmd(230, "PASS secret")
+	c.loginAs("alice", "secret")
 	c.cmd(200, "PBSZ 0")
 	c.cmd(200, "PROT P")
 
@@ -300,8 +296,7 @@ func TestREINEndsTLS(t *testing.T) {
 	// In the clear now, and logged out.
 	c.cmd(530, "PWD")
 	c.cmd(503, "PBSZ 0")
-	c.cmd(331, "USER alice")
-	c.cmd(230, "PASS secret")
+	c.loginAs("alice", "secret")
 	if got := c.retr("f.txt"); string(got) != "hello after REIN\n" {
 		t.Errorf("clear download after REIN: %q", got)
 	}
@@ -316,8 +311,7 @@ func TestREINEndsTLS(t *testing.T) {
 	c.cmd(503, "PROT P") // PBSZ first, as after the first AUTH
 	c.cmd(200, "PBSZ 0")
 	c.cmd(200, "PROT P")
-	c.cmd(331, "USER alice")
-	c.cmd(230, "PASS secret")
+	c.loginAs("alice", "secret")
 	got, err := c.secureRetr("f.txt", conf, nil)
 	if err != nil || string(got) != "hello after REIN\n" {
 		t.Fatalf("PROT P download after the second AUTH: %q, %v", got, err)
@@ -356,13 +350,11 @@ func TestREINKeepsImplicitTLS(t *testing.T) {
 	t.Parallel()
 	ts := startTLSServer(t)
 	c := ts.dialImplicit(t, ts.clientConfig(0))
-	c.cmd(331, "USER alice")
-	c.cmd(230, "PASS secret")
+	c.loginAs("alice", "secret")
 	// An implicit TLS listener speaks nothing but TLS: REIN keeps it.
 	c.cmd(220, "REIN")
 	c.cmd(530, "PWD")
-	c.cmd(331, "USER alice")
-	c.cmd(230, "PASS secret")
+	c.loginAs("alice", "secret")
 	c.cmd(257, "PWD")
 }
 
@@ -376,8 +368,7 @@ func TestREINEndsTLSOnRecordBoundary(t *testing.T) {
 		c.authTLS(ts.clientConfig(uint16(tls.VersionTLS12 + i%2)))
 		c.cmd(220, "REIN")
 		c = c.clearTLS()
-		c.cmd(331, "USER bob")
-		c.cmd(230, "PASS pw")
+		c.loginAs("bob", "pw")
 		c.cmd(257, "PWD")
 	}
 }
@@ -389,8 +380,7 @@ func TestCCCKeepsCommandBehindCloseNotify(t *testing.T) {
 	ts := startTLSServer(t, func(s *ftpserver.Server) { s.TLS.AllowCCC = true })
 	c := ts.dialHeld(t)
 	c.authTLS(ts.clientConfig(0))
-	c.cmd(331, "USER alice")
-	c.cmd(230, "PASS secret")
+	c.loginAs("alice", "secret")
 	c.cmd(200, "CCC")
 	c = c.clearTLS()
 	c.cmd(257, "PWD")

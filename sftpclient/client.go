@@ -499,7 +499,11 @@ func entry(name string, fi fs.FileInfo) ftp.Entry {
 }
 
 // List lists the directory dir (symbolic links as links), without "."
-// and "..".
+// and "..". Names that are not one path element ("a/b", "../x") are not
+// entries of dir: a walk joining them to dir would reach other files, or
+// climb back into dir for ever. List leaves them out and returns them in
+// a *ftpclient.ListError, with the other entries, as ftpclient.List does
+// with the listing lines it cannot read.
 func (c *Client) List(ctx context.Context, dir string) ([]ftp.Entry, error) {
 	p := c.abs(dir)
 	var infos []fs.FileInfo
@@ -512,10 +516,18 @@ func (c *Client) List(ctx context.Context, dir string) ([]ftp.Entry, error) {
 		return nil, err
 	}
 	entries := make([]ftp.Entry, 0, len(infos))
+	var bad []string
 	for _, fi := range infos {
-		if n := fi.Name(); n != "." && n != ".." {
+		switch n := fi.Name(); {
+		case n == "." || n == "..":
+		case n == "" || strings.ContainsAny(n, "/\x00"):
+			bad = append(bad, n)
+		default:
 			entries = append(entries, entry(n, fi))
 		}
+	}
+	if len(bad) > 0 {
+		return entries, &ftpclient.ListError{Path: p, Lines: bad}
 	}
 	return entries, nil
 }

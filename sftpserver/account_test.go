@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"net"
 	"os"
 	"sync"
 	"testing"
@@ -17,6 +16,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/ferry-ftp/ferry/ftpserver"
+	"github.com/ferry-ftp/ferry/internal/sftptest"
 	"github.com/ferry-ftp/ferry/sftpserver"
 	"github.com/ferry-ftp/ferry/storage/memfs"
 )
@@ -29,16 +29,10 @@ func serveAccount(t *testing.T, acct func() *ftpserver.Account, opts ...sftp.Cli
 		Auth: ftpserver.AuthFunc(func(context.Context, ftpserver.ConnInfo, string, string) (*ftpserver.Account, error) {
 			return acct(), nil
 		}),
-		HostKeys: []ssh.Signer{hostKey(t)},
+		HostKeys: []ssh.Signer{sftptest.NewSigner(t)},
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	f := &fixture{addr: ln.Addr().String()}
+	f := &fixture{addr: sftptest.Serve(t, srv)}
 	return f.dial(t, "user", ssh.Password("x"), opts...)
 }
 

@@ -3,9 +3,7 @@ package sftpserver_test
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/pem"
 	"errors"
 	"io"
 	"log/slog"
@@ -23,6 +21,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/ferry-ftp/ferry/ftpserver"
+	"github.com/ferry-ftp/ferry/internal/sftptest"
 	"github.com/ferry-ftp/ferry/internal/testtool"
 	"github.com/ferry-ftp/ferry/internal/testwait"
 	"github.com/ferry-ftp/ferry/sftpserver"
@@ -119,18 +118,6 @@ type fixture struct {
 	keyFile   string
 }
 
-func hostKey(t testing.TB) ssh.Signer {
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 // start runs a server over a temporary home on local disk; configure
 // may change it before it serves.
 func start(t *testing.T, configure func(*sftpserver.Server)) *fixture {
@@ -147,26 +134,8 @@ func startFS(t *testing.T, fsys ftpserver.FileSystem, configure func(*sftpserver
 	if err := os.Mkdir(home, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clientKey, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := ssh.MarshalPrivateKey(priv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
 	keyFile := filepath.Join(dir, "id_ed25519")
-	var pemBuf bytes.Buffer
-	if err := pem.Encode(&pemBuf, block); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pemBuf.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	clientKey := sftptest.WriteKey(t, keyFile)
 	f := &fixture{
 		dir:       home,
 		auth:      &testAuth{dir: home, fsys: fsys, keys: map[string][]byte{"alice": clientKey.PublicKey().Marshal()}},
@@ -176,7 +145,7 @@ func startFS(t *testing.T, fsys ftpserver.FileSystem, configure func(*sftpserver
 	}
 	f.srv = &sftpserver.Server{
 		Auth:           f.auth,
-		HostKeys:       []ssh.Signer{hostKey(t)},
+		HostKeys:       []ssh.Signer{sftptest.NewSigner(t)},
 		Observer:       f.obs,
 		LoginFailDelay: -1,
 		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -184,20 +153,8 @@ func startFS(t *testing.T, fsys ftpserver.FileSystem, configure func(*sftpserver
 	if configure != nil {
 		configure(f.srv)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.addr = ln.Addr().String()
+	f.addr = sftptest.Serve(t, f.srv)
 	_, f.port, _ = net.SplitHostPort(f.addr)
-	served := make(chan error, 1)
-	go func() { served <- f.srv.Serve(ln) }()
-	t.Cleanup(func() {
-		f.srv.Close()
-		if err := <-served; !errors.Is(err, sftpserver.ErrServerClosed) {
-			t.Errorf("Serve returned %v, want ErrServerClosed", err)
-		}
-	})
 	return f
 }
 

@@ -99,13 +99,25 @@ func (a *auth) AuthenticatePublicKey(_ context.Context, _ ftpserver.ConnInfo, us
 // key when none are given).
 func Start(t testing.TB, hostKeys ...ssh.Signer) *Server {
 	t.Helper()
+	return StartWrapped(t, nil, hostKeys...)
+}
+
+// StartWrapped is Start with the account's file system (a localfs over
+// Root) wrapped by wrap, for a test that needs a server to list or fail
+// in ways a disk does not.
+func StartWrapped(t testing.TB, wrap func(ftpserver.FileSystem) ftpserver.FileSystem, hostKeys ...ssh.Signer) *Server {
+	t.Helper()
 	if len(hostKeys) == 0 {
 		hostKeys = []ssh.Signer{NewSigner(t)}
 	}
 	s := &Server{Root: t.TempDir(), HostKeys: hostKeys}
-	fsys, err := localfs.New(s.Root)
+	disk, err := localfs.New(s.Root)
 	if err != nil {
 		t.Fatal(err)
+	}
+	var fsys ftpserver.FileSystem = disk
+	if wrap != nil {
+		fsys = wrap(disk)
 	}
 	dir := t.TempDir()
 	s.KeyFile = filepath.Join(dir, "id_ed25519")
@@ -116,22 +128,29 @@ func Start(t testing.TB, hostKeys ...ssh.Signer) *Server {
 		LoginFailDelay: -1,
 		Logger:         slog.New(slog.DiscardHandler),
 	}
+	s.Addr = Serve(t, srv)
+	s.KnownHosts = filepath.Join(dir, "known_hosts")
+	s.TrustOnly(t, hostKeys[0].PublicKey())
+	return s
+}
+
+// Serve runs srv on a new listener on 127.0.0.1 until the test ends, and
+// returns its address. The test fails if Serve ends other than by Close.
+func Serve(t testing.TB, srv *sftpserver.Server) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Addr = ln.Addr().String()
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	t.Cleanup(func() {
 		srv.Close()
 		if err := <-done; !errors.Is(err, sftpserver.ErrServerClosed) {
-			t.Errorf("Serve returned %v", err)
+			t.Errorf("Serve returned %v, want ErrServerClosed", err)
 		}
 	})
-	s.KnownHosts = filepath.Join(dir, "known_hosts")
-	s.TrustOnly(t, hostKeys[0].PublicKey())
-	return s
+	return ln.Addr().String()
 }
 
 // TrustOnly rewrites KnownHosts to list key, alone, for the server.

@@ -313,3 +313,29 @@ func TestSessionLimitsToldToOpenSSH(t *testing.T) {
 		t.Errorf("sftp -v from an address at its limit: %v\nwant the reason and a clean close", r)
 	}
 }
+
+// TestSessionShowsCommand: Sessions shows an SFTP session's request
+// being served or last served, with the paths it names, as an FTP
+// session's command.
+func TestSessionShowsCommand(t *testing.T) {
+	t.Parallel()
+	f := start(t, nil)
+	c := f.dial(t, "alice", ssh.Password(password))
+	for _, step := range []struct {
+		do   func() error
+		want string
+	}{
+		{func() error { return c.Mkdir("/d") }, "MKDIR /d"},
+		{func() error { return c.Rename("/d", "/e") }, "RENAME /d /e"},
+		{func() error { _, err := c.Stat("/e"); return err }, "STAT /e"},
+		{func() error { _, err := c.ReadDir("/"); return err }, "LIST /"},
+	} {
+		if err := step.do(); err != nil {
+			t.Fatalf("%s: %v", step.want, err)
+		}
+		infos := f.srv.Sessions()
+		if len(infos) != 1 || infos[0].Command != step.want || infos[0].CommandAt.IsZero() {
+			t.Errorf("after %s, Sessions: %+v", step.want, infos)
+		}
+	}
+}

@@ -24,11 +24,11 @@ import (
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
-	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/ferry-ftp/ferry/ftpserver"
 	"github.com/ferry-ftp/ferry/internal/admin"
+	"github.com/ferry-ftp/ferry/internal/sftptest"
 	"github.com/ferry-ftp/ferry/internal/testtool"
 	"github.com/ferry-ftp/ferry/internal/testwait"
 	"github.com/ferry-ftp/ferry/sftpserver"
@@ -267,21 +267,7 @@ func TestDashboardSFTPSession(t *testing.T) {
 
 	ftpConn := dialFTP(t, env.ftpAddr)
 	ftpConn.login(t, "bob", "hunter2")
-	conn, err := ssh.Dial("tcp", env.sftpAddr, &ssh.ClientConfig{
-		User:            "alice",
-		Auth:            []ssh.AuthMethod{ssh.Password("secret")},
-		HostKeyCallback: ssh.InsecureIgnoreHostKey(),
-		Timeout:         10 * time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	client, err := sftp.NewClient(conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client, conn := sftptest.DialPassword(t, env.sftpAddr, "alice", "secret")
 	if fi, err := client.Stat(bigFile); err != nil || fi.Size() != bigSize {
 		t.Fatalf("SFTP stat %s: %v, %v", bigFile, fi, err)
 	}

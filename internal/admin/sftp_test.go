@@ -12,6 +12,7 @@ import (
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/ferry-ftp/ferry/internal/sftptest"
 	"github.com/ferry-ftp/ferry/internal/testwait"
 	"github.com/ferry-ftp/ferry/sftpserver"
 )
@@ -65,22 +66,9 @@ func TestAPIListsAndDisconnectsSFTPSessions(t *testing.T) {
 	e.fs.allow(gate)
 	ftpc, _ := retrStart(t, e.ftpAddr, "/big") // an FTP session beside it
 
-	conn, err := ssh.Dial("tcp", sftpAddr, &ssh.ClientConfig{
-		User:            "alice",
-		Auth:            []ssh.AuthMethod{ssh.Password("secret")},
-		HostKeyCallback: ssh.InsecureIgnoreHostKey(),
-		Timeout:         10 * time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
 	// One read at a time, so that the bytes moved stop exactly at the
 	// gate.
-	client, err := sftp.NewClient(conn, sftp.UseConcurrentReads(false))
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, conn := sftptest.DialPassword(t, sftpAddr, "alice", "secret", sftp.UseConcurrentReads(false))
 	f, err := client.Open("/big")
 	if err != nil {
 		t.Fatal(err)

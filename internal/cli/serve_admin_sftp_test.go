@@ -11,9 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pkg/sftp"
-	"golang.org/x/crypto/ssh"
-
+	"github.com/ferry-ftp/ferry/internal/sftptest"
 	"github.com/ferry-ftp/ferry/internal/testwait"
 )
 
@@ -38,20 +36,7 @@ func TestServeAdminShowsSFTPSessionsAndSharesLimits(t *testing.T) {
 	}
 	url := a[1]
 
-	conn, err := ssh.Dial("tcp", net.JoinHostPort("127.0.0.1", m[1]), &ssh.ClientConfig{
-		User:            "joe",
-		Auth:            []ssh.AuthMethod{ssh.Password("s3cret")},
-		HostKeyCallback: ssh.InsecureIgnoreHostKey(),
-		Timeout:         10 * time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	client, err := sftp.NewClient(conn)
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, conn := sftptest.DialPassword(t, net.JoinHostPort("127.0.0.1", m[1]), "joe", "s3cret")
 	if _, err := client.Getwd(); err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +61,7 @@ func TestServeAdminShowsSFTPSessionsAndSharesLimits(t *testing.T) {
 		t.Fatalf("ferry status: %v %s", err, errOut.String())
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	want := regexp.MustCompile(`^(sftp-\w+) +sftp +joe +` + regexp.QuoteMeta(conn.LocalAddr().String()) + ` +\S+ +- +-$`)
+	want := regexp.MustCompile(`^(sftp-\w+) +sftp +joe +` + regexp.QuoteMeta(conn.LocalAddr().String()) + ` +\S+ +REALPATH \. +-$`)
 	var id string
 	if len(lines) == 2 {
 		if sm := want.FindStringSubmatch(lines[1]); sm != nil {

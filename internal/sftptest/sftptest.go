@@ -16,7 +16,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
@@ -165,4 +167,28 @@ func (s *Server) TrustOnly(t testing.TB, key ssh.PublicKey) {
 // File is the path on disk of p, a slash-separated path in the home.
 func (s *Server) File(p string) string {
 	return filepath.Join(s.Root, filepath.FromSlash(p))
+}
+
+// DialPassword logs in to the SFTP server at addr as user with a
+// password, the host key unchecked (tests' servers make a key per run),
+// and returns the SFTP client and its SSH connection; both are closed
+// when the test ends.
+func DialPassword(t testing.TB, addr, user, pass string, opts ...sftp.ClientOption) (*sftp.Client, *ssh.Client) {
+	t.Helper()
+	conn, err := ssh.Dial("tcp", addr, &ssh.ClientConfig{
+		User:            user,
+		Auth:            []ssh.AuthMethod{ssh.Password(pass)},
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(),
+		Timeout:         10 * time.Second,
+	})
+	if err != nil {
+		t.Fatalf("SFTP login as %s to %s: %v", user, addr, err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	client, err := sftp.NewClient(conn, opts...)
+	if err != nil {
+		t.Fatalf("SFTP subsystem at %s: %v", addr, err)
+	}
+	t.Cleanup(func() { client.Close() })
+	return client, conn
 }

@@ -35,7 +35,9 @@ var heapRoom struct {
 const heapRoomPeriod = 250 * time.Millisecond
 
 // minLiveHeap is the live heap assumed when the runtime reports less:
-// its own minimum heap goal is 4 MiB.
+// its minimum heap goal is 4 MiB scaled by the percent, so a percent
+// that leaves room beside 4 MiB leaves at least as much beside a smaller
+// heap, and a tiny heap does not ask for an extreme percent.
 const minLiveHeap = 4 << 20
 
 // holdHeapRoom asks for room bytes of garbage beside the live heap until

@@ -51,10 +51,37 @@ func control(c any, f func(fd uintptr)) bool {
 // connection, without taking it.
 func readable(c any) bool {
 	waiting := false
-	control(c, func(fd uintptr) {
-		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		n, err := unix.Poll(fds, 0)
-		waiting = err == nil && n > 0 && fds[0].Revents&unix.POLLIN != 0
-	})
+	control(c, func(fd uintptr) { waiting = pollIn(fd) })
 	return waiting
+}
+
+// pollIn reports whether fd has something to read now (or an error a read
+// will report).
+func pollIn(fd uintptr) bool {
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	for {
+		n, err := unix.Poll(fds, 0)
+		switch {
+		case err == unix.EINTR:
+		case err != nil:
+			return true
+		default:
+			return n > 0 && fds[0].Revents != 0
+		}
+	}
+}
+
+// awaitBytes blocks until c has bytes (or EOF) to read, its read deadline
+// passes or it is closed, and takes nothing. It reports false, at once,
+// for a connection it cannot wait on so.
+func awaitBytes(c net.Conn) (bool, error) {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return false, nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false, nil
+	}
+	return true, rc.Read(pollIn)
 }

@@ -39,6 +39,9 @@ type tlsState struct {
 	// sscn: the server takes the TLS client role on data connections
 	// (SSCN ON; see sscn.go).
 	sscn bool
+	// handshakeFirst: the client has begun a passive data connection's
+	// handshake before its transfer command (see awaitSecured).
+	handshakeFirst bool
 }
 
 func (s *session) secure() bool { return s.tls.raw != nil }
@@ -232,6 +235,10 @@ func (s *session) awaitSecured() {
 	}
 	timer := time.NewTimer(securedWait)
 	defer timer.Stop()
+	if s.tls.handshakeFirst {
+		s.awaitHandshakeFirst(sd, timer.C)
+		return
+	}
 	sd.mu.Lock()
 	accepted := sd.raw != nil
 	sd.pausing = !accepted
@@ -268,12 +275,41 @@ func (s *session) awaitSecured() {
 	sd.mu.Lock()
 	raw := sd.raw
 	sd.mu.Unlock()
-	if !sd.started.Load() && !readable(raw) {
+	if !readable(raw) && !sd.started.Load() {
 		return // the client waits for 150 before its handshake
 	}
+	s.tls.handshakeFirst = true
 	select {
 	case <-sd.done:
 	case <-timer.C:
+	}
+}
+
+// handshakeGrace is how long a client that began its last data
+// connection's handshake before the transfer command is given for this
+// one's to begin before the server answers 150 anyway.
+const handshakeGrace = 250 * time.Millisecond
+
+// awaitHandshakeFirst waits for the handshake of a client that began the
+// last one before its transfer command, even if this connection or its
+// ClientHello is still on the way: segments of two connections are not
+// ordered, and on a loaded machine even loopback now and then delivers
+// the command first. A client that this time waits for 150 costs
+// handshakeGrace, once: the session goes back to looking.
+func (s *session) awaitHandshakeFirst(sd *securedData, limit <-chan time.Time) {
+	grace := time.NewTimer(handshakeGrace)
+	defer grace.Stop()
+	select {
+	case <-sd.startedc:
+	case <-sd.done:
+		return
+	case <-grace.C:
+		s.tls.handshakeFirst = false
+		return
+	}
+	select {
+	case <-sd.done:
+	case <-limit:
 	}
 }
 
@@ -320,6 +356,7 @@ type securedData struct {
 
 	accepted chan struct{} // closed once raw is set
 	started  atomic.Bool   // the client has sent the start of its handshake
+	startedc chan struct{} // closed once started is set
 
 	// awaitSecured stops the accept (pausing, and a deadline in the
 	// past), the goroutine says it stopped (paused) and waits for resume.
@@ -331,16 +368,36 @@ type securedData struct {
 	pausing bool
 }
 
-// startedConn marks its securedData started at the first bytes read.
+// markStarted records that the client has sent the start of its
+// handshake.
+func (sd *securedData) markStarted() {
+	if sd.started.CompareAndSwap(false, true) {
+		close(sd.startedc)
+	}
+}
+
+// startedConn marks its securedData started when its first bytes arrive.
 type startedConn struct {
 	net.Conn
-	started *atomic.Bool
+	sd *securedData
 }
 
 func (c startedConn) Read(p []byte) (int, error) {
+	if !c.sd.started.Load() {
+		// Marked before the bytes are taken, so that awaitSecured,
+		// which looks at the socket first and then at started, never
+		// finds neither while the ClientHello is on its way in.
+		waited, err := awaitBytes(c.Conn)
+		if err != nil {
+			return 0, err
+		}
+		if waited {
+			c.sd.markStarted()
+		}
+	}
 	n, err := c.Conn.Read(p)
 	if n > 0 {
-		c.started.Store(true)
+		c.sd.markStarted()
 	}
 	return n, err
 }
@@ -355,6 +412,7 @@ func (s *session) secureEarly() {
 	sd := &securedData{
 		done:     make(chan struct{}),
 		accepted: make(chan struct{}),
+		startedc: make(chan struct{}),
 		paused:   make(chan struct{}),
 		resume:   make(chan struct{}),
 	}
@@ -388,7 +446,7 @@ func (s *session) secureEarly() {
 				sd.err = errAborted
 				return
 			}
-			sd.conn, sd.err = s.secureData(startedConn{raw, &sd.started})
+			sd.conn, sd.err = s.secureData(startedConn{raw, sd})
 			return
 		}
 	}()

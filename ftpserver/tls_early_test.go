@@ -3,10 +3,12 @@ package ftpserver_test
 import (
 	"bytes"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -120,6 +122,29 @@ func TestTLSDataSecuredBeforeTransferCommand(t *testing.T) {
 				<-handshake // failed or not: the server's side is what counts
 				c.expect(226)
 				ts.wantEmpty(t, fmt.Sprintf("/closed-at-150-%d", i))
+			}
+
+			// The same client's ClientHello arriving after its STOR (on
+			// a loaded machine, now and then): once the session has shown
+			// that it begins the handshake first, the server waits for
+			// it before 150 instead of taking the client for one that
+			// waits for 150.
+			for i := range 3 {
+				raw := c.pasv()
+				c.send("STOR late-%d", i)
+				c.conn.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+				if _, err := c.tp.R.Peek(1); err == nil {
+					t.Fatal("a reply came before the data connection's handshake began")
+				} else if !errors.Is(err, os.ErrDeadlineExceeded) {
+					t.Fatal(err)
+				}
+				handshake := make(chan error, 1)
+				go func() { handshake <- tls.Client(raw, conf).Handshake() }()
+				c.expect(150)
+				raw.Close()
+				<-handshake
+				c.expect(226)
+				ts.wantEmpty(t, fmt.Sprintf("/late-%d", i))
 			}
 
 			content := bytes.Repeat([]byte("early bird "), 5000)

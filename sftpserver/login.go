@@ -37,6 +37,7 @@ func (c *conn) config() *ssh.ServerConfig {
 	if cfg.MaxAuthTries == 0 {
 		cfg.MaxAuthTries = DefaultMaxAuthTries
 	}
+	cfg.Ciphers = srv.ciphers()
 	if pk, ok := srv.Auth.(ftpserver.PublicKeyAuthenticator); ok {
 		cfg.PublicKeyCallback = func(meta ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
 			return c.login(meta.User(), false, func(ctx context.Context) (*ftpserver.Account, error) {

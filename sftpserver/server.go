@@ -102,6 +102,9 @@ type Server struct {
 	// GOGC is set in the environment or collection is off. ferry serve
 	// sets DefaultUploadHeapRoom; zero leaves the collector alone.
 	UploadHeapRoom int64
+	// Ciphers are the SSH ciphers offered, in preference order (names
+	// as x/crypto/ssh's Cipher constants). Empty: DefaultCiphers().
+	Ciphers []string
 
 	// Logger receives session and transfer logs. Default slog.Default().
 	Logger *slog.Logger
@@ -170,6 +173,11 @@ func (srv *Server) Serve(ln net.Listener) error {
 	}
 	if len(srv.HostKeys) == 0 {
 		return errors.New("sftpserver: Server.HostKeys is required")
+	}
+	if len(srv.Ciphers) > 0 {
+		if err := CheckCiphers(srv.Ciphers); err != nil {
+			return fmt.Errorf("sftpserver: Server.Ciphers: %w", err)
+		}
 	}
 	if !srv.track(ln) {
 		ln.Close()

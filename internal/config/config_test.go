@@ -48,6 +48,7 @@ func TestDefault(t *testing.T) {
 		S3:               S3{PartSize: 16 << 20, Concurrency: 4, AbandonedAfter: Duration{24 * time.Hour}, MaxRenameObjects: 10000},
 		ProxyProtocol:    ProxyProtocol{Trusted: []string{}, HeaderTimeout: Duration{5 * time.Second}},
 		Defender:         defaultDefender,
+		SFTP:             SFTP{Ciphers: []string{}},
 	}
 	want.MaxLoginChecksPerIP = 2
 	want.UsersDBMaxConns = 8
@@ -203,6 +204,7 @@ func TestLoadFullExample(t *testing.T) {
 		},
 		ProxyProtocol: ProxyProtocol{Enabled: true, Trusted: []string{"10.0.0.0/24", "2001:db8::5"}, HeaderTimeout: Duration{2 * time.Second}},
 		Defender:      defaultDefender,
+		SFTP:          SFTP{Ciphers: []string{}},
 	}
 	want.MaxLoginChecks, want.MaxLoginChecksPerIP = 8, 3
 	want.UsersDBMaxConns = 8
@@ -336,6 +338,8 @@ func TestValidateErrors(t *testing.T) {
 		{"account empty name", func(c *Config) { c.Account = &Account{Password: "x"} }, "--user: invalid user name: empty"},
 		{"account empty password", func(c *Config) { c.Account = &Account{Name: "bob"} }, `--password: empty password for user "bob"`},
 		{"nobody can log in", func(c *Config) { c.Anonymous.Enabled = false }, "nobody can log in"},
+		{"sftp cipher unknown", func(c *Config) { c.SFTP.Ciphers = []string{"aes128-ctr", "rot13"} }, `sftp.ciphers: cipher "rot13" is not supported (supported: [aes128-gcm@openssh.com`},
+		{"sftp cipher insecure", func(c *Config) { c.SFTP.Ciphers = []string{"arcfour"} }, `sftp.ciphers: cipher "arcfour" is not supported`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := validConfig(t)
@@ -376,6 +380,7 @@ func TestValidateAccepts(t *testing.T) {
 			c.Account = &Account{Name: "bob", Password: "pw"}
 		}},
 		{"IPv6 listen", func(c *Config) { c.Listen = "[::1]:2121" }},
+		{"sftp ciphers", func(c *Config) { c.SFTP.Ciphers = []string{"chacha20-poly1305@openssh.com", "aes256-ctr"} }},
 		{"TLS everything", func(c *Config) {
 			c.TLS = TLS{CertFile: "c.pem", KeyFile: "k.pem", ImplicitListen: ":990", Required: true, RequireData: true,
 				AllowUnresumedData: true, AllowCCC: true, MinVersion: "1.3", ClientCA: caFile}

@@ -23,6 +23,9 @@ type SFTP struct {
 	HostKeyFile string `toml:"host_key_file"`
 	// AllowAnonymous lets the [anonymous] account log in over SFTP too.
 	AllowAnonymous bool `toml:"allow_anonymous"`
+	// Ciphers are the SSH ciphers offered, in preference order; empty:
+	// sftpserver.DefaultCiphers().
+	Ciphers []string `toml:"ciphers"`
 }
 
 // HostKeyName is the file name of a host key made at the first start.
@@ -30,6 +33,11 @@ const HostKeyName = "ssh_host_ed25519_key"
 
 // validateSFTP checks the [sftp] table.
 func (c *Config) validateSFTP(bad func(key, format string, args ...any)) {
+	if len(c.SFTP.Ciphers) > 0 {
+		if err := sftpserver.CheckCiphers(c.SFTP.Ciphers); err != nil {
+			bad("sftp.ciphers", "%v", err)
+		}
+	}
 	if c.SFTP.Listen == "" {
 		return
 	}
@@ -94,6 +102,7 @@ func (c *Config) BuildSFTP(inst *Instance, logger *slog.Logger, defaultKey strin
 		MaxLoginChecksPerIP: ftp.MaxLoginChecksPerIP,
 		MaxHashSize:         ftp.MaxHashSize,
 		UploadHeapRoom:      sftpserver.DefaultUploadHeapRoom,
+		Ciphers:             c.SFTP.Ciphers,
 		Logger:              logger,
 		Defender:            ftp.Defender,
 	}

@@ -119,6 +119,22 @@ func TestStatDuringTransfer(t *testing.T) {
 	c.expect(226)
 }
 
+// TestStatAfterTransferReply: once a transfer's 226 has reached the
+// client, STAT reports the session, not the transfer (the transfer used
+// to be forgotten only after its reply and its cleanup).
+func TestStatAfterTransferReply(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	ts.fs.WriteFile("/small", []byte("x"))
+	c := ts.login(t)
+	for i := range 300 {
+		c.retr("small")
+		if msg := c.cmd(211, "STAT"); strings.Contains(msg, "in progress") {
+			t.Fatalf("STAT right after the 226 of RETR %d: %q", i, msg)
+		}
+	}
+}
+
 func TestQuitDuringTransferSendsTransferReplyFirst(t *testing.T) {
 	ts := startServer(t)
 	content := bigFile(t, ts, "/big")

@@ -72,6 +72,7 @@ func (s *session) startHash(verb, p, algo string, start, end int64, answer func(
 		if err != nil {
 			return err
 		}
+		t.replying.Store(true)
 		answer(sum, end)
 		return nil
 	})

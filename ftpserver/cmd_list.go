@@ -341,7 +341,7 @@ func cmdMLST(s *session, arg string) error {
 }
 
 func cmdSTAT(s *session, arg string) error {
-	if t := s.currentTransfer(); t != nil {
+	if t := s.currentTransfer(); t != nil && !t.replying.Load() {
 		total := "unknown"
 		if t.size >= 0 {
 			total = strconv.FormatInt(t.size, 10)

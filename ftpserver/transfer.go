@@ -29,6 +29,10 @@ type transfer struct {
 
 	// local is set for work without a data connection (see startLocal).
 	local bool
+	// replying is set just before the final reply is sent: from then on
+	// STAT reports the session, since a client that has read the reply
+	// may ask before the transfer's cleanup has ended it.
+	replying atomic.Bool
 
 	mu      sync.Mutex
 	aborted bool
@@ -168,6 +172,7 @@ func (s *session) startTransfer(verb, path string, size, offset int64, openMsg, 
 		}
 		err := s.runTransfer(ch, t, body)
 		s.logTransfer(t, err)
+		t.replying.Store(true)
 		var badStream blockStreamError
 		switch {
 		case err == nil:
@@ -189,7 +194,7 @@ func (s *session) startTransfer(verb, path string, size, offset int64, openMsg, 
 // for a command that takes long without a data connection (HASH): STAT
 // reports it, commands behind it wait for its reply, and ABOR, QUIT, a
 // hang-up and the session's end cancel work's context. work sends its
-// reply on success; an error is answered here, after an abort with 426
+// reply on success, after setting t.replying; an error is answered here, after an abort with 426
 // (ABOR then adds its 226, RFC 959 §4.1.3).
 func (s *session) startLocal(verb, path string, size int64, work func(ctx context.Context, t *transfer) error) {
 	ctx, cancel := context.WithCancel(s.ctx)
@@ -198,6 +203,7 @@ func (s *session) startLocal(verb, path string, size int64, work func(ctx contex
 	s.runBeside(t, func() {
 		defer cancel()
 		err := work(ctx, t)
+		t.replying.Store(true)
 		switch {
 		case err == nil:
 		case t.isAborted():
@@ -222,6 +228,7 @@ func (s *session) runBeside(t *transfer, work func()) {
 		defer func() {
 			if r := recover(); r != nil {
 				s.log.Error("transfer panic", "panic", r, "stack", string(debug.Stack()))
+				t.replying.Store(true)
 				s.reply(ftp.CodeLocalError, "Requested action aborted: local error in processing.")
 			}
 			s.xmu.Lock()

@@ -171,7 +171,20 @@ var faultNames = []string{"a", "b", "c", "d"}
 
 func (w *faultWorker) run(ops int) {
 	w.c = w.ts.login(w.t)
-	w.c.cmd(250, "CWD %s", w.dir)
+	// The CWD looks the directory up through the faulty storage too, so
+	// it may be refused now and then; the workers share the faults'
+	// random sequence, so when depends on how they interleave.
+	for try := 1; ; try++ {
+		w.c.send("CWD %s", w.dir)
+		code, msg := w.c.read()
+		if code == 250 {
+			break
+		}
+		if !isError(code) || try == 20 {
+			w.fail("CWD: %d %q", code, msg)
+			return
+		}
+	}
 	w.c.cmd(200, "TYPE I")
 	for range ops {
 		name := faultNames[w.rng.IntN(len(faultNames))]

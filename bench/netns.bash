@@ -8,7 +8,9 @@
 # on the server side, 198.18.0.2/30 on the client side, and points HOST,
 # SRV and CLI at them; net_down removes them (and any an interrupted run
 # left). Without net_use_veth, HOST is 127.0.0.1 and SRV and CLI run
-# commands as they are.
+# commands as they are. NET_RATE (such as 1gbit), when set, shapes both
+# directions of the pair to that rate with a token bucket (tc tbf: this
+# kernel has no netem, so no delay can be added).
 
 NS_SRV=ferrybench-srv NS_CLI=ferrybench-cli
 VETH_SRV=fbench-srv VETH_CLI=fbench-cli
@@ -37,6 +39,15 @@ net_up() {
 	for ns in "$NS_SRV" "$NS_CLI"; do ip -n "$ns" link set lo up; done
 	ip -n "$NS_SRV" link set "$VETH_SRV" up
 	ip -n "$NS_CLI" link set "$VETH_CLI" up
+	if [ -n "${NET_RATE:-}" ]; then
+		# A burst larger than a GSO packet (64 KiB), a queue of 20 ms.
+		local ns dev
+		for ns in "$NS_SRV" "$NS_CLI"; do
+			dev=$VETH_SRV
+			[ "$ns" = "$NS_SRV" ] || dev=$VETH_CLI
+			tc -n "$ns" qdisc add dev "$dev" root tbf rate "$NET_RATE" burst 512kb latency 20ms
+		done
+	fi
 }
 net_use_veth() {
 	net_down # leftovers of an interrupted run

@@ -315,8 +315,11 @@ func (w *fileWriter) wrote(n int64) {
 }
 
 // writebackEvery is how much an upload writes between two starts of
-// write-back: large enough for the disk to merge it into big requests.
-const writebackEvery = 8 << 20
+// write-back: large enough for the disk to merge it into big requests,
+// small enough that the fsync before 226 waits for little (on a link
+// slower than the disk, at most this much is still to be written when the
+// last byte arrives; bench/RESULTS.md run 19).
+const writebackEvery = 2 << 20
 
 // ReadFrom implements io.ReaderFrom by handing r to the *os.File, so that
 // io.Copy from a TCP connection can use splice(2).

@@ -38,8 +38,7 @@ func blockedDownload(t *testing.T) *client {
 	ts := startServer(t)
 	bigFile(t, ts, "/big")
 	c := ts.login(t)
-	data := c.pasv()
-	c.cmd(150, "RETR big")
+	data := c.transfer("RETR big")
 	io.ReadFull(data, make([]byte, 1024))
 	return c
 }
@@ -108,8 +107,7 @@ func TestStatDuringTransfer(t *testing.T) {
 	ts := startServer(t)
 	bigFile(t, ts, "/big")
 	c := ts.login(t)
-	data := c.pasv()
-	c.cmd(150, "RETR big")
+	data := c.transfer("RETR big")
 	io.ReadFull(data, make([]byte, 1<<20))
 	msg := c.cmd(211, "STAT")
 	if !strings.Contains(msg, "RETR /big") || !strings.Contains(msg, fmt.Sprint(64<<20)) {
@@ -139,8 +137,7 @@ func TestQuitDuringTransferSendsTransferReplyFirst(t *testing.T) {
 	ts := startServer(t)
 	content := bigFile(t, ts, "/big")
 	c := ts.login(t)
-	data := c.pasv()
-	c.cmd(150, "RETR big")
+	data := c.transfer("RETR big")
 	c.send("QUIT")
 	got, _ := io.ReadAll(data)
 	if len(got) != len(content) {
@@ -262,8 +259,7 @@ func TestIdleTimeoutNeverFiresDuringTransfer(t *testing.T) {
 	ts := startServer(t, func(s *ftpserver.Server) { s.IdleTimeout = 200 * time.Millisecond })
 	content := bigFile(t, ts, "/big")
 	c := ts.login(t)
-	data := c.pasv()
-	c.cmd(150, "RETR big")
+	data := c.transfer("RETR big")
 	// Read slowly for longer than the idle timeout.
 	buf := make([]byte, 8<<20)
 	var got int
@@ -304,8 +300,7 @@ func TestShutdownLetsTransferFinish(t *testing.T) {
 	content := bigFile(t, ts, "/big")
 	c := ts.login(t)
 	idle := ts.login(t)
-	data := c.pasv()
-	c.cmd(150, "RETR big")
+	data := c.transfer("RETR big")
 	shutdownDone := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -367,8 +362,7 @@ func TestSlowCommandDuringTransfer(t *testing.T) {
 	ts := startServer(t, func(s *ftpserver.Server) { s.IdleTimeout = 200 * time.Millisecond })
 	bigFile(t, ts, "/big")
 	c := ts.login(t)
-	data := c.pasv()
-	c.cmd(150, "RETR big")
+	data := c.transfer("RETR big")
 	io.ReadFull(data, make([]byte, 1<<20))
 	if _, err := c.conn.Write([]byte("ST")); err != nil {
 		t.Fatal(err)

@@ -260,8 +260,7 @@ func TestShutdownWithCommandQueuedBehindTransfer(t *testing.T) {
 	content := make([]byte, 24<<20)
 	ts.fs.WriteFile("/big", content)
 	c := ts.login(t)
-	data := c.pasv()
-	c.cmd(150, "RETR big")
+	data := c.transfer("RETR big")
 	head := make([]byte, 1<<20)
 	if _, err := io.ReadFull(data, head); err != nil {
 		t.Fatal(err)

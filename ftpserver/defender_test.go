@@ -102,8 +102,7 @@ func TestDefenderBansFailedLogins(t *testing.T) {
 
 	ts.dialRefused(t, "127.0.0.2")
 	other := ts.dialFrom(t, "127.0.0.3")
-	other.cmd(331, "USER alice")
-	other.cmd(230, "PASS secret")
+	other.loginAs("alice", "secret")
 
 	b := banOf(t, d, "127.0.0.2/32")
 	if b.Count != 1 || b.Until.Before(before.Add(ftpserver.DefaultDefenderBan-time.Second)) || b.Until.After(time.Now().Add(ftpserver.DefaultDefenderBan)) {
@@ -129,8 +128,7 @@ func TestDefenderDefaults(t *testing.T) {
 		c.failLogin(530)
 		c.failLogin(530)
 		c.failLogin(530)
-		c.cmd(331, "USER alice")
-		c.cmd(230, "PASS secret")
+		c.loginAs("alice", "secret")
 	}
 	if bans := d.Bans(); len(bans) != 0 {
 		t.Fatalf("bans %v after 9 typos in 3 sessions, want none", bans)
@@ -232,8 +230,7 @@ func TestDefenderUnban(t *testing.T) {
 		t.Fatalf("bans %v after Unban", bans)
 	}
 	c = ts.dialFrom(t, "127.0.0.2")
-	c.cmd(331, "USER alice")
-	c.cmd(230, "PASS secret")
+	c.loginAs("alice", "secret")
 	if d.Unban(netip.MustParsePrefix("127.0.0.2/32")) {
 		t.Fatal("second Unban reported true")
 	}
@@ -282,8 +279,7 @@ func TestDefenderRefusedPort(t *testing.T) {
 	d := &ftpserver.Defender{MaxFailures: 1, BadCommandWeight: -1}
 	ts := startServer(t, withDefender(d))
 	c := ts.dialFrom(t, "127.0.0.2")
-	c.cmd(331, "USER alice")
-	c.cmd(230, "PASS secret")
+	c.loginAs("alice", "secret")
 	c.cmd(500, "PORT 127,0,0,3,200,1")
 	c.send("EPRT |1|127.0.0.3|51201|")
 	c.expectBanned()
@@ -299,12 +295,10 @@ func TestDefenderForeignPassiveConnection(t *testing.T) {
 	ts := startServer(t, withDefender(d))
 	ts.fs.WriteFile("/f", []byte("content"))
 	thief := ts.dialFrom(t, "127.0.0.3")
-	thief.cmd(331, "USER alice")
-	thief.cmd(230, "PASS secret")
+	thief.loginAs("alice", "secret")
 
 	c := ts.dialFrom(t, "127.0.0.2")
-	c.cmd(331, "USER alice")
-	c.cmd(230, "PASS secret")
+	c.loginAs("alice", "secret")
 	epsv := c.cmd(229, "EPSV")
 	foreign1 := c.dataFrom("127.0.0.3", epsv)
 	foreign2 := c.dataFrom("127.0.0.3", epsv)
@@ -335,8 +329,7 @@ func TestDefenderEndsLiveSessions(t *testing.T) {
 	d := &ftpserver.Defender{MaxFailures: 2}
 	ts := startServer(t, withDefender(d))
 	loggedIn := ts.dialFrom(t, "127.0.0.2")
-	loggedIn.cmd(331, "USER alice")
-	loggedIn.cmd(230, "PASS secret")
+	loggedIn.loginAs("alice", "secret")
 	waiting := ts.dialFrom(t, "127.0.0.2")
 	bystander := ts.dialFrom(t, "127.0.0.3")
 
@@ -348,8 +341,7 @@ func TestDefenderEndsLiveSessions(t *testing.T) {
 	c.expectBanned()
 	loggedIn.expectBanned()
 	waiting.expectBanned()
-	bystander.cmd(331, "USER alice")
-	bystander.cmd(230, "PASS secret")
+	bystander.loginAs("alice", "secret")
 	waitUntil(t, func() string {
 		if n := ts.srv.SessionCount(); n != 1 {
 			return fmt.Sprintf("%d sessions, want the bystander's only", n)
@@ -401,8 +393,7 @@ func TestDefenderBehindProxy(t *testing.T) {
 			to = dst6
 		}
 		c := ts.dialProxied(t, proxyV1(ap, to))
-		c.cmd(331, "USER alice")
-		c.cmd(230, "PASS secret")
+		c.loginAs("alice", "secret")
 	}
 	// The balancer itself is not banned: its own connections (health
 	// checks) still get through.

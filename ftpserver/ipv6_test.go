@@ -107,8 +107,7 @@ func TestMLSxPermFacts(t *testing.T) {
 		t.Fatalf("writable file perm: %q", msg)
 	}
 	anon := ts.dial(t)
-	anon.cmd(331, "USER anonymous")
-	anon.cmd(230, "PASS x")
+	anon.loginAs("anonymous", "x")
 	if msg := anon.cmd(250, "MLST f"); !containsFact(msg, "perm=r;") {
 		t.Fatalf("read-only file perm: %q", msg)
 	}

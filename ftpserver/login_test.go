@@ -216,8 +216,7 @@ func TestLoginFailurePenaltyOutlivesHangUp(t *testing.T) {
 	})
 
 	c := ts.clientFrom(t, otherIP)
-	c.cmd(331, "USER carol")
-	c.cmd(230, "PASS right")
+	c.loginAs("carol", "right")
 	if n := counter.count(attackerIP); n != 2 {
 		t.Errorf("%d checks from %s, want 2: the third ran while both slots were held", n, attackerIP)
 	}

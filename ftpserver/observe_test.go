@@ -86,8 +86,7 @@ func TestObserverSeesSessionsLoginsRepliesAndTransfers(t *testing.T) {
 	c := ts.dial(t)
 	c.cmd(331, "USER alice")
 	c.cmd(530, "PASS wrong")
-	c.cmd(331, "USER alice")
-	c.cmd(230, "PASS secret")
+	c.loginAs("alice", "secret")
 	c.stor("STOR", "f.txt", []byte("hello\n"))
 	c.cmd(350, "REST 2")
 	if got := string(c.retr("f.txt")); got != "llo\n" {
@@ -97,8 +96,7 @@ func TestObserverSeesSessionsLoginsRepliesAndTransfers(t *testing.T) {
 	c.cmd(221, "QUIT")
 
 	a := ts.dial(t)
-	a.cmd(331, "USER anonymous")
-	a.cmd(230, "PASS me@example.com")
+	a.loginAs("anonymous", "me@example.com")
 	a.retr("f.txt")
 	a.cmd(221, "QUIT")
 
@@ -165,8 +163,7 @@ func TestSessionsAndDisconnect(t *testing.T) {
 	}
 	c := ts.login(t)
 	c.cmd(200, "TYPE I")
-	data := c.pasv()
-	c.cmd(150, "RETR /big")
+	data := c.transfer("RETR /big")
 	if _, err := io.ReadFull(data, make([]byte, 1<<20)); err != nil {
 		t.Fatal(err)
 	}

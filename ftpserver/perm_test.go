@@ -36,8 +36,7 @@ func withAccount(mutate func(*ftpserver.Account)) func(*ftpserver.Server) {
 func loginCarol(t *testing.T, ts *testServer, from string) *client {
 	t.Helper()
 	c := ts.dialFrom(t, from)
-	c.cmd(331, "USER carol")
-	c.cmd(230, "PASS pw")
+	c.loginAs("carol", "pw")
 	return c
 }
 
@@ -165,8 +164,7 @@ func TestAccountMaxSessions(t *testing.T) {
 	}
 	ts.login(t) // other accounts are not limited
 	second.cmd(220, "REIN")
-	third.cmd(331, "USER carol")
-	third.cmd(230, "PASS pw")
+	third.loginAs("carol", "pw")
 	first.conn.Close()
 	waitUntil(t, func() string {
 		c := ts.dial(t)
@@ -249,8 +247,7 @@ func TestAbortWhileRateLimited(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := loginCarol(t, ts, "")
-	data := c.pasv()
-	c.cmd(150, "RETR /f")
+	data := c.transfer("RETR /f")
 	<-lim.waiting
 	c.send("ABOR")
 	c.expect(426)

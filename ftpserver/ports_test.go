@@ -169,8 +169,7 @@ func TestPassivePortsPerIP(t *testing.T) {
 
 	// Another address still gets ports, and transfers both ways.
 	other := ts.dialFrom(t, "127.0.0.2")
-	other.cmd(331, "USER alice")
-	other.cmd(230, "PASS secret")
+	other.loginAs("alice", "secret")
 	data := other.dataFrom("127.0.0.2", other.cmd(229, "EPSV"))
 	other.cmd(150, "RETR f")
 	got, err := io.ReadAll(data)

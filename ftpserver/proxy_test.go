@@ -138,8 +138,7 @@ func TestProxyHeaderGivesClientAddress(t *testing.T) {
 				t.Fatalf("STAT says connected to %s, want %s", got, tc.want)
 			}
 			c.authTLS(ts.clientConfig(0))
-			c.cmd(331, "USER alice")
-			c.cmd(230, "PASS secret")
+			c.loginAs("alice", "secret")
 			if got := c.connectedTo(); got != tc.want {
 				t.Fatalf("over TLS STAT says connected to %s, want %s", got, tc.want)
 			}
@@ -173,8 +172,7 @@ func TestProxyPassiveDataFromClientAddress(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			c := tc.dial(t)
-			c.cmd(331, "USER alice")
-			c.cmd(230, "PASS secret")
+			c.loginAs("alice", "secret")
 			epsv := c.cmd(229, "EPSV")
 			foreign := c.dataFrom(tc.foreign, epsv)
 			c.send("RETR f")
@@ -208,8 +206,7 @@ func TestProxySessionsPerIPCountClaimedAddress(t *testing.T) {
 	}
 	// Another client behind the same balancer still gets in.
 	c := ts.dialProxied(t, proxyV1(netip.MustParseAddrPort("127.0.0.4:1000"), dst))
-	c.cmd(331, "USER alice")
-	c.cmd(230, "PASS secret")
+	c.loginAs("alice", "secret")
 }
 
 // TestProxyTrustedWithoutHeaderClosed: from a trusted address, no header,
@@ -292,8 +289,7 @@ func TestProxyUrgentData(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, trustLoopback1(0))
 	c := ts.dialProxied(t, proxyV2(netip.MustParseAddrPort("127.0.0.3:1"), netip.MustParseAddrPort(ts.addr), nil))
-	c.cmd(331, "USER alice")
-	c.cmd(230, "PASS secret")
+	c.loginAs("alice", "secret")
 	sendUrgent(t, c.conn, []byte("NOOP\r\n"))
 	c.expect(200)
 	c.cmd(225, "ABOR")

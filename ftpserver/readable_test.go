@@ -32,8 +32,7 @@ func TestWorldReadableOnly(t *testing.T) {
 	}
 
 	anon := ts.dial(t)
-	anon.cmd(331, "USER anonymous")
-	anon.cmd(230, "PASS guest@example.com")
+	anon.loginAs("anonymous", "guest@example.com")
 	for _, name := range []string{"public.txt", "other-only.txt"} {
 		if got := string(anon.retr(name)); got != "content of "+name {
 			t.Errorf("anonymous RETR %s = %q", name, got)

@@ -28,8 +28,7 @@ func TestLoginFlow(t *testing.T) {
 	c.cmd(257, "PWD")
 	c.cmd(220, "REIN")
 	c.cmd(530, "PWD")
-	c.cmd(331, "USER anonymous")
-	c.cmd(230, "PASS guest@example.com")
+	c.loginAs("anonymous", "guest@example.com")
 	c.cmd(221, "QUIT")
 }
 
@@ -293,8 +292,7 @@ func TestFeatAndOpts(t *testing.T) {
 	c.cmd(502, "HELP BOGUS")
 	c.cmd(214, "SITE HELP")
 	c.cmd(211, "STAT")
-	c.cmd(331, "USER alice")
-	c.cmd(230, "PASS secret")
+	c.loginAs("alice", "secret")
 	c.cmd(200, "OPTS MLST type;size;")
 	if msg := c.cmd(211, "FEAT"); !strings.Contains(msg, "MLST type*;size*;modify;perm;unix.mode;unique;") {
 		t.Fatalf("FEAT after OPTS MLST: %q", msg)
@@ -387,8 +385,7 @@ func TestAnonymousPermissions(t *testing.T) {
 	ts := startServer(t)
 	ts.fs.WriteFile("/pub.txt", []byte("public"))
 	c := ts.dial(t)
-	c.cmd(331, "USER ftp")
-	c.cmd(230, "PASS x@y")
+	c.loginAs("ftp", "x@y")
 	if got := c.retr("pub.txt"); string(got) != "public" {
 		t.Fatalf("anonymous RETR = %q", got)
 	}
@@ -413,8 +410,7 @@ func TestReadOnlyUser(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
 	c := ts.dial(t)
-	c.cmd(331, "USER bob")
-	c.cmd(230, "PASS pw")
+	c.loginAs("bob", "pw")
 	c.pasv()
 	c.cmd(550, "STOR x")
 	c.cmd(550, "MKD x")

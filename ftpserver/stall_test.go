@@ -36,8 +36,7 @@ func stallControl(t *testing.T, ts *testServer) net.Conn {
 	t.Cleanup(func() { conn.Close() })
 	c := &client{t: t, conn: conn, tp: textproto.NewConn(conn)}
 	c.expect(220)
-	c.cmd(331, "USER alice")
-	c.cmd(230, "PASS secret")
+	c.loginAs("alice", "secret")
 	c.send("STAT /many")
 	// The reply has begun: the session is in it, not waiting for a
 	// command that Shutdown could answer with 421.

@@ -39,8 +39,7 @@ func TestStalledDownloadsHoldUpNoOne(t *testing.T) {
 	var stalls []stalled
 	for range runtime.GOMAXPROCS(0) {
 		c := ts.login(t)
-		data := c.pasv()
-		c.cmd(150, "RETR big.bin")
+		data := c.transfer("RETR big.bin")
 		stalls = append(stalls, stalled{c, data})
 	}
 

@@ -24,8 +24,7 @@ func (ts *tlsServer) protPClient(t *testing.T, conf *tls.Config) *client {
 	c.authTLS(conf)
 	c.cmd(200, "PBSZ 0")
 	c.cmd(200, "PROT P")
-	c.cmd(331, "USER alice")
-	c.cmd(230, "PASS secret")
+	c.loginAs("alice", "secret")
 	return c
 }
 

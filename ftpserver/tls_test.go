@@ -64,8 +64,7 @@ func (c *client) authTLS(conf *tls.Config) {
 // secureRetr downloads name over a PROT P data connection with conf.
 func (c *client) secureRetr(name string, conf *tls.Config, wire *bytes.Buffer) ([]byte, error) {
 	c.t.Helper()
-	raw := c.pasv()
-	c.cmd(150, "RETR %s", name)
+	raw := c.transfer("RETR %s", name)
 	var conn net.Conn = raw
 	if wire != nil {
 		conn = &recordingConn{Conn: raw, buf: wire}
@@ -110,8 +109,7 @@ func TestTLSCommandSequence(t *testing.T) {
 	c.cmd(536, "PROT E")
 	c.cmd(200, "PROT C")
 	c.cmd(200, "PROT P")
-	c.cmd(331, "USER alice")
-	c.cmd(230, "PASS secret")
+	c.loginAs("alice", "secret")
 	c.cmd(534, "CCC") // not allowed unless configured
 }
 
@@ -183,8 +181,7 @@ func TestTLSReuseOptOut(t *testing.T) {
 	c.authTLS(ts.clientConfig(0))
 	c.cmd(200, "PBSZ 0")
 	c.cmd(200, "PROT P")
-	c.cmd(331, "USER alice")
-	c.cmd(230, "PASS secret")
+	c.loginAs("alice", "secret")
 	fresh := ts.clientConfig(0)
 	fresh.ClientSessionCache = nil
 	got, err := c.secureRetr("s", fresh, nil)
@@ -207,8 +204,7 @@ func TestTLSRequiredPolicies(t *testing.T) {
 		t.Fatalf("530 does not say TLS is required: %q", msg)
 	}
 	c.authTLS(ts.clientConfig(0))
-	c.cmd(331, "USER alice")
-	c.cmd(230, "PASS secret")
+	c.loginAs("alice", "secret")
 	c.cmd(200, "PBSZ 0")
 	c.cmd(534, "PROT C")
 	c.pasv()
@@ -221,8 +217,7 @@ func TestImplicitTLS(t *testing.T) {
 	ts.fs.WriteFile("/f", []byte("implicit"))
 	conf := ts.clientConfig(0)
 	c := ts.dialImplicit(t, conf)
-	c.cmd(331, "USER alice")
-	c.cmd(230, "PASS secret")
+	c.loginAs("alice", "secret")
 	// Data is protected from the start on an implicit listener.
 	got, err := c.secureRetr("f", conf, nil)
 	if err != nil || string(got) != "implicit" {

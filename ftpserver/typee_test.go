@@ -96,8 +96,7 @@ func TestTypeE(t *testing.T) {
 	}
 	c.cmd(200, "TYPE E")
 	c.cmd(220, "REIN")
-	c.cmd(331, "USER alice")
-	c.cmd(230, "PASS secret")
+	c.loginAs("alice", "secret")
 	if got := c.retr("hello.txt"); string(got) != "HELLO, World!\nline 2\n" {
 		t.Errorf("REIN kept TYPE E: RETR = %q", got)
 	}

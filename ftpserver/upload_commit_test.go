@@ -43,8 +43,7 @@ func TestUploadCommitBounded(t *testing.T) {
 	fsys := hangingCommitFS{memfs.New(), make(chan struct{})}
 	ts := startServer(t, withFS(fsys), func(s *ftpserver.Server) { s.DataTimeout = 300 * time.Millisecond })
 	c := ts.login(t)
-	data := c.pasv()
-	c.cmd(150, "STOR f")
+	data := c.transfer("STOR f")
 	data.Write([]byte("content"))
 	data.Close()
 	<-fsys.committing

@@ -41,8 +41,7 @@ func mountTmpfs(t *testing.T, size int64) string {
 // final reply's code.
 func storUntilRefused(c *client, verb, name string, size int64) int {
 	c.t.Helper()
-	data := c.pasv()
-	c.cmd(150, "%s %s", verb, name)
+	data := c.transfer("%s %s", verb, name)
 	io.Copy(data, io.LimitReader(zeros{}, size)) // fails when the server gives up
 	data.Close()
 	code, _ := c.read()

@@ -21,8 +21,7 @@ import (
 func quitRightAfterData(t *testing.T, ts *testServer, name string, content []byte) {
 	t.Helper()
 	c := ts.login(t)
-	data := c.pasv()
-	c.cmd(150, "STOR %s", name)
+	data := c.transfer("STOR %s", name)
 	if _, err := data.Write(content); err != nil {
 		t.Fatal(err)
 	}
@@ -148,8 +147,7 @@ func TestKilledAfterDataEOFKeepsPreviousVersion(t *testing.T) {
 			ts, dir, gate := startGatedServer(t, ftpserver.UploadAtomic)
 			os.WriteFile(filepath.Join(dir, "target"), []byte("previous version"), 0o644)
 			c := ts.login(t)
-			data := c.pasv()
-			c.cmd(150, "STOR target")
+			data := c.transfer("STOR target")
 			if _, err := data.Write(bytes.Repeat([]byte("partial "), 20000)); err != nil {
 				t.Fatal(err)
 			}
@@ -193,8 +191,7 @@ func TestUploadQuitBehindAnotherCommand(t *testing.T) {
 // control connection without waiting for any reply after 150.
 func storThenHalfClose(c *client, name string, content []byte, commands ...string) {
 	c.t.Helper()
-	data := c.pasv()
-	c.cmd(150, "STOR %s", name)
+	data := c.transfer("STOR %s", name)
 	if _, err := data.Write(content); err != nil {
 		c.t.Fatal(err)
 	}

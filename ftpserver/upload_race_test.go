@@ -106,8 +106,7 @@ func storAtOnce(rs *raceServer, clients []*client, name string, contents [][]byt
 
 func anonymous(t *testing.T, ts *testServer) *client {
 	c := ts.dial(t)
-	c.cmd(331, "USER anonymous")
-	c.cmd(230, "PASS guest@")
+	c.loginAs("anonymous", "guest@")
 	return c
 }
 

@@ -32,8 +32,7 @@ func TestDataResetDuringStorIs426(t *testing.T) {
 			if strings.HasSuffix(backend, "ascii") {
 				c.cmd(200, "TYPE A")
 			}
-			data := c.pasv()
-			c.cmd(150, "STOR target")
+			data := c.transfer("STOR target")
 			if _, err := data.Write(bytes.Repeat([]byte("partial\n"), 8192)); err != nil {
 				t.Fatal(err)
 			}

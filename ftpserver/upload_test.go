@@ -77,8 +77,7 @@ func waitSessions(t *testing.T, ts *testServer) {
 func killMidStor(t *testing.T, ts *testServer, target string, sent []byte) {
 	t.Helper()
 	c := ts.login(t)
-	data := c.pasv()
-	c.cmd(150, "STOR %s", target)
+	data := c.transfer("STOR %s", target)
 	if _, err := data.Write(sent); err != nil {
 		t.Fatal(err)
 	}
@@ -178,8 +177,7 @@ func TestAbortedUploadAtomic(t *testing.T) {
 	ts, dir := startDiskServer(t, ftpserver.UploadAtomic)
 	os.WriteFile(filepath.Join(dir, "target"), []byte("previous version"), 0o644)
 	c := ts.login(t)
-	data := c.pasv()
-	c.cmd(150, "STOR target")
+	data := c.transfer("STOR target")
 	data.Write(bytes.Repeat([]byte("x"), 1<<20))
 	c.send("ABOR")
 	c.expect(426)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -92,11 +93,31 @@ func cmdSFTPXfer(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	run := func(t sftpTarget, batch string) (time.Duration, map[string]any, error) {
+	sftpArgv := func(t sftpTarget, extra ...string) []string {
 		argv := []string{"-b", "-", "-P", strconv.Itoa(t.port), "-i", *key,
 			"-o", "UserKnownHostsFile=" + *knownHosts, "-o", "StrictHostKeyChecking=yes",
 			"-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes"}
-		argv = append(append(argv, strings.Fields(*sftpArgs)...), *user+"@"+*host)
+		argv = append(append(argv, extra...), strings.Fields(*sftpArgs)...)
+		return append(argv, *user+"@"+*host)
+	}
+	// What the client negotiates with each server (sftp -v names the
+	// cipher and MAC each way), for the records: servers may offer
+	// different lists.
+	ciphers := map[string]string{}
+	for _, t := range targets {
+		out, err := exec.CommandContext(ctx, *sftpBin, sftpArgv(t, "-v")...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%s: sftp -v: %v: %s", t.name, err, out)
+		}
+		m := kexCipher.FindSubmatch(out)
+		if m == nil {
+			return fmt.Errorf("%s: sftp -v names no cipher:\n%s", t.name, out)
+		}
+		ciphers[t.name] = string(m[1]) + " " + string(m[2])
+		fmt.Fprintf(os.Stderr, "%s: cipher and MAC %s\n", t.name, ciphers[t.name])
+	}
+	run := func(t sftpTarget, batch string) (time.Duration, map[string]any, error) {
+		argv := sftpArgv(t)
 		cmd := exec.CommandContext(ctx, *sftpBin, argv...)
 		cmd.Stdin = strings.NewReader(batch)
 		var out bytes.Buffer
@@ -183,6 +204,10 @@ func cmdSFTPXfer(ctx context.Context, args []string) error {
 		}
 	}
 	what := human(size)
+	emitMedian := func(server, metric, label, better, unit string, values []float64) {
+		emit(record{Server: server, Metric: metric, Label: label, Better: better, Value: median(values),
+			Unit: unit, Detail: map[string]any{"rounds": values, "cipher": ciphers[server]}})
+	}
 	for _, t := range targets {
 		emitMedian(t.name, "sftp_get_mbps", fmt.Sprintf("SFTP download of %s, OpenSSH sftp, median of %d (MB/s)", what, *rounds), "higher", "MB/s", get[t.name].mbps)
 		emitMedian(t.name, "sftp_put_mbps", fmt.Sprintf("SFTP upload of %s, to the close's reply, median of %d (MB/s)", what, *rounds), "higher", "MB/s", put[t.name].mbps)
@@ -193,10 +218,9 @@ func cmdSFTPXfer(ctx context.Context, args []string) error {
 	return nil
 }
 
-func emitMedian(server, metric, label, better, unit string, values []float64) {
-	emit(record{Server: server, Metric: metric, Label: label, Better: better, Value: median(values),
-		Unit: unit, Detail: map[string]any{"rounds": values}})
-}
+// kexCipher finds, in sftp -v's output, the cipher and MAC the client
+// chose for what it receives.
+var kexCipher = regexp.MustCompile(`kex: server->client cipher: (\S+) MAC: (\S+)`)
 
 func median(v []float64) float64 {
 	if len(v) == 0 {

@@ -35,6 +35,25 @@ func NeedAny(t testing.TB, names ...string) string {
 	return ""
 }
 
+// NeedPython returns a python3 that can import module: the one on PATH,
+// else Debian's /usr/bin/python3 (a python3 of pyenv or of a virtualenv
+// earlier on PATH does not see Debian's python3-* packages).
+func NeedPython(t testing.TB, module string) string {
+	t.Helper()
+	var candidates []string
+	if p, err := exec.LookPath("python3"); err == nil {
+		candidates = append(candidates, p)
+	}
+	candidates = append(candidates, "/usr/bin/python3")
+	for _, p := range candidates {
+		if exec.Command(p, "-c", "import "+module).Run() == nil {
+			return p
+		}
+	}
+	missing(t, "python3 with "+module)
+	return ""
+}
+
 func missing(t testing.TB, name string) {
 	t.Helper()
 	if InCI() {

@@ -23,31 +23,32 @@ type basicFTPResult struct {
 	EmptyFailures []string `json:"emptyFailures"`
 }
 
-// needBasicFTP returns the path of the script that drives Node's basic-ftp,
-// whose pinned version scripts/test installs with npm ci into
-// interop/node/node_modules. Missing, the test is skipped on a developer
-// machine and fails in CI, as testtool.Need does for programs.
-func needBasicFTP(t *testing.T) (node, script string) {
+// needNode returns node and the path of script in interop/node, which
+// drives the Node package pkg; scripts/test installs the pinned versions
+// with npm ci into interop/node/node_modules. Missing, the test is
+// skipped on a developer machine and fails in CI, as testtool.Need does
+// for programs.
+func needNode(t *testing.T, pkg, script string) (node, scriptPath string) {
 	t.Helper()
 	node = testtool.Need(t, "node")
 	dir, err := filepath.Abs("node")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "basic-ftp", "package.json")); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", pkg, "package.json")); err != nil {
 		if testtool.InCI() {
-			t.Fatalf("basic-ftp is not installed in %s; CI must have it (scripts/test runs npm ci there)", dir)
+			t.Fatalf("%s is not installed in %s; CI must have it (scripts/test runs npm ci there)", pkg, dir)
 		}
-		t.Skipf("basic-ftp is not installed; run scripts/test or npm ci --prefix %s", dir)
+		t.Skipf("%s is not installed; run scripts/test or npm ci --prefix %s", pkg, dir)
 	}
-	return node, filepath.Join(dir, "basicftp.mjs")
+	return node, filepath.Join(dir, script)
 }
 
 // basicFTP lists, uploads up.bin, downloads data.bin and uploads 50 empty
 // files with basic-ftp, and checks the bytes on both sides.
 func basicFTP(t *testing.T, ts *testServer, secure, caFile string) {
 	t.Helper()
-	node, script := needBasicFTP(t)
+	node, script := needNode(t, "basic-ftp", "basicftp.mjs")
 	work := t.TempDir()
 	data := testData(71, 1<<20+17)
 	writeFile(t, ts.local("/data.bin"), data)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+
+	"github.com/ferry-ftp/ferry/internal/lingering"
 )
 
 // hashSlots bounds the password checks running at once: an Argon2id check
@@ -18,7 +20,7 @@ var hashSlots = make(chan struct{}, max(runtime.GOMAXPROCS(0), 2))
 // on checks running at once. When ctx ends it returns ctx's error at once,
 // whether it was still waiting for a slot (it then never hashes) or
 // hashing (the hash runs to its end in the background, still counted
-// against the bound).
+// against the bound, and by a lingering.Tracker that ctx carries).
 func CheckPasswordContext(ctx context.Context, hash, pass string) (bool, error) {
 	select {
 	case hashSlots <- struct{}{}:
@@ -30,7 +32,9 @@ func CheckPasswordContext(ctx context.Context, hash, pass string) (bool, error) 
 		err error
 	}
 	done := make(chan result, 1)
+	ended := lingering.Start(ctx) // the caller's bounds count the hash to its end
 	go func() {
+		defer ended()
 		defer func() { <-hashSlots }()
 		ok, err := CheckPassword(hash, pass)
 		done <- result{ok, err}

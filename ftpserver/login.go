@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"sync"
 	"time"
+
+	"github.com/ferry-ftp/ferry/internal/lingering"
 )
 
 // A password check (Authenticate) is the costliest thing a client can make
@@ -151,8 +153,10 @@ func (l *loginLimiter) queue(ip netip.Addr) (running, waiting int) {
 // ip. ctx ends when the client goes away (see watchHangUp): a login still
 // queued then leaves the queue, and one being checked stops being waited
 // for (an Authenticator that honours ctx stops too; one that does not
-// still holds its slots until it returns). Any outcome but a login holds
-// ip's slot for failDelay after the check, even when the client is gone.
+// still holds its slots until it returns; work it leaves running, counted
+// with package lingering, holds ip's slot until it ends). Any outcome but
+// a login holds ip's slot for failDelay after the check, even when the
+// client is gone.
 func (srv *Server) checkLogin(ctx context.Context, ip netip.Addr, failDelay time.Duration,
 	authenticate func(context.Context) (*Account, error)) (*Account, error) {
 	l := srv.state().logins
@@ -170,13 +174,20 @@ func (srv *Server) checkLogin(ctx context.Context, ip netip.Addr, failDelay time
 		err  error
 	}
 	done := make(chan result, 1)
+	// An authenticator may return when ctx ends while its hash runs on
+	// (auth.CheckPasswordContext): ip's slot is kept until that ends too.
+	var lingered lingering.Tracker
 	go func() {
-		acct, err := authenticate(ctx)
+		acct, err := authenticate(lingering.With(ctx, &lingered))
 		releaseAll()
-		if (err != nil || acct == nil || acct.FS == nil) && failDelay > 0 {
-			time.AfterFunc(failDelay, releaseIP)
-		} else {
+		release := func() {
+			lingered.Wait()
 			releaseIP()
+		}
+		if (err != nil || acct == nil || acct.FS == nil) && failDelay > 0 {
+			time.AfterFunc(failDelay, release)
+		} else {
+			go release()
 		}
 		done <- result{acct, err}
 	}()

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/ferry-ftp/ferry/ftpserver"
+	"github.com/ferry-ftp/ferry/internal/lingering"
 )
 
 // loginKey is the Permissions extension that carries a successful
@@ -67,11 +68,18 @@ func (c *conn) login(user string, password bool, check func(context.Context) (*f
 	if limit == 0 {
 		limit = ftpserver.DefaultMaxLoginChecksPerIP
 	}
-	release, err := srv.logins.acquire(c.ctx, c.source, limit)
+	releaseSlot, err := srv.logins.acquire(c.ctx, c.source, limit)
 	if err != nil {
 		return nil, errLoginFailed
 	}
-	acct, err := check(c.ctx)
+	// A check may return when the connection ends while its hash runs on
+	// (auth.CheckPasswordContext): the slot is kept until that ends too.
+	var lingered lingering.Tracker
+	release := func() {
+		lingered.Wait()
+		releaseSlot()
+	}
+	acct, err := check(lingering.With(c.ctx, &lingered))
 	result := ftpserver.LoginOK
 	switch {
 	case err != nil && !errors.Is(err, ftpserver.ErrAuthFailed):

@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"testing"
 	"testing/synctest"
-	"time"
 
 	"github.com/ferry-ftp/ferry/internal/lingering"
 )
@@ -32,23 +31,24 @@ func TestLoginSource(t *testing.T) {
 
 // A login whose client hung up ends at once for the session, but a hash
 // an authenticator left running (auth.CheckPasswordContext) keeps the
-// address's slot until it ends, even past the fail delay: an address
-// cannot start hash after hash by hanging up.
+// address's slot until it ends: an address cannot start hash after hash
+// by hanging up.
 func TestLoginSlotOutlastsAbandonedHash(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		srv := &Server{MaxLoginChecksPerIP: 1}
 		ip := netip.MustParseAddr("192.0.2.7")
-		const failDelay, hash = time.Second, 5 * time.Second
 
-		// The first login's hash runs 5 s; its client hangs up at once.
+		// The first login's hash runs until hashDone; its client hangs
+		// up at once. No fail delay: the slot would go back at once.
+		hashDone := make(chan struct{})
 		ctx, hangUp := context.WithCancel(t.Context())
 		returned := make(chan error, 1)
 		go func() {
-			_, err := srv.checkLogin(ctx, ip, failDelay, func(ctx context.Context) (*Account, error) {
+			_, err := srv.checkLogin(ctx, ip, 0, func(ctx context.Context) (*Account, error) {
 				ended := lingering.Start(ctx)
 				go func() {
-					time.Sleep(hash)
+					<-hashDone
 					ended()
 				}()
 				<-ctx.Done()
@@ -62,23 +62,24 @@ func TestLoginSlotOutlastsAbandonedHash(t *testing.T) {
 			t.Fatalf("abandoned login: %v, want errClientGone", err)
 		}
 
-		// The second waits for the slot until the hash has ended, not
-		// only for the fail delay.
-		start := time.Now()
-		began := make(chan time.Duration, 1)
-		go srv.checkLogin(t.Context(), ip, failDelay, func(context.Context) (*Account, error) {
-			began <- time.Since(start)
+		// The second waits for the slot until the hash has ended.
+		began := make(chan struct{})
+		go srv.checkLogin(t.Context(), ip, 0, func(context.Context) (*Account, error) {
+			close(began)
 			return nil, ErrAuthFailed
 		})
-		time.Sleep(2 * failDelay)
 		synctest.Wait()
 		select {
-		case d := <-began:
-			t.Fatalf("a second check began %v after the first was abandoned, while its hash still ran", d)
+		case <-began:
+			t.Fatal("a second check began while the abandoned one's hash still ran")
 		default:
 		}
-		if d := <-began; d < hash {
-			t.Errorf("the second check began after %v, before the hash's %v", d, hash)
+		close(hashDone)
+		synctest.Wait()
+		select {
+		case <-began:
+		default:
+			t.Fatal("the second check did not begin once the hash had ended")
 		}
 	})
 }

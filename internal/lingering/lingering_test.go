@@ -4,7 +4,6 @@ import (
 	"context"
 	"testing"
 	"testing/synctest"
-	"time"
 
 	"github.com/ferry-ftp/ferry/internal/lingering"
 )
@@ -18,22 +17,33 @@ func TestTracker(t *testing.T) {
 
 		var tr lingering.Tracker
 		ctx, cancel := context.WithCancel(lingering.With(t.Context(), &tr))
-		for _, d := range []time.Duration{time.Second, 3 * time.Second} {
-			ended := lingering.Start(ctx)
-			go func() {
-				time.Sleep(d)
-				ended()
-			}()
-		}
+		first, second := lingering.Start(ctx), lingering.Start(ctx)
 		cancel() // the caller gives up; the work runs on
-		start := time.Now()
-		tr.Wait()
-		if waited := time.Since(start); waited != 3*time.Second {
-			t.Errorf("Wait returned after %v, want the longest work's 3s", waited)
+		waited := make(chan struct{})
+		go func() {
+			tr.Wait()
+			close(waited)
+		}()
+		returned := func() bool {
+			synctest.Wait()
+			select {
+			case <-waited:
+				return true
+			default:
+				return false
+			}
+		}
+		if returned() {
+			t.Fatal("Wait returned with both pieces of work running")
+		}
+		first()
+		if returned() {
+			t.Fatal("Wait returned with one piece of work running")
+		}
+		second()
+		if !returned() {
+			t.Fatal("Wait did not return once all the work had ended")
 		}
 		tr.Wait() // nothing left: at once
-		if waited := time.Since(start); waited != 3*time.Second {
-			t.Errorf("a second Wait took %v more", waited-3*time.Second)
-		}
 	})
 }
